@@ -1,0 +1,130 @@
+"""The Host protocol: the one seam through which the scheduler runs programs.
+
+A host is "something that can run a program as a systemd unit and tell us
+what happened". The local host does it in-process over D-Bus; a remote host
+will do it through agentd over SSH. The scheduler sees only this.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from apsisd.hosts.spec import RunSpec
+from apsisd.types import RunId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Started:
+    """The run's main process is running (or ran: a run that ended at once still has one)."""
+
+    run_id: RunId
+    unit: str
+    invocation_id: str
+    main_pid: int | None
+    start_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finished:
+    """How the run ended; exactly one per run in any stream of its events.
+
+    `result` is systemd's (success, exit-code, signal, timeout, oom-kill,
+    core-dump, ...), or "unknown" when neither systemd nor the journal kept it.
+    `stop_requested` is true when the run was stopped on request (apsis's
+    stop(), or an operator's `systemctl stop`): systemd then reports a run
+    that died of its stop signal as a success, and so must never we.
+    `signals_sent` are the signals apsis sent through kill().
+    """
+
+    run_id: RunId
+    unit: str
+    invocation_id: str | None
+    result: str
+    exit_code: int | None
+    signal: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    cpu_time_ns: int | None
+    memory_peak: int | None
+    stop_requested: bool
+    signals_sent: tuple[str, ...] = ()
+    recovered: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        """The run did what it should: systemd says success, and nobody stopped or killed it."""
+        return (
+            self.result == "success"
+            and self.signal is None
+            and not self.stop_requested
+            and not self.signals_sent
+        )
+
+
+HostEvent = Started | Finished
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitState:
+    """An apsis unit as it exists on the host now."""
+
+    run_id: RunId
+    unit: str
+    active_state: str
+    sub_state: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartResult:
+    """What start() did: `adopted` when the unit already existed and is now followed."""
+
+    run_id: RunId
+    unit: str
+    adopted: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputRecord:
+    """One record of a run's output: `data` is the bytes as written, line ending included."""
+
+    cursor: str
+    time: datetime
+    data: bytes
+    priority: int | None
+    pid: int | None
+
+
+class Host(Protocol):
+    """Contract every host implementation honours (tests/contract runs it against each).
+
+    Errors: SpecError for a bad spec (nothing started), RunNotFound for a run
+    the host has no trace of, HostError when the host cannot act.
+    """
+
+    async def start(self, spec: RunSpec) -> StartResult:
+        """Start the run as a unit, or adopt the unit if it already exists; never start twice."""
+        ...
+
+    def events(self, run_id: RunId) -> AsyncIterator[HostEvent]:
+        """The run's Started (if it started) then exactly one Finished, however late we ask."""
+        ...
+
+    async def stop(self, run_id: RunId) -> None:
+        """Stop signal, grace period, then SIGKILL to the whole cgroup; recorded as requested."""
+        ...
+
+    async def kill(self, run_id: RunId, signal: str | int) -> None:
+        """Send a signal to every process of the run."""
+        ...
+
+    async def list(self) -> list[UnitState]:
+        """The apsis units that exist now, to reattach to after a restart."""
+        ...
+
+    def output(
+        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
+    ) -> AsyncIterator[OutputRecord]:
+        """The run's output; with follow, until the run has ended and all of it is read."""
+        ...

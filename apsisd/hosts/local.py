@@ -1,0 +1,452 @@
+"""LocalHost: runs on this machine's systemd, in-process, over D-Bus.
+
+How an outcome is never lost: one connection subscribes before anything is
+started; each run is tracked (by its unit's object path) before its unit is
+created, so signals of a unit that ends at once are caught; units are pinned
+with AddRef/RefUnit until their outcome is read. A run this process did not
+see end (it ended while we were away, or while the bus was down) is read
+back: from the unit if it is still loaded (failed units stay), else from
+PID 1's journal records of it. See docs/operations.md, "Outcomes".
+"""
+from __future__ import annotations
+
+import asyncio
+import grp
+import logging
+import os
+import pwd
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+from dbus_fast import Message
+
+from apsisd.errors import HostError, RunNotFound, SpecError
+from apsisd.hosts.base import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
+from apsisd.hosts.spec import RunSpec, check, parse_signal
+from apsisd.systemd import journal, outcome
+from apsisd.systemd.bus import NO_SUCH_UNIT, PROPERTIES, UNIT_EXISTS, BusCallError, SystemdBus
+from apsisd.systemd.units import UNIT_PATTERN, object_path, properties, run_id_of, unit_name
+from apsisd.types import RunId
+
+log = logging.getLogger(__name__)
+
+UNIT_IFACE = "org.freedesktop.systemd1.Unit"
+SERVICE_IFACE = "org.freedesktop.systemd1.Service"
+JOB_IFACE = "org.freedesktop.systemd1.Job"
+QUIET_END = 1.0  # without journalctl --sync (unprivileged): output is complete after this much silence
+
+
+class _Tracker:
+    """What we know of one run's unit, and the events told so far."""
+
+    def __init__(self, run_id: RunId) -> None:
+        self.run_id = run_id
+        self.unit = unit_name(run_id)
+        self.path = object_path(self.unit)
+        self.props: dict[str, Any] = {}
+        self.events: list[HostEvent] = []
+        self.finished: Finished | None = None
+        self.stop_requested = False
+        self.signals_sent: list[str] = []
+        self.harvesting = False
+        self.pending: set[asyncio.Task[None]] = set()
+        self.attached: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    def emit(self, event: HostEvent) -> None:
+        self.events.append(event)
+        if isinstance(event, Finished):
+            self.finished = event
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def stream(self) -> AsyncIterator[HostEvent]:
+        i = 0
+        while True:
+            while i < len(self.events):
+                event = self.events[i]
+                i += 1
+                yield event
+                if isinstance(event, Finished):
+                    return
+            await self._changed.wait()
+
+
+class LocalHost:
+    """The Host over this machine's systemd: the system manager as root, else the user's own."""
+
+    def __init__(self, *, user_manager: bool | None = None, call_timeout: float = 30.0) -> None:
+        self.user_manager = os.geteuid() != 0 if user_manager is None else user_manager
+        self._bus = SystemdBus(
+            user_manager=self.user_manager,
+            on_signal=self._on_signal,
+            on_reconnect=self._resync,
+            call_timeout=call_timeout,
+        )
+        self._trackers: dict[RunId, _Tracker] = {}
+        self._by_path: dict[str, _Tracker] = {}
+        self._has_memory_peak: bool | None = None
+
+    async def open(self) -> LocalHost:
+        await self._bus.connect()
+        return self
+
+    async def close(self) -> None:
+        for tracker in list(self._trackers.values()):
+            for task in tracker.pending:
+                task.cancel()
+        await self._bus.close()
+
+    async def __aenter__(self) -> LocalHost:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- starting ---------------------------------------------------------
+
+    async def start(self, spec: RunSpec) -> StartResult:
+        check(spec)
+        executable = self._resolve(spec)
+        tracker = self._trackers.get(spec.run_id)
+        if tracker is not None:
+            return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=True)
+        tracker = self._track(spec.run_id)
+        props = properties(spec, executable, user_manager=self.user_manager)
+        try:
+            await self._bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", [tracker.unit, "fail", props, []])
+        except BusCallError as exc:
+            if exc.name == UNIT_EXISTS:
+                log.info("run %s: unit %s exists; adopting it", spec.run_id, tracker.unit,
+                         extra={"action": "run_adopted"})
+                await self._attach(tracker)
+                return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=True)
+            self._untrack(tracker)
+            raise HostError(f"run {spec.run_id}: systemd did not start {tracker.unit}: {exc.text}") from exc
+        except BaseException:
+            self._untrack(tracker)
+            raise
+        log.info("run %s started as %s", spec.run_id, tracker.unit, extra={"action": "run_started"})
+        return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=False)
+
+    def _resolve(self, spec: RunSpec) -> str:
+        """The checks only this host can make: the program and the user exist here."""
+        program = spec.command()[0]
+        field = "shell" if spec.shell is not None else "argv[0]"
+        if "/" not in program:
+            found = shutil.which(program)
+            if found is None:
+                raise SpecError(field, f"no program {program!r} in PATH; give an absolute path")
+            program = found
+        if not os.path.isabs(program):
+            raise SpecError(field, f"{program!r} is relative; give an absolute path or a name in PATH")
+        if not (os.path.isfile(program) and os.access(program, os.X_OK)):
+            raise SpecError(field, f"{program} is not an executable file")
+        if self.user_manager:
+            me = pwd.getpwuid(os.getuid()).pw_name
+            if spec.user not in (None, me, str(os.getuid())):
+                raise SpecError("user", f"the user manager runs everything as {me}; "
+                                        "run apsisd as root to switch users")
+            if spec.group is not None:
+                raise SpecError("group", "the user manager cannot switch groups; run apsisd as root")
+            return program
+        if spec.user is not None and not spec.user.isdigit():
+            try:
+                pwd.getpwnam(spec.user)
+            except KeyError:
+                raise SpecError("user", f"no user {spec.user!r} on this host") from None
+        if spec.group is not None and not spec.group.isdigit():
+            try:
+                grp.getgrnam(spec.group)
+            except KeyError:
+                raise SpecError("group", f"no group {spec.group!r} on this host") from None
+        return program
+
+    # -- tracking -----------------------------------------------------------
+
+    def _track(self, run_id: RunId) -> _Tracker:
+        tracker = _Tracker(run_id)
+        self._trackers[run_id] = tracker
+        self._by_path[tracker.path] = tracker
+        return tracker
+
+    def _untrack(self, tracker: _Tracker) -> None:
+        if self._trackers.get(tracker.run_id) is tracker:
+            del self._trackers[tracker.run_id]
+            del self._by_path[tracker.path]
+
+    def _on_signal(self, message: Message) -> None:
+        if message.member != "PropertiesChanged":
+            return
+        tracker = self._by_path.get(message.path or "")
+        if tracker is None or tracker.finished is not None:
+            return
+        interface, changed, _invalidated = message.body
+        tracker.props.update({k: v.value for k, v in changed.items()})
+        if interface == UNIT_IFACE and "Job" in changed:
+            self._check_stop_job(tracker)
+        self._advance(tracker)
+
+    def _check_stop_job(self, tracker: _Tracker) -> None:
+        """A stop job on a running unit means someone asked it to stop (apsis, or systemctl stop)."""
+        job_id, job_path = tracker.props.get("Job") or (0, "/")
+        if job_id == 0 or tracker.props.get("ActiveState") not in ("active", "deactivating"):
+            return
+
+        async def look() -> None:
+            try:
+                if await self._bus.get(job_path, JOB_IFACE, "JobType") == "stop":
+                    tracker.stop_requested = True
+            except HostError:
+                pass  # the job is gone already; a stop that quick was ours or is in the journal
+
+        self._spawn(tracker, look(), f"job-type:{tracker.run_id}")
+
+    def _spawn(self, tracker: _Tracker, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        tracker.pending.add(task)
+        task.add_done_callback(tracker.pending.discard)
+
+    def _advance(self, tracker: _Tracker) -> None:
+        props = tracker.props
+        if not any(isinstance(e, Started) for e in tracker.events) and (
+            outcome.has_started(props) or (outcome.has_ended(props) and props.get("ExecMainStartTimestamp"))
+        ):
+            tracker.emit(outcome.started_from_properties(tracker.run_id, tracker.unit, props))
+        if outcome.has_ended(props) and not tracker.harvesting:
+            tracker.harvesting = True
+            self._spawn(tracker, self._harvest(tracker), f"harvest:{tracker.run_id}")
+
+    async def _harvest(self, tracker: _Tracker) -> None:
+        """Read what signals do not carry (CPU, memory), tell Finished, then let the unit go."""
+        try:
+            others = [t for t in tracker.pending if t is not asyncio.current_task()]
+            if others:
+                await asyncio.wait(others, timeout=self._bus.call_timeout)
+            tracker.props["CPUUsageNSec"] = await self._bus.get(tracker.path, SERVICE_IFACE, "CPUUsageNSec")
+            if self._has_memory_peak is not False:
+                try:
+                    tracker.props["MemoryPeak"] = await self._bus.get(tracker.path, SERVICE_IFACE, "MemoryPeak")
+                    self._has_memory_peak = True
+                except BusCallError:
+                    self._has_memory_peak = False  # systemd < 255 does not keep it
+        except HostError as exc:
+            log.warning("run %s: could not read accounting: %s", tracker.run_id, exc)
+        finally:
+            finished = outcome.finished_from_properties(
+                tracker.run_id, tracker.unit, tracker.props,
+                stop_requested=tracker.stop_requested, signals_sent=tuple(tracker.signals_sent),
+            )
+            tracker.emit(finished)
+            log.info("run %s finished: %s", tracker.run_id, finished.result, extra={"action": "run_finished"})
+        await self._release(tracker)
+
+    async def _release(self, tracker: _Tracker) -> None:
+        try:
+            await self._bus.call("UnrefUnit", "s", [tracker.unit])
+            if tracker.props.get("ActiveState") == "failed":
+                await self._bus.call("ResetFailedUnit", "s", [tracker.unit])
+        except HostError as exc:
+            log.debug("run %s: releasing %s: %s", tracker.run_id, tracker.unit, exc)
+
+    async def _attach(self, tracker: _Tracker) -> None:
+        """Follow a unit we did not start (or lost sight of), or read its end from the journal."""
+        try:
+            await self._bus.call("RefUnit", "s", [tracker.unit])
+        except BusCallError as exc:
+            if exc.name != NO_SUCH_UNIT:
+                raise
+            await self._recover(tracker)
+            return
+        snapshot: dict[str, Any] = {}
+        for interface in (UNIT_IFACE, SERVICE_IFACE):
+            snapshot.update(await self._bus.get_all(tracker.path, interface))
+        if snapshot.get("LoadState") != "loaded":
+            await self._recover(tracker)
+            return
+        if tracker.finished is None:
+            tracker.props.update(snapshot)
+            self._check_stop_job(tracker)
+            self._advance(tracker)
+
+    async def _recover(self, tracker: _Tracker) -> None:
+        """The unit is gone: its story is what PID 1 and apsis wrote to the journal."""
+        await journal.sync()
+        unit_field = "USER_UNIT" if self.user_manager else "UNIT"
+        records = [r async for r in journal.read([f"{unit_field}={tracker.unit}"], user=self.user_manager)]
+        notes = [r async for r in journal.read(
+            [f"APSIS_RUN_ID={tracker.run_id}", "_TRANSPORT=journal"], user=self.user_manager)]
+        started, finished = outcome.finished_from_journal(tracker.run_id, tracker.unit, records, notes)
+        if tracker.finished is not None:
+            return
+        if started is None and finished is None and not tracker.events:
+            raise RunNotFound(tracker.run_id)
+        if started is not None and not any(isinstance(e, Started) for e in tracker.events):
+            tracker.emit(started)
+        if finished is None:
+            log.warning("run %s: unit %s is gone and the journal does not say how it ended",
+                        tracker.run_id, tracker.unit, extra={"action": "run_outcome_lost"})
+            finished = Finished(
+                run_id=tracker.run_id, unit=tracker.unit, invocation_id=started.invocation_id if started else None,
+                result="unknown", exit_code=None, signal=None, start_time=started.start_time if started else None,
+                end_time=None, cpu_time_ns=None, memory_peak=None, stop_requested=tracker.stop_requested,
+                signals_sent=tuple(tracker.signals_sent), recovered=True,
+            )
+        tracker.emit(finished)
+        log.info("run %s: outcome recovered from the journal: %s", tracker.run_id, finished.result,
+                 extra={"action": "run_recovered"})
+
+    async def _tracker_for(self, run_id: RunId) -> _Tracker:
+        """The run's tracker, attaching to its unit (or its journal) the first time we are asked."""
+        tracker = self._trackers.get(run_id)
+        if tracker is None:
+            tracker = self._track(run_id)
+            tracker.attached = asyncio.create_task(self._attach(tracker), name=f"attach:{run_id}")
+        if tracker.attached is not None:
+            try:
+                await asyncio.shield(tracker.attached)
+            except BaseException:
+                self._untrack(tracker)
+                raise
+        return tracker
+
+    async def _resync(self) -> None:
+        """After a reconnect: every run not yet ended is looked at again (signals were missed)."""
+        unfinished = [t for t in self._trackers.values() if t.finished is None and not t.harvesting]
+        log.info("re-checking %d runs after reconnect", len(unfinished), extra={"action": "runs_resync"})
+        results = await asyncio.gather(*(self._attach(t) for t in unfinished), return_exceptions=True)
+        for tracker, result in zip(unfinished, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("run %s: re-checking after reconnect: %s", tracker.run_id, result)
+
+    # -- the rest of the Host protocol --------------------------------------
+
+    async def events(self, run_id: RunId) -> AsyncIterator[HostEvent]:
+        tracker = await self._tracker_for(run_id)
+        async for event in tracker.stream():
+            if isinstance(event, Finished):
+                self._untrack(tracker)
+            yield event
+
+    async def stop(self, run_id: RunId) -> None:
+        tracker = await self._tracker_for(run_id)
+        if tracker.finished is not None or outcome.has_ended(tracker.props):
+            return
+        tracker.stop_requested = True
+        journal.send(self._note(tracker, "stop", f"apsis: stopping {tracker.unit}"))
+        try:
+            await self._bus.call("StopUnit", "ss", [tracker.unit, "replace"])
+        except BusCallError as exc:
+            if exc.name != NO_SUCH_UNIT:
+                raise HostError(f"run {run_id}: systemd did not stop {tracker.unit}: {exc.text}") from exc
+        log.info("run %s: stop requested", run_id, extra={"action": "run_stop"})
+
+    async def kill(self, run_id: RunId, signal: str | int) -> None:
+        signum = parse_signal(signal)
+        name = signum.name.removeprefix("SIG")
+        tracker = await self._tracker_for(run_id)
+        if tracker.finished is not None or outcome.has_ended(tracker.props):
+            raise HostError(f"run {run_id} has ended; there is nothing to send {name} to")
+        tracker.signals_sent.append(name)
+        journal.send(self._note(tracker, "kill", f"apsis: sending SIG{name} to {tracker.unit}", APSIS_SIGNAL=name))
+        try:
+            await self._bus.call("KillUnit", "ssi", [tracker.unit, "all", int(signum)])
+        except BusCallError as exc:
+            raise HostError(f"run {run_id}: systemd did not signal {tracker.unit}: {exc.text}") from exc
+        log.info("run %s: sent SIG%s", run_id, name, extra={"action": "run_kill"})
+
+    def _note(self, tracker: _Tracker, action: str, message: str, **fields: str) -> dict[str, str]:
+        return {"MESSAGE": message, "PRIORITY": "5", "SYSLOG_IDENTIFIER": "apsisd",
+                "APSIS_RUN_ID": tracker.run_id, "APSIS_ACTION": action, "UNIT": tracker.unit, **fields}
+
+    async def list(self) -> list[UnitState]:
+        (rows,) = await self._bus.call("ListUnitsByPatterns", "asas", [[], [UNIT_PATTERN]])
+        states = []
+        for name, _description, load, active, sub, *_rest in rows:
+            run_id = run_id_of(name)
+            if run_id is not None and load == "loaded":
+                states.append(UnitState(run_id=run_id, unit=name, active_state=active, sub_state=sub))
+        return states
+
+    async def output(
+        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
+    ) -> AsyncIterator[OutputRecord]:
+        matches = [f"APSIS_RUN_ID={run_id}", "_TRANSPORT=stdout"]
+        if not follow:
+            await journal.sync()
+            async for entry in self._read_output(matches, after_cursor):
+                yield entry
+            return
+        ended = asyncio.create_task(self._until_finished(run_id), name=f"output-end:{run_id}")
+        queue: asyncio.Queue[OutputRecord] = asyncio.Queue()
+
+        async def pump() -> None:
+            async for record in self._read_output(matches, after_cursor, follow=True):
+                queue.put_nowait(record)
+
+        follower = asyncio.create_task(pump(), name=f"output-follow:{run_id}")
+        cursor = after_cursor
+        try:
+            while not ended.done() or not queue.empty():
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    record = getter.result()
+                    cursor = record.cursor
+                    yield record
+                else:
+                    getter.cancel()
+            ended.result()  # RunNotFound surfaces here
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+            while not queue.empty():
+                record = queue.get_nowait()
+                cursor = record.cursor
+                yield record
+            async for record in self._drain(matches, cursor):
+                yield record
+        finally:
+            for task in (ended, follower):
+                task.cancel()
+            await asyncio.gather(ended, follower, return_exceptions=True)
+
+    async def _drain(self, matches: list[str], cursor: str | None) -> AsyncIterator[OutputRecord]:
+        """What journald has not yet stored of an ended run: synced, or waited out when we may not sync."""
+        if await journal.sync():
+            async for record in self._read_output(matches, cursor):
+                yield record
+            return
+        quiet_since = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - quiet_since < QUIET_END:
+            got = False
+            async for record in self._read_output(matches, cursor):
+                cursor, got = record.cursor, True
+                yield record
+            if got:
+                quiet_since = asyncio.get_running_loop().time()
+            await asyncio.sleep(0.2)
+
+    async def _until_finished(self, run_id: RunId) -> None:
+        async for event in self.events(run_id):
+            if isinstance(event, Finished):
+                return
+
+    async def _read_output(
+        self, matches: list[str], after_cursor: str | None, *, follow: bool = False
+    ) -> AsyncIterator[OutputRecord]:
+        async for entry in journal.read(matches, follow=follow, after_cursor=after_cursor,
+                                        output_fields=journal.OUTPUT_FIELDS, user=self.user_manager):
+            priority = entry.get("PRIORITY")
+            pid = entry.get("_PID")
+            yield OutputRecord(
+                cursor=entry["__CURSOR"],
+                time=journal.entry_time(entry),
+                data=journal.message_bytes(entry) + journal.LINE_ENDINGS.get(entry.get("_LINE_BREAK"), b""),
+                priority=int(priority) if priority is not None else None,
+                pid=int(pid) if pid is not None else None,
+            )
+
+    def drop_bus(self) -> None:
+        """Lose the D-Bus connection as a crashed bus would; the host reconnects by itself."""
+        self._bus.drop()

@@ -1,0 +1,1 @@
+"""The D-Bus and journal layer over systemd, shared by every host implementation."""

@@ -1,0 +1,209 @@
+"""One long-lived D-Bus connection to systemd: deadlines on every call, and reconnects.
+
+dbus-fast (like dbus-next) has no call timeouts and no reconnect, and its
+proxies leak match rules; so this uses the low-level Message API only, adds
+its own match rules (awaited, before Subscribe), and on a lost connection
+connects again, restores matches and subscription, then tells its owner to
+re-check what it follows (signals sent while it was away are gone).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from apsisd.errors import HostError
+from apsisd.systemd.units import SD_PATH, UNIT_PATH_PREFIX
+
+log = logging.getLogger(__name__)
+
+SD = "org.freedesktop.systemd1"
+MANAGER = "org.freedesktop.systemd1.Manager"
+PROPERTIES = "org.freedesktop.DBus.Properties"
+NO_SUCH_UNIT = "org.freedesktop.systemd1.NoSuchUnit"
+UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
+
+MATCH_RULES = (
+    f"type='signal',sender='{SD}',path='{SD_PATH}',interface='{MANAGER}',member='JobRemoved'",
+    f"type='signal',sender='{SD}',interface='{PROPERTIES}',member='PropertiesChanged',"
+    f"path_namespace='{UNIT_PATH_PREFIX.rstrip('/')}'",
+)
+# The system bus allows 128 pending replies per connection; stay well under.
+MAX_IN_FLIGHT = 64
+
+
+class BusCallError(HostError):
+    """systemd answered a call with an error."""
+
+    def __init__(self, member: str, name: str, text: str) -> None:
+        super().__init__(f"systemd refused {member}: {text} ({name})")
+        self.name = name
+        self.text = text
+
+
+def bus_address(user_manager: bool) -> str | None:
+    """Where the manager's bus is: the system bus, or the user's own session bus."""
+    if not user_manager:
+        return os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if address:
+        return address
+    runtime = os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}")
+    return f"unix:path={runtime}/bus"
+
+
+class SystemdBus:
+    """The connection to systemd's manager; hands every signal to `on_signal`, synchronously."""
+
+    def __init__(
+        self,
+        *,
+        user_manager: bool,
+        on_signal: Callable[[Message], None],
+        on_reconnect: Callable[[], Awaitable[None]],
+        call_timeout: float = 30.0,
+    ) -> None:
+        self.user_manager = user_manager
+        self._on_signal = on_signal
+        self._on_reconnect = on_reconnect
+        self.call_timeout = call_timeout
+        self._bus: MessageBus | None = None
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._supervisor: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        """Connect, match, subscribe; then keep the connection up until close()."""
+        await self._connect_once()
+        self._supervisor = asyncio.create_task(self._supervise(), name="systemd-bus-supervisor")
+
+    async def _connect_once(self) -> None:
+        address = bus_address(self.user_manager)
+        bus_type = BusType.SESSION if self.user_manager else BusType.SYSTEM
+        bus = MessageBus(bus_address=address, bus_type=bus_type)
+        async with asyncio.timeout(self.call_timeout):
+            await bus.connect()
+        bus.add_message_handler(self._dispatch)
+        self._bus = bus
+        try:
+            for rule in MATCH_RULES:
+                await self._raw_call(
+                    Message(
+                        destination="org.freedesktop.DBus",
+                        path="/org/freedesktop/DBus",
+                        interface="org.freedesktop.DBus",
+                        member="AddMatch",
+                        signature="s",
+                        body=[rule],
+                    )
+                )
+            await self._raw_call(Message(destination=SD, path=SD_PATH, interface=MANAGER, member="Subscribe"))
+        except BaseException:
+            bus.disconnect()
+            raise
+        self._connected.set()
+
+    def _dispatch(self, message: Message) -> None:
+        if message.message_type == MessageType.SIGNAL:
+            try:
+                self._on_signal(message)
+            except Exception:
+                log.exception("handling %s from systemd failed", message.member)
+        # None: never stop other handlers (the reply handlers) from seeing it.
+
+    async def _supervise(self) -> None:
+        while not self._closing:
+            assert self._bus is not None
+            try:
+                await self._bus.wait_for_disconnect()
+            except Exception as exc:
+                log.warning("D-Bus connection to systemd lost: %s", exc, extra={"action": "bus_lost"})
+            else:
+                if not self._closing:
+                    log.warning("D-Bus connection to systemd lost", extra={"action": "bus_lost"})
+            self._connected.clear()
+            if self._closing:
+                return
+            delay = 0.05
+            while not self._closing:
+                try:
+                    await self._connect_once()
+                except Exception as exc:
+                    log.warning("reconnecting to systemd failed: %s; retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                log.info("reconnected to systemd", extra={"action": "bus_reconnected"})
+                try:
+                    await self._on_reconnect()
+                except Exception:
+                    log.exception("re-checking runs after reconnect failed")
+                break
+
+    def drop(self) -> None:
+        """Break the connection as a crash of the bus would (tests use it; so may a watchdog)."""
+        if self._bus is not None:
+            self._bus.disconnect()
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._bus is not None:
+            self._bus.disconnect()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            try:
+                await self._supervisor
+            except asyncio.CancelledError:
+                pass
+
+    async def _raw_call(self, message: Message) -> list[Any]:
+        bus = self._bus
+        if bus is None:
+            raise HostError("not connected to systemd")
+        async with self._slots, asyncio.timeout(self.call_timeout):
+            reply = await bus.call(message)
+        if reply is None:
+            return []
+        if reply.message_type == MessageType.ERROR:
+            text = reply.body[0] if reply.body else reply.error_name
+            raise BusCallError(message.member, reply.error_name or "error", str(text))
+        return list(reply.body)
+
+    async def call(
+        self,
+        member: str,
+        signature: str = "",
+        body: Sequence[Any] = (),
+        *,
+        path: str = SD_PATH,
+        interface: str = MANAGER,
+    ) -> list[Any]:
+        """Call systemd; waits out a reconnect, but never longer than the call timeout."""
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                await self._connected.wait()
+        except TimeoutError:
+            raise HostError(f"no connection to systemd for {self.call_timeout:.0f}s") from None
+        try:
+            return await self._raw_call(
+                Message(destination=SD, path=path, interface=interface, member=member,
+                        signature=signature, body=list(body))
+            )
+        except TimeoutError:
+            raise HostError(f"systemd did not answer {member} within {self.call_timeout:.0f}s") from None
+        except (ConnectionError, EOFError) as exc:
+            raise HostError(f"connection to systemd lost during {member}: {exc}") from exc
+
+    async def get(self, path: str, interface: str, name: str) -> Any:
+        (variant,) = await self.call("Get", "ss", [interface, name], path=path, interface=PROPERTIES)
+        return variant.value
+
+    async def get_all(self, path: str, interface: str) -> dict[str, Any]:
+        (props,) = await self.call("GetAll", "s", [interface], path=path, interface=PROPERTIES)
+        return {k: v.value for k, v in props.items()}

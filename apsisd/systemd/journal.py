@@ -1,0 +1,100 @@
+"""Reading and writing the journal: run output, PID 1's records of a unit, apsis's own notes.
+
+Reads go through `journalctl -o json --all` in a subprocess: asynchronous for
+free, follows and resumes by cursor, and renders a message that is not UTF-8
+as its bytes. Writes use journald's native datagram protocol directly.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+# How a record's line ended (_LINE_BREAK); a record without one ended in \n.
+LINE_ENDINGS = {None: b"\n", "nul": b"\0", "line-max": b"", "eof": b"", "pid-change": b""}
+OUTPUT_FIELDS = "MESSAGE,_LINE_BREAK,PRIORITY,_PID"
+
+
+def message_bytes(entry: Mapping[str, Any]) -> bytes:
+    """MESSAGE as the bytes written: journalctl gives a string, or a list of byte values."""
+    message = entry.get("MESSAGE")
+    if message is None:
+        return b""
+    if isinstance(message, list):
+        return bytes(message)
+    return str(message).encode()
+
+
+def entry_time(entry: Mapping[str, Any]) -> datetime:
+    return datetime.fromtimestamp(int(entry["__REALTIME_TIMESTAMP"]) / 1e6, tz=UTC)
+
+
+async def read(
+    matches: Sequence[str],
+    *,
+    follow: bool = False,
+    after_cursor: str | None = None,
+    output_fields: str | None = None,
+    user: bool = False,
+) -> AsyncIterator[dict[str, Any]]:
+    """Journal entries matching all of `matches` (FIELD=value), oldest first."""
+    argv = ["journalctl", "--output=json", "--all", "--no-pager", "--quiet"]
+    if user:
+        argv.append("--user")
+    if follow:
+        argv += ["--follow", "--lines=all"]
+    if after_cursor:
+        argv.append(f"--after-cursor={after_cursor}")
+    if output_fields:
+        argv.append(f"--output-fields={output_fields}")
+    argv += list(matches)
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, limit=1 << 24,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        async for line in proc.stdout:
+            if line.strip():
+                yield json.loads(line)
+        err = await proc.stderr.read()
+        if await proc.wait() not in (0, 1) and err:
+            log.warning("journalctl: %s", err.decode(errors="replace").strip())
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def sync() -> bool:
+    """Make journald store everything written so far; False where we may not (not root)."""
+    if os.geteuid() != 0:
+        return False
+    proc = await asyncio.create_subprocess_exec(
+        "journalctl", "--sync", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    return await proc.wait() == 0
+
+
+def send(fields: Mapping[str, str]) -> None:
+    """Write one record with these fields (journald's native protocol); best effort."""
+    payload = bytearray()
+    for key, value in fields.items():
+        data = value.encode()
+        if b"\n" in data:
+            payload += key.encode() + b"\n" + len(data).to_bytes(8, "little") + data + b"\n"
+        else:
+            payload += key.encode() + b"=" + data + b"\n"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(bytes(payload), JOURNAL_SOCKET)
+    except OSError as exc:
+        log.warning("could not write to the journal: %s", exc)

@@ -1,0 +1,131 @@
+"""Unit names, object paths, and a run spec turned into StartTransientUnit properties.
+
+Names that reach systemd are built here and only here, escaped the way
+systemd escapes them, so no text of a user's ever becomes a unit name as is.
+"""
+from __future__ import annotations
+
+import string
+
+from dbus_fast import Variant
+
+from apsisd.hosts.spec import RunSpec, parse_signal
+from apsisd.types import RunId
+
+UNIT_PREFIX = "apsis-"
+UNIT_SUFFIX = ".service"
+SLICE = "apsis.slice"
+UNIT_PATTERN = f"{UNIT_PREFIX}*{UNIT_SUFFIX}"
+SD_PATH = "/org/freedesktop/systemd1"
+UNIT_PATH_PREFIX = SD_PATH + "/unit/"
+
+_UNIT_SAFE = frozenset(string.ascii_letters + string.digits + ":_.")
+_USEC = 1_000_000
+# journald's per-unit rate limit cannot be switched off with 0 in systemd 252
+# (0 means "the default" there); an interval of 1 µs never fills its bucket.
+_LOG_RATE_LIMIT_INTERVAL_USEC = 1
+
+
+def escape(text: str) -> str:
+    """systemd's unit name escaping (systemd-escape): safe bytes kept, others as \\xNN."""
+    out = []
+    for i, byte in enumerate(text.encode()):
+        char = chr(byte)
+        if char == "/":
+            out.append("-")
+        elif char in _UNIT_SAFE and not (i == 0 and char == "."):
+            out.append(char)
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
+
+
+def unescape(text: str) -> str:
+    """The inverse of escape()."""
+    raw = bytearray()
+    i = 0
+    while i < len(text):
+        if text.startswith("\\x", i) and i + 4 <= len(text):
+            raw.append(int(text[i + 2 : i + 4], 16))
+            i += 4
+        else:
+            raw.extend(b"/" if text[i] == "-" else text[i].encode())
+            i += 1
+    return raw.decode(errors="replace")
+
+
+def unit_name(run_id: RunId) -> str:
+    """apsis-<run id>.service, the run id escaped."""
+    return f"{UNIT_PREFIX}{escape(run_id)}{UNIT_SUFFIX}"
+
+
+def run_id_of(unit: str) -> RunId | None:
+    """The run id a unit name belongs to, or None for a unit that is not a run's."""
+    if not (unit.startswith(UNIT_PREFIX) and unit.endswith(UNIT_SUFFIX)):
+        return None
+    return RunId(unescape(unit[len(UNIT_PREFIX) : -len(UNIT_SUFFIX)]))
+
+
+def object_path(unit: str) -> str:
+    """The unit's D-Bus object path (sd_bus_path_encode / bus_label_escape)."""
+    out = []
+    for i, byte in enumerate(unit.encode()):
+        char = chr(byte)
+        if char.isascii() and (char.isalpha() or (i > 0 and char.isdigit())):
+            out.append(char)
+        else:
+            out.append(f"_{byte:02x}")
+    return UNIT_PATH_PREFIX + ("".join(out) or "_")
+
+
+def properties(spec: RunSpec, executable: str, *, user_manager: bool) -> list[list]:
+    """The a(sv) properties of the run's transient unit, in the order systemd applies them.
+
+    `executable` is argv[0] already resolved to an absolute path by the host.
+    """
+    argv = list(spec.command())
+    identifier = spec.job_id or unit_name(spec.run_id)[: -len(UNIT_SUFFIX)]
+    extra_fields = [f"APSIS_RUN_ID={spec.run_id}".encode()]
+    if spec.job_id:
+        extra_fields.append(f"APSIS_JOB_ID={spec.job_id}".encode())
+    props: list[list] = [
+        ["Description", Variant("s", f"apsis run {spec.run_id}" + (f" of {spec.job_id}" if spec.job_id else ""))],
+        ["Type", Variant("s", "exec")],
+        # ExecStartEx with no-env-expand: systemd must not substitute $VAR in
+        # argv; what the job gave is exactly what the program receives.
+        ["ExecStartEx", Variant("a(sasas)", [[executable, argv, ["no-env-expand"]]])],
+        ["AddRef", Variant("b", True)],
+        ["Slice", Variant("s", SLICE)],
+        ["CPUAccounting", Variant("b", True)],
+        ["MemoryAccounting", Variant("b", True)],
+        ["TasksAccounting", Variant("b", True)],
+        ["StandardOutput", Variant("s", "journal")],
+        ["StandardError", Variant("s", "inherit")],
+        ["SyslogIdentifier", Variant("s", identifier)],
+        ["LogExtraFields", Variant("aay", extra_fields)],
+        ["LogRateLimitIntervalUSec", Variant("t", _LOG_RATE_LIMIT_INTERVAL_USEC)],
+        ["KillMode", Variant("s", "control-group")],
+        ["KillSignal", Variant("i", int(parse_signal(spec.stop_signal, "stop.signal")))],
+        ["SendSIGKILL", Variant("b", True)],
+        ["TimeoutStopUSec", Variant("t", round(spec.grace_period * _USEC))],
+    ]
+    if spec.timeout is not None:
+        props.append(["RuntimeMaxUSec", Variant("t", round(spec.timeout * _USEC))])
+    if not user_manager:
+        if spec.user is not None:
+            props.append(["User", Variant("s", spec.user)])
+        if spec.group is not None:
+            props.append(["Group", Variant("s", spec.group)])
+    if spec.env:
+        props.append(["Environment", Variant("as", [f"{k}={v}" for k, v in spec.env.items()])])
+    if spec.cwd is not None:
+        props.append(["WorkingDirectory", Variant("s", spec.cwd)])
+    if spec.memory_max is not None:
+        props.append(["MemoryMax", Variant("t", spec.memory_max)])
+    if spec.cpu_quota is not None:
+        props.append(["CPUQuotaPerSecUSec", Variant("t", round(spec.cpu_quota * 10_000))])
+    if spec.tasks_max is not None:
+        props.append(["TasksMax", Variant("t", spec.tasks_max)])
+    if spec.nice is not None:
+        props.append(["Nice", Variant("i", spec.nice)])
+    return props

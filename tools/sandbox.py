@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""A throwaway systemd, booted as PID 1 of its own namespaces, to run tests and demos in.
+
+The machines we develop and test on do not run systemd as PID 1, yet apsis is
+nothing without a real systemd. This boots one in about half a second, runs a
+command inside it (the process itself inside, so D-Bus, the journal and unit
+PIDs are native), and always tears it down, leaving the host as it was.
+
+Where the host already runs systemd as PID 1 the command runs directly on it,
+unless APSIS_SANDBOX_FORCE=1.
+
+Deliberately standard library only: it runs before any virtualenv exists.
+See docs/operations.md ("The systemd sandbox") for the traps it avoids.
+
+Usage: tools/sandbox.py run [--name NAME] -- CMD [ARGS...]
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CGROUP_V2 = Path("/sys/fs/cgroup/unified")
+PREFIX = "apsis-sandbox-"
+BOOT_TIMEOUT = 60.0
+
+# Units that would touch state outside the sandbox's namespaces (the kernel's
+# sysctls, binfmt and modules, the host's devices through udev, its clock, /etc,
+# /var) or start work we never asked for (timers: logrotate, apt, man-db). They
+# are masked through the sandbox's private /run, never through the host's /etc.
+MASKED_UNITS = (
+    "timers.target",
+    "systemd-tmpfiles-setup.service",
+    "systemd-tmpfiles-setup-dev.service",
+    "systemd-tmpfiles-clean.timer",
+    "systemd-random-seed.service",
+    "systemd-update-utmp.service",
+    "systemd-sysusers.service",
+    "systemd-sysctl.service",
+    "systemd-modules-load.service",
+    "systemd-binfmt.service",
+    "proc-sys-fs-binfmt_misc.automount",
+    "systemd-firstboot.service",
+    "systemd-machine-id-commit.service",
+    "systemd-repart.service",
+    "systemd-pcrphase.service",
+    "systemd-pcrphase-sysinit.service",
+    "kmod-static-nodes.service",
+    "systemd-timesyncd.service",
+    "systemd-pstore.service",
+    "systemd-journald-audit.socket",
+    "systemd-udevd.service",
+    "systemd-udevd-control.socket",
+    "systemd-udevd-kernel.socket",
+    "systemd-udev-trigger.service",
+    "systemd-udev-settle.service",
+    "systemd-hwdb-update.service",
+    "systemd-journal-catalog-update.service",
+    "systemd-update-done.service",
+    "ldconfig.service",
+    "systemd-remount-fs.service",
+    "e2scrub_reap.service",
+)
+
+# Folders of the shared root file system that nothing inside may write: bound
+# read-only (a per-mount flag, "remount,bind,ro"; a plain "remount,ro" would
+# change the host's superblock). Then fresh tmpfs where writing is expected.
+READ_ONLY = ("/etc", "/root", "/var", "/home", "/usr", "/boot")
+PRIVATE_TMPFS = ("/run", "/tmp", "/var/tmp", "/var/log/journal")
+
+INNER = r"""
+set -eu
+mount --make-rprivate /
+mount -t proc proc /proc
+for d in {read_only}; do
+  [ -d "$d" ] || continue
+  mount --bind "$d" "$d"
+  mount -o remount,bind,ro "$d"
+done
+for d in {private_tmpfs}; do
+  [ -d "$d" ] || continue
+  mount -t tmpfs -o mode=0755 tmpfs "$d"
+done
+chmod 1777 /tmp /var/tmp
+# The host's cgroup tmpfs must never be seen (let alone remounted) by this
+# systemd: detach our private copy of it and mount cgroup2 in its place,
+# rooted at the sandbox's own cgroup through the cgroup namespace.
+umount -l /sys/fs/cgroup
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+mkdir -p /run/systemd/system
+for u in {masked}; do ln -s /dev/null "/run/systemd/system/$u"; done
+hostname {name}
+ip link set lo up
+export container=apsis-sandbox
+exec /lib/systemd/systemd --system --unit=basic.target --show-status=false --log-target=journal-or-kmsg
+"""
+
+
+class SandboxError(Exception):
+    """The sandbox could not be booted; nothing of it is left behind."""
+
+
+def host_runs_systemd() -> bool:
+    """True where systemd is PID 1 here, so the sandbox is not needed."""
+    try:
+        comm = Path("/proc/1/comm").read_text().strip()
+    except OSError:
+        return False
+    return comm == "systemd" and Path("/run/systemd/system").is_dir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_cgroup_tree(root: Path, deadline: float) -> None:
+    """rmdir a cgroup tree depth-first, waiting for its processes to be gone."""
+    while True:
+        leftovers = []
+        for dirpath, _dirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(dirpath)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                leftovers.append(dirpath)
+        if not leftovers or time.monotonic() > deadline:
+            if leftovers:
+                raise SandboxError(f"could not remove cgroups {leftovers}")
+            return
+        time.sleep(0.05)
+
+
+def sweep_stale() -> list[str]:
+    """Remove cgroups of sandboxes whose harness died without tearing down (SIGKILL)."""
+    removed = []
+    if not CGROUP_V2.is_dir():
+        return removed
+    for cg in CGROUP_V2.glob(PREFIX + "*"):
+        try:
+            owner = int(cg.name[len(PREFIX):].split("-")[0])
+        except ValueError:
+            continue
+        if _alive(owner):
+            continue
+        for procs in cg.rglob("cgroup.procs"):
+            for pid in procs.read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        _remove_cgroup_tree(cg, time.monotonic() + 10)
+        removed.append(cg.name)
+    return removed
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the harness dies, so does the sandbox."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+class Sandbox:
+    """One booted systemd; use as a context manager so teardown always happens."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or f"{PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
+        if not self.name.startswith(PREFIX + str(os.getpid())):
+            self.name = f"{PREFIX}{os.getpid()}-{self.name}"
+        self.cgroup = CGROUP_V2 / self.name
+        self.pid: int | None = None  # systemd, as the host sees it
+        self._unshare: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Sandbox:
+        self.boot()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.teardown()
+
+    def boot(self) -> None:
+        if os.geteuid() != 0:
+            raise SandboxError("the systemd sandbox needs root (namespaces, cgroups)")
+        if not CGROUP_V2.is_dir():
+            raise SandboxError(f"no cgroup v2 hierarchy at {CGROUP_V2}")
+        sweep_stale()
+        self.cgroup.mkdir()
+        try:
+            self._start()
+            self._wait_running()
+        except BaseException:
+            self.teardown()
+            raise
+
+    def _start(self) -> None:
+        script = INNER.format(
+            read_only=" ".join(READ_ONLY),
+            private_tmpfs=" ".join(PRIVATE_TMPFS),
+            masked=" ".join(MASKED_UNITS),
+            name=self.name[:63],
+        )
+        procs = self.cgroup / "cgroup.procs"
+
+        def enter_cgroup() -> None:
+            _die_with_parent()
+            procs.write_text(str(os.getpid()))
+
+        self._unshare = subprocess.Popen(
+            ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--cgroup",
+             "--uts", "--net", "--ipc", "/bin/sh", "-c", script],
+            preexec_fn=enter_cgroup,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 10
+        children = Path(f"/proc/{self._unshare.pid}/task/{self._unshare.pid}/children")
+        while self.pid is None:
+            if self._unshare.poll() is not None:
+                err = self._unshare.stderr.read().decode(errors="replace") if self._unshare.stderr else ""
+                raise SandboxError(f"sandbox exited at boot: {err.strip()}")
+            try:
+                kids = children.read_text().split()
+            except FileNotFoundError:
+                kids = []
+            if kids:
+                self.pid = int(kids[0])
+            elif time.monotonic() > deadline:
+                raise SandboxError("sandbox did not fork its PID 1")
+            else:
+                time.sleep(0.01)
+
+    def _wait_running(self) -> None:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        state = ""
+        while time.monotonic() < deadline:
+            if self._unshare is not None and self._unshare.poll() is not None:
+                err = self._unshare.stderr.read().decode(errors="replace") if self._unshare.stderr else ""
+                raise SandboxError(f"sandbox systemd exited at boot: {err.strip()}")
+            # --wait needs the bus; until systemd has exec'd, there is none.
+            proc = subprocess.run(
+                self.enter_argv(["systemctl", "is-system-running"]),
+                capture_output=True, text=True, timeout=BOOT_TIMEOUT,
+            )
+            state = proc.stdout.strip()
+            if state in ("running", "degraded"):
+                if state == "degraded":
+                    failed = subprocess.run(
+                        self.enter_argv(["systemctl", "--failed", "--no-legend", "--plain"]),
+                        capture_output=True, text=True, timeout=30,
+                    ).stdout
+                    print(f"sandbox {self.name}: degraded: {failed.strip()}", file=sys.stderr)
+                return
+            time.sleep(0.05)
+        raise SandboxError(f"sandbox systemd not running after {BOOT_TIMEOUT}s (state {state!r})")
+
+    def enter_argv(self, argv: list[str], cwd: str | None = None) -> list[str]:
+        """The command line that runs argv inside this sandbox."""
+        assert self.pid is not None
+        wd = [f"--wd={cwd}"] if cwd else []
+        # Into the sandbox's own cgroup (the root of its tree, as it sees it),
+        # so the command is a process of that systemd host like any other.
+        into_cgroup = ["/bin/sh", "-c", 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"', "sh"]
+        return ["nsenter", "-t", str(self.pid), "-a", *wd, *into_cgroup, *argv]
+
+    def run(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        env = dict(os.environ, APSIS_SANDBOX=self.name)
+        return subprocess.run(
+            self.enter_argv(argv, cwd=os.getcwd()), env=env, **kwargs  # type: ignore[arg-type]
+        )
+
+    def teardown(self) -> None:
+        """Kill the namespace's PID 1 (and with it every process inside), then its cgroups."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self._unshare is not None:
+            try:
+                self._unshare.kill()
+            except ProcessLookupError:
+                pass
+            self._unshare.wait()
+            if self._unshare.stderr:
+                self._unshare.stderr.close()
+        if self.cgroup.exists():
+            _remove_cgroup_tree(self.cgroup, time.monotonic() + 30)
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    run = sub.add_parser("run", help="run a command inside a fresh sandbox (or on this host's systemd)")
+    run.add_argument("--name", help="sandbox name (default: unique per harness)")
+    run.add_argument("cmd", nargs=argparse.REMAINDER)
+    sub.add_parser("sweep", help="remove what sandboxes killed by SIGKILL left behind")
+    args = parser.parse_args(argv)
+    if args.verb == "sweep":
+        for name in sweep_stale():
+            print(f"removed stale {name}")
+        return 0
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        parser.error("run needs a command")
+    if host_runs_systemd() and os.environ.get("APSIS_SANDBOX_FORCE") != "1":
+        print("sandbox: this host runs systemd as PID 1; using it directly", file=sys.stderr)
+        return subprocess.run(cmd).returncode
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
+    try:
+        with Sandbox(args.name) as sandbox:
+            print(f"sandbox: {sandbox.name} booted (systemd pid {sandbox.pid})", file=sys.stderr)
+            return sandbox.run(cmd).returncode
+    except SandboxError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 125
+    except KeyboardInterrupt:
+        print("sandbox: interrupted; torn down", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
