@@ -290,11 +290,13 @@ class Sandbox:
             except ProcessLookupError:
                 pass
         if self._unshare is not None:
+            # unshare reaps its child (our systemd) and exits; only if it does
+            # not, kill it too (its child would then be left for init to reap).
             try:
+                self._unshare.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 self._unshare.kill()
-            except ProcessLookupError:
-                pass
-            self._unshare.wait()
+                self._unshare.wait()
             if self._unshare.stderr:
                 self._unshare.stderr.close()
         if self.cgroup.exists():

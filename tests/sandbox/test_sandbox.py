@@ -1,0 +1,174 @@
+"""The sandbox harness, from the host: it boots, runs, isolates, and leaves the host as it was.
+
+These run on the host itself (not inside a sandbox): the harness's promise
+is about the host, so only the host can check it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HARNESS = [sys.executable, str(ROOT / "tools" / "sandbox.py")]
+sys.path.insert(0, str(ROOT / "tools"))
+import sandbox  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or sandbox.host_runs_systemd() or not sandbox.CGROUP_V2.is_dir(),
+    reason="the sandbox harness is only used (and testable) as root on a host without systemd as PID 1",
+)
+
+
+def _tree(root: str, depth: int) -> list[tuple[str, int, float]]:
+    """Names, modes and mtimes under root, to `depth` levels (what a leak would change)."""
+    out = []
+    base = root.rstrip("/").count("/")
+    for dirpath, dirs, files in os.walk(root):
+        if dirpath.count("/") - base >= depth:
+            dirs[:] = []
+        for name in sorted(dirs + files):
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            out.append((path, st.st_mode, st.st_mtime))
+    return sorted(out)
+
+
+def host_state() -> dict[str, object]:
+    """Everything a sandbox could damage on the host, as comparable values."""
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        sep = fields.index("-")
+        # mount point, per-mount options, fs type, source, superblock options
+        mounts.append((fields[4], fields[5], fields[sep + 1], fields[sep + 2], fields[sep + 3]))
+    return {
+        "mounts": sorted(mounts),
+        "cgroup_root": sorted(os.listdir("/sys/fs/cgroup")),
+        "cgroup_v2": sorted(p for p in os.listdir(sandbox.CGROUP_V2) if p.startswith(sandbox.PREFIX)),
+        "tmp": _tree("/tmp", 1),
+        "root": _tree("/root", 1),
+        "etc": _tree("/etc", 3),
+        "journal": _tree("/var/log/journal", 3),
+        "var_lib_systemd": _tree("/var/lib/systemd", 2),
+        "systemd_pids": _running("systemd"),
+        "hostname": os.uname().nodename,
+    }
+
+
+def _running(comm: str) -> list[int]:
+    """Live (not zombie) processes of that name: a reaped-later zombie is not a leak."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, state = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2]
+        if name == comm and state != "Z":
+            pids.append(int(stat.parent.name))
+    return sorted(pids)
+
+
+def _without_pytest_tmp(state: dict[str, object]) -> dict[str, object]:
+    state = dict(state)
+    state["tmp"] = [e for e in state["tmp"] if not e[0].startswith("/tmp/pytest-of-")]  # type: ignore[union-attr]
+    return state
+
+
+def harness(*cmd: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HARNESS, "run", "--", *cmd], capture_output=True, text=True,
+                          timeout=120, **kwargs)  # type: ignore[call-overload]
+
+
+def test_a_command_runs_inside_a_real_systemd() -> None:
+    proc = harness("sh", "-c", "systemctl is-system-running; cat /proc/1/comm; grep '^0::' /proc/self/cgroup")
+    assert proc.returncode == 0, proc.stderr
+    state, pid1, cgroup = proc.stdout.split()
+    assert state == "running"
+    assert pid1 == "systemd"
+    assert cgroup == "0::/", "the command must sit inside the sandbox's own cgroup tree"
+
+
+def test_exit_status_of_the_command_is_passed_through() -> None:
+    assert harness("sh", "-c", "exit 7").returncode == 7
+
+
+def test_the_shared_root_is_read_only_inside_and_tmp_is_private() -> None:
+    marker = f"apsis-sandbox-test-{os.getpid()}"
+    proc = harness("sh", "-c", f"touch /etc/{marker} /root/{marker} /var/lib/{marker}; "
+                               f"echo private > /tmp/{marker} && cat /tmp/{marker}")
+    assert "Read-only file system" in proc.stderr
+    assert proc.stdout.strip() == "private"
+    for folder in ("/etc", "/root", "/var/lib", "/tmp"):
+        assert not os.path.exists(f"{folder}/{marker}")
+
+
+def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> None:
+    before = _without_pytest_tmp(host_state())
+
+    assert harness("sh", "-c", "systemd-run --wait -q /bin/true && echo x > /tmp/x").returncode == 0
+    assert harness("sh", "-c", "exit 3").returncode == 3
+
+    # Interrupted (SIGTERM, as CI's timeout would): teardown still happens.
+    proc = subprocess.Popen([*HARNESS, "run", "--", "sleep", "300"], stderr=subprocess.PIPE, text=True)
+    _wait_for_sandboxes(1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    assert "torn down" in (proc.stderr.read() if proc.stderr else "")
+
+    # Killed outright: the kernel ends the sandbox with it (PDEATHSIG); the
+    # next harness sweeps the empty cgroup it leaves.
+    proc = subprocess.Popen([*HARNESS, "run", "--", "sleep", "300"], stderr=subprocess.DEVNULL)
+    _wait_for_sandboxes(1)
+    proc.kill()
+    proc.wait(timeout=30)
+    _wait_until(lambda: not _sandbox_processes(), "sandbox processes to end after SIGKILL")
+    subprocess.run([*HARNESS, "sweep"], check=True, capture_output=True, timeout=60)
+
+    after = _without_pytest_tmp(host_state())
+    for key in before:
+        assert after[key] == before[key], f"the sandbox changed the host's {key}"
+
+
+def test_two_sandboxes_run_at_once_without_colliding() -> None:
+    procs = [subprocess.Popen([*HARNESS, "run", "--", "sh", "-c",
+                               "systemd-run --wait -q -u same-name.service /bin/sleep 2 && echo ok"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [o[0].strip() for o in outs] == ["ok", "ok"]
+    names = {line.split()[1] for _, err in outs for line in err.splitlines() if "booted" in line}
+    assert len(names) == 2
+
+
+def _sandbox_cgroups() -> list[Path]:
+    return list(sandbox.CGROUP_V2.glob(sandbox.PREFIX + "*"))
+
+
+def _sandbox_processes() -> list[str]:
+    return [pid for cg in _sandbox_cgroups() for procs in cg.rglob("cgroup.procs")
+            for pid in procs.read_text().split()]
+
+
+def _wait_for_sandboxes(count: int) -> None:
+    def booted() -> bool:
+        return len(_sandbox_cgroups()) >= count and bool(_sandbox_processes()) and subprocess.run(
+            ["pgrep", "-x", "sleep"], capture_output=True).returncode == 0
+    _wait_until(booted, "a sandbox to boot and run its command")
+
+
+def _wait_until(condition, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
