@@ -16,7 +16,7 @@ import logging
 import os
 import pwd
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from dbus_fast import Message
@@ -25,7 +25,7 @@ from apsisd.errors import HostError, RunNotFound, SpecError
 from apsisd.hosts.base import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
 from apsisd.hosts.spec import RunSpec, check, parse_signal
 from apsisd.systemd import journal, outcome
-from apsisd.systemd.bus import NO_SUCH_UNIT, PROPERTIES, UNIT_EXISTS, BusCallError, SystemdBus
+from apsisd.systemd.bus import NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
 from apsisd.systemd.units import UNIT_PATTERN, object_path, properties, run_id_of, unit_name
 from apsisd.types import RunId
 
@@ -50,6 +50,7 @@ class _Tracker:
         self.stop_requested = False
         self.signals_sent: list[str] = []
         self.harvesting = False
+        self.attaching = False
         self.pending: set[asyncio.Task[None]] = set()
         self.attached: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
@@ -184,6 +185,8 @@ class LocalHost:
             return
         interface, changed, _invalidated = message.body
         tracker.props.update({k: v.value for k, v in changed.items()})
+        if tracker.attaching:
+            return
         if interface == UNIT_IFACE and "Job" in changed:
             self._check_stop_job(tracker)
         self._advance(tracker)
@@ -251,32 +254,51 @@ class LocalHost:
             log.debug("run %s: releasing %s: %s", tracker.run_id, tracker.unit, exc)
 
     async def _attach(self, tracker: _Tracker) -> None:
-        """Follow a unit we did not start (or lost sight of), or read its end from the journal."""
+        """Follow a unit we did not start (or lost sight of), or read its end from the journal.
+
+        Signals arriving meanwhile are merged but not acted on until the
+        snapshot and the journal's requests are in: an outcome told early
+        would lack them.
+        """
+        tracker.attaching = True
         try:
-            await self._bus.call("RefUnit", "s", [tracker.unit])
-        except BusCallError as exc:
-            if exc.name != NO_SUCH_UNIT:
-                raise
-            await self._recover(tracker)
-            return
-        snapshot: dict[str, Any] = {}
-        for interface in (UNIT_IFACE, SERVICE_IFACE):
-            snapshot.update(await self._bus.get_all(tracker.path, interface))
-        if snapshot.get("LoadState") != "loaded":
-            await self._recover(tracker)
-            return
+            try:
+                await self._bus.call("RefUnit", "s", [tracker.unit])
+            except BusCallError as exc:
+                if exc.name != NO_SUCH_UNIT:
+                    raise
+                await self._recover(tracker)
+                return
+            snapshot: dict[str, Any] = {}
+            for interface in (UNIT_IFACE, SERVICE_IFACE):
+                snapshot.update(await self._bus.get_all(tracker.path, interface))
+            if snapshot.get("LoadState") != "loaded":
+                await self._recover(tracker)
+                return
+            tracker.props.update(snapshot)  # signals from now on are newer, and merge over it
+            # Whoever asked for a stop or sent a signal before we looked (a
+            # previous apsis, an operator) said so in the journal.
+            stopped, sent = outcome.requests_from_journal(*await self._journal_story(tracker))
+            tracker.stop_requested = tracker.stop_requested or stopped
+            tracker.signals_sent.extend(s for s in sent if s not in tracker.signals_sent)
+        finally:
+            tracker.attaching = False
         if tracker.finished is None:
-            tracker.props.update(snapshot)
             self._check_stop_job(tracker)
             self._advance(tracker)
 
-    async def _recover(self, tracker: _Tracker) -> None:
-        """The unit is gone: its story is what PID 1 and apsis wrote to the journal."""
+    async def _journal_story(self, tracker: _Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """PID 1's records of the unit, and apsis's notes about the run, all synced first."""
         await journal.sync()
         unit_field = "USER_UNIT" if self.user_manager else "UNIT"
         records = [r async for r in journal.read([f"{unit_field}={tracker.unit}"], user=self.user_manager)]
         notes = [r async for r in journal.read(
             [f"APSIS_RUN_ID={tracker.run_id}", "_TRANSPORT=journal"], user=self.user_manager)]
+        return records, notes
+
+    async def _recover(self, tracker: _Tracker) -> None:
+        """The unit is gone: its story is what PID 1 and apsis wrote to the journal."""
+        records, notes = await self._journal_story(tracker)
         started, finished = outcome.finished_from_journal(tracker.run_id, tracker.unit, records, notes)
         if tracker.finished is not None:
             return
@@ -411,7 +433,7 @@ class LocalHost:
                 task.cancel()
             await asyncio.gather(ended, follower, return_exceptions=True)
 
-    async def _drain(self, matches: list[str], cursor: str | None) -> AsyncIterator[OutputRecord]:
+    async def _drain(self, matches: Sequence[str], cursor: str | None) -> AsyncIterator[OutputRecord]:
         """What journald has not yet stored of an ended run: synced, or waited out when we may not sync."""
         if await journal.sync():
             async for record in self._read_output(matches, cursor):
@@ -433,7 +455,7 @@ class LocalHost:
                 return
 
     async def _read_output(
-        self, matches: list[str], after_cursor: str | None, *, follow: bool = False
+        self, matches: Sequence[str], after_cursor: str | None, *, follow: bool = False
     ) -> AsyncIterator[OutputRecord]:
         async for entry in journal.read(matches, follow=follow, after_cursor=after_cursor,
                                         output_fields=journal.OUTPUT_FIELDS, user=self.user_manager):

@@ -20,6 +20,10 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 DEFAULT_STOP_SIGNAL = "TERM"
 DEFAULT_GRACE_PERIOD = 30.0
 NICE_RANGE = range(-20, 20)
+# Bounds that keep every value a finite systemd µs or count (D-Bus "t": < 2**64).
+MAX_SECONDS = 10 * 365 * 86400.0
+MAX_COUNT = 2**63
+MAX_CPU_PERCENT = 100_000.0
 
 
 def parse_signal(value: str | int, field_name: str = "signal") -> signal.Signals:
@@ -91,12 +95,14 @@ def check(spec: RunSpec) -> None:
             raise SpecError(f"env.{key}", "value must be a string without NUL characters")
     if spec.cwd is not None and (not isinstance(spec.cwd, str) or not spec.cwd.startswith("/")):
         raise SpecError("cwd", f"must be an absolute path, not {spec.cwd!r}")
-    _check_number(spec.timeout, "timeout", minimum=0, inclusive=False)
-    _check_number(spec.grace_period, "stop.grace_period", minimum=0, inclusive=True)
+    _check_number(spec.timeout, "timeout", minimum=0, maximum=MAX_SECONDS, inclusive=False)
+    if spec.grace_period is None:
+        raise SpecError("stop.grace_period", "must be a number of seconds")
+    _check_number(spec.grace_period, "stop.grace_period", minimum=0, maximum=MAX_SECONDS)
     parse_signal(spec.stop_signal, "stop.signal")
-    _check_number(spec.memory_max, "limits.memory", minimum=1, integer=True)
-    _check_number(spec.cpu_quota, "limits.cpu", minimum=0, inclusive=False)
-    _check_number(spec.tasks_max, "limits.tasks", minimum=1, integer=True)
+    _check_number(spec.memory_max, "limits.memory", minimum=1, maximum=MAX_COUNT, integer=True)
+    _check_number(spec.cpu_quota, "limits.cpu", minimum=0, maximum=MAX_CPU_PERCENT, inclusive=False)
+    _check_number(spec.tasks_max, "limits.tasks", minimum=1, maximum=MAX_COUNT, integer=True)
     if spec.nice is not None:
         if isinstance(spec.nice, bool) or not isinstance(spec.nice, int) or spec.nice not in NICE_RANGE:
             raise SpecError("limits.nice", f"must be an integer from -20 to 19, not {spec.nice!r}")
@@ -121,7 +127,8 @@ def _check_program(spec: RunSpec) -> None:
 
 
 def _check_number(
-    value: float | None, name: str, *, minimum: float, inclusive: bool = True, integer: bool = False
+    value: float | None, name: str, *, minimum: float, maximum: float, inclusive: bool = True,
+    integer: bool = False,
 ) -> None:
     if value is None:
         return
@@ -131,3 +138,5 @@ def _check_number(
     if value < minimum or (not inclusive and value == minimum):
         relation = "at least" if inclusive else "more than"
         raise SpecError(name, f"must be {relation} {minimum}, not {value!r}")
+    if value > maximum:
+        raise SpecError(name, f"must be at most {maximum:g}, not {value!r}")

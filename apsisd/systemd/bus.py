@@ -172,7 +172,7 @@ class SystemdBus:
             return []
         if reply.message_type == MessageType.ERROR:
             text = reply.body[0] if reply.body else reply.error_name
-            raise BusCallError(message.member, reply.error_name or "error", str(text))
+            raise BusCallError(message.member or "?", reply.error_name or "error", str(text))
         return list(reply.body)
 
     async def call(

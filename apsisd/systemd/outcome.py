@@ -122,6 +122,17 @@ def last_invocation(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, A
     return [r for r in records if r.get("INVOCATION_ID") in (None, invocation)]
 
 
+def requests_from_journal(
+    records: Iterable[Mapping[str, Any]], notes: Iterable[Mapping[str, Any]]
+) -> tuple[bool, tuple[str, ...]]:
+    """(stop requested, signals sent) for the unit's last activation: PID 1's stop job, apsis's notes."""
+    notes = list(notes)
+    stopped = any(r.get("MESSAGE_ID") == MSG_STOPPING for r in last_invocation(records))
+    stopped = stopped or any(n.get("APSIS_ACTION") == "stop" for n in notes)
+    sent = tuple(n["APSIS_SIGNAL"] for n in notes if n.get("APSIS_ACTION") == "kill" and n.get("APSIS_SIGNAL"))
+    return stopped, sent
+
+
 def finished_from_journal(
     run_id: RunId, unit: str, records: Iterable[Mapping[str, Any]], notes: Iterable[Mapping[str, Any]]
 ) -> tuple[Started | None, Finished | None]:
@@ -137,7 +148,8 @@ def finished_from_journal(
     result = None
     exit_code = signal = None
     cpu = None
-    stop_requested = False
+    records = list(records)
+    stop_requested, sent = requests_from_journal(records, notes)
     for record in last_invocation(records):
         message_id = record.get("MESSAGE_ID")
         invocation = record.get("INVOCATION_ID") or invocation
@@ -145,8 +157,6 @@ def finished_from_journal(
             start_time = entry_time(record)
             started = Started(run_id=run_id, unit=unit, invocation_id=invocation or "",
                               main_pid=None, start_time=start_time)
-        elif message_id == MSG_STOPPING:
-            stop_requested = True
         elif message_id == MSG_PROCESS_EXITED:
             status = record.get("EXIT_STATUS")
             code = EXIT_CODES.get(record.get("EXIT_CODE", ""))
@@ -160,8 +170,6 @@ def finished_from_journal(
             result, end_time = record.get("UNIT_RESULT") or "unknown", entry_time(record)
         elif message_id == MSG_RESOURCES and record.get("CPU_USAGE_NSEC", "").isdigit():
             cpu = int(record["CPU_USAGE_NSEC"])
-    sent = tuple(n["APSIS_SIGNAL"] for n in notes if n.get("APSIS_ACTION") == "kill" and n.get("APSIS_SIGNAL"))
-    stop_requested = stop_requested or any(n.get("APSIS_ACTION") == "stop" for n in notes)
     if result is None:
         return started, None
     if result == "success" and exit_code is None and signal is None and not (stop_requested or sent):

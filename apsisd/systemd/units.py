@@ -41,12 +41,12 @@ def escape(text: str) -> str:
 
 
 def unescape(text: str) -> str:
-    """The inverse of escape()."""
+    """The inverse of escape(); ValueError for text escape() cannot have made."""
     raw = bytearray()
     i = 0
     while i < len(text):
-        if text.startswith("\\x", i) and i + 4 <= len(text):
-            raw.append(int(text[i + 2 : i + 4], 16))
+        if text.startswith("\\x", i):
+            raw.append(int(text[i + 2 : i + 4], 16) if len(text) >= i + 4 else int("x"))
             i += 4
         else:
             raw.extend(b"/" if text[i] == "-" else text[i].encode())
@@ -63,7 +63,10 @@ def run_id_of(unit: str) -> RunId | None:
     """The run id a unit name belongs to, or None for a unit that is not a run's."""
     if not (unit.startswith(UNIT_PREFIX) and unit.endswith(UNIT_SUFFIX)):
         return None
-    return RunId(unescape(unit[len(UNIT_PREFIX) : -len(UNIT_SUFFIX)]))
+    try:
+        return RunId(unescape(unit[len(UNIT_PREFIX) : -len(UNIT_SUFFIX)]))
+    except ValueError:
+        return None  # a unit of that shape that is no run's: we never make such names
 
 
 def object_path(unit: str) -> str:

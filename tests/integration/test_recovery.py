@@ -1,0 +1,139 @@
+"""Nothing lost, nothing doubled: outcomes of runs that ended while no apsis was watching,
+adoption of units that already exist, and a lost D-Bus connection."""
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from apsisd.errors import RunNotFound
+from apsisd.hosts.local import LocalHost
+from apsisd.hosts.spec import RunSpec
+from tests.integration.conftest import apsis_units, finished, hosted, new_run_id, output, wait_until
+
+# Another apsis process: starts the run (then maybe stops or signals it) and
+# dies at once, as a crashed daemon would, without waiting for any outcome.
+ONE_SHOT = """
+import asyncio, json, os, sys
+from apsisd.hosts.local import LocalHost
+from apsisd.hosts.spec import RunSpec
+async def main():
+    spec, then = json.loads(sys.argv[1]), sys.argv[2]
+    host = await LocalHost().open()
+    await host.start(RunSpec(**spec))
+    if then == "stop":
+        await asyncio.sleep(0.2); await host.stop(spec["run_id"])
+    elif then.startswith("kill:"):
+        await asyncio.sleep(0.2); await host.kill(spec["run_id"], then[5:])
+    os._exit(0)
+asyncio.run(main())
+"""
+
+
+def start_elsewhere(then: str = "", **spec: object) -> None:
+    subprocess.run([sys.executable, "-c", ONE_SHOT, json.dumps(spec), then], check=True, timeout=60)
+
+
+def unit_gone_or_ended(unit: str) -> bool:
+    state = subprocess.run(["systemctl", "show", "--value", "-p", "ActiveState", unit],
+                           capture_output=True, text=True).stdout.strip()
+    return state in ("inactive", "failed")
+
+
+@pytest.mark.parametrize(
+    ("shell", "then", "result", "exit_code", "stopped", "sent"),
+    [
+        ("sleep 0.5; exit 4", "", "exit-code", 4, False, ()),
+        ("sleep 0.5; exit 0", "", "success", 0, False, ()),
+        ("sleep 300", "stop", "success", None, True, ()),
+        ("sleep 300", "kill:TERM", "success", None, False, ("TERM",)),
+    ],
+)
+@hosted()
+async def test_run_that_ended_while_no_apsis_ran_is_reported_exactly_once(
+    host: LocalHost, shell: str, then: str, result: str, exit_code: int | None, stopped: bool, sent: tuple
+) -> None:
+    run_id = new_run_id()
+    start_elsewhere(then, run_id=run_id, shell=shell)
+    await wait_until(lambda: unit_gone_or_ended(f"apsis-{run_id}.service"), "the unit to end", timeout=30)
+    end = await finished(host, run_id)  # asserts exactly one Finished, last
+    assert (end.result, end.exit_code, end.stop_requested, end.signals_sent) == (result, exit_code, stopped, sent), end
+    assert end.succeeded is (result == "success" and not stopped and not sent)
+    assert end.invocation_id and len(end.invocation_id) == 32
+    # And asked again, by a fresh apsis (the failed unit has been released by
+    # now, so this comes from the journal): the same story, once.
+    async with LocalHost() as again:
+        end_again = await finished(again, run_id)
+    assert end_again.recovered
+    assert (end_again.result, end_again.exit_code, end_again.stop_requested, end_again.signals_sent) == (
+        result, exit_code, stopped, sent)
+    assert f"apsis-{run_id}.service" not in apsis_units()
+
+
+@hosted()
+async def test_a_run_nobody_ever_started_is_not_found(host: LocalHost) -> None:
+    with pytest.raises(RunNotFound):
+        await finished(host, new_run_id())
+
+
+@hosted()
+async def test_starting_an_existing_unit_adopts_it_and_runs_it_once(host: LocalHost, tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+    run_id = new_run_id()
+    spec = {"run_id": run_id, "shell": f"echo ran >> {ran}; sleep 1; exit 6"}
+    start_elsewhere(**spec)
+    adoption = await host.start(RunSpec(**spec))  # type: ignore[arg-type]
+    assert adoption.adopted
+    again = await host.start(RunSpec(**spec))  # type: ignore[arg-type]
+    assert again.adopted
+    end = await finished(host, run_id)
+    assert (end.result, end.exit_code) == ("exit-code", 6)
+    assert ran.read_text() == "ran\n"
+
+
+@hosted()
+async def test_lost_connection_is_restored_without_missing_an_outcome(host: LocalHost) -> None:
+    long_run, short_run = new_run_id(), new_run_id()
+    await host.start(RunSpec(run_id=long_run, shell="sleep 1; exit 5"))
+    await host.start(RunSpec(run_id=short_run, shell="sleep 0.3; exit 7"))
+    host.drop_bus()
+    end = await finished(host, long_run)
+    assert end.exit_code == 5
+    assert (await finished(host, short_run)).exit_code == 7
+    # and the new connection works for new runs
+    run_id = new_run_id()
+    await host.start(RunSpec(run_id=run_id, argv=("/bin/true",)))
+    assert (await finished(host, run_id)).succeeded
+
+
+@hosted(timeout=90)
+async def test_outcome_of_a_run_that_ended_while_the_bus_was_down(host: LocalHost) -> None:
+    run_id = new_run_id()
+    await host.start(RunSpec(run_id=run_id, shell="sleep 1; echo done; exit 9"))
+    events = asyncio.create_task(finished(host, run_id))
+    subprocess.run(["systemctl", "stop", "dbus.socket", "dbus.service"], check=True, timeout=30)
+    try:
+        await asyncio.sleep(2)  # the run ends while no bus exists at all
+        assert not events.done()
+    finally:
+        subprocess.run(["systemctl", "start", "dbus.socket", "dbus.service"], check=True, timeout=30)
+    end = await events
+    assert end.exit_code == 9
+    assert await output(host, run_id) == b"done\n"
+
+
+@hosted()
+async def test_list_shows_the_apsis_units_that_exist_now(host: LocalHost) -> None:
+    run_id = new_run_id()
+    await host.start(RunSpec(run_id=run_id, argv=("/bin/sleep", "300")))
+    listed = {u.run_id: u for u in await host.list()}
+    assert listed[run_id].unit == f"apsis-{run_id}.service"
+    assert listed[run_id].active_state == "active"
+    assert listed[run_id].sub_state == "running"
+    await host.stop(run_id)
+    await finished(host, run_id)
+    assert run_id not in {u.run_id for u in await host.list()}
