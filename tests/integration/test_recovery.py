@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from apsisd.errors import RunNotFound
+from apsisd.hosts.base import Started
 from apsisd.hosts.local import LocalHost
 from apsisd.hosts.spec import RunSpec
 from tests.integration.conftest import apsis_units, finished, hosted, new_run_id, output, wait_until
@@ -19,6 +20,7 @@ from tests.integration.conftest import apsis_units, finished, hosted, new_run_id
 # dies at once, as a crashed daemon would, without waiting for any outcome.
 ONE_SHOT = """
 import asyncio, json, os, sys
+from apsisd.hosts.base import Started
 from apsisd.hosts.local import LocalHost
 from apsisd.hosts.spec import RunSpec
 async def main():
@@ -130,6 +132,8 @@ async def test_outcome_of_a_run_that_ended_while_the_bus_was_down(host: LocalHos
 async def test_list_shows_the_apsis_units_that_exist_now(host: LocalHost) -> None:
     run_id = new_run_id()
     await host.start(RunSpec(run_id=run_id, argv=("/bin/sleep", "300")))
+    first = await anext(aiter(host.events(run_id)))  # start() returns once systemd has the start job
+    assert isinstance(first, Started)
     listed = {u.run_id: u for u in await host.list()}
     assert listed[run_id].unit == f"apsis-{run_id}.service"
     assert listed[run_id].active_state == "active"
