@@ -251,15 +251,18 @@ class Sandbox:
                 err = self._unshare.stderr.read().decode(errors="replace") if self._unshare.stderr else ""
                 raise SandboxError(f"sandbox systemd exited at boot: {err.strip()}")
             # --wait needs the bus; until systemd has exec'd, there is none.
+            if Path(f"/proc/{self.pid}/comm").read_text().strip() != "systemd":
+                time.sleep(0.02)  # the inner script is still mounting: nothing to ask yet
+                continue
             proc = subprocess.run(
-                self.enter_argv(["systemctl", "is-system-running"]),
+                [*self._nsenter([]), "systemctl", "is-system-running"],
                 capture_output=True, text=True, timeout=BOOT_TIMEOUT,
             )
             state = proc.stdout.strip()
             if state in ("running", "degraded"):
                 if state == "degraded":
                     failed = subprocess.run(
-                        self.enter_argv(["systemctl", "--failed", "--no-legend", "--plain"]),
+                        [*self._nsenter([]), "systemctl", "--failed", "--no-legend", "--plain"],
                         capture_output=True, text=True, timeout=30,
                     ).stdout
                     print(f"sandbox {self.name}: degraded: {failed.strip()}", file=sys.stderr)
@@ -273,8 +276,16 @@ class Sandbox:
         wd = [f"--wd={cwd}"] if cwd else []
         # Into the sandbox's own cgroup (the root of its tree, as it sees it),
         # so the command is a process of that systemd host like any other.
-        into_cgroup = ["/bin/sh", "-c", 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"', "sh"]
-        return ["nsenter", "-t", str(self.pid), "-a", *wd, *into_cgroup, *argv]
+        # Only where cgroup2 is mounted there: before the sandbox has mounted
+        # it, /sys/fs/cgroup is the host's tmpfs, and a write would leak a file.
+        into_cgroup = ["/bin/sh", "-c", '[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || '
+                       '{ echo "sandbox: no cgroup2 at /sys/fs/cgroup" >&2; exit 125; }; '
+                       'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"', "sh"]
+        return [*self._nsenter(wd), *into_cgroup, *argv]
+
+    def _nsenter(self, extra: list[str]) -> list[str]:
+        assert self.pid is not None
+        return ["nsenter", "-t", str(self.pid), "-a", *extra]
 
     def run(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess:
         env = dict(os.environ, APSIS_SANDBOX=self.name)

@@ -135,6 +135,8 @@ def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> No
     subprocess.run([*HARNESS, "sweep"], check=True, capture_output=True, timeout=60)
 
     after = _without_pytest_tmp(host_state())
+    stray = [p.name for p in Path("/sys/fs/cgroup").iterdir() if p.is_file()]
+    assert not stray, f"files written into the host's cgroup tmpfs: {stray}"
     for key in before:
         assert after[key] == before[key], f"the sandbox changed the host's {key}"
 
