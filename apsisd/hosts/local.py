@@ -6,7 +6,7 @@ created, so signals of a unit that ends at once are caught; units are pinned
 with AddRef/RefUnit until their outcome is read. A run this process did not
 see end (it ended while we were away, or while the bus was down) is read
 back: from the unit if it is still loaded (failed units stay), else from
-PID 1's journal records of it. See docs/operations.md, "Outcomes".
+PID 1's journal records of it. See docs/host.md, "Outcomes".
 """
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ class _Tracker:
         self.attached: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
+    @property
+    def started(self) -> bool:
+        return any(isinstance(e, Started) for e in self.events)
+
+    @property
+    def ended(self) -> bool:
+        """Told Finished, or systemd says it has ended and Finished is on its way."""
+        return self.finished is not None or outcome.has_ended(self.props)
+
     def emit(self, event: HostEvent) -> None:
         self.events.append(event)
         if isinstance(event, Finished):
@@ -94,9 +103,10 @@ class LocalHost:
         return self
 
     async def close(self) -> None:
-        for tracker in list(self._trackers.values()):
-            for task in tracker.pending:
-                task.cancel()
+        tasks = [task for tracker in self._trackers.values() for task in tracker.pending]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._bus.close()
 
     async def __aenter__(self) -> LocalHost:
@@ -213,7 +223,7 @@ class LocalHost:
 
     def _advance(self, tracker: _Tracker) -> None:
         props = tracker.props
-        if not any(isinstance(e, Started) for e in tracker.events) and (
+        if not tracker.started and (
             outcome.has_started(props) or (outcome.has_ended(props) and props.get("ExecMainStartTimestamp"))
         ):
             tracker.emit(outcome.started_from_properties(tracker.run_id, tracker.unit, props))
@@ -304,17 +314,14 @@ class LocalHost:
             return
         if started is None and finished is None and not tracker.events:
             raise RunNotFound(tracker.run_id)
-        if started is not None and not any(isinstance(e, Started) for e in tracker.events):
+        if started is not None and not tracker.started:
             tracker.emit(started)
         if finished is None:
             log.warning("run %s: unit %s is gone and the journal does not say how it ended",
                         tracker.run_id, tracker.unit, extra={"action": "run_outcome_lost"})
-            finished = Finished(
-                run_id=tracker.run_id, unit=tracker.unit, invocation_id=started.invocation_id if started else None,
-                result="unknown", exit_code=None, signal=None, start_time=started.start_time if started else None,
-                end_time=None, cpu_time_ns=None, memory_peak=None, stop_requested=tracker.stop_requested,
-                signals_sent=tuple(tracker.signals_sent), recovered=True,
-            )
+            finished = outcome.unknown_end(tracker.run_id, tracker.unit, started,
+                                           stop_requested=tracker.stop_requested,
+                                           signals_sent=tuple(tracker.signals_sent))
         tracker.emit(finished)
         log.info("run %s: outcome recovered from the journal: %s", tracker.run_id, finished.result,
                  extra={"action": "run_recovered"})
@@ -353,7 +360,7 @@ class LocalHost:
 
     async def stop(self, run_id: RunId) -> None:
         tracker = await self._tracker_for(run_id)
-        if tracker.finished is not None or outcome.has_ended(tracker.props):
+        if tracker.ended:
             return
         tracker.stop_requested = True
         journal.send(self._note(tracker, "stop", f"apsis: stopping {tracker.unit}"))
@@ -368,7 +375,7 @@ class LocalHost:
         signum = parse_signal(signal)
         name = signum.name.removeprefix("SIG")
         tracker = await self._tracker_for(run_id)
-        if tracker.finished is not None or outcome.has_ended(tracker.props):
+        if tracker.ended:
             raise HostError(f"run {run_id} has ended; there is nothing to send {name} to")
         tracker.signals_sent.append(name)
         journal.send(self._note(tracker, "kill", f"apsis: sending SIG{name} to {tracker.unit}", APSIS_SIGNAL=name))
@@ -450,9 +457,10 @@ class LocalHost:
             await asyncio.sleep(0.2)
 
     async def _until_finished(self, run_id: RunId) -> None:
-        async for event in self.events(run_id):
-            if isinstance(event, Finished):
-                return
+        """Wait for the run's end without consuming it: releasing the tracker is events()'s alone."""
+        tracker = await self._tracker_for(run_id)
+        async for _event in tracker.stream():
+            pass
 
     async def _read_output(
         self, matches: Sequence[str], after_cursor: str | None, *, follow: bool = False

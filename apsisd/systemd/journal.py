@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from apsisd.errors import HostError
+
 log = logging.getLogger(__name__)
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -66,8 +68,8 @@ async def read(
             if line.strip():
                 yield json.loads(line)
         err = await proc.stderr.read()
-        if await proc.wait() not in (0, 1) and err:
-            log.warning("journalctl: %s", err.decode(errors="replace").strip())
+        if await proc.wait() != 0:  # 1 is also what a bad cursor gives: never "no output"
+            raise HostError(f"journalctl failed: {err.decode(errors='replace').strip() or proc.returncode}")
     finally:
         if proc.returncode is None:
             proc.kill()

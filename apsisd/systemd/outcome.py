@@ -138,9 +138,8 @@ def finished_from_journal(
 ) -> tuple[Started | None, Finished | None]:
     """What PID 1 and apsis wrote about the unit, as events; (None, None) if nothing was.
 
-    A unit that started and left no record of its end (journal lost, or still
-    ending) yields Finished with result "unknown" only if it is not loaded:
-    the caller decides that.
+    A unit that started and left no record of its end gives (Started, None):
+    only the caller knows whether the unit is gone (then unknown_end()).
     """
     started: Started | None = None
     invocation = None
@@ -180,3 +179,15 @@ def finished_from_journal(
         stop_requested=stop_requested, signals_sent=sent, recovered=True,
     )
     return started, finished
+
+
+def unknown_end(
+    run_id: RunId, unit: str, started: Started | None, *, stop_requested: bool, signals_sent: tuple[str, ...]
+) -> Finished:
+    """The end of a unit that is gone without a record of how it ended: said as unknown, never guessed."""
+    return Finished(
+        run_id=run_id, unit=unit, invocation_id=started.invocation_id if started else None, result="unknown",
+        exit_code=None, signal=None, start_time=started.start_time if started else None, end_time=None,
+        cpu_time_ns=None, memory_peak=None, stop_requested=stop_requested, signals_sent=signals_sent,
+        recovered=True,
+    )

@@ -46,7 +46,10 @@ def unescape(text: str) -> str:
     i = 0
     while i < len(text):
         if text.startswith("\\x", i):
-            raw.append(int(text[i + 2 : i + 4], 16) if len(text) >= i + 4 else int("x"))
+            digits = text[i + 2 : i + 4]
+            if len(digits) != 2:
+                raise ValueError(f"truncated escape in {text!r}")
+            raw.append(int(digits, 16))
             i += 4
         else:
             raw.extend(b"/" if text[i] == "-" else text[i].encode())

@@ -4,6 +4,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
+from apsisd.errors import HostError
 from apsisd.hosts.local import LocalHost
 from apsisd.hosts.spec import RunSpec
 from tests.integration.conftest import finished, hosted, new_run_id, output
@@ -41,7 +44,9 @@ async def test_follow_gives_lines_as_they_are_written_and_ends_with_the_run(host
     tail = "".join(f"{i}\n" for i in range(1, 20_001))
     assert data.decode() == "line 1\nline 2\nline 3\n" + tail
     assert arrivals[0] < 1.0, "the first line must arrive while the run is still going"
-    assert (await finished(host, run_id)).succeeded
+    end = await finished(host, run_id)
+    assert end.succeeded
+    assert not end.recovered, "following output must not use up the live outcome"
 
 
 @hosted()
@@ -57,3 +62,12 @@ async def test_output_resumes_after_a_cursor_without_gaps_or_repeats(host: Local
     async with asyncio.timeout(20):
         followed = [r async for r in host.output(run_id, follow=True, after_cursor=records[44].cursor)]
     assert b"".join(r.data for r in followed) == b"46\n47\n48\n49\n50\n"
+
+
+@hosted()
+async def test_a_bad_cursor_is_an_error_not_empty_output(host: LocalHost) -> None:
+    run_id = new_run_id()
+    await host.start(RunSpec(run_id=run_id, argv=("/bin/echo", "hi")))
+    await finished(host, run_id)
+    with pytest.raises(HostError, match="cursor"):
+        await output(host, run_id, after_cursor="not-a-cursor")

@@ -14,6 +14,7 @@ from apsisd.systemd.outcome import (
     has_started,
     last_invocation,
     signal_name,
+    unknown_end,
     usec_time,
 )
 
@@ -136,6 +137,16 @@ def test_only_started() -> None:
     started, finished = journal([start()])
     assert finished is None
     assert started is not None and started.invocation_id == INV and started.start_time == at(T0)
+
+
+def test_a_unit_gone_without_an_end_record_is_unknown_never_guessed() -> None:
+    started, _ = journal([start()])
+    end = unknown_end("r1", UNIT, started, stop_requested=True, signals_sent=("TERM",))
+    assert (end.result, end.exit_code, end.signal, end.end_time) == ("unknown", None, None, None)
+    assert end.invocation_id == INV and end.start_time == at(T0)
+    assert end.recovered and end.stop_requested and end.signals_sent == ("TERM",)
+    assert not end.succeeded
+    assert unknown_end("r1", UNIT, None, stop_requested=False, signals_sent=()).invocation_id is None
 
 
 def test_no_records() -> None:

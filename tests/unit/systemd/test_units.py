@@ -106,6 +106,7 @@ def test_run_id_of_known(unit: str, run_id: str) -> None:
 def test_run_id_of_malformed_escape_is_not_a_run() -> None:
     # systemd allows '\' in unit names; escape() never produces '\xzz', so this is no run's unit.
     assert run_id_of("apsis-\\xzz.service") is None
+    assert run_id_of("apsis-\\x4.service") is None  # truncated escape
 
 
 @pytest.mark.parametrize(
