@@ -4,6 +4,8 @@ Each room raises its own subclass; str() of any of them is a message fit for
 a user (what, where, what to do), so cli/ and daemon/ can print it as is.
 """
 
+from __future__ import annotations
+
 
 class ApsisError(Exception):
     """Base of every error apsis raises on purpose."""
@@ -28,3 +30,33 @@ class RunNotFound(HostError):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"run {run_id}: no unit and no journal record of it on this host")
         self.run_id = run_id
+
+
+class InvalidFields(ApsisError):
+    """One or more fields of a job file (or of a part of one) are wrong.
+
+    Each problem carries the path of the field it is about, relative to the
+    mapping being read; readers of nested mappings re-root the paths with
+    under(), so the job loader can turn every path into FILE:LINE.
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{format_path(path) or '(top)'}: {message}" for path, message in problems))
+
+    def under(self, *prefix: str | int) -> InvalidFields:
+        """The same problems, seen from the mapping that holds this one."""
+        return InvalidFields([((*prefix, *path), message) for path, message in self.problems])
+
+
+def invalid(message: str) -> InvalidFields:
+    """One problem with the value being read itself."""
+    return InvalidFields([((), message)])
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """'schedule[1].daytime': the path as an operator would write it."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

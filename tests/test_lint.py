@@ -12,16 +12,26 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "apsisd"
 
 # module prefix -> the apsisd modules it may import (besides itself). The most
-# specific prefix wins. Layer 0 imports nothing of ours; protocols and specs
-# (hosts.base, hosts.spec) only layer 0; the systemd adapter the protocols.
+# specific prefix wins. Layer 0 imports nothing of ours (but itself); the pure
+# domain (calendars, schedules, jobs, run specs) layer 0 and the rooms below
+# it; protocols (hosts.base) only layer 0; the systemd adapter the protocols.
+LAYER0 = ("apsisd.errors", "apsisd.types", "apsisd.fields", "apsisd.quantities")
+DOMAIN = (*LAYER0, "apsisd.calendars", "apsisd.schedules", "apsisd.jobs", "apsisd.hosts.spec")
 ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.errors": (),
     "apsisd.types": (),
+    "apsisd.fields": ("apsisd.errors",),
+    "apsisd.quantities": ("apsisd.errors", "apsisd.fields"),
+    "apsisd.calendars": (*LAYER0, "apsisd.calendars"),
+    "apsisd.schedules": (*LAYER0, "apsisd.calendars", "apsisd.schedules"),
+    "apsisd.jobs": DOMAIN,
     "apsisd.hosts.spec": ("apsisd.errors", "apsisd.types"),
     "apsisd.hosts.base": ("apsisd.errors", "apsisd.types", "apsisd.hosts.spec"),
     "apsisd.systemd": ("apsisd.errors", "apsisd.types", "apsisd.hosts.spec", "apsisd.hosts.base",
                        "apsisd.systemd"),
     "apsisd.hosts": ("apsisd.errors", "apsisd.types", "apsisd.hosts", "apsisd.systemd"),
+    # The commands that work without a daemon (check-jobs, next) read the domain directly.
+    "apsisd.cli": (*DOMAIN, "apsisd.cli"),
 }
 
 

@@ -1,0 +1,88 @@
+"""The small value syntaxes of job files: durations, sizes, times of day, time zones.
+
+One place for them so every field that takes a duration accepts the same
+spellings and names the same ones when it refuses a value.
+"""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apsisd.errors import invalid
+from apsisd.fields import describe
+
+DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hour|d|day)", re.ASCII)
+DURATION_HELP = "a number of seconds or a duration such as 90s, 15m, 4h, 1d or 1h30m"
+SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.ASCII | re.IGNORECASE)
+DAYTIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?", re.ASCII)
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from 90, 90.5, '90', '90s', '15m', '4h', '1d' or '1h30m'; never negative."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            raise invalid(f"must not be negative, not {value}; use {DURATION_HELP}")
+        return float(value)
+    if not isinstance(value, str):
+        raise invalid(f"must be {DURATION_HELP}, not {describe(value)}")
+    text = value.strip()
+    try:
+        return parse_duration(float(text))
+    except ValueError:
+        pass
+    parts = DURATION_PART.findall(text)
+    if not parts or DURATION_PART.sub("", text).strip():
+        raise invalid(f"{value!r} is not a duration; use {DURATION_HELP}")
+    return sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from 1048576, '512M', '2G', '1.5G' (powers of 1024, as systemd counts)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise invalid(f"{value!r} is not a size; use a number of bytes or a size such as 512M or 2G")
+    return int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])
+
+
+def parse_daytime(value: Any) -> time:
+    """A time of day from 'HH:MM' or 'HH:MM:SS' (job files are read so YAML leaves these as text)."""
+    match = DAYTIME.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise invalid(f"{value!r} is not a time of day; write it as HH:MM or HH:MM:SS, e.g. 09:30")
+    hour, minute, second = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise invalid(f"{value!r} is not a time of day; hours go 00-23, minutes and seconds 00-59")
+    micro = int((match.group(4) or "0").ljust(6, "0"))
+    return time(hour, minute, second, micro)
+
+
+def parse_zone(value: Any) -> ZoneInfo:
+    """A time zone by its IANA name (Europe/London, UTC)."""
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(f"must be a time zone name such as Europe/London or UTC, not {describe(value)}")
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid(f"unknown time zone {value!r}; use an IANA name such as Europe/London or UTC") from None
+
+
+def parse_instant(value: Any) -> datetime:
+    """An absolute instant from ISO 8601 text with a UTC offset or Z; a datetime from YAML likewise."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise invalid(f"{value!r} is not an ISO 8601 time, e.g. 2026-01-31T09:30:00+01:00") from None
+    else:
+        raise invalid(f"must be an ISO 8601 time, not {describe(value)}")
+    if moment.tzinfo is None:
+        raise invalid(f"{value!r} has no UTC offset; add one (Z, +01:00) so the instant is unambiguous")
+    return moment.astimezone(UTC)
