@@ -6,6 +6,8 @@ a user (what, where, what to do), so cli/ and daemon/ can print it as is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class ApsisError(Exception):
     """Base of every error apsis raises on purpose."""
@@ -60,3 +62,25 @@ def format_path(path: tuple[str | int, ...]) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """One thing wrong in a file an operator wrote, where it is and what to do."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class InvalidFiles(ApsisError):
+    """A folder of job or calendar files has problems; none of it is used."""
+
+    def __init__(self, problems: list[FileProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
