@@ -29,7 +29,7 @@ class Due:
     """
 
     time: datetime
-    args: Mapping[str, str] = field(default=EMPTY)
+    args: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     stop: datetime | None = None
 
 
