@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import resource
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable
 
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
@@ -99,6 +102,23 @@ async def host_round(runs: int, in_flight: int) -> float:
         return time.perf_counter() - began
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU used so far by this process and by systemd (PID 1 of the sandbox)."""
+    with open("/proc/1/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, (int(fields[11]) + int(fields[12])) / ticks
+
+
+async def measured(runs: int, round_: Awaitable[float]) -> tuple[float, float, float]:
+    """Runs per second, and the client's and systemd's CPU milliseconds per run."""
+    client, manager = cpu_seconds()
+    elapsed = await round_
+    client_after, manager_after = cpu_seconds()
+    return runs / elapsed, (client_after - client) * 1000 / runs, (manager_after - manager) * 1000 / runs
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=1000)
@@ -107,20 +127,24 @@ async def main() -> None:
     args = parser.parse_args()
     await raw_round(50, args.in_flight)  # warm up systemd and both code paths
     await host_round(50, args.in_flight)
-    raw, same, hosted = [], [], []
+    paths = {
+        "raw StartTransientUnit (floor)": lambda: raw_round(args.runs, args.in_flight),
+        "raw, apsis unit properties": lambda: raw_round(args.runs, args.in_flight, same_properties=True),
+        "LocalHost start + events": lambda: host_round(args.runs, args.in_flight),
+    }
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in paths}
     for _ in range(args.rounds):
-        raw.append(args.runs / await raw_round(args.runs, args.in_flight))
-        same.append(args.runs / await raw_round(args.runs, args.in_flight, same_properties=True))
-        hosted.append(args.runs / await host_round(args.runs, args.in_flight))
-    raw_rate, same_rate, host_rate = (statistics.median(x) for x in (raw, same, hosted))
+        for name, round_ in paths.items():
+            results[name].append(await measured(args.runs, round_()))
     print(f"{args.runs} runs of /bin/true per round, {args.in_flight} in flight, {args.rounds} rounds (median)")
-    print(f"{'path':<34}{'runs/s':>10}{'ratio':>8}   rounds")
-    print(f"{'raw StartTransientUnit (floor)':<34}{raw_rate:>10.0f}{1.0:>8.2f}   "
-          + " ".join(f"{r:.0f}" for r in raw))
-    print(f"{'raw, apsis unit properties':<34}{same_rate:>10.0f}{same_rate / raw_rate:>8.2f}   "
-          + " ".join(f"{r:.0f}" for r in same))
-    print(f"{'LocalHost start + events':<34}{host_rate:>10.0f}{host_rate / raw_rate:>8.2f}   "
-          + " ".join(f"{r:.0f}" for r in hosted))
+    print(f"{'path':<34}{'runs/s':>8}{'ratio':>7}{'client ms/run':>15}{'systemd ms/run':>16}   rounds (runs/s)")
+    floor = statistics.median(rate for rate, _, _ in results["raw StartTransientUnit (floor)"])
+    for name, rows in results.items():
+        rate = statistics.median(r for r, _, _ in rows)
+        client = statistics.median(c for _, c, _ in rows)
+        manager = statistics.median(m for _, _, m in rows)
+        print(f"{name:<34}{rate:>8.0f}{rate / floor:>7.2f}{client:>15.2f}{manager:>16.2f}   "
+              + " ".join(f"{r:.0f}" for r, _, _ in rows))
 
 
 if __name__ == "__main__":

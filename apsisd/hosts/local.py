@@ -253,15 +253,13 @@ class LocalHost:
             )
             tracker.emit(finished)
             log.info("run %s finished: %s", tracker.run_id, finished.result, extra={"action": "run_finished"})
-        await self._release(tracker)
+        self._release(tracker)
 
-    async def _release(self, tracker: _Tracker) -> None:
-        try:
-            await self._bus.call("UnrefUnit", "s", [tracker.unit])
-            if tracker.props.get("ActiveState") == "failed":
-                await self._bus.call("ResetFailedUnit", "s", [tracker.unit])
-        except HostError as exc:
-            log.debug("run %s: releasing %s: %s", tracker.run_id, tracker.unit, exc)
+    def _release(self, tracker: _Tracker) -> None:
+        """Let systemd unload the unit (and forget a failure) now that its outcome is read."""
+        self._bus.tell("UnrefUnit", "s", [tracker.unit])
+        if tracker.props.get("ActiveState") == "failed":
+            self._bus.tell("ResetFailedUnit", "s", [tracker.unit])
 
     async def _attach(self, tracker: _Tracker) -> None:
         """Follow a unit we did not start (or lost sight of), or read its end from the journal.

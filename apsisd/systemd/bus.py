@@ -14,7 +14,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from dbus_fast import BusType, Message, MessageType
+from dbus_fast import BusType, Message, MessageFlag, MessageType
 from dbus_fast.aio import MessageBus
 
 from apsisd.errors import HostError
@@ -55,6 +55,11 @@ def bus_address(user_manager: bool) -> str | None:
         return address
     runtime = os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}")
     return f"unix:path={runtime}/bus"
+
+
+def _log_unsent(written: asyncio.Future[None]) -> None:
+    if not written.cancelled() and written.exception() is not None:
+        log.debug("a call to systemd was not sent: %s", written.exception())
 
 
 class SystemdBus:
@@ -199,6 +204,20 @@ class SystemdBus:
             raise HostError(f"systemd did not answer {member} within {self.call_timeout:.0f}s") from None
         except (ConnectionError, EOFError) as exc:
             raise HostError(f"connection to systemd lost during {member}: {exc}") from exc
+
+    def tell(self, member: str, signature: str, body: Sequence[Any]) -> None:
+        """Call systemd without waiting for, or wanting, an answer.
+
+        For the calls whose failure changes nothing for us (releasing a unit
+        we have read): no reply crosses the bus, which halves their cost.
+        Dropped when the connection is down; a reconnect re-checks anyway.
+        """
+        if self._bus is None or not self._connected.is_set():
+            return
+        written = self._bus.send(Message(destination=SD, path=SD_PATH, interface=MANAGER, member=member,
+                                         signature=signature, body=list(body),
+                                         flags=MessageFlag.NO_REPLY_EXPECTED))
+        written.add_done_callback(_log_unsent)
 
     async def get(self, path: str, interface: str, name: str) -> Any:
         (variant,) = await self.call("Get", "ss", [interface, name], path=path, interface=PROPERTIES)
