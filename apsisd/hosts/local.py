@@ -399,7 +399,7 @@ class LocalHost:
     async def output(
         self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
     ) -> AsyncIterator[OutputRecord]:
-        matches = [f"APSIS_RUN_ID={run_id}", "_TRANSPORT=stdout"]
+        matches = [self._output_match(run_id), "_TRANSPORT=stdout"]
         if not follow:
             await journal.sync()
             async for entry in self._read_output(matches, after_cursor):
@@ -437,6 +437,18 @@ class LocalHost:
             for task in (ended, follower):
                 task.cancel()
             await asyncio.gather(ended, follower, return_exceptions=True)
+
+    def _output_match(self, run_id: RunId) -> str:
+        """How the journal knows a run's output.
+
+        journald adds LogExtraFields only for the system manager's units (it
+        reads them from /run/systemd/units/, which user managers cannot
+        write), so a user manager's runs are found by their unit, whose
+        name is the run's alone.
+        """
+        if self.user_manager:
+            return f"_SYSTEMD_USER_UNIT={unit_name(run_id)}"
+        return f"APSIS_RUN_ID={run_id}"
 
     async def _drain(self, matches: Sequence[str], cursor: str | None) -> AsyncIterator[OutputRecord]:
         """What journald has not yet stored of an ended run: synced, or waited out when we may not sync."""

@@ -1,0 +1,63 @@
+"""Run by test_user_manager.py as an unprivileged user: LocalHost on that user's own systemd.
+
+Prints one JSON object with what it saw; the test asserts on it.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+from apsisd.errors import SpecError
+from apsisd.hosts.base import Finished, Started
+from apsisd.hosts.local import LocalHost
+from apsisd.hosts.spec import RunSpec
+from apsisd.types import RunId
+
+
+async def finished(host: LocalHost, run_id: RunId) -> dict[str, object]:
+    events = [event async for event in host.events(run_id)]
+    end = events[-1]
+    assert isinstance(end, Finished), events
+    return {"started": any(isinstance(e, Started) for e in events), "result": end.result,
+            "exit_code": end.exit_code, "stop_requested": end.stop_requested, "succeeded": end.succeeded,
+            "recovered": end.recovered, "finished_events": sum(isinstance(e, Finished) for e in events)}
+
+
+async def main(prefix: str) -> dict[str, object]:
+    seen: dict[str, object] = {"uid": os.getuid()}
+    async with asyncio.timeout(60), LocalHost(call_timeout=10) as host:
+        seen["user_manager"] = host.user_manager
+        plain = RunId(f"{prefix}a")
+        await host.start(RunSpec(run_id=plain, shell="echo out; id -u; printf 'caf\\351\\n'; exit 3"))
+        seen["plain"] = await finished(host, plain)
+        # follow: ends with the run, then waits journald out (an unprivileged user may not sync it)
+        seen["plain_output"] = b"".join([r.data async for r in host.output(plain, follow=True)]).decode("latin-1")
+
+        stopped = RunId(f"{prefix}b")
+        await host.start(RunSpec(run_id=stopped, argv=("/bin/sleep", "300"), grace_period=5))
+        await anext(aiter(host.events(stopped)))  # Started
+        seen["listed"] = [u.run_id for u in await host.list()]
+        await host.stop(stopped)
+        seen["stopped"] = await finished(host, stopped)
+
+        try:
+            await host.start(RunSpec(run_id=RunId(f"{prefix}c"), argv=("/bin/true",), user="root"))
+            seen["other_user"] = "started"
+        except SpecError as exc:
+            seen["other_user"] = exc.field
+
+    # A run that ends while no apsis is connected, found afterwards.
+    away = RunId(f"{prefix}d")
+    async with LocalHost(call_timeout=10) as host:
+        await host.start(RunSpec(run_id=away, shell="exit 4"))
+    subprocess.run(["systemctl", "--user", "is-failed", "--quiet", f"apsis-{away}.service"], timeout=10)
+    async with asyncio.timeout(60), LocalHost(call_timeout=10) as host:
+        seen["away"] = await finished(host, away)
+    return seen
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(sys.argv[1]))))
