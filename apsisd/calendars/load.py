@@ -1,0 +1,169 @@
+"""Reading holiday calendars from files, every problem of every file reported at once.
+
+A holiday calendar is a file in the jobs folder or the calendars folder:
+`NAME.calendar` (one date per line) or `NAME.calendar.yaml` (a mapping);
+jobs name it by NAME. As with job files, an operator gets every mistake in
+one pass, each as FILE:LINE:, and a folder with any mistake is not used.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from apsisd.calendars.calendar import Calendar
+from apsisd.calendars.spec import SPEC_HELP, weekday_set
+from apsisd.errors import FileProblem, InvalidFields, InvalidFiles, format_path, invalid
+from apsisd.fields import Fields, describe, each, string
+
+TEXT_SUFFIX = ".calendar"
+YAML_SUFFIX = ".calendar.yaml"
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+BUSINESS_WEEK = frozenset(range(5))
+FieldPath = tuple[str | int, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad one is reported with its line like any other value."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+def is_calendar_file(path: Path) -> bool:
+    """Whether a file in a jobs folder is a holiday calendar (and so not a job)."""
+    return path.name.endswith((TEXT_SUFFIX, YAML_SUFFIX))
+
+
+def load_calendars(folders: Sequence[Path]) -> dict[str, Calendar]:
+    """Every holiday calendar under `folders` (recursively; dot-files and missing folders skipped), by name.
+
+    Raises InvalidFiles with every problem found, in file order.
+    """
+    calendars: dict[str, Calendar] = {}
+    where: dict[str, Path] = {}
+    problems: list[FileProblem] = []
+    for path in _calendar_files(folders):
+        name = path.name.removesuffix(YAML_SUFFIX).removesuffix(TEXT_SUFFIX)
+        try:
+            calendar = _read(path, name)
+        except InvalidFiles as exc:
+            problems.extend(exc.problems)
+            continue
+        if weekday_set(name) is not None:
+            problems.append(FileProblem(str(path), 1, "", f"the name {name!r} is a built-in calendar ({SPEC_HELP}); "
+                                        "rename the file"))
+        elif name in where:
+            problems.append(FileProblem(str(path), 1, "", f"a calendar named {name!r} is also defined in "
+                                        f"{where[name]}; calendar names must be unique"))
+        else:
+            calendars[name], where[name] = calendar, path
+    if problems:
+        raise InvalidFiles(problems)
+    return calendars
+
+
+def _calendar_files(folders: Sequence[Path]) -> Iterator[Path]:
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+            if not hidden and is_calendar_file(path) and path.is_file():
+                yield path
+
+
+def _read(path: Path, name: str) -> Calendar:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidFiles([FileProblem(str(path), 1, "", f"cannot read the calendar: {exc}")]) from None
+    if path.name.endswith(YAML_SUFFIX):
+        return _from_yaml(path, name, text)
+    return _from_text(path, name, text)
+
+
+def _from_text(path: Path, name: str, text: str) -> Calendar:
+    """One ISO date per line; `#` starts a comment; business days are Mon-Fri minus these dates."""
+    holidays: set[date] = set()
+    problems: list[FileProblem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            holidays.add(holiday(entry))
+        except InvalidFields as exc:
+            problems.extend(FileProblem(str(path), number, "", message) for _, message in exc.problems)
+    if problems:
+        raise InvalidFiles(problems)
+    return Calendar(name, BUSINESS_WEEK, frozenset(holidays))
+
+
+def _from_yaml(path: Path, name: str, text: str) -> Calendar:
+    """A mapping: `holidays` (list of dates), `weekdays` (default Mon-Fri), `description`."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        what = "; ".join(filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None)))) or str(exc)
+        raise InvalidFiles([FileProblem(str(path), line, "", f"not valid YAML: {what}")]) from None
+    finally:
+        loader.dispose()
+    fields = Fields(data, "a calendar file")
+    holidays = fields.take("holidays", each(holiday), [])
+    weekdays = fields.take("weekdays", _weekdays, BUSINESS_WEEK)
+    fields.take("description", string, "")
+    try:
+        fields.done()
+    except InvalidFields as exc:
+        lines = _lines(node, ()) if node is not None else {}
+        raise InvalidFiles([FileProblem(str(path), _line_of(field, lines), format_path(field), message)
+                            for field, message in exc.problems]) from None
+    return Calendar(name, weekdays, frozenset(holidays))
+
+
+def holiday(value: Any) -> date:
+    """A date written YYYY-MM-DD."""
+    if isinstance(value, str) and DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise invalid(f"{value.strip()!r} is not a date: {exc}") from None
+    raise invalid(f"must be a date written YYYY-MM-DD, such as 2026-12-25, not {describe(value)}")
+
+
+def _weekdays(value: Any) -> frozenset[int]:
+    text = string(value)
+    weekdays = weekday_set(text)
+    if weekdays is None:
+        raise invalid(f"{text!r} is not a set of weekdays; use {SPEC_HELP}")
+    return weekdays
+
+
+def _lines(node: yaml.Node, path: FieldPath) -> dict[FieldPath, int]:
+    """The 1-based line of every field path in a composed YAML document (keys by their own line)."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                lines.update(_lines(value, (*path, key.value)))
+                lines[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_lines(item, (*path, index)))
+    return lines
+
+
+def _line_of(field: FieldPath, lines: dict[FieldPath, int]) -> int:
+    """The line of the deepest part of `field` the document has (a missing key is reported at its mapping)."""
+    while field not in lines and field:
+        field = field[:-1]
+    return lines.get(field, 1)

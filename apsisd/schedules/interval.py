@@ -1,0 +1,60 @@
+"""The `interval` schedule: every `interval`, offset by `phase`, counted from the Unix epoch in UTC.
+
+Physical time only, so DST never applies; the same job runs at the same
+instants on every host and after every restart.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from apsisd.errors import invalid
+from apsisd.fields import Fields
+from apsisd.quantities import parse_duration
+from apsisd.schedules.base import EMPTY, Context, Due, common, stamp
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+AUTO_ARGS = frozenset({"date", "time", "daytime", "schedule_time"})
+MAX_INTERVAL = 366 * 86400
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntervalSchedule:
+    type_name: ClassVar[str] = "interval"
+
+    interval: timedelta
+    phase: timedelta = timedelta(0)
+    enabled: bool = True
+    args: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+
+    @classmethod
+    def parse(cls, fields: Fields, context: Context) -> IntervalSchedule:
+        interval = fields.take("interval", _interval)
+        phase = fields.take("phase", parse_duration, 0.0)
+        keywords = common(fields)
+        if interval is not None and phase is not None and phase >= interval:
+            fields.problems.append((("phase",), f"must be less than the interval ({fields.raw('interval')}), "
+                                                f"not {fields.raw('phase')}"))
+        fields.done()
+        return cls(interval=timedelta(seconds=interval), phase=timedelta(seconds=phase), **keywords)
+
+    def arg_names(self) -> frozenset[str]:
+        return AUTO_ARGS | frozenset(self.args)
+
+    def times(self, start: datetime) -> Iterator[Due]:
+        origin = EPOCH + self.phase
+        moment = origin - ((origin - start) // self.interval) * self.interval
+        while True:
+            text = stamp(moment)
+            auto = {"date": text[:10], "daytime": moment.time().isoformat(), "time": text, "schedule_time": text}
+            yield Due(time=moment, args={**auto, **self.args})
+            moment += self.interval
+
+
+def _interval(value: Any) -> float:
+    seconds = parse_duration(value)
+    if not 1 <= seconds <= MAX_INTERVAL:
+        raise invalid(f"must be at least 1s and at most 366d, not {value!r}")
+    return seconds
