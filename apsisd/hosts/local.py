@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 UNIT_IFACE = "org.freedesktop.systemd1.Unit"
 SERVICE_IFACE = "org.freedesktop.systemd1.Service"
 JOB_IFACE = "org.freedesktop.systemd1.Job"
-QUIET_END = 1.0  # without journalctl --sync (unprivileged): output is complete after this much silence
+QUIET_END = 1.0
+# How long an outcome nobody has read through events() stays in memory; after
+# that, events() reads it back from the journal like any run we did not see.
+KEEP_FINISHED = 600.0  # without journalctl --sync (unprivileged): output is complete after this much silence
 
 
 class _Tracker:
@@ -65,6 +68,7 @@ class _Tracker:
         return self.finished is not None or outcome.has_ended(self.props)
 
     def emit(self, event: HostEvent) -> None:
+        """Tell an event to every stream of this run, now and later."""
         self.events.append(event)
         if isinstance(event, Finished):
             self.finished = event
@@ -86,7 +90,9 @@ class _Tracker:
 class LocalHost:
     """The Host over this machine's systemd: the system manager as root, else the user's own."""
 
-    def __init__(self, *, user_manager: bool | None = None, call_timeout: float = 30.0) -> None:
+    def __init__(
+        self, *, user_manager: bool | None = None, call_timeout: float = 30.0, keep_finished: float = KEEP_FINISHED
+    ) -> None:
         self.user_manager = os.geteuid() != 0 if user_manager is None else user_manager
         self._bus = SystemdBus(
             user_manager=self.user_manager,
@@ -97,6 +103,7 @@ class LocalHost:
         self._trackers: dict[RunId, _Tracker] = {}
         self._by_path: dict[str, _Tracker] = {}
         self._has_memory_peak: bool | None = None
+        self._keep_finished = keep_finished
 
     async def open(self) -> LocalHost:
         await self._bus.connect()
@@ -182,6 +189,10 @@ class LocalHost:
         self._by_path[tracker.path] = tracker
         return tracker
 
+    def _finish(self, tracker: _Tracker, finished: Finished) -> None:
+        tracker.emit(finished)
+        asyncio.get_running_loop().call_later(self._keep_finished, self._untrack, tracker)
+
     def _untrack(self, tracker: _Tracker) -> None:
         if self._trackers.get(tracker.run_id) is tracker:
             del self._trackers[tracker.run_id]
@@ -251,7 +262,7 @@ class LocalHost:
                 tracker.run_id, tracker.unit, tracker.props,
                 stop_requested=tracker.stop_requested, signals_sent=tuple(tracker.signals_sent),
             )
-            tracker.emit(finished)
+            self._finish(tracker, finished)
             log.info("run %s finished: %s", tracker.run_id, finished.result, extra={"action": "run_finished"})
         self._release(tracker)
 
@@ -320,7 +331,7 @@ class LocalHost:
             finished = outcome.unknown_end(tracker.run_id, tracker.unit, started,
                                            stop_requested=tracker.stop_requested,
                                            signals_sent=tuple(tracker.signals_sent))
-        tracker.emit(finished)
+        self._finish(tracker, finished)
         log.info("run %s: outcome recovered from the journal: %s", tracker.run_id, finished.result,
                  extra={"action": "run_recovered"})
 

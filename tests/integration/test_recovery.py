@@ -141,3 +141,14 @@ async def test_list_shows_the_apsis_units_that_exist_now(host: LocalHost) -> Non
     await host.stop(run_id)
     await finished(host, run_id)
     assert run_id not in {u.run_id for u in await host.list()}
+
+
+@hosted()
+async def test_an_outcome_nobody_reads_is_let_go_and_read_back_from_the_journal(host: LocalHost) -> None:
+    async with LocalHost(call_timeout=10, keep_finished=0.3) as forgetful:
+        run_id = new_run_id()
+        await forgetful.start(RunSpec(run_id=run_id, shell="exit 6"))
+        await wait_until(lambda: unit_gone_or_ended(f"apsis-{run_id}.service"), "the unit to end", timeout=30)
+        await asyncio.sleep(1.0)  # past keep_finished: the host no longer holds the outcome in memory
+        end = await finished(forgetful, run_id)
+    assert end.recovered and end.exit_code == 6
