@@ -1,0 +1,194 @@
+"""The `cron` schedule: a crontab expression read as wall-clock time in a zone.
+
+    schedule: {type: cron, expr: "*/15 9-17 * * Mon-Fri", tz: Europe/London}
+
+DST follows what cronie and Debian's cron (Vixie cron) do when the zone's
+clocks change (cron.c: "wildcard" vs "fixed-time" jobs):
+
+- A fixed-time expression (neither minute nor hour starts with `*`, e.g.
+  `30 2 * * *`, @daily) is an appointment: a time the clocks skip runs at the
+  instant they jump (gap: shift), and a time that occurs twice runs once, the
+  first time (fold: first).
+- A wildcard expression (`*/15 * * * *`, `0 * * * *`, @hourly) is a cadence
+  that follows the clock as it passes: times the clocks skip do not happen
+  (gap: skip), and a repeated hour is lived twice (fold: both).
+
+`dst: {gap, fold}` replaces either default for every time of the schedule.
+Several times shifted onto the same instant make one run, which carries the
+time really at that instant when that time matches, else the earliest.
+"""
+from __future__ import annotations
+
+import functools
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import ClassVar, NamedTuple
+from zoneinfo import ZoneInfo
+
+from apsisd.fields import Fields
+from apsisd.quantities import parse_zone
+from apsisd.schedules.base import Context, Due, common, stamp
+from apsisd.schedules.cron_expr import CronExpr, parse_expr
+from apsisd.schedules.dst import DstPolicy, Fold, Gap, exists, parse_policy, resolve
+
+FIXED_TIME = DstPolicy(Gap.SHIFT, Fold.FIRST)
+WILDCARD = DstPolicy(Gap.SKIP, Fold.BOTH)
+AUTO_ARGS = frozenset({"time", "date", "daytime", "schedule_time"})
+ONE_DAY = timedelta(days=1)
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def default_policy(expr: CronExpr) -> DstPolicy:
+    """Cron's own DST behaviour for this kind of expression (see the module docstring)."""
+    return FIXED_TIME if expr.fixed else WILDCARD
+
+
+class Moment(NamedTuple):
+    """One candidate run before args are built: its instant, its nominal local time, and whether it was shifted.
+
+    Tuples sort by instant, then a time that exists (shifted False) before
+    one shifted onto the same instant.
+    """
+
+    instant: datetime
+    shifted: bool
+    time: str
+    date: str
+    daytime: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CronSchedule:
+    """Runs at every local time a crontab expression matches, in `tz`, under a DST policy."""
+
+    type_name: ClassVar[str] = "cron"
+
+    expr: CronExpr
+    dst: DstPolicy  # default_policy(expr) unless the job says otherwise
+    tz: ZoneInfo = UTC_ZONE
+    enabled: bool = True
+    args: Mapping[str, str] = field(default_factory=dict)
+    # The matching times of day as offsets from midnight with their 'HH:MM:SS' text, sorted: built once.
+    _clock: tuple[timedelta, ...] = field(init=False, repr=False, compare=False)
+    _daytimes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        clock, daytimes = day_clock(self.expr.hours, self.expr.minutes)
+        object.__setattr__(self, "_clock", clock)
+        object.__setattr__(self, "_daytimes", daytimes)
+
+    @classmethod
+    def parse(cls, fields: Fields, context: Context) -> CronSchedule:
+        expr = fields.take("expr", parse_expr)
+        tz = fields.take("tz", parse_zone, UTC_ZONE)
+        default = default_policy(expr) if expr is not None else FIXED_TIME
+        dst = fields.take("dst", parse_policy(default), default)
+        shared = common(fields)
+        fields.done()
+        return cls(expr=expr, tz=tz, dst=dst, **shared)
+
+    def arg_names(self) -> frozenset[str]:
+        return AUTO_ARGS | frozenset(self.args)
+
+    def times(self, start: datetime) -> Iterator[Due]:
+        """Every run at or after `start`, strictly increasing.
+
+        A run is held back until the next candidate is known, since a time
+        shifted out of a gap may land on the instant of a real matching time,
+        which then takes its place.
+        """
+        start = start.astimezone(UTC)
+        first_day = start.astimezone(self.tz).date()
+        if steady_day(self.tz, first_day) is None:
+            first_day -= ONE_DAY  # a fold may carry the day before's times past midnight
+        held: Moment | None = None
+        for moment in self._moments(first_day, start):
+            if held is None:
+                held = moment
+            elif moment.instant > held.instant:
+                yield self._due(held)
+                held = moment
+            elif moment.instant == held.instant and held.shifted and not moment.shifted:
+                held = moment
+        if held is not None:
+            yield self._due(held)
+
+    def _due(self, moment: Moment) -> Due:
+        args = {"time": moment.time, "date": moment.date, "daytime": moment.daytime,
+                "schedule_time": stamp(moment.instant)}
+        if self.args:
+            args.update(self.args)
+        return Due(time=moment.instant, args=args)
+
+    def _moments(self, first_day: date, start: datetime) -> Iterator[Moment]:
+        """The matching local times from `first_day` on as instants at or after `start`, in order.
+
+        On a day whose offset stays put each time is one addition. The days
+        the clocks change go through dst.resolve() time by time, and are
+        sorted together with the next ones until a steady day: a fold may
+        repeat the end of one day after the start of the next (St. John's
+        went back from 00:01 to 23:01 until 2011).
+        """
+        changing: list[Moment] = []
+        for day in self.expr.days_from(first_day):
+            steady = steady_day(self.tz, day)
+            if steady is None:
+                changing.extend(self._resolved(day, start))
+                continue
+            if changing:
+                yield from sorted(changing)
+                changing.clear()
+            base, day_text, suffix = steady
+            for index in range(bisect_left(self._clock, start - base), len(self._clock)):
+                daytime = self._daytimes[index]
+                yield Moment(base + self._clock[index], False, f"{day_text}T{daytime}{suffix}", day_text, daytime)
+        yield from sorted(changing)
+
+    def _resolved(self, day: date, start: datetime) -> Iterator[Moment]:
+        """Each time of a day the clocks change, as the instants the policy gives it."""
+        midnight = datetime(day.year, day.month, day.day)
+        day_text = day.isoformat()
+        for delta, daytime in zip(self._clock, self._daytimes, strict=True):
+            local = midnight + delta
+            real = exists(local, self.tz)
+            for instant in resolve(local, self.tz, self.dst):
+                if instant >= start:
+                    fold = int(real and instant != local.replace(tzinfo=self.tz).astimezone(UTC))
+                    nominal = local.replace(tzinfo=self.tz, fold=fold).isoformat()
+                    yield Moment(instant, not real, nominal, day_text, daytime)
+
+
+@functools.lru_cache(maxsize=1024)
+def day_clock(hours: tuple[int, ...], minutes: tuple[int, ...]) -> tuple[tuple[timedelta, ...], tuple[str, ...]]:
+    """Every matching time of day as an offset from midnight and as 'HH:MM:SS', sorted; shared by equal fields."""
+    pairs = [(hour, minute) for hour in hours for minute in minutes]
+    return (tuple(timedelta(hours=hour, minutes=minute) for hour, minute in pairs),
+            tuple(f"{hour:02d}:{minute:02d}:00" for hour, minute in pairs))
+
+
+class SteadyDay(NamedTuple):
+    """A local day with one UTC offset throughout: the instant of its midnight, its date and offset as text."""
+
+    midnight: datetime
+    date: str
+    offset: str
+
+
+@functools.lru_cache(maxsize=4096)
+def steady_day(zone: ZoneInfo, day: date) -> SteadyDay | None:
+    """`day` in `zone` when its UTC offset holds all day, or None on a day the clocks change.
+
+    Both midnights must exist once and share the offset; tzdata never
+    changes a zone's offset twice within a day, so nothing can hide between
+    them. Cached: every cron schedule in a zone asks about the same few days.
+    """
+    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+    offset = midnight.utcoffset()
+    end = midnight + ONE_DAY
+    for wall in (midnight.replace(fold=1), end, end.replace(fold=1)):
+        if wall.utcoffset() != offset:
+            return None
+    assert offset is not None
+    return SteadyDay((midnight.replace(tzinfo=UTC) - offset), day.isoformat(), midnight.isoformat()[19:])
