@@ -14,8 +14,9 @@ clocks change (cron.c: "wildcard" vs "fixed-time" jobs):
   (gap: skip), and a repeated hour is lived twice (fold: both).
 
 `dst: {gap, fold}` replaces either default for every time of the schedule.
-Several times shifted onto the same instant make one run, which carries the
-time really at that instant when that time matches, else the earliest.
+Several times shifted onto the same instant make one run; its `date` and
+`daytime` are those of the time really at that instant when that time
+matches, else of the earliest shifted one.
 """
 from __future__ import annotations
 
@@ -46,7 +47,11 @@ def default_policy(expr: CronExpr) -> DstPolicy:
 
 
 class Moment(NamedTuple):
-    """One candidate run before args are built: its instant, its nominal local time, and whether it was shifted.
+    """One candidate run before args are built: its instant, whether it was shifted, and its args.
+
+    `time` is the instant in the zone (a real wall time, also when shifted
+    out of a gap, as the daily schedule does); `date` and `daytime` are the
+    nominal ones the expression matched.
 
     Tuples sort by instant, then a time that exists (shifted False) before
     one shifted onto the same instant.
@@ -152,12 +157,10 @@ class CronSchedule:
         day_text = day.isoformat()
         for delta, daytime in zip(self._clock, self._daytimes, strict=True):
             local = midnight + delta
-            real = exists(local, self.tz)
+            shifted = not exists(local, self.tz)
             for instant in resolve(local, self.tz, self.dst):
                 if instant >= start:
-                    fold = int(real and instant != local.replace(tzinfo=self.tz).astimezone(UTC))
-                    nominal = local.replace(tzinfo=self.tz, fold=fold).isoformat()
-                    yield Moment(instant, not real, nominal, day_text, daytime)
+                    yield Moment(instant, shifted, instant.astimezone(self.tz).isoformat(), day_text, daytime)
 
 
 @functools.lru_cache(maxsize=1024)

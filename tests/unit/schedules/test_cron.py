@@ -180,8 +180,9 @@ def args(keys: dict[str, Any], start: str, count: int = 1) -> list[tuple[str, di
     return [(due.time.strftime("%Y-%m-%d %H:%M"), dict(due.args)) for due in upcoming(keys, start, count)]
 
 
-def auto(time: str, schedule_time: str) -> dict[str, str]:
-    return {"time": time, "date": time[:10], "daytime": time[11:19], "schedule_time": schedule_time}
+def auto(time: str, schedule_time: str, daytime: str = "") -> dict[str, str]:
+    """The auto args: `time` is the run's wall time in the zone; `date` and `daytime` the nominal ones."""
+    return {"time": time, "date": time[:10], "daytime": daytime or time[11:19], "schedule_time": schedule_time}
 
 
 @pytest.mark.parametrize(("keys", "start", "count", "expected"), [
@@ -193,9 +194,9 @@ def auto(time: str, schedule_time: str) -> dict[str, str]:
     ({"expr": "30 9 * * *", "args": {"date": "yesterday", "region": "US"}}, "2026-07-01 00:00", 1,
      [("2026-07-01 09:30", {**auto("2026-07-01T09:30:00+00:00", "2026-07-01T09:30:00+00:00"), "date": "yesterday",
                             "region": "US"})]),
-    # a skipped time keeps its nominal time (with the offset before the gap); schedule_time says when it runs
+    # a skipped time keeps its nominal daytime; its time is when it runs
     ({"expr": "30 2 * * *", "tz": "America/New_York"}, "2026-03-08 00:00", 1,
-     [("2026-03-08 07:00", auto("2026-03-08T02:30:00-05:00", "2026-03-08T07:00:00+00:00"))]),
+     [("2026-03-08 07:00", auto("2026-03-08T03:00:00-04:00", "2026-03-08T07:00:00+00:00", "02:30:00"))]),
     # both occurrences of a repeated time, told apart by their offsets
     ({"expr": "30 1 * * *", "tz": "America/New_York", "dst": {"fold": "both"}}, "2026-11-01 00:00", 2,
      [("2026-11-01 05:30", auto("2026-11-01T01:30:00-04:00", "2026-11-01T05:30:00+00:00")),
@@ -209,7 +210,7 @@ def auto(time: str, schedule_time: str) -> dict[str, str]:
       ("2026-03-09 06:00", auto("2026-03-09T02:00:00-04:00", "2026-03-09T06:00:00+00:00"))]),
     # several shifted times and no real one: the earliest
     ({"expr": "0,30 2 * * *", "tz": "America/New_York"}, "2026-03-08 00:00", 2,
-     [("2026-03-08 07:00", auto("2026-03-08T02:00:00-05:00", "2026-03-08T07:00:00+00:00")),
+     [("2026-03-08 07:00", auto("2026-03-08T03:00:00-04:00", "2026-03-08T07:00:00+00:00", "02:00:00")),
       ("2026-03-09 06:00", auto("2026-03-09T02:00:00-04:00", "2026-03-09T06:00:00+00:00"))]),
     # Apia's skipped day shifts onto the next midnight, a real matching time of the next day
     ({"expr": "0 0,12 * * *", "tz": "Pacific/Apia"}, "2011-12-29 20:00", 3,
