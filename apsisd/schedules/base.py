@@ -42,8 +42,14 @@ class Schedule(Protocol):
     """
 
     type_name: ClassVar[str]
-    enabled: bool
-    args: Mapping[str, str]
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def args(self) -> Mapping[str, str]:
+        """The schedule's own args, which override its auto args."""
+        ...
 
     def times(self, start: datetime) -> Iterator[Due]: ...
 
