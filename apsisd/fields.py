@@ -55,10 +55,10 @@ class Fields:
 
     def done(self) -> None:
         """Raise everything found so far, unknown keys included."""
-        allowed = ", ".join(sorted(self._seen)) or "none"
-        for key in self._data:
-            if key not in self._seen:
-                self.problems.append(((str(key),), f"unknown key; allowed here: {allowed}"))
+        unknown = [key for key in self._data if key not in self._seen]
+        if unknown:  # the list of allowed keys is made only when needed: a large folder reads many mappings
+            allowed = ", ".join(sorted(self._seen)) or "none"
+            self.problems.extend(((str(key),), f"unknown key; allowed here: {allowed}") for key in unknown)
         if self.problems:
             raise InvalidFields(self.problems)
 

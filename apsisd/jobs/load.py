@@ -1,0 +1,104 @@
+"""Loading a jobs folder: every job file checked, every problem reported, nothing half-loaded.
+
+One `*.yaml` file per job, in any sub-folder; the job id is the file's path
+relative to the folder without `.yaml` (`etl/load`, may hold spaces).
+Dot-files and dot-folders are skipped (editors' swap files, `.git`);
+`*.calendar.yaml` (and `*.calendar`) files are holiday calendars, read by
+calendars.load; `*.yml` files are refused rather than silently skipped,
+since the operator surely meant them as jobs. Any other file (README.md,
+*.example) is ignored.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from apsisd.calendars.load import is_calendar_file, load_calendars
+from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, format_path
+from apsisd.jobs.model import Job, JobSet
+from apsisd.jobs.parse import JobParser
+from apsisd.jobs.yaml_source import read_yaml
+from apsisd.types import JobId
+
+JOB_SUFFIX = ".yaml"
+
+
+class NoJobsFolder(ApsisError):
+    """The jobs folder given is not a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"{folder}: not a folder of job files")
+        self.folder = folder
+
+
+def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -> JobSet:
+    """Every job in `folder`, with the holiday calendars of `folder` and `calendar_folders`.
+
+    InvalidFiles with every problem of the folder (calendars included),
+    sorted by file and line, if there is any; NoJobsFolder if `folder` is
+    not a folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NoJobsFolder(folder)
+    problems: list[FileProblem] = []
+    try:
+        calendars = load_calendars([folder, *map(Path, calendar_folders)])
+    except InvalidFiles as exc:
+        problems.extend(exc.problems)
+        calendars = {}
+    files, misnamed = job_files(folder)
+    problems.extend(FileProblem(str(folder / name), 1, "", f"job files end in .yaml; rename it to "
+                                f"{Path(name).with_suffix(JOB_SUFFIX).name} (a .yml file is not read)")
+                    for name in misnamed)
+    jobs: dict[JobId, Job] = {}
+    parser = JobParser(calendars, frozenset(files))
+    for job_id in files:
+        result = load_job(folder, job_id, parser)
+        if isinstance(result, Job):
+            jobs[result.id] = result
+        else:
+            problems.extend(result)
+    if problems:
+        raise InvalidFiles(sorted(problems, key=lambda problem: (problem.file, problem.line)))
+    return JobSet(jobs=jobs, calendars=calendars)
+
+
+def job_files(folder: Path) -> tuple[list[str], list[str]]:
+    """The job ids under `folder`, sorted, and the relative names of any `*.yml` files."""
+    ids, misnamed = [], []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
+        relative = Path(root).relative_to(folder)
+        for name in sorted(names):
+            if name.startswith(".") or is_calendar_file(Path(name)):
+                continue
+            if name.endswith(JOB_SUFFIX):
+                ids.append((relative / name[:-len(JOB_SUFFIX)]).as_posix())
+            elif name.endswith(".yml"):
+                misnamed.append((relative / name).as_posix())
+    return ids, misnamed
+
+
+def load_job(folder: Path, job_id: str, parser: JobParser) -> Job | list[FileProblem]:
+    """The job `job_id` of `folder`, or every problem of its file."""
+    path = folder / (job_id + JOB_SUFFIX)
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [FileProblem(file, 1, "", f"cannot read: {exc.strerror}")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return [FileProblem(file, line, "", "not UTF-8 text; save the file as UTF-8")]
+    try:
+        document = read_yaml(text, file)
+        return parser.parse(job_id, document.value)
+    except InvalidFiles as exc:
+        return exc.problems
+    except InvalidFields as exc:
+        return [FileProblem(file, document.line(where), format_path(where), message)
+                for where, message in exc.problems]

@@ -1,0 +1,157 @@
+"""One job file's value -> a Job, with every problem in it reported at once.
+
+Reads the top-level keys (Apsis-compatible: params, schedule, program,
+condition, action, successors, metadata), then the checks that span them:
+each schedule gives every param a value, every template uses only defined
+names, and every job a condition or action names exists in the folder.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from apsisd.calendars.calendar import Calendar
+from apsisd.errors import InvalidFields, invalid
+from apsisd.fields import Fields, describe, each, string, string_map
+from apsisd.jobs.model import NO_METADATA, Job, Metadata
+from apsisd.jobs.params import check_schedules, parse_params
+from apsisd.jobs.program import parse_program
+from apsisd.jobs.templates import RESERVED, check_strings, has_template
+from apsisd.schedules.base import Context, Schedule
+from apsisd.schedules.registry import parse_schedule
+from apsisd.types import JobId
+
+Path = tuple[str | int, ...]
+
+
+class JobParser:
+    """Parses the jobs of one folder against its calendars and job ids.
+
+    Schedules repeat across a folder (the same daily 09:30 in the same zone
+    in many jobs): each distinct one is parsed once and the (immutable)
+    result shared.
+    """
+
+    def __init__(self, calendars: Mapping[str, Calendar], job_ids: Collection[str]) -> None:
+        self.calendars = calendars
+        self.job_ids = job_ids
+        self._context = Context(calendars=calendars)
+        self._schedules: dict[str, Schedule] = {}
+
+    def parse(self, job_id: str, data: Any) -> Job:
+        """The job `job_id` from its file's value; InvalidFields with every problem, paths from the file's top."""
+        if data is None:
+            raise invalid("empty job file; a job needs at least a program:")
+        if not isinstance(data, Mapping):
+            raise invalid(f"a job file must be a mapping of keys to values, not {describe(data)}")
+        fields = Fields(data, "a job file")
+        params = fields.take("params", parse_params, ())
+        names = [*(params if params is not None else _loose_names(fields.raw("params"))), *RESERVED]
+        schedules, paths = self._parse_schedules(fields)
+        program = fields.take("program", parse_program)
+        conditions = fields.take("condition", _listed(_typed("condition")), [])
+        actions = fields.take("action", _listed(_typed("action")), [])
+        successors = fields.take("successors", _listed(_successor), [])
+        metadata = fields.take("metadata", _metadata, NO_METADATA)
+        problems = fields.problems
+        if params:
+            problems.extend(_problems(check_schedules, params, schedules, paths))
+        for key in ("program", "condition", "action", "successors"):
+            problems.extend(_problems(check_strings, fields.raw(key), names, self.calendars, under=key))
+        problems.extend(_unknown_jobs(fields.raw("condition"), fields.raw("action"), fields.raw("successors"),
+                                      self.job_ids))
+        fields.done()
+        return Job(id=JobId(job_id), params=params, schedules=tuple(schedules), program=program,
+                   conditions=tuple(conditions), actions=(*actions, *successors), metadata=metadata)
+
+    def _parse_schedules(self, fields: Fields) -> tuple[list[Schedule], list[Path]]:
+        """Each schedule that parses and its path (`schedule` or `schedule[i]`); problems go into `fields`."""
+        value = fields.raw("schedule")
+        items = value if isinstance(value, list) else [] if value is None else [value]
+        schedules, paths = [], []
+        for index, item in enumerate(items):
+            path: Path = ("schedule", index) if isinstance(value, list) else ("schedule",)
+            key = repr(item)  # tells 1 from 1.0, true and '1' apart, as the parsers do
+            if key not in self._schedules:
+                try:
+                    self._schedules[key] = parse_schedule(item, self._context)
+                except InvalidFields as exc:
+                    fields.problems.extend(exc.under(*path).problems)
+                    continue
+            schedule = self._schedules[key]
+            schedules.append(schedule)
+            paths.append(path)
+        return schedules, paths
+
+
+def _listed(parse: Any) -> Any:
+    """A parser for one item or a list of them, where null means none."""
+    return lambda value: [] if value is None else each(parse)(value)
+
+
+def _typed(what: str) -> Any:
+    """A parser for one `condition` / `action`: a mapping with a string `type`, kept as data."""
+
+    def parse(value: Any) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise invalid(f"each {what} must be a mapping with a type, not {describe(value)}")
+        if "type" not in value:
+            raise invalid(f"is required: the {what}'s type").under("type")
+        if not isinstance(value["type"], str) or not value["type"].strip():
+            raise invalid(f"must be the {what}'s type name, not {describe(value['type'])}").under("type")
+        return MappingProxyType(dict(value))
+
+    return parse
+
+
+def _successor(value: Any) -> Mapping[str, Any]:
+    """Apsis shorthand: `successors: [job, {job_id, args}]` = schedule that job when this run succeeds."""
+    if isinstance(value, Mapping):
+        fields = Fields(value, "a successor")
+        job_id = fields.take("job_id", string)
+        args = fields.take("args", string_map, {})
+        fields.done()
+    else:
+        job_id, args = string(value), {}
+    return MappingProxyType({"type": "schedule", "job_id": job_id, "args": args, "if": {"states": ["success"]}})
+
+
+def _metadata(value: Any) -> Metadata:
+    fields = Fields(value, "metadata")
+    description = fields.take("description", string, "")
+    labels = fields.take("labels", each(string), [])
+    if fields.problems:
+        raise InvalidFields(fields.problems)
+    extra = {key: item for key, item in value.items() if key not in ("description", "labels")}
+    return Metadata(description=description, labels=tuple(labels), extra=MappingProxyType(extra))
+
+
+def _unknown_jobs(conditions: Any, actions: Any, successors: Any, job_ids: Collection[str]) -> list[tuple[Path, str]]:
+    """A `job_id` written out (not templated) in a condition, action or successor must name a job of the folder."""
+    named: list[tuple[Path, Any]] = []
+    for key, value in (("condition", conditions), ("action", actions), ("successors", successors)):
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            path: Path = (key, index) if isinstance(value, list) else (key,)
+            if isinstance(item, Mapping):
+                named.append(((*path, "job_id"), item.get("job_id")))
+            elif key == "successors":
+                named.append((path, item))
+    return [(path, f"unknown job {job_id!r}; no job file {job_id}.yaml in this folder")
+            for path, job_id in named
+            if isinstance(job_id, str) and not has_template(job_id) and job_id not in job_ids]
+
+
+def _loose_names(value: Any) -> list[str]:
+    """The string names among params that did not all parse, so templates are checked without false alarms."""
+    items = list(value) if isinstance(value, Mapping | list) else [value]
+    return [item for item in items if isinstance(item, str)]
+
+
+def _problems(check: Any, *args: Any, under: str | None = None) -> list[tuple[Path, str]]:
+    try:
+        check(*args)
+    except InvalidFields as exc:
+        return exc.under(under).problems if under else exc.problems
+    return []

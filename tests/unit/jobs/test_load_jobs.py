@@ -1,0 +1,162 @@
+"""load_jobs(): walking the folder, job ids, calendars, every problem at once, never half-loading; etc/jobs."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from apsisd.errors import InvalidFiles
+from apsisd.jobs.load import NoJobsFolder, load_jobs
+from apsisd.jobs.program import Kind
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "etc" / "jobs"
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder
+
+
+def problems(folder: Path) -> list[str]:
+    with pytest.raises(InvalidFiles) as caught:
+        load_jobs(folder)
+    return [str(problem).removeprefix(f"{folder}/") for problem in caught.value.problems]
+
+
+def test_job_ids_are_relative_paths_without_yaml(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "a.yaml": "program: echo a\n",
+        "etl/load.yaml": "program: echo load\n",
+        "etl/deep/er/x y.yaml": "program: echo spaces\n",
+        ".hidden.yaml": "not: [valid\n",
+        ".git/config.yaml": "not: [valid\n",
+        "etl/.swap.yaml": "not: [valid\n",
+        "README.md": "# not a job\n",
+        "TEMPLATE.yaml.example": "not: [valid\n",
+        "notes.txt": "x",
+        "holidays.calendar": "2026-12-25\n",
+        "sub/exchange.calendar.yaml": "holidays: [2026-01-01]\nweekdays: Mon-Fri\n",
+    })
+    job_set = load_jobs(tmp_path)
+    assert sorted(job_set.jobs) == ["a", "etl/deep/er/x y", "etl/load"]
+    assert job_set.jobs["etl/load"].id == "etl/load"  # type: ignore[index]
+    assert job_set.jobs["etl/load"].program.command == "echo load"  # type: ignore[index]
+    assert sorted(job_set.calendars) == ["exchange", "holidays"]
+    assert job_set.calendars["exchange"].holidays == frozenset({date(2026, 1, 1)})
+
+
+def test_an_empty_folder_has_no_jobs(tmp_path: Path) -> None:
+    job_set = load_jobs(tmp_path)
+    assert dict(job_set.jobs) == {} and dict(job_set.calendars) == {}
+
+
+def test_not_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(NoJobsFolder, match=r"/missing: not a folder of job files$"):
+        load_jobs(tmp_path / "missing")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NoJobsFolder):
+        load_jobs(tmp_path / "file")
+
+
+def test_every_problem_of_every_file_at_once_sorted_by_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "b.yaml": "program: {type: shell}\nextra: 1\n",
+        "a/z.yaml": "schedule: {type: interval, interval: never}\nprogram: echo\n",
+        "a/ok.yaml": "program: echo fine\n",
+        "c.yml": "program: echo\n",
+        "d.yaml": "program: echo\nprogram: again\n",
+        "f.yaml": "",
+        "bad.calendar": "2026-12-25\nChristmas\n",
+    })
+    (tmp_path / "g.yaml").write_bytes(b"# fine\nprogram: echo \xff\n")
+    assert problems(tmp_path) == [
+        "a/z.yaml:1: schedule.interval: 'never' is not a duration; use a number of seconds or a duration such as "
+        "90s, 15m, 4h, 1d or 1h30m",
+        "b.yaml:1: program.command: is required",
+        "b.yaml:2: extra: unknown key; allowed here: action, condition, metadata, params, program, schedule, "
+        "successors",
+        "bad.calendar:2: must be a date written YYYY-MM-DD, such as 2026-12-25, not a string 'Christmas'",
+        "c.yml:1: job files end in .yaml; rename it to c.yaml (a .yml file is not read)",
+        "d.yaml:2: duplicate key 'program' (first at line 1); a key may appear once in a mapping",
+        "f.yaml:1: empty job file; a job needs at least a program:",
+        "g.yaml:2: not UTF-8 text; save the file as UTF-8",
+    ]
+
+
+def test_a_folder_with_one_problem_gives_no_jobs(tmp_path: Path) -> None:
+    write(tmp_path, {f"job{index}.yaml": "program: echo\n" for index in range(20)})
+    load_jobs(tmp_path)
+    write(tmp_path, {"job7.yaml": "program: echo\nschedule: {type: interval}\n"})
+    with pytest.raises(InvalidFiles) as caught:
+        load_jobs(tmp_path)
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"{tmp_path}/job7.yaml:2: schedule.interval: is required"]
+
+
+def test_calendars_are_found_in_the_extra_folders_and_jobs_use_them(tmp_path: Path) -> None:
+    jobs = write(tmp_path / "jobs", {
+        "report.yaml": "params: [date]\n"
+                       "schedule: {type: daily, tz: UTC, daytime: '07:00', calendar: lse}\n"
+                       "program: echo {{ prev_business_day(date, 'lse') }}\n",
+    })
+    calendars = write(tmp_path / "calendars", {"lse.calendar": "2026-12-25\n2026-12-28\n"})
+    with pytest.raises(InvalidFiles):
+        load_jobs(jobs)
+    job_set = load_jobs(jobs, [calendars])
+    assert sorted(job_set.calendars) == ["lse"]
+    assert len(job_set.jobs["report"].schedules) == 1  # type: ignore[index]
+
+
+def test_a_job_without_schedules_or_with_null_ones(tmp_path: Path) -> None:
+    write(tmp_path, {"a.yaml": "program: echo\n", "b.yaml": "program: echo\nschedule:\ncondition:\naction: []\n"})
+    job_set = load_jobs(tmp_path)
+    for job in job_set.jobs.values():
+        assert (job.schedules, job.conditions, job.actions) == ((), (), ())
+
+
+def test_conditions_actions_and_successors_are_kept_as_data(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "first.yaml": "params: [date]\n"
+                      "program: [echo, '{{ date }}']\n"
+                      "condition: {type: max_running, count: 2}\n"
+                      "action: [{type: webhook, url: 'https://x/{{ run_id }}', if: {states: [failure]}}]\n"
+                      "successors: [second, {job_id: third, args: {date: '{{ date }}'}}]\n"
+                      "metadata: {description: '*hi*', labels: ops, owner: me, tags: {a: 1}}\n",
+        "second.yaml": "program: {type: no-op}\n",
+        "third.yaml": "program: {type: no-op, duration: 1m}\n",
+    })
+    job = load_jobs(tmp_path).jobs["first"]  # type: ignore[index]
+    assert job.params == ("date",)
+    assert job.program.kind is Kind.EXEC
+    assert [dict(condition) for condition in job.conditions] == [{"type": "max_running", "count": 2}]
+    assert [dict(action) for action in job.actions] == [
+        {"type": "webhook", "url": "https://x/{{ run_id }}", "if": {"states": ["failure"]}},
+        {"type": "schedule", "job_id": "second", "args": {}, "if": {"states": ["success"]}},
+        {"type": "schedule", "job_id": "third", "args": {"date": "{{ date }}"}, "if": {"states": ["success"]}},
+    ]
+    assert job.metadata.description == "*hi*"
+    assert job.metadata.labels == ("ops",)
+    assert dict(job.metadata.extra) == {"owner": "me", "tags": {"a": 1}}
+
+
+def test_the_example_jobs_load_without_problems() -> None:
+    job_set = load_jobs(EXAMPLES)
+    assert 5 <= len(job_set.jobs) <= 8
+    assert "uk-bank-holidays" in job_set.calendars
+    types = {schedule.type_name for job in job_set.jobs.values() for schedule in job.schedules}
+    assert {"daily", "interval", "cron", "on-calendar", "daily-interval"} <= types
+    assert any("/" in job_id for job_id in job_set.jobs)
+
+
+def test_the_job_template_loads_once_named_yaml(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "TEMPLATE.yaml.example", tmp_path / "job.yaml")
+    write(tmp_path, {f"reports/{name}.yaml": "program: echo\n" for name in ("extract", "publish", "archive")})
+    job = load_jobs(tmp_path).jobs["job"]  # type: ignore[index]
+    assert job.params == ("date", "region")
+    assert [schedule.enabled for schedule in job.schedules] == [True, False]

@@ -1,0 +1,57 @@
+"""Job.times(): every enabled schedule's runs merged in time order, args cut to the job's params."""
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+from apsisd.jobs.model import Job
+from apsisd.jobs.program import Kind, Program
+from apsisd.schedules.base import Context
+from apsisd.schedules.registry import parse_schedule
+
+PROGRAM = Program(kind=Kind.SHELL, command="true")
+START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
+
+
+def schedule(**keys: Any) -> Any:
+    return parse_schedule(keys, Context())
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def test_schedules_merge_in_time_order_with_only_the_params_as_args() -> None:
+    job = Job(id="j", params=("date", "region"), program=PROGRAM, schedules=(
+        schedule(type="interval", interval="8h", phase="1h", args={"region": "any", "unused": "x"}),
+        schedule(type="daily", tz="Europe/London", daytime=["09:30", "17:00"], args={"region": "UK"}),
+        schedule(type="interval", interval="1h", enabled=False, args={"region": "off"}),
+    ))
+    got = [(due.time, dict(due.args)) for due in itertools.islice(job.times(START), 7)]
+    assert got == [
+        (at("2026-03-02T01:00:00Z"), {"date": "2026-03-02", "region": "any"}),
+        (at("2026-03-02T09:00:00Z"), {"date": "2026-03-02", "region": "any"}),
+        (at("2026-03-02T09:30:00Z"), {"date": "2026-03-02", "region": "UK"}),
+        (at("2026-03-02T17:00:00Z"), {"date": "2026-03-02", "region": "any"}),
+        (at("2026-03-02T17:00:00Z"), {"date": "2026-03-02", "region": "UK"}),
+        (at("2026-03-03T01:00:00Z"), {"date": "2026-03-03", "region": "any"}),
+        (at("2026-03-03T09:00:00Z"), {"date": "2026-03-03", "region": "any"}),
+    ]
+
+
+def test_a_job_without_params_gets_no_args_and_keeps_stop_times() -> None:
+    job = Job(id="j", program=PROGRAM, schedules=(
+        schedule(start={"type": "daily", "tz": "UTC", "daytime": "09:00"}, stop="30m"),))
+    first = next(job.times(START))
+    assert (first.time, dict(first.args), first.stop) == (at("2026-03-02T09:00Z"), {}, at("2026-03-02T09:30Z"))
+
+
+def test_finite_and_absent_schedules_end() -> None:
+    assert list(Job(id="j", program=PROGRAM).times(START)) == []
+    disabled = schedule(type="interval", interval="1h", enabled=False)
+    assert list(Job(id="j", program=PROGRAM, schedules=(disabled,)).times(START)) == []
+    explicit = schedule(type="explicit", times=["2026-03-01T00:00:00Z", "2026-03-03T00:00:00+01:00"])
+    job = Job(id="j", params=("schedule_time",), program=PROGRAM, schedules=(explicit,))
+    assert [(due.time, dict(due.args)) for due in job.times(START)] == [
+        (at("2026-03-02T23:00Z"), {"schedule_time": "2026-03-02T23:00:00+00:00"})]
