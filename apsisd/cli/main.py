@@ -95,10 +95,9 @@ def next_(job_id: str, folder: Path | None, count: int, start: str | None, zone:
     click.echo("\n".join(_human(job, dues, since, shown)))
 
 
-def main() -> NoReturn:
-    """The console script `apsis`."""
+def main() -> None:
+    """The console script `apsis` (click ends the process with the command's status)."""
     apsis.main(prog_name="apsis")
-    sys.exit(0)  # click exits itself; this keeps the NoReturn promise
 
 
 def _load(folder: Path | None) -> tuple[JobSet, Path]:

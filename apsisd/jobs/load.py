@@ -10,6 +10,7 @@ since the operator surely meant them as jobs. Any other file (README.md,
 """
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -54,12 +55,20 @@ def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
                     for name in misnamed)
     jobs: dict[JobId, Job] = {}
     parser = JobParser(calendars, frozenset(files))
-    for job_id in files:
-        result = load_job(folder, job_id, parser)
-        if isinstance(result, Job):
-            jobs[result.id] = result
-        else:
-            problems.extend(result)
+    # Loading only adds objects that live on; the cyclic collector would scan the growing heap again and
+    # again for nothing (a sixth of the time of 100,000 jobs).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for job_id in files:
+            result = load_job(folder, job_id, parser)
+            if isinstance(result, Job):
+                jobs[result.id] = result
+            else:
+                problems.extend(result)
+    finally:
+        if collecting:
+            gc.enable()
     if problems:
         raise InvalidFiles(sorted(problems, key=lambda problem: (problem.file, problem.line)))
     return JobSet(jobs=jobs, calendars=calendars)

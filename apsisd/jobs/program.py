@@ -159,7 +159,7 @@ def deferred(parse: Callable[[Any], T]) -> Callable[[Any], T | Template]:
 
     def parse_or_defer(value: Any) -> T | Template:
         if isinstance(value, str) and has_template(value):
-            return Template(value, parse)
+            return Template(text=value, parse=parse)
         return parse(value)
 
     return parse_or_defer

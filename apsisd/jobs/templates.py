@@ -39,7 +39,7 @@ HELPERS = {
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Template:
     """A field whose text holds a template: its value is known, and checked by `parse`, once a run is bound."""
 

@@ -80,7 +80,7 @@ class JobFileLoader(BASE_LOADER):  # type: ignore[misc]
         pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Document:
     """A file's value (None when the file is empty), and its YAML nodes to find the line of a field path.
 
@@ -120,12 +120,12 @@ def read_yaml(text: str, file: str) -> Document:
     finally:
         loader.dispose()
     if root is None:
-        return Document(None, None)
+        return Document(value=None, root=None)
     builder = _Builder(file)
     value = builder.build(root)
     if builder.problems:
         raise InvalidFiles(builder.problems)
-    return Document(value, root if value is not None else None)
+    return Document(value=value, root=root if value is not None else None)
 
 
 def _child(node: Node, part: str | int) -> tuple[Node, Node] | None:

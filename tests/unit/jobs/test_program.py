@@ -155,10 +155,10 @@ ARGS = {"date": "2026-03-02", "who": "batch", "minutes": "5", "sig": "HUP", "mem
 def test_a_templated_typed_field_is_checked_when_bound() -> None:
     program = parse_program(TEMPLATED)
     assert program.command == "report {{ date }}"
-    assert program.cwd == Template("/srv/{{ who }}", str)
-    assert program.timeout == Template("{{ minutes }}m", str)
-    assert program.stop == Stop(signal=Template("{{ sig }}", str), grace_period=Template("{{ minutes }}", str))
-    assert program.limits.memory == Template("{{ mem }}", str)
+    assert program.cwd == Template(text="/srv/{{ who }}", parse=str)
+    assert program.timeout == Template(text="{{ minutes }}m", parse=str)
+    assert program.stop == Stop(signal=Template(text="{{ sig }}", parse=str), grace_period=Template(text="{{ minutes }}", parse=str))
+    assert program.limits.memory == Template(text="{{ mem }}", parse=str)
     bound = bind(program, ARGS, {})
     assert bound == Program(
         kind=Kind.SHELL, command="report 2026-03-02", user="batch", env={"DAY": "2026-03-02"}, cwd="/srv/batch",

@@ -144,8 +144,8 @@ def test_render_leaves_no_autoescape() -> None:
 
 
 def test_a_template_field_compares_by_its_text() -> None:
-    assert Template("{{ a }}", int) == Template("{{ a }}", str)
-    assert Template("{{ a }}", int) != Template("{{ b }}", int)
+    assert Template(text="{{ a }}", parse=int) == Template(text="{{ a }}", parse=str)
+    assert Template(text="{{ a }}", parse=int) != Template(text="{{ b }}", parse=int)
 
 
 # Texts the fast path for `{{ name }}` templates must read exactly as Jinja does.
