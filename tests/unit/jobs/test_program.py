@@ -157,7 +157,8 @@ def test_a_templated_typed_field_is_checked_when_bound() -> None:
     assert program.command == "report {{ date }}"
     assert program.cwd == Template(text="/srv/{{ who }}", parse=str)
     assert program.timeout == Template(text="{{ minutes }}m", parse=str)
-    assert program.stop == Stop(signal=Template(text="{{ sig }}", parse=str), grace_period=Template(text="{{ minutes }}", parse=str))
+    assert program.stop == Stop(signal=Template(text="{{ sig }}", parse=str),
+                                grace_period=Template(text="{{ minutes }}", parse=str))
     assert program.limits.memory == Template(text="{{ mem }}", parse=str)
     bound = bind(program, ARGS, {})
     assert bound == Program(
