@@ -15,7 +15,7 @@ from typing import Any
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.jobs.program import Program
-from apsisd.schedules.base import Due, Schedule
+from apsisd.schedules.base import EMPTY, Due, Schedule
 from apsisd.types import JobId
 
 
@@ -57,15 +57,33 @@ class Job:
         if not sources:
             return
         merged = sources[0] if len(sources) == 1 else heapq.merge(*sources, key=lambda due: due.time)
-        params = self.params
-        if not params:
-            for due in merged:
-                yield Due(time=due.time, stop=due.stop) if due.args else due
-            return
-        # Every enabled schedule gives every param (checked when the job was loaded).
         for due in merged:
-            args = due.args
-            yield Due(time=due.time, args=MappingProxyType({name: args[name] for name in params}), stop=due.stop)
+            yield self._cut(due)
+
+    def due_between(self, start: datetime, stop: datetime) -> list[Due]:
+        """The runs of times() in [start, stop): what the scheduler creates up to its horizon.
+
+        The same as cutting times() at `stop`, one generator fewer per run:
+        a horizon over 100,000 jobs is millions of runs.
+        """
+        found: list[Due] = []
+        for schedule in self.schedules:
+            if not schedule.enabled:
+                continue
+            for due in schedule.times(start):
+                if due.time >= stop:
+                    break
+                found.append(self._cut(due))
+        if len(self.schedules) > 1:
+            found.sort(key=lambda due: due.time)  # stable: equal instants keep the schedules' order
+        return found
+
+    def _cut(self, due: Due) -> Due:
+        """The Due with only the args the job declares (every enabled schedule gives each: checked at load)."""
+        if not self.params:
+            return Due(due.time, EMPTY, due.stop)  # the args are made lazily: never reading them is free
+        args = due.args
+        return Due(due.time, {name: args[name] for name in self.params}, due.stop)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.fields import Fields, boolean, string_map
@@ -18,19 +18,69 @@ from apsisd.fields import Fields, boolean, string_map
 EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Due:
+class Due(NamedTuple):
     """One instant a schedule asks for a run, with the args it gives that run.
 
     `time` is aware and in UTC. `args` holds the schedule's auto args
     (date, time, daytime, schedule_time, ...) overlaid with its own `args`;
     the job keeps those it declares as params. `stop` is when the run is to
     be stopped, for schedules that say so.
+
+    A NamedTuple rather than a frozen dataclass (STYLE.md's habit 3) on
+    purpose: a 24-hour expansion makes millions of them, and a frozen
+    dataclass's __init__ costs three times as much. Build it with keywords.
     """
 
     time: datetime
-    args: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    args: Mapping[str, str] = EMPTY
     stop: datetime | None = None
+
+
+class ArgSource(Protocol):
+    """A schedule that makes its auto args one at a time, when read (see LazyArgs)."""
+
+    auto_names: ClassVar[frozenset[str]]
+
+    @property
+    def args(self) -> Mapping[str, str]: ...
+
+    def auto_arg(self, at: Any, name: str) -> str:
+        """Auto arg `name` of the run described by `at` (whatever the schedule put there)."""
+        ...
+
+
+class LazyArgs(Mapping[str, str]):
+    """A Due's args, each made only when read.
+
+    Formatting auto args costs more than finding the run itself, and most
+    jobs keep one of them or none: a 24-hour expansion of 100,000 jobs makes
+    millions of Dues, so a Due holds its schedule and what describes the run
+    (`at`), and asks the schedule for an arg when it is read. The schedule's
+    own `args` win over its auto args.
+    """
+
+    __slots__ = ("_at", "_source")
+
+    def __init__(self, source: ArgSource, at: Any) -> None:
+        self._source = source
+        self._at = at
+
+    def __getitem__(self, name: str) -> str:
+        own = self._source.args
+        if name in own:
+            return own[name]
+        if name in self._source.auto_names:
+            return self._source.auto_arg(self._at, name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._source.auto_names | self._source.args.keys())
+
+    def __len__(self) -> int:
+        return len(self._source.auto_names | self._source.args.keys())
+
+    def __repr__(self) -> str:
+        return f"LazyArgs({dict(self)!r})"
 
 
 class Schedule(Protocol):

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from apsisd.fields import Fields
 from apsisd.quantities import parse_zone
-from apsisd.schedules.base import Context, Due, common, stamp
+from apsisd.schedules.base import Context, Due, LazyArgs, common, stamp
 from apsisd.schedules.cron_expr import CronExpr, parse_expr
 from apsisd.schedules.dst import DstPolicy, Fold, Gap, exists, parse_policy, resolve
 
@@ -69,6 +69,7 @@ class CronSchedule:
     """Runs at every local time a crontab expression matches, in `tz`, under a DST policy."""
 
     type_name: ClassVar[str] = "cron"
+    auto_names: ClassVar[frozenset[str]] = AUTO_ARGS
 
     expr: CronExpr
     dst: DstPolicy  # default_policy(expr) unless the job says otherwise
@@ -121,11 +122,12 @@ class CronSchedule:
             yield self._due(held)
 
     def _due(self, moment: Moment) -> Due:
-        args = {"time": moment.time, "date": moment.date, "daytime": moment.daytime,
-                "schedule_time": stamp(moment.instant)}
-        if self.args:
-            args.update(self.args)
-        return Due(time=moment.instant, args=args)
+        return Due(time=moment.instant, args=LazyArgs(self, moment))
+
+    def auto_arg(self, at: Moment, name: str) -> str:
+        if name == "schedule_time":
+            return stamp(at.instant)
+        return str(getattr(at, name))  # time, date, daytime
 
     def _moments(self, first_day: date, start: datetime) -> Iterator[Moment]:
         """The matching local times from `first_day` on as instants at or after `start`, in order.

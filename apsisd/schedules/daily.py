@@ -19,7 +19,7 @@ from apsisd.calendars.spec import parse_calendar
 from apsisd.errors import invalid
 from apsisd.fields import Fields, each
 from apsisd.quantities import parse_daytime, parse_duration, parse_zone
-from apsisd.schedules.base import EMPTY, Context, Due, common, stamp
+from apsisd.schedules.base import EMPTY, Context, Due, LazyArgs, common, stamp
 from apsisd.schedules.days import MAX_SHIFT, NO_SHIFT, ONE_DAY, Batch, DayShift, day_count, earliest, merge
 from apsisd.schedules.dst import DstPolicy, Fold, Gap, parse_policy, resolve
 
@@ -31,6 +31,7 @@ Payload = tuple[date, time, int]  # nominal date, daytime, which instant of a re
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DailySchedule:
     type_name: ClassVar[str] = "daily"
+    auto_names: ClassVar[frozenset[str]] = AUTO_ARGS
 
     tz: ZoneInfo
     daytimes: tuple[time, ...]
@@ -63,7 +64,7 @@ class DailySchedule:
         # (a gap shifts forward by at most a day; a fold repeats at most a day).
         first = (start - self.time_shift).astimezone(self.tz).date() - ONE_DAY
         for instant, (day, daytime, which) in merge(self._batches(first), start):
-            yield Due(time=instant, args={**self._auto_args(instant, day, daytime, which), **self.args})
+            yield Due(time=instant, args=LazyArgs(self, (instant, day, daytime, which)))
 
     def _batches(self, first: date) -> Iterator[Batch[Payload]]:
         day = self.shift.first(self.calendar, first)
@@ -87,16 +88,25 @@ class DailySchedule:
             found.sort(key=lambda item: item[0])
         return found
 
-    def _auto_args(self, instant: datetime, day: date, daytime: time, which: int) -> dict[str, str]:
-        if self.shift == NO_SHIFT:
+    def auto_arg(self, at: tuple[datetime, date, time, int], name: str) -> str:
+        instant, day, daytime, which = at
+        if name == "date":
+            return day.isoformat()
+        if name == "daytime":
+            return daytime.isoformat()
+        if name == "schedule_time":
+            return stamp(instant)
+        if name == "calendar":
+            return self.calendar.name
+        if name == "tz":
+            return self.tz.key
+        if self.shift == NO_SHIFT:  # time: the nominal one
             nominal = instant - self.time_shift
         else:
             # The nominal wall time is on D, not on the run date: resolve it on its own.
             readings = resolve(datetime.combine(day, daytime), self.tz, DstPolicy(Gap.SHIFT, self.dst.fold))
             nominal = readings[min(which, len(readings) - 1)]
-        return {"date": day.isoformat(), "daytime": daytime.isoformat(),
-                "time": nominal.astimezone(self.tz).isoformat(),
-                "calendar": self.calendar.name, "tz": self.tz.key, "schedule_time": stamp(instant)}
+        return nominal.astimezone(self.tz).isoformat()
 
 
 def daytime_list(value: Any) -> tuple[time, ...]:

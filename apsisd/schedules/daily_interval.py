@@ -21,7 +21,7 @@ from apsisd.calendars.spec import parse_calendar
 from apsisd.errors import invalid
 from apsisd.fields import Fields
 from apsisd.quantities import parse_daytime, parse_duration, parse_zone
-from apsisd.schedules.base import EMPTY, Context, Due, common, stamp
+from apsisd.schedules.base import EMPTY, Context, Due, LazyArgs, common, stamp
 from apsisd.schedules.days import NO_SHIFT, ONE_DAY, Batch, DayShift, day_count, earliest, merge
 from apsisd.schedules.dst import DstPolicy, Fold, Gap, parse_policy, resolve
 
@@ -46,6 +46,7 @@ class Bound:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DailyIntervalSchedule:
     type_name: ClassVar[str] = "daily-interval"
+    auto_names: ClassVar[frozenset[str]] = AUTO_ARGS
 
     tz: ZoneInfo
     start: Bound
@@ -78,13 +79,25 @@ class DailyIntervalSchedule:
         # Windows are anchored on the stop date: the first that can hold
         # `start` ends no earlier than a day before start's local date.
         first = start.astimezone(self.tz).date() - ONE_DAY
-        fixed = {"calendar": self.calendar.name, "tz": self.tz.key}
         for instant, day in merge(self._batches(first, start), start):
-            local = instant.astimezone(self.tz)
-            text = local.isoformat()
-            args = {"date": day, "sched_date": text[:10], "daytime": local.time().isoformat(), "time": text,
-                    "schedule_time": stamp(instant), **fixed, **self.args}
-            yield Due(time=instant, args=args)
+            yield Due(time=instant, args=LazyArgs(self, (instant, day)))
+
+    def auto_arg(self, at: tuple[datetime, str], name: str) -> str:
+        instant, day = at
+        if name == "date":
+            return day
+        if name == "schedule_time":
+            return stamp(instant)
+        if name == "calendar":
+            return self.calendar.name
+        if name == "tz":
+            return self.tz.key
+        local = instant.astimezone(self.tz)
+        if name == "sched_date":
+            return local.date().isoformat()
+        if name == "daytime":
+            return local.time().isoformat()
+        return local.isoformat()  # time
 
     def _batches(self, first: date, start: datetime) -> Iterator[Batch[str]]:
         day = self.stop.shift.first(self.calendar, first)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from apsisd.errors import invalid
 from apsisd.fields import Fields
 from apsisd.quantities import parse_duration
-from apsisd.schedules.base import EMPTY, Context, Due, common, stamp
+from apsisd.schedules.base import EMPTY, Context, Due, LazyArgs, common, stamp
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 AUTO_ARGS = frozenset({"date", "time", "daytime", "schedule_time"})
@@ -23,6 +23,7 @@ MAX_INTERVAL = 366 * 86400
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntervalSchedule:
     type_name: ClassVar[str] = "interval"
+    auto_names: ClassVar[frozenset[str]] = AUTO_ARGS
 
     interval: timedelta
     phase: timedelta = timedelta(0)
@@ -47,10 +48,15 @@ class IntervalSchedule:
         origin = EPOCH + self.phase
         moment = origin - ((origin - start) // self.interval) * self.interval
         while True:
-            text = stamp(moment)
-            auto = {"date": text[:10], "daytime": moment.time().isoformat(), "time": text, "schedule_time": text}
-            yield Due(time=moment, args={**auto, **self.args})
+            yield Due(time=moment, args=LazyArgs(self, moment))
             moment += self.interval
+
+    def auto_arg(self, at: datetime, name: str) -> str:
+        if name == "date":
+            return at.date().isoformat()
+        if name == "daytime":
+            return at.time().isoformat()
+        return stamp(at)  # time, schedule_time
 
 
 def _interval(value: Any) -> float:

@@ -10,7 +10,7 @@ its first occurrence.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -80,7 +80,7 @@ class StopSchedule:
 
     def times(self, start: datetime) -> Iterator[Due]:
         for due in self.start.times(start):
-            yield due if self.stop is None else replace(due, stop=self.stop.after(due.time))
+            yield due if self.stop is None else due._replace(stop=self.stop.after(due.time))
 
 
 def _start(schedule: Schedule) -> Schedule:

@@ -55,3 +55,21 @@ def test_finite_and_absent_schedules_end() -> None:
     job = Job(id="j", params=("schedule_time",), program=PROGRAM, schedules=(explicit,))
     assert [(due.time, dict(due.args)) for due in job.times(START)] == [
         (at("2026-03-02T23:00Z"), {"schedule_time": "2026-03-02T23:00:00+00:00"})]
+
+
+def test_due_between_is_times_cut_at_the_horizon() -> None:
+    job = Job(id="j", params=("date", "region"), program=PROGRAM, schedules=(
+        schedule(type="interval", interval="8h", phase="1h", args={"region": "any"}),
+        schedule(type="daily", tz="Europe/London", daytime=["09:30", "17:00"], args={"region": "UK"}),
+        schedule(type="cron", expr="0 17 * * *", tz="UTC", args={"region": "cron"}),
+        schedule(type="interval", interval="1h", enabled=False, args={"region": "off"}),
+    ))
+    stop = at("2026-03-04T17:00:00Z")
+    expected = list(itertools.takewhile(lambda due: due.time < stop, job.times(START)))
+    got = job.due_between(START, stop)
+    assert [(d.time, dict(d.args)) for d in got] == [(d.time, dict(d.args)) for d in expected]
+    assert len(got) == 15
+    # Equal instants keep the schedules' order, as times() does.
+    at_five = [d.args["region"] for d in got if d.time == at("2026-03-02T17:00:00Z")]
+    assert at_five == ["any", "UK", "cron"]
+    assert job.due_between(START, START) == []
