@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from apsisd.schedules.calendar_event import MAX_YEAR, USEC, CalendarEvent, Chain
-from apsisd.schedules.glibc_time import Tm
+from apsisd.schedules.glibc_time import FixedClock, Tm
 
 MAX_ITERATIONS = 1000  # systemd gives up (EDEADLK) after this many rounds
 
@@ -41,6 +41,19 @@ def next_elapse(event: CalendarEvent, clock: Clock, usec: int) -> int | None:
     tm, tm_usec = found
     t = clock.mktime(tm)
     return None if t < 0 else t * USEC + tm_usec
+
+
+def matches_date(event: CalendarEvent, year: int, mon: int, mday: int) -> bool:
+    """Whether the walk would take this date as it stands (mon 0-based): year, month, day and weekday allowed.
+
+    Days counted back from a month's end (`~`) are those of the date's month, as on a fixed offset.
+    """
+    clock = FixedClock(0, 0)
+    day = Tm(year, mon, mday, 0, 0, 0)
+    return (_matching(event, event.year, day, year, clock) == (0, year)
+            and _matching(event, event.month, day, mon + 1, clock) == (0, mon + 1)
+            and _matching(event, event.day, day, mday, clock, day=True) == (0, mday)
+            and _matches_weekday(event.weekdays, day, clock))
 
 
 def _find_next(event: CalendarEvent, clock: Clock, start: Tm, start_usec: int) -> tuple[Tm, int] | None:

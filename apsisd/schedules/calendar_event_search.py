@@ -1,24 +1,29 @@
-"""The elapses of a calendar event, fast: systemd's walk on a fixed offset where the zone holds still.
+"""The elapses of a calendar event, fast, and each the same as systemd's walk would give.
 
-Replaying glibc's mktime() over a real zone costs tens of probes per step;
-on a stretch where the zone keeps one UTC offset the same walk is plain
-arithmetic, and within one day the next elapse is just the next time of day
-the event allows. So each elapse is found the cheapest way that is provably
-the same as systemd's: the rest of a steady day by counting, the first of a
-day by the walk on a fixed offset (checked afterwards against every instant
-it looked at), and anywhere near a change of offset by the exact replay.
+Replaying glibc's mktime() over a real zone costs tens of probes per step.
+Where the zone keeps one UTC offset, the same walk is plain arithmetic;
+and on a date the event allows, the next elapse is the next time of day it
+allows. So each elapse is found the cheapest way that gives systemd's
+answer: by counting, day after day, while the zone holds still; by the walk
+on a fixed offset (checked afterwards against every instant it looked at)
+to reach the next date the event allows; and near a change of offset by the
+exact replay.
 """
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from apsisd.schedules.calendar_event import USEC, CalendarEvent, Chain
-from apsisd.schedules.calendar_event_next import next_elapse
+from apsisd.schedules.calendar_event import USEC, CalendarEvent
+from apsisd.schedules.calendar_event_count import END_OF_DAY, time_counter
+from apsisd.schedules.calendar_event_next import matches_date, next_elapse
 from apsisd.schedules.glibc_time import DAY, FixedClock, ZoneClock, zone_state
 from apsisd.schedules.zone_changes import zone_changes
 
-MARGIN = 2 * DAY  # around every instant the walk touched, the zone must hold still this long
+# mktime() probes a second count clamped to 59, so up to a minute before an instant the walk touched.
+SLACK = 120
+HOUR = 3600
 MONTH = 31 * DAY
 
 
@@ -27,12 +32,11 @@ class CalendarSearch:
 
     def __init__(self, event: CalendarEvent, zone: ZoneInfo | None) -> None:
         self.event, self.zone = event, zone
+        # mktime() starts probing from its previous answer. systemd-analyze runs a zone the expression names
+        # in a fresh child process for every elapse (no previous answer); the local zone in its own process.
         self.clock = ZoneClock(zone) if zone is not None else None
-        # A repetition of seconds that overflows the minute with a fraction makes systemd carry
-        # that fraction into the next minute; such events (and forced tm_isdst) always take the walk.
-        self.countable = event.dst < 0 and not any(
-            item.repeat and item.stop < 0 and (item.start % USEC or item.repeat % USEC)
-            for item in event.second or ())
+        self.forked = event.timezone is not None
+        self.counter = time_counter(event)
 
     def after(self, usec: int) -> int | None:
         """The first elapse strictly after `usec` (microseconds since 1970), or None when there is none."""
@@ -43,104 +47,70 @@ class CalendarSearch:
             fixed = FixedClock(offset, isdst)
             found = next_elapse(self.event, fixed, usec)
             changes = zone_changes(self.zone)
-            if found is None or all(changes.steady(low - MARGIN, high + MARGIN, offset, isdst)
+            if found is None or all(changes.steady(low - SLACK, high + SLACK, offset, isdst)
                                     for low, high in fixed.spans):
+                self._remember(offset)
                 return found
+        if self.forked:
+            self.clock.guess = 0
         return next_elapse(self.event, self.clock, usec)
+
+    def _remember(self, offset: int) -> None:
+        """Leave mktime's memory where the walk's last call, on this offset, would have left it."""
+        if self.clock is not None and not self.forked:
+            self.clock.guess = -offset
 
     def elapses(self, usec: int) -> Iterator[int]:
         """Every elapse after `usec`, in order, as systemd's timer would run them one after another.
 
         systemd never answers at or before the instant it was asked after
-        (its walk refuses to go back); were it to, the search would go on a
+        (its walk refuses to go back); were it to, the search goes on a
         second later rather than repeat an instant or stop.
         """
-        while (found := self.after(usec)) is not None:
+        while True:
+            usec = yield from self._counted(usec)
+            found = self.after(usec)
+            if found is None:
+                return
             if found <= usec:
                 usec += USEC
                 continue
             yield found
-            usec = yield from self._rest_of_day(found)
+            usec = found
 
-    def _rest_of_day(self, usec: int) -> Generator[int, None, int]:
-        """The elapses after the elapse `usec` on its local day, while counting gives systemd's answer.
+    def _counted(self, usec: int) -> Generator[int, None, int]:
+        """The elapses after `usec` found by counting, day after day; returns where the walk goes on from.
 
-        Returns where after() goes on from: the end of the day when the walk
-        would leave it cleanly, else the last elapse counted. Counts nothing
-        where the zone changes its offset within two days (for `~` days,
-        before the month's end).
+        Counts while each day is one the event allows and the zone holds
+        still up to an hour past each answer (as far as the walk looks; for
+        `~` days, to the month's end). A day whose times run out passes on to
+        the next midnight, which the walk reaches cleanly.
         """
-        if not self.countable:
+        if not self.counter.countable:
             return usec
-        t, fraction = divmod(usec, USEC)
+        t, fraction = divmod(usec + 1, USEC)
         offset, isdst = (0, 0) if self.zone is None else zone_state(self.zone, t)
         day = (t + offset) // DAY * DAY - offset  # the instant the local day began, on this offset
-        if self.zone is not None:
-            end = day + (MONTH if self.event.end_of_month else DAY)
-            if not zone_changes(self.zone).steady(day - MARGIN, end + MARGIN, offset, isdst):
-                return usec
-        hour, rest = divmod(t - day, 3600)
+        hour, rest = divmod(t - day, HOUR)
         minute, second = divmod(rest, 60)
-        now = (hour, minute, second * USEC + fraction)
+        start = (hour, minute, second * USEC + fraction)
+        since = t
         while True:
-            later = self._next_time(*now)
-            if later is END_OF_DAY:
-                return (day + DAY) * USEC - 1
-            if later is None:
-                return (day + now[0] * 3600 + now[1] * 60) * USEC + now[2]
-            now = later
-            yield (day + now[0] * 3600 + now[1] * 60) * USEC + now[2]
-
-    def _next_time(self, hour: int, minute: int, second: int) -> tuple[int, int, int] | None:
-        """The next time of day after this one, as systemd's walk finds it; END_OF_DAY, or None to walk.
-
-        A value that overflows its field is normalised by systemd into the
-        field above, and restarts only the field right below the one that
-        changed: where that leaves a remainder (a minute past 23:59, a second
-        past hh:59:59) the walk's own answer differs from counting, so it is left to the walk.
-        """
-        event = self.event
-        found = _first(event.second, second + 1)
-        if found is not None and found < 60 * USEC:
-            return hour, minute, found
-        if found is not None and minute == 59 and found // USEC != 60:
-            return None
-        first_second = _lowest(event.second)
-        found = _first(event.minute, minute + 1) if minute < 59 else None
-        if found is not None and found < 60:
-            return hour, found, first_second
-        if found is not None and hour == 23 and found != 60:
-            return None
-        found = _first(event.hour, hour + 1) if hour < 23 else None
-        if found is None:
-            return END_OF_DAY
-        if found >= 24:
-            return None
-        return found, _lowest(event.minute), first_second
-
-
-END_OF_DAY = (24, 0, 0)
-
-
-def _lowest(chain: Chain) -> int:
-    """The smallest value a chain allows (0 for `*`)."""
-    return min((item.start for item in chain), default=0) if chain else 0
-
-
-def _first(chain: Chain, value: int) -> int | None:
-    """The smallest value of the chain from `value` on, even past the field's range (find_matching_component)."""
-    if chain is None:
-        return value
-    best = None
-    for item in chain:
-        if item.start >= value:
-            candidate = item.start
-        elif item.repeat > 0:
-            candidate = item.start + item.repeat * -((item.start - value) // item.repeat)
-            if 0 <= item.stop < candidate:
-                continue
-        else:
-            continue
-        if best is None or candidate < best:
-            best = candidate
-    return best
+            reach = day + (MONTH if self.event.end_of_month else DAY) + HOUR + SLACK
+            until = reach if self.zone is None else zone_changes(self.zone).steady_until(
+                since - SLACK, reach, offset, isdst)
+            date = datetime.fromtimestamp(day + offset, UTC)
+            if (self.event.end_of_month and until < reach) or not matches_date(
+                    self.event, date.year, date.month - 1, date.day):
+                return usec
+            while (now := self.counter.time_from(*start)) is not END_OF_DAY:
+                if now is None or day + now[0] * HOUR + now[1] * 60 + HOUR + SLACK >= until:
+                    return usec
+                self._remember(offset)
+                usec = (day + now[0] * HOUR + now[1] * 60) * USEC + now[2]
+                yield usec
+                start = (now[0], now[1], now[2] + 1)
+            if until < day + DAY + HOUR + SLACK:
+                return usec
+            day += DAY
+            since, usec, start = day, day * USEC - 1, (0, 0, 0)

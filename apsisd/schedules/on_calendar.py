@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from apsisd.errors import invalid
 from apsisd.fields import Fields, string
 from apsisd.quantities import parse_zone
-from apsisd.schedules.base import EMPTY, Context, Due, common, stamp
+from apsisd.schedules.base import EMPTY, Context, Due, LazyArgs, common, stamp
 from apsisd.schedules.calendar_event import CalendarEvent
 from apsisd.schedules.calendar_event_search import CalendarSearch
 from apsisd.schedules.calendar_event_syntax import EXAMPLES, parse_calendar_event
@@ -35,6 +35,7 @@ class OnCalendarSchedule:
     """Runs at every elapse of a systemd calendar event, in the expression's zone or else `tz`."""
 
     type_name: ClassVar[str] = "on-calendar"
+    auto_names: ClassVar[frozenset[str]] = AUTO_ARGS
     expr: str
     event: CalendarEvent
     zone: ZoneInfo  # where the event is read, and the zone of the `date`, `time`, `daytime` args
@@ -54,17 +55,22 @@ class OnCalendarSchedule:
     def times(self, start: datetime) -> Iterator[Due]:
         search = CalendarSearch(self.event, None if self.event.utc else self.zone)
         for usec in search.elapses((start - EPOCH) // MICROSECOND - 1):
-            yield self._due(usec)
+            moment = EPOCH + timedelta(microseconds=usec)
+            yield Due(time=moment, args=LazyArgs(self, moment))
 
     def arg_names(self) -> frozenset[str]:
         return AUTO_ARGS | frozenset(self.args)
 
-    def _due(self, usec: int) -> Due:
-        moment = EPOCH + usec * MICROSECOND
-        local = moment.astimezone(self.zone)
-        auto = {"date": local.date().isoformat(), "daytime": local.strftime("%H:%M:%S"),
-                "time": local.isoformat(), "schedule_time": stamp(moment)}
-        return Due(time=moment, args={**auto, **self.args})
+    def auto_arg(self, at: datetime, name: str) -> str:
+        """`date`, `daytime` and `time` in the schedule's zone; `schedule_time` in UTC (the run is never moved)."""
+        if name == "schedule_time":
+            return stamp(at)
+        local = at.astimezone(self.zone)
+        if name == "date":
+            return local.date().isoformat()
+        if name == "daytime":
+            return local.time().isoformat("seconds")
+        return local.isoformat()
 
 
 def _parse_expr(value: Any, local: ZoneInfo) -> tuple[str, CalendarEvent]:

@@ -8,7 +8,6 @@ changes, found once by sampling and bisection.
 """
 from __future__ import annotations
 
-import bisect
 import functools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -19,6 +18,8 @@ from apsisd.schedules.glibc_time import zone_state
 # within six hours; since 1970 the closest such pair in tzdata is a week apart.
 STEP = 6 * 3600
 WEEK = 7 * 86400
+# No zone's offset ever jumped by more than a day and a few hours (Samoa went ahead 24 hours).
+REACH = 27 * 3600
 # glibc reads a zone's transitions from its file, which lists them up to 2037.
 LAST_LISTED = 2**31 - 1
 FIRST_SCANNED = int(datetime(1800, 1, 1, tzinfo=UTC).timestamp())
@@ -29,31 +30,41 @@ class ZoneChanges:
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
-        self._years: dict[int, list[int]] = {}
+        self._years: dict[int, list[tuple[int, int]]] = {}
 
     def steady(self, start: int, end: int, offset: int, isdst: int) -> bool:
-        """Whether the zone has (offset, isdst) at every instant from start through end."""
-        if zone_state(self.zone, start) != (offset, isdst):
-            return False
-        for year in range(_year_of(start), _year_of(end) + 1):
-            changes = self._year(year)
-            index = bisect.bisect_right(changes, start)
-            if index < len(changes) and changes[index] <= end:
-                return False
-        return True
+        """Whether the zone has (offset, isdst) at every instant from start through end, none of whose
+        wall times also occurs at another instant (the clocks going back just outside the stretch)."""
+        return self.steady_until(start, end, offset, isdst) >= end
 
-    def _year(self, year: int) -> list[int]:
-        """The first instants of a new state, for changes after 1 January `year` and up to the next."""
+    def steady_until(self, start: int, horizon: int, offset: int, isdst: int) -> int:
+        """The last instant up to `horizon` through which the stretch from `start` is steady; start - 1 if none."""
+        if zone_state(self.zone, start) != (offset, isdst):
+            return start - 1
+        until = horizon
+        for year in range(_year_of(start - REACH), _year_of(horizon + REACH) + 1):
+            for instant, repeated in self._year(year):
+                if repeated and instant - repeated <= start < instant + repeated:
+                    return start - 1
+                if instant > start:
+                    until = min(until, instant - repeated - 1)
+        return until
+
+    def _year(self, year: int) -> list[tuple[int, int]]:
+        """Each change after 1 January `year` and up to the next: its first instant in the new state, and
+        how many seconds of wall time it repeats (0 when the clocks go forward or only tm_isdst changes)."""
         if year not in self._years:
             begin = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
             end = int(datetime(year + 1, 1, 1, tzinfo=UTC).timestamp())
-            changes: list[int] = []
+            changes: list[tuple[int, int]] = []
             before, state = begin, zone_state(self.zone, begin)
             for after in range(begin + STEP, end + STEP, STEP):
                 after = min(after, end)
                 new_state = zone_state(self.zone, after)
                 if new_state != state:
-                    changes.append(self._change(before, after, state))
+                    instant = self._change(before, after, state)
+                    now = zone_state(self.zone, instant)
+                    changes.append((instant, max(0, state[0] - now[0])))
                     state = new_state
                 before = after
             self._years[year] = changes

@@ -68,6 +68,10 @@ def test_same_as_the_exact_walk_around_every_change(zone: str) -> None:
     ("*-*~1..3 *:0/30", "America/New_York", "2024-02-26T00:00:00"),
     ("*:0/15", "America/New_York", "2024-11-02T23:00:00"),
     ("daily EDT", "America/New_York", "2024-03-01T00:00:00"),  # a forced tm_isdst always takes the walk
+    ("0/2:00", "America/New_York", "2024-10-30T00:00:00"),  # hour 24 is the next midnight
+    ("Mon..Fri 09:30", "Europe/London", "2024-03-20T00:00:00"),  # days the event skips are walked
+    ("*-*-28..31 12:00,18:00", "Europe/Berlin", "2024-01-01T00:00:00"),
+    ("*:0/20", "Pacific/Apia", "2011-12-28T00:00:00"),
 ])
 def test_tricky_events_same_as_the_exact_walk(expr: str, zone: str, start: str) -> None:
     tz = ZoneInfo(zone)
@@ -83,13 +87,25 @@ def test_counting_leaves_no_gap_between_days() -> None:
 
 
 def test_an_answer_at_or_before_the_start_is_skipped_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
-    search = CalendarSearch(parse_calendar_event("*:0/10", ZoneInfo("UTC")), None)
+    search = CalendarSearch(parse_calendar_event("*:*:0,0.5/20", ZoneInfo("UTC")), None)  # never counted
     answers = iter([5 * USEC, 5 * USEC, 600 * USEC])
     monkeypatch.setattr(search, "after", lambda usec: next(answers))
-    monkeypatch.setattr(search, "countable", False)
     assert list(islice(search.elapses(10 * USEC), 1)) == [600 * USEC]
 
 
 def test_never_is_the_end() -> None:
     assert list(fast("2100-02-29", ZoneInfo("Europe/Berlin"), 0)) == []
     assert list(fast("@1700000000", ZoneInfo("UTC"), 0)) == [1700000000 * USEC]
+
+
+def test_an_answer_before_the_base_is_skipped() -> None:
+    # Caracas, 9 December 2007: 03:00 -04:00 became 02:30 -04:30, tm_isdst unchanged. A zone the expression
+    # names is computed in a fresh process each time, whose mktime() takes the first reading of a repeated
+    # wall time: from inside the repeated half hour systemd answers an instant before its base.
+    caracas = ZoneInfo("America/Caracas")
+    event = parse_calendar_event("*:0/15 America/Caracas", ZoneInfo("UTC"))
+    base = int(datetime(2007, 12, 9, 7, 4, 32, tzinfo=UTC).timestamp()) * USEC
+    systemd = next_elapse(event, ZoneClock(caracas), base)
+    assert systemd == int(datetime(2007, 12, 9, 6, 45, tzinfo=UTC).timestamp()) * USEC
+    assert [datetime.fromtimestamp(usec // USEC, UTC).strftime("%H:%M") for usec in
+            islice(CalendarSearch(event, caracas).elapses(base), 3)] == ["07:30", "07:45", "08:00"]
