@@ -38,7 +38,7 @@ class OnCalendarSchedule:
     auto_names: ClassVar[frozenset[str]] = AUTO_ARGS
     expr: str
     event: CalendarEvent
-    zone: ZoneInfo  # where the event is read, and the zone of the `date`, `time`, `daytime` args
+    tz: ZoneInfo  # where the event is read, and the zone of the `date`, `time`, `daytime` args
     enabled: bool = True
     args: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
@@ -50,10 +50,10 @@ class OnCalendarSchedule:
         fields.done()
         expr, event = parsed
         zone = ZoneInfo("UTC") if event.utc else ZoneInfo(event.timezone) if event.timezone else local
-        return cls(expr=expr, event=event, zone=zone, **keywords)
+        return cls(expr=expr, event=event, tz=zone, **keywords)
 
     def times(self, start: datetime) -> Iterator[Due]:
-        search = CalendarSearch(self.event, None if self.event.utc else self.zone)
+        search = CalendarSearch(self.event, None if self.event.utc else self.tz)
         for usec in search.elapses((start - EPOCH) // MICROSECOND - 1):
             moment = EPOCH + timedelta(microseconds=usec)
             yield Due(time=moment, args=LazyArgs(self, moment))
@@ -65,7 +65,7 @@ class OnCalendarSchedule:
         """`date`, `daytime` and `time` in the schedule's zone; `schedule_time` in UTC (the run is never moved)."""
         if name == "schedule_time":
             return stamp(at)
-        local = at.astimezone(self.zone)
+        local = at.astimezone(self.tz)
         if name == "date":
             return local.date().isoformat()
         if name == "daytime":

@@ -49,12 +49,12 @@ def test_fields_and_defaults() -> None:
     assert sched.type_name == "on-calendar"
     assert sched.expr == "Mon..Fri *-*-* 09:30"  # spaces around dropped, as in a unit file
     assert str(sched.event) == "Mon..Fri *-*-* 09:30:00"
-    assert sched.zone.key == "Europe/London"
+    assert sched.tz.key == "Europe/London"
     assert sched.enabled is False
     assert dict(sched.args) == {"x": "1"}
     assert sched.arg_names() == {"date", "time", "daytime", "schedule_time", "x"}
     plain = schedule(expr="daily")
-    assert plain.zone.key == "UTC" and plain.enabled is True and dict(plain.args) == {}
+    assert plain.tz.key == "UTC" and plain.enabled is True and dict(plain.args) == {}
 
 
 @pytest.mark.parametrize(("expr", "tz", "zone"), [
@@ -68,7 +68,7 @@ def test_fields_and_defaults() -> None:
 ])
 def test_zone_of_the_schedule(expr: str, tz: str | None, zone: str) -> None:
     keys = {"expr": expr} if tz is None else {"expr": expr, "tz": tz}
-    assert schedule(**keys).zone.key == zone
+    assert schedule(**keys).tz.key == zone
 
 
 @pytest.mark.parametrize(("keys", "expected"), [

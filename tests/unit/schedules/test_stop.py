@@ -1,7 +1,6 @@
 """Stop schedules: every form of `stop`, daytime stops across DST, what comes from the start schedule, errors."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -13,22 +12,9 @@ from apsisd.errors import InvalidFields
 from apsisd.fields import Fields
 from apsisd.schedules import registry
 from apsisd.schedules.base import Context
-from apsisd.schedules.daily import DailySchedule
-from apsisd.schedules.daily_interval import DailyIntervalSchedule
-from apsisd.schedules.explicit import ExplicitSchedule
-from apsisd.schedules.interval import IntervalSchedule
 from apsisd.schedules.stop import StopSchedule
 
 NY = "America/New_York"
-
-
-@pytest.fixture(autouse=True)
-def only_these_types(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The registry with the types these tests use, whatever else is installed (or not yet written)."""
-    types = {cls.type_name: cls for cls in (DailySchedule, DailyIntervalSchedule, ExplicitSchedule,
-                                            IntervalSchedule)}
-    monkeypatch.setattr(registry, "schedule_types", lambda: types)
-    yield
 
 
 def parse(value: dict[str, Any]) -> StopSchedule:
@@ -96,6 +82,11 @@ TABLE: list[tuple[dict[str, Any], str, list[tuple[str, str | None]]]] = [
         ("2026-07-01T09:00:00-04:00", "2026-07-01T09:45:00-04:00"),
         ("2026-07-01T09:30:00-04:00", "2026-07-01T09:45:00-04:00"),
         ("2026-07-02T09:00:00-04:00", "2026-07-02T09:45:00-04:00")]),
+    # Cron and on-calendar starts have one too (on-calendar's: the zone it reads the expression in).
+    ({"start": {"type": "cron", "expr": "0 9 * * *", "tz": NY}, "stop": "09:45"}, "2026-07-01T00:00-04:00", [
+        ("2026-07-01T09:00:00-04:00", "2026-07-01T09:45:00-04:00")]),
+    ({"start": {"type": "on-calendar", "expr": "*-*-* 09:00", "tz": NY}, "stop": "09:45"},
+     "2026-07-01T00:00-04:00", [("2026-07-01T09:00:00-04:00", "2026-07-01T09:45:00-04:00")]),
     # An interval start has none: the daytime stop names its own.
     ({"start": {"type": "interval", "interval": "12h"}, "stop": {"type": "daytime", "daytime": "06:00",
       "tz": "UTC"}}, "2026-07-01T00:00+00:00", [
@@ -126,7 +117,8 @@ INVALID: list[tuple[dict[str, Any], list[tuple[tuple[str | int, ...], str]]]] = 
       (("start", "daytime"), "is required"),
       (("stop",), "must be more than 0, not 0")]),
     ({"start": {"type": "hourly"}},
-     [(("start", "type"), "unknown schedule type 'hourly'; known types: daily, daily-interval, explicit, interval")]),
+     [(("start", "type"), "unknown schedule type 'hourly'; known types: cron, daily, daily-interval, explicit, "
+                          "interval, on-calendar")]),
     ({"start": "daily"}, [(("start",), "a schedule must be a mapping of keys to values, not a string 'daily'")]),
     ({"start": {"start": daily("09:30"), "stop": "1h"}},
      [(("start",), "must be a schedule with a type, not another {start, stop}")]),
