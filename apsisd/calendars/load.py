@@ -7,6 +7,7 @@ one pass, each as FILE:LINE:, and a folder with any mistake is not used.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -34,9 +35,9 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
-def is_calendar_file(path: Path) -> bool:
-    """Whether a file in a jobs folder is a holiday calendar (and so not a job)."""
-    return path.name.endswith((TEXT_SUFFIX, YAML_SUFFIX))
+def is_calendar_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a file in a jobs folder (its path, or its name) is a holiday calendar (and so not a job)."""
+    return os.fspath(path).endswith((TEXT_SUFFIX, YAML_SUFFIX))
 
 
 def load_calendars(folders: Sequence[Path]) -> dict[str, Calendar]:
@@ -71,9 +72,15 @@ def _calendar_files(folders: Sequence[Path]) -> Iterator[Path]:
     for folder in folders:
         if not folder.is_dir():
             continue
-        for path in sorted(folder.rglob("*")):
-            hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-            if not hidden and is_calendar_file(path) and path.is_file():
+        # os.walk and strings rather than rglob and Paths: the jobs folder holds many thousands of job files.
+        found: list[list[str]] = []
+        for root, dirs, names in os.walk(folder):
+            dirs[:] = [name for name in dirs if not name.startswith(".")]
+            found.extend(os.path.relpath(os.path.join(root, name), folder).split(os.sep) for name in names
+                         if not name.startswith(".") and is_calendar_file(name))
+        for parts in sorted(found):  # the order of sorted Paths: part by part
+            path = folder.joinpath(*parts)
+            if path.is_file():
                 yield path
 
 
