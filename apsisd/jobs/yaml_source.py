@@ -45,6 +45,11 @@ INTEGER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)", re.ASCII)
 DECIMAL = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)",
                      re.ASCII)
 DEFAULT_TAGS = {ScalarNode: STR, SequenceNode: SEQ, MappingNode: MAP}
+# The tag of a plain, untagged scalar until _Builder types it (compared by identity: no document's tag is this
+# object). Typing waits for the builder because keys, half the scalars, stay text and need none.
+PLAIN = "tag:apsis,plain"
+# The first characters of a plain scalar plain_tag() may type; anything else is text. "" covers the empty scalar.
+TYPED_START = "tTfF~nN-+0123456789."
 
 
 def plain_tag(text: str) -> str:
@@ -66,12 +71,13 @@ class JobFileLoader(BASE_LOADER):  # type: ignore[misc]
     """The YAML loader of job files: the C parser when present, typing plain scalars by plain_tag() alone.
 
     Replaces PyYAML's resolver machinery (a list of regular expressions per
-    first character, path resolvers) with one function: a large jobs folder
-    has millions of scalars.
+    first character, path resolvers) with one function that only marks plain
+    scalars PLAIN: a large jobs folder has millions of scalars, and the C
+    composer calls it for each.
     """
 
     def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
-        return plain_tag(value) if kind is ScalarNode and implicit[0] else DEFAULT_TAGS[kind]
+        return PLAIN if kind is ScalarNode and implicit[0] else DEFAULT_TAGS[kind]
 
     def descend_resolver(self, current_node: Node | None, current_index: object) -> None:
         pass
@@ -138,7 +144,7 @@ def _child(node: Node, part: str | int) -> tuple[Node, Node] | None:
         return None
     merges = []
     for key, value in node.value:
-        if key.tag == MERGE:
+        if _merges(key):
             merges.append(value)
         elif isinstance(key, ScalarNode) and key.value == part:
             return key, value
@@ -147,6 +153,11 @@ def _child(node: Node, part: str | int) -> tuple[Node, Node] | None:
             if isinstance(source, MappingNode) and (found := _child(source, part)):
                 return found
     return None
+
+
+def _merges(key: Node) -> bool:
+    """Whether a mapping key is `<<` (plain) or tagged !!merge: its value is merged into the mapping."""
+    return key.value == "<<" if key.tag is PLAIN else key.tag == MERGE
 
 
 class _Builder:
@@ -164,7 +175,7 @@ class _Builder:
 
     def build(self, node: Node) -> Any:
         if node.__class__ is ScalarNode:
-            return node.value if node.tag == STR else self.scalar(node)
+            return self.scalar(node)
         if id(node) in self._open:
             self.problem(node, "a YAML alias refers to a value that contains it; remove the loop")
             return None
@@ -180,20 +191,30 @@ class _Builder:
             self._open.discard(id(node))
 
     def scalar(self, node: ScalarNode) -> Any:
-        make = SCALARS.get(node.tag)
+        tag = node.tag
+        if tag is PLAIN:
+            text = node.value
+            if text[:1] not in TYPED_START:
+                return text
+            tag = plain_tag(text)
+        if tag == STR:
+            return node.value
+        make = SCALARS.get(tag)
         if make is None:
             self.problem(node, f"unsupported YAML tag {node.tag!r}; write the value as plain text")
             return None
         try:
             return make(node.value)
         except ValueError:
-            self.problem(node, f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}")
+            self.problem(node, f"{node.value!r} is not a valid {tag.rsplit(':', 1)[-1]}")
             return None
 
-    # sequence() and mapping() inline the common case, a text scalar: a large folder has millions.
+    # sequence() and mapping() inline the common case, a scalar that is text as it stands (quoted, or plain
+    # and not typed): a large folder has millions.
 
     def sequence(self, node: SequenceNode) -> list[Any]:
-        return [item.value if item.__class__ is ScalarNode and item.tag == STR else self.build(item)
+        return [item.value if item.__class__ is ScalarNode and (
+                    (item.tag is PLAIN and item.value[:1] not in TYPED_START) or item.tag == STR) else self.build(item)
                 for item in node.value]
 
     def mapping(self, node: MappingNode) -> dict[str, Any]:
@@ -203,7 +224,7 @@ class _Builder:
             if key_node.__class__ is not ScalarNode:
                 self.problem(key_node, "a mapping key must be a plain name, not a list or mapping")
                 continue
-            if key_node.tag == MERGE:
+            if (key_node.tag is PLAIN and key_node.value == "<<") or key_node.tag == MERGE:  # _merges(), inlined
                 merges.append(value_node)
                 continue
             key = key_node.value
@@ -212,8 +233,9 @@ class _Builder:
                 self.problem(key_node, f"duplicate key {key!r} (first at line {first.start_mark.line + 1}); "
                                        "a key may appear once in a mapping")
                 continue
-            result[key] = (value_node.value if value_node.__class__ is ScalarNode and value_node.tag == STR else
-                           self.build(value_node))
+            result[key] = (value_node.value if value_node.__class__ is ScalarNode and (
+                               (value_node.tag is PLAIN and value_node.value[:1] not in TYPED_START) or
+                               value_node.tag == STR) else self.build(value_node))
         # Merged keys come after the mapping's own, so its own keep their values.
         for merge in merges:
             for extra in self.merge(merge):
