@@ -21,7 +21,7 @@ class Fields:
     def __init__(self, data: object, what: str = "this") -> None:
         self.problems: list[tuple[tuple[str | int, ...], str]] = []
         self._seen: set[str] = set()
-        if isinstance(data, Mapping):
+        if type(data) is dict or isinstance(data, Mapping):  # dict first: YAML gives dicts, and an ABC check is slow
             self._data: Mapping[Any, Any] = data
         else:
             self._data = {}
@@ -55,12 +55,37 @@ class Fields:
 
     def done(self) -> None:
         """Raise everything found so far, unknown keys included."""
+        if not self.problems and self._data.keys() <= self._seen:
+            return  # the common case, checked in C: a large folder reads many mappings
         unknown = [key for key in self._data if key not in self._seen]
-        if unknown:  # the list of allowed keys is made only when needed: a large folder reads many mappings
+        if unknown:
             allowed = ", ".join(sorted(self._seen)) or "none"
             self.problems.extend(((str(key),), f"unknown key; allowed here: {allowed}") for key in unknown)
         if self.problems:
             raise InvalidFields(self.problems)
+
+
+def remembered(parse: Callable[[Any], T], size: int = 1024) -> Callable[[Any], T]:
+    """`parse`, keeping the results for the last values it read, by their repr (which tells 1, 1.0, true and
+    '1' apart, as parsers do).
+
+    For sub-values a jobs folder repeats thousands of times (a program's limits, a job's params). Results are
+    shared, so `parse` must return immutable values. Problems are not kept: they are rare.
+    """
+    results: dict[str, T] = {}
+
+    def parse_remembered(value: Any) -> T:
+        key = repr(value)
+        found = results.get(key, REQUIRED)
+        if found is not REQUIRED:
+            return found
+        parsed = parse(value)
+        if len(results) >= size:
+            results.clear()
+        results[key] = parsed
+        return parsed
+
+    return parse_remembered
 
 
 def each(parse: Callable[[Any], T]) -> Callable[[Any], list[T]]:

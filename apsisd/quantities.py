@@ -5,6 +5,7 @@ spellings and names the same ones when it refuses a value.
 """
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, time
 from typing import Any
@@ -23,12 +24,18 @@ DAYTIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?", re.ASCII
 
 def parse_duration(value: Any) -> float:
     """Seconds from 90, 90.5, '90', '90s', '15m', '4h', '1d' or '1h30m'; never negative."""
+    if isinstance(value, str):
+        return _duration_text(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value < 0:
             raise invalid(f"must not be negative, not {value}; use {DURATION_HELP}")
         return float(value)
-    if not isinstance(value, str):
-        raise invalid(f"must be {DURATION_HELP}, not {describe(value)}")
+    raise invalid(f"must be {DURATION_HELP}, not {describe(value)}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _duration_text(value: str) -> float:
+    """parse_duration() of text; cached, as a jobs folder spells the same few durations thousands of times."""
     text = value.strip()
     try:
         return parse_duration(float(text))
@@ -44,7 +51,15 @@ def parse_size(value: Any) -> int:
     """Bytes from 1048576, '512M', '2G', '1.5G' (powers of 1024, as systemd counts)."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    match = SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if isinstance(value, str):
+        return _size_text(value)
+    raise invalid(f"{value!r} is not a size; use a number of bytes or a size such as 512M or 2G")
+
+
+@functools.lru_cache(maxsize=1024)
+def _size_text(value: str) -> int:
+    """parse_size() of text; cached, as a jobs folder spells the same few sizes thousands of times."""
+    match = SIZE.fullmatch(value.strip())
     if match is None:
         raise invalid(f"{value!r} is not a size; use a number of bytes or a size such as 512M or 2G")
     return int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])

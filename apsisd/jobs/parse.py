@@ -13,7 +13,7 @@ from typing import Any
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields, invalid
-from apsisd.fields import Fields, describe, each, string, string_map
+from apsisd.fields import Fields, describe, each, remembered, string, string_map
 from apsisd.jobs.model import NO_METADATA, Job, Metadata
 from apsisd.jobs.params import check_schedules, parse_params
 from apsisd.jobs.program import parse_program
@@ -46,19 +46,20 @@ class JobParser:
         if not isinstance(data, Mapping):
             raise invalid(f"a job file must be a mapping of keys to values, not {describe(data)}")
         fields = Fields(data, "a job file")
-        params = fields.take("params", parse_params, ())
+        params = fields.take("params", _PARAMS, ())
         names = [*(params if params is not None else _loose_names(fields.raw("params"))), *RESERVED]
         schedules, paths = self._parse_schedules(fields)
         program = fields.take("program", parse_program)
-        conditions = fields.take("condition", _listed(_typed("condition")), [])
-        actions = fields.take("action", _listed(_typed("action")), [])
-        successors = fields.take("successors", _listed(_successor), [])
+        conditions = fields.take("condition", _CONDITIONS, [])
+        actions = fields.take("action", _ACTIONS, [])
+        successors = fields.take("successors", _SUCCESSORS, [])
         metadata = fields.take("metadata", _metadata, NO_METADATA)
         problems = fields.problems
         if params:
             problems.extend(_problems(check_schedules, params, schedules, paths))
         for key in ("program", "condition", "action", "successors"):
-            problems.extend(_problems(check_strings, fields.raw(key), names, self.calendars, under=key))
+            if key in data:  # most jobs have no action: skip what is not there, a folder has many jobs
+                problems.extend(_problems(check_strings, data[key], names, self.calendars, under=key))
         problems.extend(_unknown_jobs(fields.raw("condition"), fields.raw("action"), fields.raw("successors"),
                                       self.job_ids))
         fields.done()
@@ -117,10 +118,18 @@ def _successor(value: Any) -> Mapping[str, Any]:
     return MappingProxyType({"type": "schedule", "job_id": job_id, "args": args, "if": {"states": ["success"]}})
 
 
+# Made once: a large folder parses many jobs.
+_CONDITIONS = _listed(_typed("condition"))
+_ACTIONS = _listed(_typed("action"))
+_SUCCESSORS = _listed(_successor)
+_LABELS = each(string)
+_PARAMS = remembered(parse_params)
+
+
 def _metadata(value: Any) -> Metadata:
     fields = Fields(value, "metadata")
     description = fields.take("description", string, "")
-    labels = fields.take("labels", each(string), [])
+    labels = fields.take("labels", _LABELS, [])
     if fields.problems:
         raise InvalidFields(fields.problems)
     extra = {key: item for key, item in value.items() if key not in ("description", "labels")}
@@ -129,6 +138,8 @@ def _metadata(value: Any) -> Metadata:
 
 def _unknown_jobs(conditions: Any, actions: Any, successors: Any, job_ids: Collection[str]) -> list[tuple[Path, str]]:
     """A `job_id` written out (not templated) in a condition, action or successor must name a job of the folder."""
+    if conditions is None and actions is None and successors is None:
+        return []  # most jobs: nothing to look at
     named: list[tuple[Path, Any]] = []
     for key, value in (("condition", conditions), ("action", actions), ("successors", successors)):
         items = value if isinstance(value, list) else [value]

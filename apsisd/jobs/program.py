@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields, SpecError, invalid
-from apsisd.fields import Fields, boolean, describe, string, string_map
+from apsisd.fields import Fields, boolean, describe, remembered, string, string_map
 from apsisd.hosts.spec import (
     DEFAULT_GRACE_PERIOD,
     DEFAULT_STOP_SIGNAL,
@@ -109,9 +109,9 @@ def parse_program(value: Any) -> Program:
     parsed = Program(
         kind=kind, command=command, argv=argv,
         user=fields.take("user", _name, None), group=fields.take("group", _name, None),
-        env=fields.take("env", _env, EMPTY), cwd=fields.take("cwd", _DEFERRED["cwd"], None),
+        env=fields.take("env", _ENV, EMPTY), cwd=fields.take("cwd", _DEFERRED["cwd"], None),
         timeout=fields.take("timeout", _DEFERRED["timeout"], None),
-        stop=fields.take("stop", _stop, DEFAULT_STOP), limits=fields.take("limits", _limits, NO_LIMITS),
+        stop=fields.take("stop", _STOP, DEFAULT_STOP), limits=fields.take("limits", _LIMITS, NO_LIMITS),
         host=fields.take("host", _name, None),
     )
     fields.done()
@@ -317,9 +317,13 @@ def _limits(value: Any) -> Limits:
 
 
 # The parsers of the fields a template may defer, made once: a large folder parses many programs.
+# Those of the sub-mappings remember what they read: most jobs of a folder share their limits.
 _DEFERRED: dict[str, Callable[[Any], Any]] = {
     name: deferred(parse) for name, parse in {
         "duration": parse_duration, "success": _success, "cwd": _cwd, "timeout": _timeout, "signal": _signal,
         "grace_period": _grace_period, "memory": _memory, "cpu": _cpu, "tasks": _tasks, "nice": _nice,
     }.items()
 }
+_ENV = remembered(_env)
+_STOP = remembered(_stop)
+_LIMITS = remembered(_limits)
