@@ -48,8 +48,10 @@ DEFAULT_TAGS = {ScalarNode: STR, SequenceNode: SEQ, MappingNode: MAP}
 # The tag of a plain, untagged scalar until _Builder types it (compared by identity: no document's tag is this
 # object). Typing waits for the builder because keys, half the scalars, stay text and need none.
 PLAIN = "tag:apsis,plain"
-# The first characters of a plain scalar plain_tag() may type; anything else is text. "" covers the empty scalar.
+# The first and last characters of a plain scalar plain_tag() may type (true, null, 1.5e3...); a scalar with
+# another one at either end is text. "" covers the empty scalar (null).
 TYPED_START = "tTfF~nN-+0123456789."
+TYPED_END = "eElL~0123456789."
 
 
 def plain_tag(text: str) -> str:
@@ -79,11 +81,10 @@ class JobFileLoader(BASE_LOADER):  # type: ignore[misc]
     def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
         return PLAIN if kind is ScalarNode and implicit[0] else DEFAULT_TAGS[kind]
 
-    def descend_resolver(self, current_node: Node | None, current_index: object) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
+    # The composer calls these around every node, for path resolvers, which job files do not use. C
+    # functions that do nothing cost less than Python no-ops (dict.get returns `index`; tuple() returns ()).
+    descend_resolver = staticmethod(dict[Any, Any]().get)
+    ascend_resolver = staticmethod(tuple)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,7 +128,7 @@ def read_yaml(text: str, file: str) -> Document:
         loader.dispose()
     if root is None:
         return Document(value=None, root=None)
-    builder = _Builder(file)
+    builder = _Builder(file, aliases="&" in text and "*" in text)
     value = builder.build(root)
     if builder.problems:
         raise InvalidFiles(builder.problems)
@@ -163,10 +164,11 @@ def _merges(key: Node) -> bool:
 class _Builder:
     """Turns composed nodes into plain values, collecting problems."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, aliases: bool = True) -> None:
         self.file = file
         self.problems: list[FileProblem] = []
-        self._open: set[int] = set()
+        # The collections being built, to find a loop; only an alias can make one, and most files have none.
+        self._open: set[int] | None = set() if aliases else None
 
     def problem(self, node: Node, message: str) -> None:
         problem = FileProblem(self.file, node.start_mark.line + 1, "", message)
@@ -176,25 +178,30 @@ class _Builder:
     def build(self, node: Node) -> Any:
         if node.__class__ is ScalarNode:
             return self.scalar(node)
+        if self._open is None:
+            return self.collection(node)
         if id(node) in self._open:
             self.problem(node, "a YAML alias refers to a value that contains it; remove the loop")
             return None
         self._open.add(id(node))
         try:
-            if node.tag == SEQ:
-                return self.sequence(node)
-            if node.tag == MAP:
-                return self.mapping(node)
-            self.problem(node, f"unsupported YAML tag {node.tag!r}; use a plain list or mapping")
-            return None
+            return self.collection(node)
         finally:
             self._open.discard(id(node))
+
+    def collection(self, node: Node) -> Any:
+        if node.tag == MAP:
+            return self.mapping(node)
+        if node.tag == SEQ:
+            return self.sequence(node)
+        self.problem(node, f"unsupported YAML tag {node.tag!r}; use a plain list or mapping")
+        return None
 
     def scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
         if tag is PLAIN:
             text = node.value
-            if text[:1] not in TYPED_START:
+            if text[:1] not in TYPED_START or text[-1:] not in TYPED_END:
                 return text
             tag = plain_tag(text)
         if tag == STR:
@@ -214,7 +221,8 @@ class _Builder:
 
     def sequence(self, node: SequenceNode) -> list[Any]:
         return [item.value if item.__class__ is ScalarNode and (
-                    (item.tag is PLAIN and item.value[:1] not in TYPED_START) or item.tag == STR) else self.build(item)
+                    (item.tag is PLAIN and (item.value[:1] not in TYPED_START or item.value[-1:] not in TYPED_END))
+                    or item.tag == STR) else self.build(item)
                 for item in node.value]
 
     def mapping(self, node: MappingNode) -> dict[str, Any]:
@@ -234,7 +242,8 @@ class _Builder:
                                        "a key may appear once in a mapping")
                 continue
             result[key] = (value_node.value if value_node.__class__ is ScalarNode and (
-                               (value_node.tag is PLAIN and value_node.value[:1] not in TYPED_START) or
+                               (value_node.tag is PLAIN and (value_node.value[:1] not in TYPED_START or
+                                                             value_node.value[-1:] not in TYPED_END)) or
                                value_node.tag == STR) else self.build(value_node))
         # Merged keys come after the mapping's own, so its own keep their values.
         for merge in merges:
