@@ -205,7 +205,7 @@ class LocalHost:
         if tracker is None or tracker.finished is not None:
             return
         interface, changed, _invalidated = message.body
-        tracker.props.update({k: v.value for k, v in changed.items()})
+        tracker.props.update({k: v.value for k, v in changed.items() if k in outcome.PROPERTIES})
         if tracker.attaching:
             return
         if interface == UNIT_IFACE and "Job" in changed:

@@ -60,6 +60,15 @@ def _exit(code: int | None, status: int | None) -> tuple[int | None, str | None]
     return None, None
 
 
+# The unit properties the functions below read: a host keeps these of each
+# PropertiesChanged signal and drops the rest (a signal carries dozens).
+PROPERTIES = frozenset({
+    "ActiveState", "LoadState", "Job", "InvocationID", "Result", "MainPID", "ExecMainPID", "ExecMainCode",
+    "ExecMainStatus", "ExecMainStartTimestamp", "ExecMainExitTimestamp", "InactiveExitTimestamp",
+    "InactiveEnterTimestamp", "CPUUsageNSec", "MemoryPeak",
+})
+
+
 def has_started(props: Mapping[str, Any]) -> bool:
     return bool(props.get("InvocationID")) and props.get("ActiveState") in ("active", "reloading", "deactivating")
 

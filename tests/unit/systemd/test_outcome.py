@@ -1,12 +1,15 @@
 """A unit's end told from journal records and from D-Bus properties: pure."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from apsisd.hosts.base import Finished, Started
+from apsisd.systemd import outcome
 from apsisd.systemd.outcome import (
     finished_from_journal,
     finished_from_properties,
@@ -305,3 +308,9 @@ def test_signal_name(number: int, name: str) -> None:
 )
 def test_usec_time(value: int | None, expected: datetime | None) -> None:
     assert usec_time(value) == expected
+
+
+def test_every_property_the_outcome_reads_is_one_a_host_keeps() -> None:
+    source = Path(outcome.__file__).read_text()
+    read = set(re.findall(r'props\.get\("([A-Za-z]+)"', source))
+    assert read and read <= outcome.PROPERTIES, read - outcome.PROPERTIES
