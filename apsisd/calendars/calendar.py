@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,9 @@ class Calendar:
 
     def shift(self, day: date, count: int) -> date:
         """The `count`-th calendar date after `day` (before it when negative); `day` itself for 0."""
-        step = timedelta(days=1 if count > 0 else -1)
+        if count == 0:
+            return day  # schedules ask for it on every date: their shift is mostly 0
+        step = ONE_DAY if count > 0 else -ONE_DAY
         for _ in range(abs(count)):
             day += step
             while not self.contains(day):

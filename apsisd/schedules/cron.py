@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from apsisd.fields import Fields
 from apsisd.quantities import parse_zone
-from apsisd.schedules.base import Context, Due, LazyArgs, common, stamp
+from apsisd.schedules.base import Context, Due, common, lazy_times, stamp
 from apsisd.schedules.cron_expr import CronExpr, parse_expr
-from apsisd.schedules.dst import DstPolicy, Fold, Gap, exists, parse_policy, resolve
+from apsisd.schedules.dst import DstPolicy, Fold, Gap, exists, parse_policy, resolve, steady_day
 
 FIXED_TIME = DstPolicy(Gap.SHIFT, Fold.FIRST)
 WILDCARD = DstPolicy(Gap.SKIP, Fold.BOTH)
@@ -47,11 +47,13 @@ def default_policy(expr: CronExpr) -> DstPolicy:
 
 
 class Moment(NamedTuple):
-    """One candidate run before args are built: its instant, whether it was shifted, and its args.
+    """One candidate run before args are built: its instant, whether it was shifted, and what its args come from.
 
-    `time` is the instant in the zone (a real wall time, also when shifted
-    out of a gap, as the daily schedule does); `date` and `daytime` are the
-    nominal ones the expression matched.
+    `date` and `daytime` are the nominal ones the expression matched. The
+    `time` arg is the instant in the zone (a real wall time, also when
+    shifted out of a gap, as the daily schedule does): on a steady day the
+    nominal date and daytime with the day's `offset`, else (offset "") made
+    from the instant when read.
 
     Tuples sort by instant, then a time that exists (shifted False) before
     one shifted onto the same instant.
@@ -59,9 +61,13 @@ class Moment(NamedTuple):
 
     instant: datetime
     shifted: bool
-    time: str
     date: str
     daytime: str
+    offset: str
+
+
+# Moment((...)) without the generated __new__'s argument handling: a day of a `* * * * *` job is 1,440 of them.
+make_moment = cast(Callable[[tuple[datetime, bool, str, str, str]], Moment], functools.partial(tuple.__new__, Moment))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +105,9 @@ class CronSchedule:
         return AUTO_ARGS | frozenset(self.args)
 
     def times(self, start: datetime) -> Iterator[Due]:
+        return lazy_times(self, start)
+
+    def runs(self, start: datetime) -> Iterator[tuple[datetime, Moment]]:
         """Every run at or after `start`, strictly increasing.
 
         A run is held back until the next candidate is known, since a time
@@ -114,20 +123,23 @@ class CronSchedule:
             if held is None:
                 held = moment
             elif moment.instant > held.instant:
-                yield self._due(held)
+                yield held.instant, held
                 held = moment
             elif moment.instant == held.instant and held.shifted and not moment.shifted:
                 held = moment
         if held is not None:
-            yield self._due(held)
-
-    def _due(self, moment: Moment) -> Due:
-        return Due(time=moment.instant, args=LazyArgs(self, moment))
+            yield held.instant, held
 
     def auto_arg(self, at: Moment, name: str) -> str:
+        if name == "date":
+            return at.date
+        if name == "daytime":
+            return at.daytime
         if name == "schedule_time":
             return stamp(at.instant)
-        return str(getattr(at, name))  # time, date, daytime
+        if at.offset:  # time
+            return f"{at.date}T{at.daytime}{at.offset}"
+        return at.instant.astimezone(self.tz).isoformat()
 
     def _moments(self, first_day: date, start: datetime) -> Iterator[Moment]:
         """The matching local times from `first_day` on as instants at or after `start`, in order.
@@ -149,8 +161,7 @@ class CronSchedule:
                 changing.clear()
             base, day_text, suffix = steady
             for index in range(bisect_left(self._clock, start - base), len(self._clock)):
-                daytime = self._daytimes[index]
-                yield Moment(base + self._clock[index], False, f"{day_text}T{daytime}{suffix}", day_text, daytime)
+                yield make_moment((base + self._clock[index], False, day_text, self._daytimes[index], suffix))
         yield from sorted(changing)
 
     def _resolved(self, day: date, start: datetime) -> Iterator[Moment]:
@@ -162,7 +173,7 @@ class CronSchedule:
             shifted = not exists(local, self.tz)
             for instant in resolve(local, self.tz, self.dst):
                 if instant >= start:
-                    yield Moment(instant, shifted, instant.astimezone(self.tz).isoformat(), day_text, daytime)
+                    yield Moment(instant, shifted, day_text, daytime, "")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -171,29 +182,3 @@ def day_clock(hours: tuple[int, ...], minutes: tuple[int, ...]) -> tuple[tuple[t
     pairs = [(hour, minute) for hour in hours for minute in minutes]
     return (tuple(timedelta(hours=hour, minutes=minute) for hour, minute in pairs),
             tuple(f"{hour:02d}:{minute:02d}:00" for hour, minute in pairs))
-
-
-class SteadyDay(NamedTuple):
-    """A local day with one UTC offset throughout: the instant of its midnight, its date and offset as text."""
-
-    midnight: datetime
-    date: str
-    offset: str
-
-
-@functools.lru_cache(maxsize=4096)
-def steady_day(zone: ZoneInfo, day: date) -> SteadyDay | None:
-    """`day` in `zone` when its UTC offset holds all day, or None on a day the clocks change.
-
-    Both midnights must exist once and share the offset; tzdata never
-    changes a zone's offset twice within a day, so nothing can hide between
-    them. Cached: every cron schedule in a zone asks about the same few days.
-    """
-    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
-    offset = midnight.utcoffset()
-    end = midnight + ONE_DAY
-    for wall in (midnight.replace(fold=1), end, end.replace(fold=1)):
-        if wall.utcoffset() != offset:
-            return None
-    assert offset is not None
-    return SteadyDay((midnight.replace(tzinfo=UTC) - offset), day.isoformat(), midnight.isoformat()[19:])

@@ -19,9 +19,9 @@ from apsisd.calendars.spec import parse_calendar
 from apsisd.errors import invalid
 from apsisd.fields import Fields, each
 from apsisd.quantities import parse_daytime, parse_duration, parse_zone
-from apsisd.schedules.base import EMPTY, Context, Due, LazyArgs, common, stamp
+from apsisd.schedules.base import EMPTY, Context, Due, common, lazy_times, stamp
 from apsisd.schedules.days import MAX_SHIFT, NO_SHIFT, ONE_DAY, Batch, DayShift, day_count, earliest, merge
-from apsisd.schedules.dst import DstPolicy, Fold, Gap, parse_policy, resolve
+from apsisd.schedules.dst import DstPolicy, Fold, Gap, parse_policy, resolve, since_midnight, steady_day
 
 AUTO_ARGS = frozenset({"date", "time", "daytime", "calendar", "tz", "schedule_time"})
 DEFAULT_DST = DstPolicy(Gap.SHIFT, Fold.FIRST)
@@ -41,7 +41,6 @@ class DailySchedule:
     dst: DstPolicy = DEFAULT_DST
     enabled: bool = True
     args: Mapping[str, str] = field(default_factory=lambda: EMPTY)
-
     @classmethod
     def parse(cls, fields: Fields, context: Context) -> DailySchedule:
         tz = fields.take("tz", parse_zone)
@@ -60,22 +59,32 @@ class DailySchedule:
         return AUTO_ARGS | frozenset(self.args)
 
     def times(self, start: datetime) -> Iterator[Due]:
+        return lazy_times(self, start)
+
+    def runs(self, start: datetime) -> Iterator[tuple[datetime, tuple[datetime, date, time, int]]]:
         # A run's wall date is at most a day before the date of the instant
         # (a gap shifts forward by at most a day; a fold repeats at most a day).
         first = (start - self.time_shift).astimezone(self.tz).date() - ONE_DAY
         for instant, (day, daytime, which) in merge(self._batches(first), start):
-            yield Due(time=instant, args=LazyArgs(self, (instant, day, daytime, which)))
+            yield instant, (instant, day, daytime, which)
 
     def _batches(self, first: date) -> Iterator[Batch[Payload]]:
         day = self.shift.first(self.calendar, first)
         while True:
             run_day = self.shift.apply(self.calendar, day)
-            found = self._instants(day, run_day)
-            # Under the default policy the first run is the earliest reading of the first daytime already.
-            if self.dst == DEFAULT_DST:
+            steady = steady_day(self.tz, run_day)
+            if steady is not None:
+                # Most days: each daytime is one instant, found by an addition (resolve() costs ten).
+                base = steady.midnight + self.time_shift
+                found = [(base + since_midnight(daytime), (day, daytime, 0)) for daytime in self.daytimes]
                 floor = found[0][0]
             else:
-                floor = earliest(run_day, self.daytimes[0], self.tz) + self.time_shift
+                found = self._instants(day, run_day)
+                # Under the default policy the first run is the earliest reading of the first daytime already.
+                if self.dst == DEFAULT_DST:
+                    floor = found[0][0]
+                else:
+                    floor = earliest(run_day, self.daytimes[0], self.tz) + self.time_shift
             yield floor, iter(found)
             day = self.calendar.after(day)
 

@@ -21,9 +21,9 @@ from apsisd.calendars.spec import parse_calendar
 from apsisd.errors import invalid
 from apsisd.fields import Fields
 from apsisd.quantities import parse_daytime, parse_duration, parse_zone
-from apsisd.schedules.base import EMPTY, Context, Due, LazyArgs, common, stamp
+from apsisd.schedules.base import EMPTY, Context, Due, common, lazy_times, stamp
 from apsisd.schedules.days import NO_SHIFT, ONE_DAY, Batch, DayShift, day_count, earliest, merge
-from apsisd.schedules.dst import DstPolicy, Fold, Gap, parse_policy, resolve
+from apsisd.schedules.dst import DstPolicy, Fold, Gap, parse_policy, resolve_on
 
 AUTO_ARGS = frozenset({"date", "sched_date", "daytime", "time", "calendar", "tz", "schedule_time"})
 DEFAULT_DST = DstPolicy(Gap.SHIFT, Fold.BOTH)
@@ -56,6 +56,13 @@ class DailyIntervalSchedule:
     dst: DstPolicy = DEFAULT_DST
     enabled: bool = True
     args: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    # The policies the window's start and stop are resolved under (see _window): built once.
+    _policies: tuple[DstPolicy, DstPolicy] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        first_fold = Fold.SECOND if self.dst.fold is Fold.SECOND else Fold.FIRST
+        last_fold = Fold.FIRST if self.dst.fold is Fold.FIRST else Fold.SECOND
+        object.__setattr__(self, "_policies", (DstPolicy(self.dst.gap, first_fold), DstPolicy(self.dst.gap, last_fold)))
 
     @classmethod
     def parse(cls, fields: Fields, context: Context) -> DailyIntervalSchedule:
@@ -76,11 +83,14 @@ class DailyIntervalSchedule:
         return AUTO_ARGS | frozenset(self.args)
 
     def times(self, start: datetime) -> Iterator[Due]:
+        return lazy_times(self, start)
+
+    def runs(self, start: datetime) -> Iterator[tuple[datetime, tuple[datetime, str]]]:
         # Windows are anchored on the stop date: the first that can hold
         # `start` ends no earlier than a day before start's local date.
         first = start.astimezone(self.tz).date() - ONE_DAY
         for instant, day in merge(self._batches(first, start), start):
-            yield Due(time=instant, args=LazyArgs(self, (instant, day)))
+            yield instant, (instant, day)
 
     def auto_arg(self, at: tuple[datetime, str], name: str) -> str:
         instant, day = at
@@ -107,20 +117,23 @@ class DailyIntervalSchedule:
             day = self.calendar.after(day)
 
     def _window(self, day: date, begin_day: date, start: datetime) -> Iterator[tuple[datetime, str]]:
-        """The runs of calendar date `day`: from the window's start, every interval, before its stop."""
-        first_fold = Fold.SECOND if self.dst.fold is Fold.SECOND else Fold.FIRST
-        last_fold = Fold.FIRST if self.dst.fold is Fold.FIRST else Fold.SECOND
-        begin = resolve(datetime.combine(begin_day, self.start.daytime), self.tz, DstPolicy(self.dst.gap, first_fold))
-        end_day = self.stop.shift.apply(self.calendar, day)
-        end = resolve(datetime.combine(end_day, self.stop.daytime), self.tz, DstPolicy(self.dst.gap, last_fold))
+        """The runs of calendar date `day`: from the window's start, every interval, before its stop.
+
+        The start is its wall time's first reading (its second with fold:
+        second), the stop its last (its first with fold: first).
+        """
+        first_policy, last_policy = self._policies
+        begin = resolve_on(begin_day, self.start.daytime, self.tz, first_policy)
+        end = resolve_on(self.stop.shift.apply(self.calendar, day), self.stop.daytime, self.tz, last_policy)
         if not begin or not end:
             return
         # Jump straight to the first run at or after `start`.
-        moment = begin[0] + max(0, -((begin[0] - start) // self.interval)) * self.interval
+        interval, stop = self.interval, end[0]
+        moment = begin[0] + max(0, -((begin[0] - start) // interval)) * interval
         nominal = day.isoformat()
-        while moment < end[0]:
+        while moment < stop:
             yield moment, nominal
-            moment += self.interval
+            moment += interval
 
 
 def parse_bound(value: Any) -> Bound:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import invalid
 from apsisd.fields import integer
-from apsisd.schedules.dst import DstPolicy, resolve
+from apsisd.schedules.dst import DstPolicy, resolve_on
 
 T = TypeVar("T")
 MAX_SHIFT = 366
@@ -45,6 +45,8 @@ class DayShift:
 
     def apply(self, calendar: Calendar, day: date) -> date:
         """The run date of calendar date `day`."""
+        if not self.cal_shift and not self.date_shift:
+            return day  # most schedules, on every date
         return calendar.shift(day, self.cal_shift) + timedelta(days=self.date_shift)
 
     def first(self, calendar: Calendar, run_day: date) -> date:
@@ -65,7 +67,7 @@ NO_SHIFT = DayShift()
 
 def earliest(day: date, daytime: time, zone: ZoneInfo) -> datetime:
     """The earliest instant the wall time stands for; it never decreases as the wall time grows."""
-    return resolve(datetime.combine(day, daytime), zone, EARLIEST)[0]
+    return resolve_on(day, daytime, zone, EARLIEST)[0]
 
 
 Batch = tuple[datetime, Iterator[tuple[datetime, T]]]

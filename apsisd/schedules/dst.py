@@ -8,9 +8,10 @@ times here, under a policy it documents and a job may override with
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from apsisd.errors import invalid
@@ -86,6 +87,24 @@ def resolve(local: datetime, zone: ZoneInfo, policy: DstPolicy) -> tuple[datetim
     return (gap_end(min(first_utc, second_utc), max(first_utc, second_utc), zone),)
 
 
+def resolve_on(day: date, daytime: time, zone: ZoneInfo, policy: DstPolicy) -> tuple[datetime, ...]:
+    """resolve() of `daytime` on `day`: on a day when the zone keeps one offset, a single addition.
+
+    Date-by-date schedules resolve a few wall times per date, and the clocks
+    change on two dates a year: resolve() itself costs ten times as much.
+    """
+    steady = steady_day(zone, day)
+    if steady is not None:
+        return (steady.midnight + since_midnight(daytime),)
+    return resolve(datetime.combine(day, daytime), zone, policy)
+
+
+@functools.lru_cache(maxsize=1024)
+def since_midnight(daytime: time) -> timedelta:
+    """A time of day as the time since midnight (a wall clock's, on a day without a change)."""
+    return datetime.combine(date.min, daytime) - datetime.min
+
+
 def exists(local: datetime, zone: ZoneInfo) -> bool:
     """Whether the wall time `local` occurs at all in `zone`."""
     return _exists(local.replace(tzinfo=zone).astimezone(UTC), local, zone)
@@ -110,3 +129,29 @@ def gap_end(low: datetime, high: datetime, zone: ZoneInfo) -> datetime:
         else:
             high = middle
     return high
+
+
+class SteadyDay(NamedTuple):
+    """A local day with one UTC offset throughout: the instant of its midnight, its date and offset as text."""
+
+    midnight: datetime
+    date: str
+    offset: str
+
+
+@functools.lru_cache(maxsize=4096)
+def steady_day(zone: ZoneInfo, day: date) -> SteadyDay | None:
+    """`day` in `zone` when its UTC offset holds all day, or None on a day the clocks change.
+
+    Both midnights must exist once and share the offset; tzdata never
+    changes a zone's offset twice within a day, so nothing can hide between
+    them. Cached: every schedule in a zone asks about the same few days.
+    """
+    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+    offset = midnight.utcoffset()
+    end = midnight + timedelta(days=1)
+    for wall in (midnight.replace(fold=1), end, end.replace(fold=1)):
+        if wall.utcoffset() != offset:
+            return None
+    assert offset is not None
+    return SteadyDay((midnight.replace(tzinfo=UTC) - offset), day.isoformat(), midnight.isoformat()[19:])

@@ -13,9 +13,10 @@ from typing import Any, ClassVar
 from apsisd.errors import invalid
 from apsisd.fields import Fields
 from apsisd.quantities import parse_duration
-from apsisd.schedules.base import EMPTY, Context, Due, LazyArgs, common, stamp
+from apsisd.schedules.base import EMPTY, Context, Due, common, lazy_times, stamp
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_DAY = timedelta(days=1)
 AUTO_ARGS = frozenset({"date", "time", "daytime", "schedule_time"})
 MAX_INTERVAL = 366 * 86400
 
@@ -45,18 +46,34 @@ class IntervalSchedule:
         return AUTO_ARGS | frozenset(self.args)
 
     def times(self, start: datetime) -> Iterator[Due]:
+        return lazy_times(self, start)
+
+    def runs(self, start: datetime) -> Iterator[tuple[datetime, tuple[datetime, str]]]:
+        # A run's args are made from (instant, its `date` text): the date changes once a day, and runs can
+        # come every second.
         origin = EPOCH + self.phase
         moment = origin - ((origin - start) // self.interval) * self.interval
+        interval = self.interval
+        day, day_end = _day(moment)
         while True:
-            yield Due(time=moment, args=LazyArgs(self, moment))
-            moment += self.interval
+            if moment >= day_end:
+                day, day_end = _day(moment)
+            yield moment, (moment, day)
+            moment += interval
 
-    def auto_arg(self, at: datetime, name: str) -> str:
+    def auto_arg(self, at: tuple[datetime, str], name: str) -> str:
+        moment, day = at
         if name == "date":
-            return at.date().isoformat()
+            return day
         if name == "daytime":
-            return at.time().isoformat()
-        return stamp(at)  # time, schedule_time
+            return moment.time().isoformat()
+        return stamp(moment)  # time, schedule_time
+
+
+def _day(moment: datetime) -> tuple[str, datetime]:
+    """The UTC date of `moment` as text, and the instant it ends."""
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.date().isoformat(), midnight + ONE_DAY
 
 
 def _interval(value: Any) -> float:

@@ -5,6 +5,8 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from apsisd.jobs.model import Job
 from apsisd.jobs.program import Kind, Program
 from apsisd.schedules.base import Context
@@ -73,3 +75,34 @@ def test_due_between_is_times_cut_at_the_horizon() -> None:
     at_five = [d.args["region"] for d in got if d.time == at("2026-03-02T17:00:00Z")]
     assert at_five == ["any", "UK", "cron"]
     assert job.due_between(START, START) == []
+
+
+KINDS = [
+    {"type": "interval", "interval": "7h", "phase": "5m"},
+    {"type": "daily", "tz": "Europe/London", "daytime": ["00:30", "01:30"], "calendar": "Mon-Fri", "cal_shift": 1},
+    {"type": "daily-interval", "tz": "America/New_York", "start": "01:00", "stop": "03:30", "interval": "20m"},
+    {"type": "cron", "expr": "*/30 1-2 * * *", "tz": "Europe/London"},
+    {"type": "explicit", "times": ["2026-03-29T00:30:00Z", "2026-03-29T02:00:00+02:00"]},
+    {"start": {"type": "interval", "interval": "5h", "args": {"region": "eu"}}, "stop": "10m"},
+]
+
+
+@pytest.mark.parametrize("params", [(), ("time",), ("region", "schedule_time"), ("region",)])
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: str(kind.get("type", "stop")))
+def test_due_between_is_times_cut_for_every_kind_of_schedule(kind: dict[str, Any], params: tuple[str, ...]) -> None:
+    given = kind if "type" not in kind else {**kind, "args": {"region": "eu"}}  # a stop schedule: its start's
+    job = Job(id="j", params=params, program=PROGRAM, schedules=(schedule(**given),))
+    begin, stop = at("2026-03-28T00:00Z"), at("2026-03-31T00:00Z")  # London's and Berlin's clocks change
+    expected = [(due.time, dict(due.args), due.stop) for due in itertools.takewhile(
+        lambda due: due.time < stop, job.times(begin))]
+    for _ in range(2):  # the second time with what the first worked out
+        got = job.due_between(begin, stop)
+        assert [(due.time, dict(due.args), due.stop) for due in got] == expected
+        assert all(list(due.args) == list(params) for due in got)  # in params order
+    assert expected
+
+
+def test_due_between_reads_a_missing_arg_as_the_schedule_does() -> None:
+    job = Job(id="j", params=("nowhere",), program=PROGRAM, schedules=(schedule(type="interval", interval="1h"),))
+    with pytest.raises(KeyError, match="nowhere"):
+        job.due_between(START, at("2026-03-03T00:00Z"))
