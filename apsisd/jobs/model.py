@@ -10,6 +10,7 @@ import heapq
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -46,7 +47,6 @@ class Job:
     conditions: tuple[Mapping[str, Any], ...] = ()
     actions: tuple[Mapping[str, Any], ...] = ()
     metadata: Metadata = NO_METADATA
-    _cutters: tuple[_Cutter, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     def times(self, start: datetime) -> Iterator[Due]:
         """Every run due at or after `start` from the enabled schedules, in time order, args cut to the params.
@@ -69,15 +69,13 @@ class Job:
         each schedule's args is worked out once per schedule (_Cutter).
         """
         found: list[Due] = []
-        cutters = self._cutters
-        if cutters is None:  # kept: a scheduler asks every job again and again
-            cutters = tuple(_Cutter(self.params, schedule) for schedule in self.schedules)
-            object.__setattr__(self, "_cutters", cutters)  # a cache, not state: the job stays as it was made
-        for schedule, cutter in zip(self.schedules, cutters, strict=True):
+        for schedule in self.schedules:
             if schedule.enabled:
-                cutter.extend(found, start, stop)
+                # Made anew each time rather than kept on the job: hundreds of thousands of long-lived objects
+                # would make the cyclic collector sweep the whole heap during an expansion.
+                _Cutter(self.params, schedule).extend(found, start, stop)
         if len(self.schedules) > 1:
-            found.sort(key=lambda due: due.time)  # stable: equal instants keep the schedules' order
+            found.sort(key=itemgetter(0))  # by time; stable: equal instants keep the schedules' order
         return found
 
     def _cut(self, due: Due) -> Due:
@@ -94,8 +92,9 @@ class _Cutter:
     A param the schedule's own args give has the same value in every run,
     and the others are its auto args: each run copies a dict holding the
     former and asks the schedule for the latter. A schedule that is a
-    RunSource gives its runs as (instant, at), without a Due and LazyArgs to
-    make and take apart; the others' Dues are cut one arg at a time.
+    RunSource gives its runs as their `at` (led by the instant), without a
+    Due and LazyArgs to make and take apart; the others' Dues are cut one
+    arg at a time.
     """
 
     __slots__ = ("autos", "make", "names", "runs", "schedule", "template")
@@ -120,14 +119,15 @@ class _Cutter:
                     break
                 append(self.cut(due))
         elif not self.names:
-            for instant, _ in self.runs(start):
-                if instant >= stop:
+            for at in self.runs(start):
+                if at[0] >= stop:
                     break
-                append(make_due((instant, EMPTY, None)))
+                append(make_due((at[0], EMPTY, None)))
         else:
             template, autos, make = self.template, self.autos, self.make
             assert make is not None
-            for instant, at in self.runs(start):
+            for at in self.runs(start):
+                instant = at[0]
                 if instant >= stop:
                     break
                 made = template.copy()

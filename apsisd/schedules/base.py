@@ -63,15 +63,16 @@ class RunSource(ArgSource, Protocol):
     are LazyArgs over `at`.
     """
 
-    def runs(self, start: datetime) -> Iterator[tuple[datetime, Any]]:
-        """(instant, at) of every run at or after `start`, as times() gives them; `at` is for auto_arg()."""
+    def runs(self, start: datetime) -> Iterator[tuple[Any, ...]]:
+        """Every run at or after `start`, as times() gives them: the `at` auto_arg() takes, a tuple led by the
+        run's instant (one tuple per run, not two: a horizon is millions of runs)."""
         ...
 
 
 def lazy_times(source: RunSource, start: datetime) -> Iterator[Due]:
     """times() of a RunSource: its runs as Dues with LazyArgs (no `stop`)."""
-    for instant, at in source.runs(start):
-        yield make_due((instant, LazyArgs(source, at), None))
+    for at in source.runs(start):
+        yield make_due((at[0], LazyArgs(source, at), None))
 
 
 class LazyArgs(Mapping[str, str]):

@@ -107,7 +107,7 @@ class CronSchedule:
     def times(self, start: datetime) -> Iterator[Due]:
         return lazy_times(self, start)
 
-    def runs(self, start: datetime) -> Iterator[tuple[datetime, Moment]]:
+    def runs(self, start: datetime) -> Iterator[Moment]:
         """Every run at or after `start`, strictly increasing.
 
         A run is held back until the next candidate is known, since a time
@@ -123,12 +123,12 @@ class CronSchedule:
             if held is None:
                 held = moment
             elif moment.instant > held.instant:
-                yield held.instant, held
+                yield held
                 held = moment
             elif moment.instant == held.instant and held.shifted and not moment.shifted:
                 held = moment
         if held is not None:
-            yield held.instant, held
+            yield held
 
     def auto_arg(self, at: Moment, name: str) -> str:
         if name == "date":

@@ -25,7 +25,7 @@ from apsisd.schedules.dst import DstPolicy, Fold, Gap, parse_policy, resolve, si
 
 AUTO_ARGS = frozenset({"date", "time", "daytime", "calendar", "tz", "schedule_time"})
 DEFAULT_DST = DstPolicy(Gap.SHIFT, Fold.FIRST)
-Payload = tuple[date, time, int]  # nominal date, daytime, which instant of a repeated wall time
+Run = tuple[datetime, date, time, int]  # instant, nominal date and daytime, which instant of a repeated wall time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,14 +61,13 @@ class DailySchedule:
     def times(self, start: datetime) -> Iterator[Due]:
         return lazy_times(self, start)
 
-    def runs(self, start: datetime) -> Iterator[tuple[datetime, tuple[datetime, date, time, int]]]:
+    def runs(self, start: datetime) -> Iterator[Run]:
         # A run's wall date is at most a day before the date of the instant
         # (a gap shifts forward by at most a day; a fold repeats at most a day).
         first = (start - self.time_shift).astimezone(self.tz).date() - ONE_DAY
-        for instant, (day, daytime, which) in merge(self._batches(first), start):
-            yield instant, (instant, day, daytime, which)
+        return merge(self._batches(first), start)
 
-    def _batches(self, first: date) -> Iterator[Batch[Payload]]:
+    def _batches(self, first: date) -> Iterator[Batch[Run]]:
         day = self.shift.first(self.calendar, first)
         while True:
             run_day = self.shift.apply(self.calendar, day)
@@ -76,7 +75,7 @@ class DailySchedule:
             if steady is not None:
                 # Most days: each daytime is one instant, found by an addition (resolve() costs ten).
                 base = steady.midnight + self.time_shift
-                found = [(base + since_midnight(daytime), (day, daytime, 0)) for daytime in self.daytimes]
+                found = [(base + since_midnight(daytime), day, daytime, 0) for daytime in self.daytimes]
                 floor = found[0][0]
             else:
                 found = self._instants(day, run_day)
@@ -88,16 +87,16 @@ class DailySchedule:
             yield floor, iter(found)
             day = self.calendar.after(day)
 
-    def _instants(self, day: date, run_day: date) -> list[tuple[datetime, Payload]]:
+    def _instants(self, day: date, run_day: date) -> list[Run]:
         """The runs of calendar date `day`, in order (a fold with `both` can interleave two daytimes)."""
-        found = [(instant + self.time_shift, (day, daytime, which))
+        found = [(instant + self.time_shift, day, daytime, which)
                  for daytime in self.daytimes
                  for which, instant in enumerate(resolve(datetime.combine(run_day, daytime), self.tz, self.dst))]
         if len(found) > 1:
             found.sort(key=lambda item: item[0])
         return found
 
-    def auto_arg(self, at: tuple[datetime, date, time, int], name: str) -> str:
+    def auto_arg(self, at: Run, name: str) -> str:
         instant, day, daytime, which = at
         if name == "date":
             return day.isoformat()

@@ -85,12 +85,11 @@ class DailyIntervalSchedule:
     def times(self, start: datetime) -> Iterator[Due]:
         return lazy_times(self, start)
 
-    def runs(self, start: datetime) -> Iterator[tuple[datetime, tuple[datetime, str]]]:
+    def runs(self, start: datetime) -> Iterator[tuple[datetime, str]]:
         # Windows are anchored on the stop date: the first that can hold
         # `start` ends no earlier than a day before start's local date.
         first = start.astimezone(self.tz).date() - ONE_DAY
-        for instant, day in merge(self._batches(first, start), start):
-            yield instant, (instant, day)
+        return merge(self._batches(first, start), start)
 
     def auto_arg(self, at: tuple[datetime, str], name: str) -> str:
         instant, day = at
@@ -109,7 +108,7 @@ class DailyIntervalSchedule:
             return local.time().isoformat()
         return local.isoformat()  # time
 
-    def _batches(self, first: date, start: datetime) -> Iterator[Batch[str]]:
+    def _batches(self, first: date, start: datetime) -> Iterator[Batch[tuple[datetime, str]]]:
         day = self.stop.shift.first(self.calendar, first)
         while True:
             begin_day = self.start.shift.apply(self.calendar, day)

@@ -22,7 +22,7 @@ from apsisd.errors import invalid
 from apsisd.fields import integer
 from apsisd.schedules.dst import DstPolicy, resolve_on
 
-T = TypeVar("T")
+Item = TypeVar("Item", bound=tuple[Any, ...])  # a run: its instant first
 MAX_SHIFT = 366
 ONE_DAY = timedelta(days=1)
 EARLIEST = DstPolicy()  # gap shift, fold first: the earliest instant a wall time can stand for
@@ -70,18 +70,19 @@ def earliest(day: date, daytime: time, zone: ZoneInfo) -> datetime:
     return resolve_on(day, daytime, zone, EARLIEST)[0]
 
 
-Batch = tuple[datetime, Iterator[tuple[datetime, T]]]
+Batch = tuple[datetime, Iterator[Item]]
 
 
-def merge(batches: Iterator[Batch[T]], start: datetime) -> Iterator[tuple[datetime, T]]:
-    """One strictly increasing stream, from `start` on, of the (instant, payload) items of `batches`.
+def merge(batches: Iterator[Batch[Item]], start: datetime) -> Iterator[Item]:
+    """One strictly increasing stream, from `start` on, of the items of `batches`, tuples led by their instant.
 
     Each batch is (floor, items): items in non-decreasing order, and no
     item of this batch or any later one before `floor`. When several items
     share an instant, the one from the earliest batch (then the first in its
     batch) is kept. The caller makes sure batches are not all empty forever.
+    Items are passed on as they are: a schedule's items are its runs' `at`.
     """
-    heap: list[tuple[datetime, int, int, T, Iterator[tuple[datetime, T]]]] = []
+    heap: list[tuple[datetime, int, int, Item, Iterator[Item]]] = []
     order = itertools.count()
     numbered = enumerate(batches)
     pending = next(numbered, None)
@@ -93,22 +94,22 @@ def merge(batches: Iterator[Batch[T]], start: datetime) -> Iterator[tuple[dateti
             pending = next(numbered, None)
         if not heap:
             return
-        instant, number, _, payload, items = heapq.heappop(heap)
+        instant, number, _, item, items = heapq.heappop(heap)
         limit = pending[1][0] if pending is not None else None
         while True:  # along this stream, without the heap, while it holds the smallest instants
             if instant >= start and (last is None or instant > last):
                 last = instant
-                yield instant, payload
+                yield item
             following = next(items, None)
             if following is None:
                 break
-            instant, payload = following
+            item, instant = following, following[0]
             if (heap and instant >= heap[0][0]) or (limit is not None and instant >= limit):
-                heapq.heappush(heap, (instant, number, next(order), payload, items))
+                heapq.heappush(heap, (instant, number, next(order), item, items))
                 break
 
 
-def _push(heap: list[Any], number: int, items: Iterator[tuple[datetime, T]], order: Iterator[int]) -> None:
+def _push(heap: list[Any], number: int, items: Iterator[Item], order: Iterator[int]) -> None:
     item = next(items, None)
     if item is not None:
-        heapq.heappush(heap, (item[0], number, next(order), item[1], items))
+        heapq.heappush(heap, (item[0], number, next(order), item, items))

@@ -48,7 +48,7 @@ class IntervalSchedule:
     def times(self, start: datetime) -> Iterator[Due]:
         return lazy_times(self, start)
 
-    def runs(self, start: datetime) -> Iterator[tuple[datetime, tuple[datetime, str]]]:
+    def runs(self, start: datetime) -> Iterator[tuple[datetime, str]]:
         # A run's args are made from (instant, its `date` text): the date changes once a day, and runs can
         # come every second.
         origin = EPOCH + self.phase
@@ -58,7 +58,7 @@ class IntervalSchedule:
         while True:
             if moment >= day_end:
                 day, day_end = _day(moment)
-            yield moment, (moment, day)
+            yield moment, day
             moment += interval
 
     def auto_arg(self, at: tuple[datetime, str], name: str) -> str:

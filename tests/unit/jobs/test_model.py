@@ -95,7 +95,7 @@ def test_due_between_is_times_cut_for_every_kind_of_schedule(kind: dict[str, Any
     begin, stop = at("2026-03-28T00:00Z"), at("2026-03-31T00:00Z")  # London's and Berlin's clocks change
     expected = [(due.time, dict(due.args), due.stop) for due in itertools.takewhile(
         lambda due: due.time < stop, job.times(begin))]
-    for _ in range(2):  # the second time with what the first worked out
+    for _ in range(2):  # asked again: the same
         got = job.due_between(begin, stop)
         assert [(due.time, dict(due.args), due.stop) for due in got] == expected
         assert all(list(due.args) == list(params) for due in got)  # in params order
