@@ -67,7 +67,15 @@ def _size_text(value: str) -> int:
 
 def parse_daytime(value: Any) -> time:
     """A time of day from 'HH:MM' or 'HH:MM:SS' (job files are read so YAML leaves these as text)."""
-    match = DAYTIME.fullmatch(value.strip()) if isinstance(value, str) else None
+    if isinstance(value, str):
+        return _daytime_text(value)
+    raise invalid(f"{value!r} is not a time of day; write it as HH:MM or HH:MM:SS, e.g. 09:30")
+
+
+@functools.lru_cache(maxsize=1024)
+def _daytime_text(value: str) -> time:
+    """parse_daytime() of text; cached, as a jobs folder writes the same few times of day thousands of times."""
+    match = DAYTIME.fullmatch(value.strip())
     if match is None:
         raise invalid(f"{value!r} is not a time of day; write it as HH:MM or HH:MM:SS, e.g. 09:30")
     hour, minute, second = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)

@@ -5,6 +5,7 @@ spellings and refuses a wrong one with the same message.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -43,8 +44,12 @@ def parse_calendar(value: Any, named: Mapping[str, Calendar]) -> Calendar:
     return ALL if len(weekdays) == 7 else Calendar(text, weekdays)
 
 
+@functools.lru_cache(maxsize=256)
 def weekday_set(text: str) -> frozenset[int] | None:
-    """The weekdays (0 = Monday) a spec such as `all`, `Mon-Fri`, `Tue, Thu` or `Sat-Mon` names; None if none."""
+    """The weekdays (0 = Monday) a spec such as `all`, `Mon-Fri`, `Tue, Thu` or `Sat-Mon` names; None if none.
+
+    Cached: a folder's schedules and templates name the same few specs thousands of times.
+    """
     if text.strip().lower() == "all":
         return frozenset(range(7))
     days: set[int] = set()

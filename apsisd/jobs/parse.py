@@ -37,7 +37,7 @@ class JobParser:
         self.calendars = calendars
         self.job_ids = job_ids
         self._context = Context(calendars=calendars)
-        self._schedules: dict[str, Schedule] = {}
+        self._schedules: dict[str, tuple[Schedule, frozenset[str]]] = {}  # by repr: with its arg names
 
     def parse(self, job_id: str, data: Any) -> Job:
         """The job `job_id` from its file's value; InvalidFields with every problem, paths from the file's top."""
@@ -48,14 +48,14 @@ class JobParser:
         fields = Fields(data, "a job file")
         params = fields.take("params", _PARAMS, ())
         names = [*(params if params is not None else _loose_names(fields.raw("params"))), *RESERVED]
-        schedules, paths = self._parse_schedules(fields)
+        schedules, paths, given = self._parse_schedules(fields)
         program = fields.take("program", parse_program)
         conditions = fields.take("condition", _CONDITIONS, [])
         actions = fields.take("action", _ACTIONS, [])
         successors = fields.take("successors", _SUCCESSORS, [])
         metadata = fields.take("metadata", _metadata, NO_METADATA)
         problems = fields.problems
-        if params:
+        if params and not all(names_given.issuperset(params) for names_given in given):  # else nothing to say
             problems.extend(_problems(check_schedules, params, schedules, paths))
         for key in ("program", "condition", "action", "successors"):
             if key in data:  # most jobs have no action: skip what is not there, a folder has many jobs
@@ -66,29 +66,33 @@ class JobParser:
         return Job(id=JobId(job_id), params=params, schedules=tuple(schedules), program=program,
                    conditions=tuple(conditions), actions=(*actions, *successors), metadata=metadata)
 
-    def _parse_schedules(self, fields: Fields) -> tuple[list[Schedule], list[Path]]:
-        """Each schedule that parses and its path (`schedule` or `schedule[i]`); problems go into `fields`."""
+    def _parse_schedules(self, fields: Fields) -> tuple[list[Schedule], list[Path], list[frozenset[str]]]:
+        """Each schedule that parses, its path (`schedule` or `schedule[i]`) and its arg names; problems go
+        into `fields`."""
         value = fields.raw("schedule")
         items = value if isinstance(value, list) else [] if value is None else [value]
-        schedules, paths = [], []
+        schedules, paths, given = [], [], []
         for index, item in enumerate(items):
             path: Path = ("schedule", index) if isinstance(value, list) else ("schedule",)
             key = repr(item)  # tells 1 from 1.0, true and '1' apart, as the parsers do
             if key not in self._schedules:
                 try:
-                    self._schedules[key] = parse_schedule(item, self._context)
+                    parsed = parse_schedule(item, self._context)
                 except InvalidFields as exc:
                     fields.problems.extend(exc.under(*path).problems)
                     continue
-            schedule = self._schedules[key]
+                self._schedules[key] = parsed, parsed.arg_names()
+            schedule, names = self._schedules[key]
             schedules.append(schedule)
             paths.append(path)
-        return schedules, paths
+            given.append(names)
+        return schedules, paths, given
 
 
 def _listed(parse: Any) -> Any:
     """A parser for one item or a list of them, where null means none."""
-    return lambda value: [] if value is None else each(parse)(value)
+    items = each(parse)
+    return lambda value: [] if value is None else items(value)
 
 
 def _typed(what: str) -> Any:
