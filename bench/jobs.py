@@ -109,11 +109,18 @@ def expand(jobs: Mapping[Any, Job], start: datetime, stop: datetime) -> int:
     return sum(len(job.due_between(start, stop)) for job in jobs.values())
 
 
-def timed(work: Callable[[], T]) -> tuple[T, float, float]:
-    """work()'s result, wall seconds and CPU seconds (this process): on a shared machine they differ."""
-    wall, cpu = time.perf_counter(), time.process_time()
+def timed(work: Callable[[], T]) -> tuple[T, float, float, float]:
+    """work()'s result, wall seconds, CPU seconds of this process and of its helper processes (loading a large
+    folder reads files in helpers): on a shared machine wall and CPU differ."""
+    wall, cpu, helpers = time.perf_counter(), time.process_time(), _children_cpu()
     result = work()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+    return result, time.perf_counter() - wall, time.process_time() - cpu, _children_cpu() - helpers
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the child processes that have ended (helpers are waited for before load_jobs returns)."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def main() -> int:
@@ -124,9 +131,10 @@ def main() -> int:
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="apsis-bench-jobs-"))
     try:
-        _, written, _ = timed(lambda: write_folder(folder, options.jobs))
-        job_set, load_wall, load_cpu = timed(lambda: load_jobs(folder))
-        runs, expand_wall, expand_cpu = timed(lambda: expand(dict(job_set.jobs), START, START + HORIZON))
+        _, written, _, _ = timed(lambda: write_folder(folder, options.jobs))
+        job_set, load_wall, load_cpu, load_helpers = timed(lambda: load_jobs(folder))
+        runs, expand_wall, expand_cpu, expand_helpers = timed(lambda: expand(dict(job_set.jobs), START,
+                                                                             START + HORIZON))
     finally:
         if options.keep:
             print(f"folder kept: {folder}")
@@ -137,11 +145,12 @@ def main() -> int:
           f"(files written in {written:.1f} s); {runs:,} runs due in the 24 hours from {START.isoformat()}; "
           f"{os.cpu_count()} CPUs\n")
     scale = 100_000 / options.jobs
-    print("| step | wall s | CPU s | target (100,000 jobs, wall) | verdict |")
-    print("| --- | --- | --- | --- | --- |")
-    for step, wall, cpu in (("load + validate", load_wall, load_cpu), ("24-hour expansion", expand_wall, expand_cpu)):
+    print("| step | wall s | CPU s | helpers' CPU s | target (100,000 jobs, wall) | verdict |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for step, wall, cpu, helpers in (("load + validate", load_wall, load_cpu, load_helpers),
+                                     ("24-hour expansion", expand_wall, expand_cpu, expand_helpers)):
         verdict = "met" if wall * scale < TARGETS[step] else "missed"
-        print(f"| {step} | {wall:.2f} | {cpu:.2f} | < {TARGETS[step]:.0f} s | {verdict} |")
+        print(f"| {step} | {wall:.2f} | {cpu:.2f} | {helpers:.2f} | < {TARGETS[step]:.0f} s | {verdict} |")
     if options.by_type:
         by_type(job_set.jobs.values())
     return 0

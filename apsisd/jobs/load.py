@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from apsisd.calendars.load import is_calendar_file, load_calendars
 from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, format_path
+from apsisd.jobs import read_ahead
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.parse import JobParser
-from apsisd.jobs.yaml_source import read_yaml
+from apsisd.jobs.yaml_source import read_job_file
 from apsisd.types import JobId
 
 JOB_SUFFIX = ".yaml"
@@ -61,8 +63,7 @@ def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for job_id in files:
-            result = load_job(top, job_id, parser)
+        for result in _results(top, files, parser):
             if isinstance(result, Job):
                 jobs[result.id] = result
             else:
@@ -73,6 +74,25 @@ def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
     if problems:
         raise InvalidFiles(sorted(problems, key=lambda problem: (problem.file, problem.line)))
     return JobSet(jobs=jobs, calendars=calendars)
+
+
+def _results(top: str, files: list[str], parser: JobParser) -> Iterator[Job | list[FileProblem]]:
+    """load_job() of each of `files`, in order; in a large folder, with helper processes reading the files."""
+    helpers = read_ahead.helpers() if len(files) >= read_ahead.MIN_FILES else 0
+    if not helpers:
+        return (load_job(top, job_id, parser) for job_id in files)
+    reads = read_ahead.read_files([job_path(top, job_id) for job_id in files], helpers)
+    return (problems if problems is not None else _checked(top, job_id, value, parser)
+            for job_id, (value, problems) in zip(files, reads, strict=True))
+
+
+def _checked(top: str, job_id: str, value: Any, parser: JobParser) -> Job | list[FileProblem]:
+    """The job from its file's value read by a helper; its problems need the file's lines, so then (rarely) the
+    file is loaded again here."""
+    try:
+        return parser.parse(job_id, value)
+    except (InvalidFields, InvalidFiles):
+        return load_job(top, job_id, parser)
 
 
 def job_files(folder: Path) -> tuple[list[str], list[str]]:
@@ -93,22 +113,17 @@ def job_files(folder: Path) -> tuple[list[str], list[str]]:
     return ids, misnamed
 
 
+def job_path(folder: Path | str, job_id: str) -> str:
+    """The file of job `job_id` in `folder`, as messages name it (as str(Path) has it: no ./ for '.')."""
+    top = os.fspath(folder)
+    return job_id + JOB_SUFFIX if top == "." else os.path.join(top, job_id + JOB_SUFFIX)
+
+
 def load_job(folder: Path | str, job_id: str, parser: JobParser) -> Job | list[FileProblem]:
     """The job `job_id` of `folder`, or every problem of its file."""
-    top = os.fspath(folder)
-    file = job_id + JOB_SUFFIX if top == "." else os.path.join(top, job_id + JOB_SUFFIX)  # as str(Path) has it
+    file = job_path(folder, job_id)
     try:
-        with open(file, "rb", buffering=0) as stream:  # unbuffered: one read of the whole file, half pathlib's cost
-            data = stream.readall()
-    except OSError as exc:
-        return [FileProblem(file, 1, "", f"cannot read: {exc.strerror}")]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return [FileProblem(file, line, "", "not UTF-8 text; save the file as UTF-8")]
-    try:
-        document = read_yaml(text, file)
+        document = read_job_file(file)
         return parser.parse(job_id, document.value)
     except InvalidFiles as exc:
         return exc.problems

@@ -113,6 +113,21 @@ class Document:
         return line
 
 
+def read_job_file(file: str) -> Document:
+    """The document in `file`; InvalidFiles if it cannot be read, is not UTF-8 or is not valid YAML."""
+    try:
+        with open(file, "rb", buffering=0) as stream:  # unbuffered: one read of the whole file, half pathlib's cost
+            data = stream.readall()
+    except OSError as exc:
+        raise InvalidFiles([FileProblem(file, 1, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidFiles([FileProblem(file, line, "", "not UTF-8 text; save the file as UTF-8")]) from None
+    return read_yaml(text, file)
+
+
 def read_yaml(text: str, file: str) -> Document:
     """The document in `text`; InvalidFiles with every problem (syntax, duplicate keys, tags) otherwise."""
     loader = JobFileLoader(text)
