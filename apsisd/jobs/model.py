@@ -136,6 +136,7 @@ class _Cutter:
                 append(make_due((instant, made, None)))
 
     def cut(self, due: Due) -> Due:
+        """Job._cut() of one of the schedule's Dues."""
         time, args, stop = due
         if not self.names:
             return make_due((time, EMPTY, stop))  # the args are made lazily: never reading them is free
