@@ -26,7 +26,7 @@ from apsisd.hosts.base import Finished, HostEvent, OutputRecord, Started, StartR
 from apsisd.hosts.spec import RunSpec, check, parse_signal
 from apsisd.systemd import journal, outcome
 from apsisd.systemd.bus import NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
-from apsisd.systemd.units import UNIT_PATTERN, object_path, properties, run_id_of, unit_name
+from apsisd.systemd.units import UNIT_PATTERN, object_path, properties, run_id_of, run_identifier, unit_name
 from apsisd.types import RunId
 
 log = logging.getLogger(__name__)
@@ -454,11 +454,13 @@ class LocalHost:
 
         journald adds LogExtraFields only for the system manager's units (it
         reads them from /run/systemd/units/, which user managers cannot
-        write), so a user manager's runs are found by their unit, whose
-        name is the run's alone.
+        write), and the cgroup-derived _SYSTEMD_USER_UNIT goes missing on
+        lines journald reads after their process is gone; so a user
+        manager's runs carry their own SYSLOG_IDENTIFIER, which journald
+        puts on every line of the stream.
         """
         if self.user_manager:
-            return f"_SYSTEMD_USER_UNIT={unit_name(run_id)}"
+            return f"SYSLOG_IDENTIFIER={run_identifier(run_id)}"
         return f"APSIS_RUN_ID={run_id}"
 
     async def _drain(self, matches: Sequence[str], cursor: str | None) -> AsyncIterator[OutputRecord]:

@@ -84,13 +84,21 @@ def object_path(unit: str) -> str:
     return UNIT_PATH_PREFIX + ("".join(out) or "_")
 
 
+def run_identifier(run_id: RunId) -> str:
+    """The run's own syslog identifier: its unit name without `.service`."""
+    return unit_name(run_id)[: -len(UNIT_SUFFIX)]
+
+
 def properties(spec: RunSpec, executable: str, *, user_manager: bool) -> list[list]:
     """The a(sv) properties of the run's transient unit, in the order systemd applies them.
 
     `executable` is argv[0] already resolved to an absolute path by the host.
     """
     argv = list(spec.command())
-    identifier = spec.job_id or unit_name(spec.run_id)[: -len(UNIT_SUFFIX)]
+    # Under a user manager the identifier is the run's own: journald drops
+    # LogExtraFields there, and SYSLOG_IDENTIFIER (sent in the stream's header,
+    # so on every line) is then what finds a run's output (see run_identifier).
+    identifier = run_identifier(spec.run_id) if user_manager else spec.job_id or run_identifier(spec.run_id)
     extra_fields = [f"APSIS_RUN_ID={spec.run_id}".encode()]
     if spec.job_id:
         extra_fields.append(f"APSIS_JOB_ID={spec.job_id}".encode())

@@ -31,7 +31,8 @@ async def main(prefix: str) -> dict[str, object]:
     async with asyncio.timeout(60), LocalHost(call_timeout=10) as host:
         seen["user_manager"] = host.user_manager
         plain = RunId(f"{prefix}a")
-        await host.start(RunSpec(run_id=plain, shell="echo out; id -u; printf 'caf\\351\\n'; exit 3"))
+        shell = "echo out; id -u; for i in 1 2 3; do /bin/echo child$i; done; printf 'caf\\351\\n'; exit 3"
+        await host.start(RunSpec(run_id=plain, shell=shell))
         seen["plain"] = await finished(host, plain)
         # follow: ends with the run, then waits journald out (an unprivileged user may not sync it)
         seen["plain_output"] = b"".join([r.data async for r in host.output(plain, follow=True)]).decode("latin-1")

@@ -181,6 +181,11 @@ def test_job_id_in_extra_fields_and_identifier() -> None:
     assert "backup" in p["Description"].value and "r7" in p["Description"].value
 
 
+def test_under_a_user_manager_the_identifier_is_the_runs_own() -> None:
+    # journald drops LogExtraFields for user units: the identifier is what finds the output.
+    assert props(user_manager=True, run_id="r7", job_id="backup")["SyslogIdentifier"] == Variant("s", "apsis-r7")
+
+
 def test_extra_fields_keep_the_unescaped_run_id() -> None:
     p = props(run_id="a-b/é")
     assert p["LogExtraFields"].value == ["APSIS_RUN_ID=a-b/é".encode()]
