@@ -54,12 +54,11 @@ class Job:
         Two schedules due at the same instant give two runs, as in Apsis.
         Unbounded unless every schedule is finite: callers stop it.
         """
-        sources = [schedule.times(start) for schedule in self.schedules if schedule.enabled]
+        sources = [map(_Cutter(self.params, schedule).cut, schedule.times(start))
+                   for schedule in self.schedules if schedule.enabled]
         if not sources:
             return
-        merged = sources[0] if len(sources) == 1 else heapq.merge(*sources, key=lambda due: due.time)
-        for due in merged:
-            yield self._cut(due)
+        yield from sources[0] if len(sources) == 1 else heapq.merge(*sources, key=lambda due: due.time)
 
     def due_between(self, start: datetime, stop: datetime) -> list[Due]:
         """The runs of times() in [start, stop): what the scheduler creates up to its horizon.
@@ -78,16 +77,9 @@ class Job:
             found.sort(key=itemgetter(0))  # by time; stable: equal instants keep the schedules' order
         return found
 
-    def _cut(self, due: Due) -> Due:
-        """The Due with only the args the job declares (every enabled schedule gives each: checked at load)."""
-        if not self.params:
-            return Due(due.time, EMPTY, due.stop)  # the args are made lazily: never reading them is free
-        args = due.args
-        return Due(due.time, {name: args[name] for name in self.params}, due.stop)
-
-
 class _Cutter:
-    """Job._cut() for the runs of one schedule, with what can be known before the first run worked out.
+    """One schedule's runs with only the args the job declares (every enabled schedule gives each: checked
+    at load), with what can be known before the first run worked out.
 
     A param the schedule's own args give has the same value in every run,
     and the others are its auto args: each run copies a dict holding the
@@ -136,7 +128,7 @@ class _Cutter:
                 append(make_due((instant, made, None)))
 
     def cut(self, due: Due) -> Due:
-        """Job._cut() of one of the schedule's Dues."""
+        """One of the schedule's Dues with only the job's params as args."""
         time, args, stop = due
         if not self.names:
             return make_due((time, EMPTY, stop))  # the args are made lazily: never reading them is free
