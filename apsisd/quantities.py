@@ -16,6 +16,8 @@ from apsisd.fields import describe
 
 DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hour|d|day)", re.ASCII)
+SIZE_HELP = "use a number of bytes or a size such as 512M or 2G"
+DAYTIME_HELP = "write it as HH:MM or HH:MM:SS, e.g. 09:30"
 DURATION_HELP = "a number of seconds or a duration such as 90s, 15m, 4h, 1d or 1h30m"
 SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.ASCII | re.IGNORECASE)
@@ -53,7 +55,7 @@ def parse_size(value: Any) -> int:
         return value
     if isinstance(value, str):
         return _size_text(value)
-    raise invalid(f"{value!r} is not a size; use a number of bytes or a size such as 512M or 2G")
+    raise invalid(f"{value!r} is not a size; {SIZE_HELP}")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -61,7 +63,7 @@ def _size_text(value: str) -> int:
     """parse_size() of text; cached, as a jobs folder spells the same few sizes thousands of times."""
     match = SIZE.fullmatch(value.strip())
     if match is None:
-        raise invalid(f"{value!r} is not a size; use a number of bytes or a size such as 512M or 2G")
+        raise invalid(f"{value!r} is not a size; {SIZE_HELP}")
     return int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])
 
 
@@ -69,7 +71,7 @@ def parse_daytime(value: Any) -> time:
     """A time of day from 'HH:MM' or 'HH:MM:SS' (job files are read so YAML leaves these as text)."""
     if isinstance(value, str):
         return _daytime_text(value)
-    raise invalid(f"{value!r} is not a time of day; write it as HH:MM or HH:MM:SS, e.g. 09:30")
+    raise invalid(f"{value!r} is not a time of day; {DAYTIME_HELP}")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -77,7 +79,7 @@ def _daytime_text(value: str) -> time:
     """parse_daytime() of text; cached, as a jobs folder writes the same few times of day thousands of times."""
     match = DAYTIME.fullmatch(value.strip())
     if match is None:
-        raise invalid(f"{value!r} is not a time of day; write it as HH:MM or HH:MM:SS, e.g. 09:30")
+        raise invalid(f"{value!r} is not a time of day; {DAYTIME_HELP}")
     hour, minute, second = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
     if hour > 23 or minute > 59 or second > 59:
         raise invalid(f"{value!r} is not a time of day; hours go 00-23, minutes and seconds 00-59")
