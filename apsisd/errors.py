@@ -84,3 +84,26 @@ class InvalidFiles(ApsisError):
     def __init__(self, problems: list[FileProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))
+
+
+class TransitionError(ApsisError):
+    """A run was asked to move to a state its state machine does not allow from where it is."""
+
+    def __init__(self, run_id: str, old: str, new: str, allowed: list[str]) -> None:
+        options = ", ".join(allowed) or "none: it is finished"
+        super().__init__(f"run {run_id} is {old}; it cannot become {new} (from {old} it may become: {options})")
+        self.run_id = run_id
+        self.old = old
+        self.new = new
+
+
+class UnknownRun(ApsisError):
+    """No run with this id was ever recorded."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run {run_id}")
+        self.run_id = run_id
+
+
+class StoreError(ApsisError):
+    """The state database cannot be opened, migrated or written."""

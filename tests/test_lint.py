@@ -15,11 +15,13 @@ PACKAGE = ROOT / "apsisd"
 # specific prefix wins. Layer 0 imports nothing of ours (but itself); the pure
 # domain (calendars, schedules, jobs, run specs) layer 0 and the rooms below
 # it; protocols (hosts.base) only layer 0; the systemd adapter the protocols.
-LAYER0 = ("apsisd.errors", "apsisd.types", "apsisd.fields", "apsisd.quantities")
-DOMAIN = (*LAYER0, "apsisd.calendars", "apsisd.schedules", "apsisd.jobs", "apsisd.hosts.spec")
+LAYER0 = ("apsisd.errors", "apsisd.types", "apsisd.fields", "apsisd.quantities", "apsisd.clock")
+DOMAIN = (*LAYER0, "apsisd.calendars", "apsisd.schedules", "apsisd.jobs", "apsisd.hosts.spec", "apsisd.runs",
+          "apsisd.conditions", "apsisd.actions")
 ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.errors": (),
     "apsisd.types": (),
+    "apsisd.clock": (),
     "apsisd.fields": ("apsisd.errors",),
     "apsisd.quantities": ("apsisd.errors", "apsisd.fields"),
     "apsisd.calendars": (*LAYER0, "apsisd.calendars"),
@@ -30,6 +32,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.systemd": ("apsisd.errors", "apsisd.types", "apsisd.hosts.spec", "apsisd.hosts.base",
                        "apsisd.systemd"),
     "apsisd.hosts": ("apsisd.errors", "apsisd.types", "apsisd.hosts", "apsisd.systemd"),
+    "apsisd.runs": (*LAYER0, "apsisd.runs", "apsisd.hosts.spec"),
+    "apsisd.conditions": DOMAIN,
+    "apsisd.actions": DOMAIN,
+    "apsisd.store": (*DOMAIN, "apsisd.store"),
+    # The scheduler knows the store and the hosts by their protocols only; daemon/ names the concrete classes.
+    "apsisd.scheduler": (*DOMAIN, "apsisd.store.base", "apsisd.hosts.base", "apsisd.scheduler"),
+    "apsisd.daemon": ("apsisd",),
     # The commands that work without a daemon (check-jobs, next) read the domain directly.
     "apsisd.cli": (*DOMAIN, "apsisd.cli"),
 }

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.jobs.program import Program
+from apsisd.jobs.scheduling import UNSET, Scheduling
 from apsisd.schedules.base import EMPTY, ArgSource, Due, LazyArgs, RunSource, Schedule, make_due
 from apsisd.types import JobId
 
@@ -47,6 +48,7 @@ class Job:
     conditions: tuple[Mapping[str, Any], ...] = ()
     actions: tuple[Mapping[str, Any], ...] = ()
     metadata: Metadata = NO_METADATA
+    scheduling: Scheduling = UNSET
 
     def times(self, start: datetime) -> Iterator[Due]:
         """Every run due at or after `start` from the enabled schedules, in time order, args cut to the params.

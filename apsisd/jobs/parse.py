@@ -17,6 +17,7 @@ from apsisd.fields import Fields, describe, each, remembered, string, string_map
 from apsisd.jobs.model import NO_METADATA, Job, Metadata
 from apsisd.jobs.params import check_schedules, parse_params
 from apsisd.jobs.program import parse_program
+from apsisd.jobs.scheduling import UNSET, parse_scheduling
 from apsisd.jobs.templates import RESERVED, check_strings, has_template
 from apsisd.schedules.base import Context, Schedule
 from apsisd.schedules.registry import parse_schedule
@@ -54,6 +55,7 @@ class JobParser:
         actions = fields.take("action", _ACTIONS, [])
         successors = fields.take("successors", _SUCCESSORS, [])
         metadata = fields.take("metadata", _metadata, NO_METADATA)
+        scheduling = fields.take("scheduling", parse_scheduling, UNSET)
         problems = fields.problems
         if params and not all(names_given.issuperset(params) for names_given in given):  # else nothing to say
             problems.extend(_problems(check_schedules, params, schedules, paths))
@@ -64,7 +66,8 @@ class JobParser:
                                       self.job_ids))
         fields.done()
         return Job(id=JobId(job_id), params=params, schedules=tuple(schedules), program=program,
-                   conditions=tuple(conditions), actions=(*actions, *successors), metadata=metadata)
+                   conditions=tuple(conditions), actions=(*actions, *successors), metadata=metadata,
+                   scheduling=scheduling)
 
     def _parse_schedules(self, fields: Fields) -> tuple[list[Schedule], list[Path], list[frozenset[str]]]:
         """Each schedule that parses, its path (`schedule` or `schedule[i]`) and its arg names; problems go

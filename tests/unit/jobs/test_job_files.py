@@ -9,7 +9,7 @@ import pytest
 from apsisd.errors import InvalidFiles
 from apsisd.jobs.load import load_jobs
 
-ALLOWED = "allowed here: action, condition, metadata, params, program, schedule, successors"
+ALLOWED = "allowed here: action, condition, metadata, params, program, schedule, scheduling, successors"
 UNDEFINED = "template uses undefined name {}; defined here: {} (declare a param in params: to use it)"
 
 # (the file job.yaml, the problems; the folder also holds other.yaml, a valid job)

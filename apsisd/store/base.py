@@ -1,0 +1,92 @@
+"""The Store protocol: where runs, their logs and the scheduling cursors are kept.
+
+The scheduler owns the truth in memory for runs that are not finished and
+writes every change through commit() before acting on it; after a crash,
+the store plus the host are all there is. Finished runs live only here, so
+reads of history (an operator's list, a dependency on yesterday's run) are
+queries, never a scan of memory.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Protocol
+
+from apsisd.runs.model import LogEntry, Run
+from apsisd.runs.state import State
+from apsisd.types import JobId, RunId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Changes:
+    """One atomic write: all of it is committed, or none of it.
+
+    `runs` are written whole (inserted, or replacing the stored row of the
+    same id); `deleted` are runs withdrawn before they ever started (a
+    changed or removed job's future runs); `cursors` set each job's
+    scheduling cursor (None forgets the job's cursor).
+    """
+
+    runs: Sequence[Run] = ()
+    log: Sequence[LogEntry] = ()
+    deleted: Sequence[RunId] = ()
+    cursors: Mapping[JobId, datetime | None] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunQuery:
+    """Which runs to list, newest (highest id) first.
+
+    `args` matches runs having each of these args with this value (others
+    may have more); `before` pages: only runs with a lower id; the times
+    bound `schedule_time` in [since, until).
+    """
+
+    job_id: JobId | None = None
+    job_prefix: str | None = None
+    args: Mapping[str, str] | None = None
+    states: frozenset[State] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: RunId | None = None
+    limit: int = 100
+
+
+class Store(Protocol):
+    """Contract of every store (tests/contract runs it against each).
+
+    Errors: StoreError when the database cannot be used; UnknownRun from
+    get() and log() for an id never stored. Every method is safe to call from
+    the event loop: blocking work happens elsewhere.
+    """
+
+    def new_ids(self, count: int) -> list[RunId]:
+        """`count` fresh run ids, never given before (not even to runs that were then deleted)."""
+        ...
+
+    async def commit(self, changes: Changes) -> None:
+        """Write `changes` durably (against a crash of apsisd) before returning."""
+        ...
+
+    async def get(self, run_id: RunId) -> Run:
+        ...
+
+    async def unfinished(self) -> list[Run]:
+        """Every run not in a finished state: what a restarting apsisd takes up again."""
+        ...
+
+    async def runs(self, query: RunQuery) -> list[Run]:
+        ...
+
+    async def log(self, run_id: RunId) -> list[LogEntry]:
+        """The run's log, oldest first."""
+        ...
+
+    async def cursors(self) -> dict[JobId, datetime]:
+        """Each job's scheduling cursor: runs due before it have been created."""
+        ...
+
+    async def close(self) -> None:
+        ...
