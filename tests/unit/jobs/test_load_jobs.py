@@ -80,7 +80,7 @@ def test_every_problem_of_every_file_at_once_sorted_by_file_and_line(tmp_path: P
         "90s, 15m, 4h, 1d or 1h30m",
         "b.yaml:1: program.command: is required",
         "b.yaml:2: extra: unknown key; allowed here: action, condition, metadata, params, program, schedule, "
-        "successors",
+        "scheduling, successors",
         "bad.calendar:2: must be a date written YYYY-MM-DD, such as 2026-12-25, not a string 'Christmas'",
         "c.yml:1: job files end in .yaml; rename it to c.yaml (a .yml file is not read)",
         "d.yaml:2: duplicate key 'program' (first at line 1); a key may appear once in a mapping",
