@@ -1,0 +1,141 @@
+"""A run on its host: bound and started, followed to its end, stopped at its stop time or on request.
+
+Starting is idempotent (the unit is named after the run), and the run is
+committed as `starting`, with the spec it runs, before the host is asked:
+after a crash, a `starting` run is either found on the host or started
+then, never twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from apsisd.errors import HostError, InvalidFields, RunNotFound, SpecError
+from apsisd.hosts.base import Finished, Host, Started
+from apsisd.jobs.model import JobSet
+from apsisd.jobs.program import bind
+from apsisd.jobs.spec import program_spec
+from apsisd.runs.model import Run
+from apsisd.runs.state import State
+from apsisd.scheduler.outcome import STOP_TIME_REASON, settle
+from apsisd.scheduler.records import Records
+from apsisd.types import RunId
+
+log = logging.getLogger("apsisd.scheduler")
+FOLLOW_RETRY = 5.0  # seconds between attempts to follow a run when its host cannot be reached
+
+Spawn = Callable[[Coroutine[Any, Any, object], str], None]
+
+
+class Driver:
+    def __init__(self, records: Records, host: Host, jobs: Callable[[], JobSet], spawn: Spawn) -> None:
+        self.records = records
+        self.host = host
+        self.jobs = jobs
+        self.spawn = spawn
+
+    async def launch(self, run: Run) -> None:
+        """Bind the run's program, commit `starting` with it, then start it on the host."""
+        started = await self.prepare(run)
+        if started is not None:
+            await self.start_on_host(started)
+
+    async def prepare(self, run: Run) -> Run | None:
+        """The run bound and committed as `starting` (None if it could not be: then it is in error)."""
+        job = self.jobs().jobs.get(run.job_id)
+        if run.spec is None:
+            if job is None:
+                await self.records.move(run.id, State.ERROR, f"job {run.job_id} is not loaded (removed?)")
+                return None
+            try:
+                program = bind(job.program, run.args, self.jobs().calendars)
+            except InvalidFields as exc:
+                await self.records.move(run.id, State.ERROR, f"cannot bind the program to the args: {exc}")
+                return None
+            spec = program_spec(program, run.id, run.job_id)
+        else:
+            spec = run.spec
+        return await self.records.move(run.id, State.STARTING, "starting", spec=spec)
+
+    async def start_on_host(self, run: Run) -> None:
+        assert run.spec is not None
+        try:
+            await self.host.start(run.spec)
+        except SpecError as exc:
+            await self.records.move(run.id, State.ERROR, f"refused by the host: {exc}")
+            return
+        except HostError as exc:
+            await self.records.move(run.id, State.ERROR, f"could not start: {exc}")
+            return
+        self.follow(run.id)
+
+    def follow(self, run_id: RunId, *, restart_if_missing: bool = False) -> None:
+        self.spawn(self._follow(run_id, restart_if_missing), f"follow:{run_id}")
+
+    async def _follow(self, run_id: RunId, restart_if_missing: bool) -> None:
+        """Turn the host's events for the run into its transitions, until it has ended."""
+        while (run := self.records.ledger.get(run_id)) is not None:
+            try:
+                async for event in self.host.events(run_id):
+                    if isinstance(event, Started):
+                        await self._started(run_id, event)
+                    elif isinstance(event, Finished):
+                        await self._finished(run_id, event)
+                return
+            except RunNotFound:
+                if restart_if_missing and run.state is State.STARTING and run.spec is not None:
+                    await self.records.note(run_id, "no unit and no journal record: the start never reached "
+                                                    "systemd; starting it now")
+                    await self.start_on_host(run)
+                    return
+                await self.records.move(run_id, State.ERROR, "the unit is gone and the journal has no record of it")
+                return
+            except HostError as exc:
+                log.warning("run %s: cannot follow it on its host (%s); trying again in %g s", run_id, exc,
+                            FOLLOW_RETRY, extra={"action": "run_follow_retry"})
+                await asyncio.sleep(FOLLOW_RETRY)
+
+    async def _started(self, run_id: RunId, event: Started) -> None:
+        run = self.records.ledger.get(run_id)
+        if run is None:
+            return
+        lateness = (event.start_time - run.schedule_time).total_seconds() if event.start_time else None
+        facts = {"unit": event.unit, "invocation_id": event.invocation_id, "lateness": lateness}
+        if run.state is State.STARTING:
+            run = await self.records.move(run_id, State.RUNNING, f"running as {event.unit}", **facts)
+        elif run.unit is None:
+            run = await self.records.update(run_id, **facts)
+        if run is not None and run.stop_time is not None and run.state is State.RUNNING:
+            self.arm_stop_time(run_id)
+
+    def arm_stop_time(self, run_id: RunId) -> None:
+        self.spawn(self._stop_at(run_id), f"stop-time:{run_id}")
+
+    async def _finished(self, run_id: RunId, event: Finished) -> None:
+        run = self.records.ledger.get(run_id)
+        if run is None:
+            return
+        state, reason, facts = settle(run, event)
+        if run.unit is None and event.start_time is not None:
+            facts["lateness"] = (event.start_time - run.schedule_time).total_seconds()
+        await self.records.move(run_id, state, reason, **facts)
+
+    async def _stop_at(self, run_id: RunId) -> None:
+        run = self.records.ledger.get(run_id)
+        if run is None or run.stop_time is None:
+            return
+        await self.records.clock.sleep_until(run.stop_time)
+        await self.stop(run_id, STOP_TIME_REASON)
+
+    async def stop(self, run_id: RunId, reason: str) -> None:
+        """Move the run to stopping and have the host stop it (signal, grace period, then SIGKILL)."""
+        if await self.records.move(run_id, State.STOPPING, reason) is not None:
+            await self.resume_stop(run_id)
+
+    async def resume_stop(self, run_id: RunId) -> None:
+        try:
+            await self.host.stop(run_id)
+        except HostError as exc:
+            await self.records.note(run_id, f"stop failed: {exc}")

@@ -1,0 +1,84 @@
+"""The runs in flight, in memory: every unfinished run by id and by job, and the scheduled ones by due time.
+
+Finished runs leave the ledger (the store keeps them), so its size is the
+work in hand, not the history. The due heap is lazy: an entry whose run
+has since moved or been rescheduled is dropped when it comes up.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable
+from datetime import datetime
+
+from apsisd.runs.model import Origin, Run
+from apsisd.runs.state import State
+from apsisd.types import JobId, RunId
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self._runs: dict[RunId, Run] = {}
+        self._by_job: dict[JobId, dict[RunId, Run]] = {}
+        self._due: list[tuple[datetime, int, RunId]] = []
+        self._order = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def all(self) -> list[Run]:
+        return list(self._runs.values())
+
+    def get(self, run_id: RunId) -> Run | None:
+        return self._runs.get(run_id)
+
+    def put(self, run: Run) -> None:
+        """Record the run as it is now: kept while unfinished, dropped when finished; due when scheduled."""
+        jobs = self._by_job.setdefault(run.job_id, {})
+        if run.finished:
+            self._runs.pop(run.id, None)
+            jobs.pop(run.id, None)
+            if not jobs:
+                del self._by_job[run.job_id]
+            return
+        old = self._runs.get(run.id)
+        self._runs[run.id] = run
+        jobs[run.id] = run
+        if run.state is State.SCHEDULED and (old is None or old.state is not State.SCHEDULED
+                                             or old.schedule_time != run.schedule_time):
+            heapq.heappush(self._due, (run.schedule_time, next(self._order), run.id))
+
+    def forget(self, run_id: RunId) -> None:
+        """A run deleted from the store (a withdrawn future run)."""
+        run = self._runs.pop(run_id, None)
+        if run is not None:
+            jobs = self._by_job[run.job_id]
+            jobs.pop(run_id, None)
+            if not jobs:
+                del self._by_job[run.job_id]
+
+    def active(self, job_id: JobId) -> Iterable[Run]:
+        return list(self._by_job.get(job_id, {}).values())
+
+    def scheduled_by_schedule(self, job_id: JobId) -> list[Run]:
+        """The job's runs its schedules made that are waiting for their time."""
+        return [run for run in self._by_job.get(job_id, {}).values()
+                if run.state is State.SCHEDULED and run.origin is Origin.SCHEDULE]
+
+    def next_due(self) -> datetime | None:
+        """When the earliest scheduled run is due (entries of runs that moved are dropped on the way)."""
+        while self._due:
+            time, _, run_id = self._due[0]
+            run = self._runs.get(run_id)
+            if run is not None and run.state is State.SCHEDULED and run.schedule_time == time:
+                return time
+            heapq.heappop(self._due)
+        return None
+
+    def pop_due(self, now: datetime) -> list[Run]:
+        """Every scheduled run due at or before `now`, in time order, taken off the heap."""
+        found = []
+        while (time := self.next_due()) is not None and time <= now:
+            _, _, run_id = heapq.heappop(self._due)
+            found.append(self._runs[run_id])
+        return found

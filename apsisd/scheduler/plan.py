@@ -1,0 +1,152 @@
+"""What runs to create, pure: a job's runs up to its horizon, and the fate of the runs missed while apsisd was down.
+
+Everything here takes the time as an argument and returns decisions; the
+service carries them out. A job's *cursor* is the instant before which its
+schedules' runs have all been created: expansion resumes there, and after
+downtime [cursor, now) is exactly what was missed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apsisd.jobs.model import Job
+from apsisd.jobs.scheduling import CatchUp, Scheduling
+from apsisd.schedules.base import Due
+from apsisd.types import JobId, RunId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expansion:
+    """The runs to create for one job, and where the cursor goes.
+
+    `capped` is true when `max_scheduled` stopped the expansion before the
+    horizon: more runs are created as the job's scheduled runs start.
+    `next_due` is the first run not created (None: the schedules end).
+    """
+
+    dues: list[Due]
+    cursor: datetime
+    next_due: datetime | None
+    capped: bool
+
+
+def expand(job: Job, policy: Scheduling, cursor: datetime, now: datetime, scheduled: int) -> Expansion:
+    """The job's runs in [cursor, now + horizon), keeping at most `max_scheduled` scheduled (`scheduled` are).
+
+    A cap never splits an instant: two schedules due at the same time give
+    both runs or neither, so the cursor can rest on that instant.
+    """
+    assert policy.horizon is not None and policy.max_scheduled is not None
+    room = policy.max_scheduled - scheduled
+    horizon = now + timedelta(seconds=policy.horizon)
+    dues: list[Due] = []
+    for due in job.times(cursor):
+        if due.time >= horizon:
+            return Expansion(dues=dues, cursor=horizon, next_due=due.time, capped=False)
+        if len(dues) >= room and (not dues or due.time != dues[-1].time):
+            if not dues:  # no room at all: nothing moves
+                return Expansion(dues=[], cursor=cursor, next_due=due.time, capped=True)
+            return Expansion(dues=dues, cursor=due.time, next_due=due.time, capped=True)
+        dues.append(due)
+    return Expansion(dues=dues, cursor=horizon, next_due=None, capped=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Missed:
+    """A run that came due while apsisd was down: its job, when, args, and the key of an existing run if any."""
+
+    job_id: JobId
+    time: datetime
+    args: Mapping[str, str]
+    existing: RunId | None = None  # the stored run's id, for runs created before the downtime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    missed: Missed
+    start: bool
+    reason: str
+
+
+def catch_up(missed: Sequence[Missed], policy: Scheduling, now: datetime, since: datetime | None) -> list[Verdict]:
+    """Which missed runs of one job start now (late) and why the others are skipped, in time order.
+
+    `since` (apsisd --since) is how far back this start looks: earlier runs
+    are skipped. `max_age` skips what is too old to be worth running. Of
+    the rest, `latest` starts only the newest of each args (a missed day of
+    an hourly report is one report, not 24), `none` none of them.
+    """
+    ordered = sorted(missed, key=lambda m: m.time)
+    max_age = policy.max_age
+    oldest = now - timedelta(seconds=max_age) if max_age is not None else None
+    newest: dict[tuple[tuple[str, str], ...], int] = {}
+    for index, item in enumerate(ordered):
+        if _eligible(item, since, oldest):
+            newest[tuple(sorted(item.args.items()))] = index
+    verdicts = []
+    for index, item in enumerate(ordered):
+        if since is not None and item.time < since:
+            verdicts.append(Verdict(missed=item, start=False, reason=f"missed while apsisd was down; before "
+                                                                      f"--since {since.isoformat()}"))
+        elif oldest is not None and item.time < oldest:
+            verdicts.append(Verdict(missed=item, start=False, reason=f"missed while apsisd was down; older than "
+                                                                      f"max_age ({_seconds(max_age)})"))
+        elif policy.catchup is CatchUp.NONE:
+            verdicts.append(Verdict(missed=item, start=False,
+                                    reason="missed while apsisd was down; catchup is none"))
+        elif policy.catchup is CatchUp.LATEST and newest[tuple(sorted(item.args.items()))] != index:
+            verdicts.append(Verdict(missed=item, start=False, reason="missed while apsisd was down; catchup is "
+                                                                      "latest and a later run of the same args ran"))
+        else:
+            verdicts.append(Verdict(missed=item, start=True, reason="missed while apsisd was down; caught up"))
+    return verdicts
+
+
+def _eligible(item: Missed, since: datetime | None, oldest: datetime | None) -> bool:
+    return (since is None or item.time >= since) and (oldest is None or item.time >= oldest)
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobChanges:
+    added: tuple[JobId, ...]
+    changed: tuple[JobId, ...]
+    removed: tuple[JobId, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def job_changes(old: Mapping[JobId, Job], new: Mapping[JobId, Job]) -> JobChanges:
+    """Which jobs a reload adds, changes (any difference at all) and removes, each sorted."""
+    return JobChanges(
+        added=tuple(sorted(job_id for job_id in new if job_id not in old)),
+        changed=tuple(sorted(job_id for job_id, job in new.items() if job_id in old and old[job_id] != job)),
+        removed=tuple(sorted(job_id for job_id in old if job_id not in new)),
+    )
+
+
+def rematch(existing: Iterable[tuple[RunId, datetime, Mapping[str, str]]], dues: Sequence[Due]
+            ) -> tuple[list[RunId], list[Due]]:
+    """After a job changed: which of its scheduled runs (key, time, args) no longer fit, and which dues are new.
+
+    A run whose time and args the new job still gives keeps its id: a
+    reload that changes only the program does not renumber tomorrow's run.
+    """
+    wanted: dict[tuple[datetime, tuple[tuple[str, str], ...]], list[Due]] = {}
+    for due in dues:
+        wanted.setdefault((due.time, tuple(sorted(due.args.items()))), []).append(due)
+    gone = []
+    for key, time, args in existing:
+        matches = wanted.get((time, tuple(sorted(args.items()))))
+        if matches:
+            matches.pop()
+        else:
+            gone.append(key)
+    fresh = sorted((due for group in wanted.values() for due in group), key=lambda due: due.time)
+    return gone, fresh

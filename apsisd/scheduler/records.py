@@ -1,0 +1,97 @@
+"""Every change to a run goes through here: checked against the state table, put in memory, committed, announced.
+
+The order is the rule of the house: the ledger first (so that nothing
+else sees the run's old state once its change is decided), then the store
+(the change is durable), and only then do listeners act on it (start a
+unit, run an action, wake a waiting run). Nothing acts on a change that a
+crash could take back.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from apsisd.clock import Clock
+from apsisd.runs.model import LogEntry, Origin, Run, transition
+from apsisd.runs.state import TRANSITIONS, State
+from apsisd.scheduler.ledger import Ledger
+from apsisd.store.base import Changes, Store
+from apsisd.types import JobId, RunId
+
+log = logging.getLogger("apsisd.scheduler")
+
+Listener = Callable[[Run | None, Run], None]
+
+
+class Records:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.ledger = Ledger()
+        self.listeners: list[Listener] = []
+
+    async def move(self, run_id: RunId, state: State, reason: str = "", **changes: Any) -> Run | None:
+        """The run moved to `state` and committed; None (nothing done) when the run is no longer where that
+        move starts from: another path got there first (a stop racing the end, an operator's skip)."""
+        old = self.ledger.get(run_id)
+        if old is None or state not in TRANSITIONS[old.state]:
+            log.debug("run %s: not moving to %s (now %s)", run_id, state, old.state if old else "finished")
+            return None
+        new, entry = transition(old, state, self.clock.now(), reason, **changes)
+        self.ledger.put(new)
+        await self.store.commit(Changes(runs=[new], log=[entry]))
+        log.info("run %s %s: %s", run_id, state, entry.message, extra={"action": f"run_{state}"})
+        self._announce(old, new)
+        return new
+
+    async def update(self, run_id: RunId, **changes: Any) -> Run | None:
+        """New facts about the run (its unit, its lateness) without a change of state."""
+        old = self.ledger.get(run_id)
+        if old is None:
+            return None
+        new = replace(old, **changes)
+        self.ledger.put(new)
+        await self.store.commit(Changes(runs=[new]))
+        self._announce(old, new)
+        return new
+
+    async def note(self, run_id: RunId, message: str) -> None:
+        """A line in the run's log that is not a change of state."""
+        await self.store.commit(Changes(log=[LogEntry(run_id=run_id, time=self.clock.now(), message=message)]))
+
+    def draft(self, job_id: JobId, args: Mapping[str, str], time: datetime, *, origin: Origin,
+              state: State = State.SCHEDULED, reason: str, **fields: Any) -> tuple[Run, LogEntry]:
+        """A new run in `state` (scheduled, or skipped for a missed run), not yet committed."""
+        (run_id,) = self.store.new_ids(1)
+        now = self.clock.now()
+        run = Run(id=run_id, job_id=job_id, args=MappingProxyType(dict(args)), state=state, schedule_time=time,
+                  times=MappingProxyType({state: now}), origin=origin, reason=reason, **fields)
+        return run, LogEntry(run_id=run_id, time=now, message=reason, state=state)
+
+    async def add(self, drafts: Sequence[tuple[Run, LogEntry]], *, deleted: Sequence[RunId] = (),
+                  cursors: Mapping[JobId, datetime | None] | None = None, moved: Sequence[tuple[Run, LogEntry]] = ()
+                  ) -> None:
+        """New runs, withdrawn ones and moved ones, with cursors, in one commit; then announced."""
+        olds = [self.ledger.get(run.id) for run, _ in moved]
+        for run_id in deleted:
+            self.ledger.forget(run_id)
+        for run, _ in (*drafts, *moved):
+            self.ledger.put(run)
+        await self.store.commit(Changes(runs=[run for run, _ in (*drafts, *moved)],
+                                        log=[entry for _, entry in (*drafts, *moved)],
+                                        deleted=list(deleted), cursors=MappingProxyType(dict(cursors or {}))))
+        for run, _ in drafts:
+            self._announce(None, run)
+        for old, (run, _) in zip(olds, moved, strict=True):
+            self._announce(old, run)
+
+    def _announce(self, old: Run | None, new: Run) -> None:
+        for listener in self.listeners:
+            try:
+                listener(old, new)
+            except Exception:
+                log.exception("run %s: a listener failed on %s", new.id, new.state)

@@ -1,0 +1,99 @@
+"""Taking up the work again after apsisd was down: the store says what we were doing, the host what happened.
+
+- starting, running, stopping: followed on the host; one whose unit ended
+  meanwhile gets its real outcome from the journal; a `starting` run with no
+  trace on the host is started then (its spec was committed before).
+- waiting: its conditions bound again and checked; the maximum waiting time
+  still counts from when it started waiting.
+- scheduled runs that came due, and the runs the schedules gave while
+  apsisd was down (each job's cursor up to now): the job's catch-up policy
+  decides which start now; the others are recorded as skipped, with why.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+
+from apsisd.runs.model import LogEntry, Origin, Run, transition
+from apsisd.runs.state import State
+from apsisd.scheduler.plan import Missed, catch_up
+from apsisd.scheduler.service import Scheduler
+from apsisd.types import JobId, RunId
+
+log = logging.getLogger("apsisd.scheduler")
+
+
+async def recover(scheduler: Scheduler, since: datetime | None) -> None:
+    """Load the runs in flight and the cursors, settle what was missed, and follow what is on the host."""
+    records, jobs = scheduler.records, scheduler.jobs.jobs
+    runs = await records.store.unfinished()
+    scheduler.cursors = await records.store.cursors()
+    now = scheduler.clock.now()
+    for run in runs:
+        records.ledger.put(run)
+    missed: dict[JobId, list[Missed]] = defaultdict(list)
+    withdrawn: list[RunId] = []
+    moved: list[tuple[Run, LogEntry]] = []
+    for run in runs:
+        if run.state is State.SCHEDULED and run.origin is Origin.SCHEDULE:
+            if run.job_id not in jobs:
+                if run.schedule_time > now:
+                    withdrawn.append(run.id)
+                else:
+                    moved.append(transition(run, State.SKIPPED, now, f"job {run.job_id} is no longer loaded"))
+            elif run.schedule_time <= now:
+                missed[run.job_id].append(Missed(job_id=run.job_id, time=run.schedule_time, args=run.args,
+                                                 existing=run.id))
+    for job_id, job in jobs.items():
+        cursor = scheduler.cursors.get(job_id)
+        if cursor is not None and cursor < now:
+            missed[job_id].extend(Missed(job_id=job_id, time=due.time, args=due.args)
+                                  for due in job.due_between(cursor, now))
+    drafts = []
+    for job_id, items in missed.items():
+        for verdict in catch_up(items, scheduler.policy(jobs[job_id]), now, since):
+            item = verdict.missed
+            if item.existing is not None:
+                if not verdict.start:
+                    stored = records.ledger.get(item.existing)
+                    assert stored is not None
+                    moved.append(transition(stored, State.SKIPPED, now, verdict.reason))
+            else:
+                drafts.append(records.draft(job_id, item.args, item.time, origin=Origin.SCHEDULE,
+                                            state=State.SCHEDULED if verdict.start else State.SKIPPED,
+                                            reason=verdict.reason))
+    cursors: dict[JobId, datetime | None] = {job_id: now for job_id in missed}
+    cursors.update({job_id: None for job_id in scheduler.cursors if job_id not in jobs})
+    for job_id, cursor in cursors.items():
+        if cursor is None:
+            scheduler.cursors.pop(job_id, None)
+        else:
+            scheduler.cursors[job_id] = cursor
+    await records.add(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
+    skipped = sum(1 for run, _ in (*drafts, *moved) if run.state is State.SKIPPED)
+    log.info("recovered %d runs in flight; %d missed runs caught up, %d skipped, %d withdrawn", len(runs),
+             sum(1 for run, _ in drafts if run.state is State.SCHEDULED), skipped, len(withdrawn),
+             extra={"action": "recovered"})
+    _follow(scheduler, runs)
+
+
+def _follow(scheduler: Scheduler, runs: list[Run]) -> None:
+    driver, jobs = scheduler.driver, scheduler.jobs.jobs
+    for run in runs:
+        if run.state is State.STARTING:
+            driver.follow(run.id, restart_if_missing=True)
+        elif run.state is State.RUNNING:
+            driver.follow(run.id)
+            if run.stop_time is not None:
+                driver.arm_stop_time(run.id)
+        elif run.state is State.STOPPING:
+            driver.follow(run.id)
+            scheduler.spawn(driver.resume_stop(run.id), f"stop:{run.id}")
+        elif run.state is State.WAITING:
+            job = jobs.get(run.job_id)
+            if job is None:
+                scheduler.spawn(scheduler.records.move(run.id, State.ERROR, f"job {run.job_id} is no longer loaded"),
+                                f"error:{run.id}")
+            else:
+                scheduler.spawn(scheduler.waiter.enter(run, job, resumed=True), f"wait:{run.id}")

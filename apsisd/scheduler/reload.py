@@ -1,0 +1,85 @@
+"""Reloading the jobs folder: all of it or nothing, and only the runs of jobs that changed are touched.
+
+A folder with errors changes nothing (the jobs in force stay). Otherwise:
+removed jobs lose their future scheduled runs; changed jobs keep each
+future run the new job still gives at the same time with the same args (same
+id), lose the others and gain the new ones; added jobs start from now. Runs
+already waiting or started are never touched, and nothing missed is caught
+up: a reload is not a restart.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from apsisd.errors import InvalidFiles
+from apsisd.jobs.model import JobSet
+from apsisd.runs.model import LogEntry, Origin, Run
+from apsisd.scheduler.plan import expand, job_changes, rematch
+from apsisd.scheduler.service import Scheduler
+from apsisd.types import JobId, RunId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadResult:
+    """What a reload did (or, dry, would do); `errors` (FILE:LINE: ...) when the folder was refused."""
+
+    added: tuple[JobId, ...] = ()
+    changed: tuple[JobId, ...] = ()
+    removed: tuple[JobId, ...] = ()
+    errors: tuple[str, ...] = ()
+    applied: bool = False
+    withdrawn: tuple[RunId, ...] = ()
+
+
+class Reloader:
+    def __init__(self, scheduler: Scheduler, load: Callable[[], JobSet]) -> None:
+        self.scheduler = scheduler
+        self.load = load
+        self._lock = asyncio.Lock()
+
+    async def reload(self, *, dry_run: bool = False) -> ReloadResult:
+        """Read the folder again (off the event loop) and apply it, unless `dry_run`."""
+        async with self._lock:
+            try:
+                fresh = await asyncio.to_thread(self.load)
+            except InvalidFiles as exc:
+                return ReloadResult(errors=tuple(str(problem) for problem in exc.problems))
+            scheduler = self.scheduler
+            changes = job_changes(scheduler.jobs.jobs, fresh.jobs)
+            if dry_run or (not changes and fresh.calendars == scheduler.jobs.calendars):
+                return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,
+                                    applied=False)
+            now = scheduler.clock.now()
+            scheduler.jobs = fresh
+            withdrawn: list[RunId] = []
+            drafts: list[tuple[Run, LogEntry]] = []
+            cursors: dict[JobId, datetime | None] = {}
+            for job_id in changes.removed:
+                withdrawn.extend(run.id for run in scheduler.ledger.scheduled_by_schedule(job_id)
+                                 if run.schedule_time > now)
+                cursors[job_id] = None
+            for job_id in changes.changed:
+                job = fresh.jobs[job_id]
+                future = [run for run in scheduler.ledger.scheduled_by_schedule(job_id) if run.schedule_time > now]
+                plan = expand(job, scheduler.policy(job), now, now, 0)
+                gone, new = rematch([(run.id, run.schedule_time, run.args) for run in future], plan.dues)
+                withdrawn.extend(gone)
+                drafts.extend(scheduler.records.draft(job_id, due.args, due.time, origin=Origin.SCHEDULE,
+                                                      reason="scheduled by the job's schedule (job reloaded)",
+                                                      stop_time=due.stop) for due in new)
+                cursors[job_id] = plan.cursor
+            for job_id in changes.added:
+                cursors[job_id] = now
+            for job_id, cursor in cursors.items():
+                if cursor is None:
+                    scheduler.cursors.pop(job_id, None)
+                else:
+                    scheduler.cursors[job_id] = cursor
+            await scheduler.records.add(drafts, deleted=withdrawn, cursors=cursors)
+            for job_id in (*changes.added, *changes.changed):
+                scheduler.topup_soon(job_id)
+            return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,
+                                applied=True, withdrawn=tuple(withdrawn))

@@ -1,0 +1,217 @@
+"""The scheduler: jobs in, runs out. Creates runs up to each job's horizon, starts them when due, and reacts
+to every change of a run (conditions to check again, actions, retries, more runs to create).
+
+It is the one object the daemon and the API hold. It names no concrete
+store or host: daemon/main.py hands them in.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from apsisd.clock import Clock
+from apsisd.hosts.base import Host
+from apsisd.jobs.model import Job, JobSet
+from apsisd.jobs.retry import next_attempt_delay, reason_class
+from apsisd.jobs.scheduling import Scheduling
+from apsisd.runs.jso import run_jso
+from apsisd.runs.model import Origin, Run
+from apsisd.runs.state import State
+from apsisd.scheduler.driver import Driver
+from apsisd.scheduler.plan import expand
+from apsisd.scheduler.records import Records
+from apsisd.scheduler.waiting import Waiter
+from apsisd.store.base import Store
+from apsisd.types import JobId, RunId
+
+log = logging.getLogger("apsisd.scheduler")
+PostJson = Callable[..., Awaitable[int]]
+IDLE = timedelta(seconds=60)  # the loop looks again at least this often, whatever it expects
+
+
+class Scheduler:
+    def __init__(self, *, store: Store, host: Host, clock: Clock, jobs: JobSet, defaults: Scheduling,
+                 max_waiting: float | None, post_json: PostJson | None = None) -> None:
+        self.records = Records(store, clock)
+        self.ledger = self.records.ledger
+        self.clock = clock
+        self.host = host
+        self.jobs = jobs
+        self.defaults = defaults
+        self.post_json = post_json
+        self.cursors: dict[JobId, datetime] = {}
+        self.ready = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._topups: list[tuple[datetime, JobId]] = []
+        self._expanding: set[JobId] = set()
+        self._wake = asyncio.Event()
+        self.driver = Driver(self.records, host, lambda: self.jobs, self.spawn)
+        self.waiter = Waiter(self.records, self.driver, lambda: self.jobs, max_waiting, self.spawn)
+        self.records.listeners.append(self._on_change)
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
+        """Run `coro` as a named task; a failure is logged (and the run it was about noted), never lost."""
+        task = asyncio.create_task(self._guarded(coro, name), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, coro: Coroutine[Any, Any, object], name: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("task %s failed", name, extra={"action": "task_failed"})
+
+    async def close(self) -> None:
+        """Stop every task; units on the host keep running (the next start follows them again)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def policy(self, job: Job) -> Scheduling:
+        return job.scheduling.over(self.defaults)
+
+    async def run(self) -> None:
+        """Start due runs on time and create more as time goes by, until cancelled."""
+        for job_id in self.jobs.jobs:
+            self.topup_soon(job_id)
+        while True:
+            now = self.clock.now()
+            for run in self.ledger.pop_due(now):
+                self.spawn(self.begin(run), f"run:{run.id}")
+            while self._topups and self._topups[0][0] <= now:
+                _, job_id = heapq.heappop(self._topups)
+                self.spawn(self.topup(job_id), f"topup:{job_id}")
+            wake = min(x for x in (self.ledger.next_due(), self._topups[0][0] if self._topups else None,
+                                   now + IDLE) if x is not None)
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(max(0.0, (wake - self.clock.now()).total_seconds())):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def topup_soon(self, job_id: JobId, at: datetime | None = None) -> None:
+        heapq.heappush(self._topups, (at or self.clock.now(), job_id))
+        self.wake()
+
+    async def topup(self, job_id: JobId) -> None:
+        """Create the job's runs up to its horizon (or its max_scheduled), from its cursor on."""
+        job = self.jobs.jobs.get(job_id)
+        if job is None or job_id in self._expanding:
+            return
+        self._expanding.add(job_id)
+        try:
+            now = self.clock.now()
+            cursor = self.cursors.get(job_id, now)  # behind now only if the loop was held up: those start late
+            policy = self.policy(job)
+            plan = expand(job, policy, cursor, now, len(self.ledger.scheduled_by_schedule(job_id)))
+            if plan.dues or plan.cursor != self.cursors.get(job_id):
+                drafts = [self.records.draft(job_id, due.args, due.time, origin=Origin.SCHEDULE,
+                                             reason="scheduled by the job's schedule", stop_time=due.stop)
+                          for due in plan.dues]
+                self.cursors[job_id] = plan.cursor
+                await self.records.add(drafts, cursors={job_id: plan.cursor})
+                self.wake()
+            if not plan.capped and plan.next_due is not None:
+                assert policy.horizon is not None
+                self.topup_soon(job_id, plan.next_due - timedelta(seconds=policy.horizon))
+        finally:
+            self._expanding.discard(job_id)
+
+    async def begin(self, run: Run) -> None:
+        """A scheduled run is due: wait for its conditions, or start it."""
+        job = self.jobs.jobs.get(run.job_id)
+        if job is not None and job.conditions and run.spec is None:
+            await self.waiter.enter(run, job)
+        else:
+            await self.driver.launch(run)
+
+    # -- creating runs --------------------------------------------------------------------
+
+    async def create(self, job_id: JobId, args: Mapping[str, str], *, origin: Origin, reason: str,
+                     at: datetime | None = None, **fields: Any) -> Run:
+        """A new run of the job, scheduled at `at` (now by default)."""
+        draft = self.records.draft(job_id, args, at or self.clock.now(), origin=origin, reason=reason, **fields)
+        await self.records.add([draft])
+        self.wake()
+        return draft[0]
+
+    # -- reacting to changes --------------------------------------------------------------
+
+    def _on_change(self, old: Run | None, new: Run) -> None:
+        if old is not None and old.state is State.WAITING and new.state is not State.WAITING:
+            self.waiter.forget(new.id)
+        if old is None or old.state is not new.state:
+            self.waiter.changed(new.job_id)
+            job = self.jobs.jobs.get(new.job_id)
+            if job is None:
+                return
+            if old is not None and old.state is State.SCHEDULED and new.origin is Origin.SCHEDULE:
+                self.topup_soon(new.job_id)  # room for one more under max_scheduled
+            for action in job.actions:
+                if new.state in action.states:
+                    self.spawn(self._act(action, new), f"action:{new.id}:{action.type_name}")
+            if new.state in (State.FAILURE, State.ERROR) and job.retry is not None:
+                self.spawn(self._retry(job, new), f"retry:{new.id}")
+
+    async def _act(self, action: Any, run: Run) -> None:
+        try:
+            await action(run, ActionContext(self))
+        except Exception as exc:  # an action never changes the run: it only says what went wrong
+            log.warning("run %s: action %s failed: %s", run.id, action.type_name, exc,
+                        extra={"action": "action_failed"})
+            await self.records.note(run.id, f"action {action.type_name} failed: {exc}")
+
+    async def _retry(self, job: Job, run: Run) -> None:
+        assert job.retry is not None
+        kind = reason_class(run)
+        if kind is None or kind not in job.retry.on:
+            return
+        delay = next_attempt_delay(job.retry, run.attempt)
+        if delay is None:
+            await self.records.note(run.id, f"no retry: all {job.retry.count} retries used")
+            return
+        retry = await self.create(run.job_id, run.args, origin=Origin.RETRY, previous=run.id,
+                                  attempt=run.attempt + 1, at=self.clock.now() + timedelta(seconds=delay),
+                                  reason=f"retry {run.attempt} of {run.id} ({kind}), in {delay:g} s")
+        await self.records.note(run.id, f"{kind}: retrying as {retry.id} in {delay:g} s")
+
+
+class ActionContext:
+    """What an action may do: schedule runs, note on runs, post JSON (through the daemon's HTTP client)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self.calendars = scheduler.jobs.calendars
+
+    def params_of(self, job_id: JobId) -> tuple[str, ...] | None:
+        job = self._scheduler.jobs.jobs.get(job_id)
+        return None if job is None else job.params
+
+    async def schedule(self, job_id: JobId, args: Mapping[str, str], *, source: Run) -> Run:
+        return await self._scheduler.create(job_id, args, origin=Origin.ACTION, previous=source.id,
+                                            reason=f"scheduled by an action of {source.id}")
+
+    async def note(self, run_id: RunId, message: str) -> None:
+        await self._scheduler.records.note(run_id, message)
+
+    async def post_json(self, url: str, body: Any, *, headers: Mapping[str, str]) -> int:
+        if self._scheduler.post_json is None:
+            raise OSError("this apsisd has no HTTP client")
+        return await self._scheduler.post_json(url, body, headers=headers)
+
+    def run_json(self, run: Run) -> dict[str, Any]:
+        return run_jso(run)
