@@ -1,0 +1,25 @@
+"""The daemon's one HTTP client, for webhooks: aiohttp's errors become OSError, as the action contract says."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+
+class JsonPoster:
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __call__(self, url: str, body: Any, *, headers: Mapping[str, str]) -> int:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        try:
+            async with self._session.post(url, json=body, headers=dict(headers)) as response:
+                return response.status
+        except aiohttp.ClientError as exc:
+            raise OSError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

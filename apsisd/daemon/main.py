@@ -1,0 +1,174 @@
+"""apsisd: load the configuration and the jobs, take up the runs in flight, schedule until told to stop.
+
+The one place that names concrete classes (SqliteStore, LocalHost): every
+other room sees them through their protocols. Exit codes: 0 after a clean
+stop, 1 when the jobs folder or the state cannot be used, 2 for a bad
+command line or configuration file.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+import click
+
+from apsisd.clock import WallClock
+from apsisd.daemon.config import Config, LogLevel, Overrides, load_config
+from apsisd.daemon.http import JsonPoster
+from apsisd.daemon.logs import setup_logging
+from apsisd.daemon.notify import Notifier
+from apsisd.daemon.watch import watch_folders
+from apsisd.errors import ApsisError, InvalidFiles
+from apsisd.hosts.local import LocalHost
+from apsisd.jobs.load import load_jobs
+from apsisd.jobs.model import JobSet
+from apsisd.quantities import parse_instant
+from apsisd.scheduler.recovery import recover
+from apsisd.scheduler.reload import Reloader, ReloadResult
+from apsisd.scheduler.service import Scheduler
+from apsisd.store.sqlite import SqliteStore
+
+log = logging.getLogger("apsisd")
+DATABASE = "apsis.db"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="Configuration file (default /etc/apsis/apsisd.toml, or ~/.config/apsis/apsisd.toml).")
+@click.option("--jobs", "jobs_dir", type=click.Path(path_type=Path), help="Jobs folder (overrides jobs_dir).")
+@click.option("--calendars", "calendars_dir", type=click.Path(path_type=Path),
+              help="Calendars folder (overrides calendars_dir).")
+@click.option("--state", "state_dir", type=click.Path(path_type=Path), help="State folder (overrides state_dir).")
+@click.option("--log-level", type=click.Choice([level.value for level in LogLevel]), help="Overrides log_level.")
+@click.option("--since", metavar="TIME",
+              help="Catch up only runs due at or after TIME (ISO 8601 with offset, or 'now') on this start.")
+def main(config_file: Path | None, jobs_dir: Path | None, calendars_dir: Path | None, state_dir: Path | None,
+         log_level: str | None, since: str | None) -> None:
+    """The apsis scheduler daemon."""
+    try:
+        config = load_config(config_file, privileged=os.geteuid() == 0, env=os.environ, overrides=Overrides(
+            jobs_dir=jobs_dir, calendars_dir=calendars_dir, state_dir=state_dir,
+            log_level=LogLevel(log_level) if log_level else None))
+        since_time = _since(since)
+    except ApsisError as exc:
+        click.echo(f"apsisd: {exc}", err=True)
+        sys.exit(2)
+    setup_logging(config.log_level)
+    sys.exit(asyncio.run(serve(config, since_time)))
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    if text == "now":
+        return WallClock().now()
+    try:
+        return parse_instant(text)
+    except ApsisError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+
+
+async def serve(config: Config, since: datetime | None) -> int:
+    """Run the daemon until SIGTERM or SIGINT; the exit code."""
+    notifier = Notifier()
+    load = partial(load_jobs, config.jobs_dir, config.calendar_folders())
+    try:
+        jobs: JobSet = await asyncio.to_thread(load)
+    except InvalidFiles as exc:
+        for problem in exc.problems:
+            log.error("%s", problem, extra={"action": "jobs_invalid"})
+        log.error("apsisd: the jobs folder %s has %d problems; fix them and start again", config.jobs_dir,
+                  len(exc.problems))
+        return 1
+    except ApsisError as exc:
+        log.error("apsisd: %s", exc)
+        return 1
+    try:
+        store = await SqliteStore.open(config.state_dir / DATABASE)
+    except ApsisError as exc:
+        log.error("apsisd: %s", exc)
+        return 1
+    poster = JsonPoster()
+    try:
+        async with LocalHost(user_manager=os.geteuid() != 0) as host:
+            scheduler = Scheduler(store=store, host=host, clock=WallClock(), jobs=jobs, defaults=config.schedule,
+                                  max_waiting=config.waiting_max_time, post_json=poster)
+            reloader = Reloader(scheduler, load)
+            notifier.status("recovering runs in flight")
+            await recover(scheduler, since)
+            return await _until_stopped(config, scheduler, reloader, notifier)
+    finally:
+        await poster.close()
+        await store.close()
+
+
+async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloader, notifier: Notifier) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    async def reload(why: str) -> None:
+        notifier.reloading()
+        try:
+            result = await reloader.reload()
+        finally:
+            notifier.ready(_status(scheduler))
+        _log_reload(why, result)
+
+    loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(reload("SIGHUP"), "reload:SIGHUP"))
+    tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
+    if config.reload_watch:
+        tasks.append(asyncio.create_task(
+            _watch(config, reload, config.reload_debounce, config.reload_max_delay), name="watch"))
+    tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
+    notifier.ready(_status(scheduler))
+    log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
+             config.state_dir, extra={"action": "ready"})
+    stopping = asyncio.create_task(stop.wait(), name="stop")
+    done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    notifier.stopping()
+    log.info("apsisd stopping; runs on the host keep running", extra={"action": "stopping"})
+    for task in (stopping, *tasks):
+        task.cancel()
+    failed = [task for task in done if task is not stopping and not task.cancelled() and task.exception()]
+    for task in failed:
+        log.error("apsisd: %s failed: %s", task.get_name(), task.exception(), exc_info=task.exception())
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await scheduler.close()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(signum)
+    return 1 if failed else 0
+
+
+async def _watch(config: Config, reload: Callable[[str], Awaitable[None]], debounce: float, max_delay: float
+                 ) -> None:
+    async for _ in watch_folders([config.jobs_dir, *config.calendar_folders()], debounce=debounce,
+                                 max_delay=max_delay):
+        await reload("the jobs folder changed")
+
+
+def _status(scheduler: Scheduler) -> str:
+    return f"scheduling {len(scheduler.jobs.jobs)} jobs; {len(scheduler.ledger)} runs in flight"
+
+
+def _log_reload(why: str, result: ReloadResult) -> None:
+    if result.errors:
+        for problem in result.errors:
+            log.error("%s", problem, extra={"action": "reload_refused"})
+        log.error("reload (%s) refused: %d problems in the jobs folder; the jobs in force are unchanged", why,
+                  len(result.errors), extra={"action": "reload_refused"})
+    elif result.applied:
+        log.info("reloaded (%s): %d added, %d changed, %d removed", why, len(result.added), len(result.changed),
+                 len(result.removed), extra={"action": "reloaded"})
+    else:
+        log.info("reload (%s): no change", why, extra={"action": "reloaded"})
