@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -48,10 +48,10 @@ class Run:
 
     id: RunId
     job_id: JobId
-    args: Mapping[str, str] = EMPTY
+    args: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     state: State = State.NEW
     schedule_time: datetime
-    times: Mapping[State, datetime] = EMPTY
+    times: Mapping[State, datetime] = field(default_factory=lambda: EMPTY)
     origin: Origin = Origin.SCHEDULE
     attempt: int = 1
     previous: RunId | None = None
