@@ -40,7 +40,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.scheduler": (*DOMAIN, "apsisd.store.base", "apsisd.hosts.base", "apsisd.scheduler"),
     "apsisd.daemon": ("apsisd",),
     # The commands that work without a daemon (check-jobs, next) read the domain directly.
-    "apsisd.cli": (*DOMAIN, "apsisd.cli"),
+    "apsisd.cli": (*DOMAIN, "apsisd.cli", "apsisd.daemon.config", "apsisd.daemon.toml_lines"),
 }
 
 

@@ -1,26 +1,19 @@
-"""Where the commands that work without a daemon find the jobs: the configured folder, or the default one.
+"""Where the commands that work without a daemon find the jobs: apsisd's own configuration, read as apsisd does.
 
-Provisional: the daemon issue owns the configuration file; until then this
-reads only its `jobs` (a folder) and `calendars` (a folder or a list) keys.
-Root uses /etc/apsis; anyone else their XDG config folder, as apsisd does
-when run unprivileged.
+The file is $APSIS_CONFIG if set, else apsisd's default one (root:
+/etc/apsis/apsisd.toml; anyone else: their XDG config folder), so
+`apsis check-jobs` checks the folder the daemon would load.
 """
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apsisd.errors import ApsisError
-
-SYSTEM_FOLDER = Path("/etc/apsis")
-
-
-class ConfigError(ApsisError):
-    """The configuration file cannot be read or holds a wrong value."""
+from apsisd.daemon.config import ConfigError, load_config
+from apsisd.errors import InvalidFiles
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,34 +22,21 @@ class Folders:
     calendars: tuple[Path, ...] = ()
 
 
-def config_folder(environ: Mapping[str, str], euid: int) -> Path:
-    if euid == 0:
-        return SYSTEM_FOLDER
-    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME", "~")).expanduser() / ".config")
-    return Path(base) / "apsis"
-
-
 def folders(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Folders:
-    """The jobs and calendars folders: from $APSIS_CONFIG or the default config file if it exists, else defaults.
+    """The jobs folder and the calendar folders besides it, from the configuration.
 
-    Relative paths in the file are taken from the file's own folder.
+    A wrong configuration is a ConfigError (FILE:LINE: each problem), not
+    InvalidFiles: the commands report problems in the jobs, not in apsisd.toml,
+    as their findings.
     """
     environ = os.environ if environ is None else environ
     euid = os.geteuid() if euid is None else euid
-    default = config_folder(environ, euid)
-    path = Path(environ["APSIS_CONFIG"]) if environ.get("APSIS_CONFIG") else default / "apsisd.toml"
-    if not path.exists():
-        return Folders(jobs=default / "jobs")
+    path = Path(environ["APSIS_CONFIG"]) if environ.get("APSIS_CONFIG") else None
     try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the configuration: {exc}") from None
-    jobs = config.get("jobs", str(default / "jobs"))
-    calendars = config.get("calendars", [])
-    calendars = [calendars] if isinstance(calendars, str) else calendars
-    if not isinstance(jobs, str) or not isinstance(calendars, list) or not all(isinstance(c, str) for c in calendars):
-        raise ConfigError(f"{path}: `jobs` must be a folder and `calendars` a folder or a list of folders")
-    return Folders(jobs=path.parent / jobs, calendars=tuple(path.parent / folder for folder in calendars))
+        config = load_config(path, privileged=euid == 0, env=environ)
+    except InvalidFiles as exc:
+        raise ConfigError(str(exc)) from None
+    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders())
 
 
 def local_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:

@@ -62,7 +62,7 @@ def test_a_bad_folder_is_one_line_and_exit_2(tmp_path: Path, name: str) -> None:
 
 
 def test_without_a_folder_the_configured_one_is_checked(tmp_path: Path) -> None:
-    write(tmp_path, {"conf/apsisd.toml": 'jobs = "../my jobs"\ncalendars = "../cals"\n',
+    write(tmp_path, {"conf/apsisd.toml": 'jobs_dir = "../my jobs"\ncalendars_dir = "../cals"\n',
                      "my jobs/a.yaml": "schedule: {type: daily, tz: UTC, daytime: '09:00', calendar: x}\n"
                                        "program: echo\n",
                      "cals/x.calendar": "2026-12-25\n"})
@@ -72,10 +72,10 @@ def test_without_a_folder_the_configured_one_is_checked(tmp_path: Path) -> None:
 
 
 def test_a_broken_configuration_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    (tmp_path / "apsisd.toml").write_text("jobs = [1]\n")
+    (tmp_path / "apsisd.toml").write_text("jobs_dir = [1]\n")
     result = CliRunner().invoke(apsis, ["check-jobs"], env={"APSIS_CONFIG": str(tmp_path / "apsisd.toml")})
     assert (result.exit_code, result.stderr) == (
-        2, f"apsis: {tmp_path}/apsisd.toml: `jobs` must be a folder and `calendars` a folder or a list of folders\n")
+        2, f"apsis: {tmp_path}/apsisd.toml:1: jobs_dir: must be the path of a folder, as a string, not a list\n")
 
 
 def test_the_console_script(tmp_path: Path) -> None:

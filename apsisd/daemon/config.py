@@ -1,0 +1,304 @@
+"""apsisd.toml: where the jobs and the state are, how far ahead to schedule, where the API listens.
+
+Every key is optional; a missing default file means all defaults, so
+`apsisd --jobs DIR --state DIR` alone is a working daemon. Root uses
+/etc/apsis and /var/lib/apsis; anyone else their XDG folders, as their own
+`systemd --user` manager runs their jobs. The file is checked whole: every
+unknown key and bad value is reported at once, each as FILE:LINE.
+"""
+from __future__ import annotations
+
+import enum
+import ipaddress
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from apsisd.daemon.toml_lines import key_lines, line_of
+from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, format_path, invalid
+from apsisd.fields import Fields, boolean, describe, each
+from apsisd.jobs.scheduling import DEFAULTS, Scheduling, read_scheduling
+from apsisd.jobs.scheduling import _positive_duration as positive_duration
+
+T = TypeVar("T")
+SYSTEM_CONFIG = Path("/etc/apsis")
+SYSTEM_STATE = Path("/var/lib/apsis")
+SYSTEM_SOCKET = "unix:/run/apsis/api.sock"
+CONFIG_NAME = "apsisd.toml"
+LISTEN_HELP = "write unix:/PATH or tcp:HOST:PORT, such as unix:/run/apsis/api.sock or tcp:127.0.0.1:5050"
+# Changes to the jobs folder are loaded once they have stopped for half a second (an editor's save, a cp -r), or
+# 10 s after the first of them however busy the folder stays.
+RELOAD_DEBOUNCE = 0.5
+RELOAD_MAX_DELAY = 10.0
+SOCKET_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, less the final NUL
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*", re.ASCII)
+_POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+class ConfigError(ApsisError):
+    """The configuration cannot be used: its file is missing or unreadable, or the environment is wrong."""
+
+
+class LogLevel(enum.StrEnum):
+    """The least severe messages apsisd writes; Python's levels, by name."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+    @property
+    def number(self) -> int:
+        """The level as the logging module counts it."""
+        return logging.getLevelNamesMapping()[self.name]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """Everything apsisd.toml sets, defaults filled in; paths absolute.
+
+    `calendars_dir` is read besides the holiday calendars of `jobs_dir`
+    (which are always read); it defaults to the jobs folder itself.
+    `waiting_max_time` None: a run may wait for its conditions forever.
+    `reload_*`: the jobs folder is watched (unless `reload_watch` is false)
+    and reloaded once changes have stopped for `reload_debounce` seconds, or
+    at the latest `reload_max_delay` seconds after the first of them: a copy
+    still under way is not loaded half done, and a folder that never stops
+    changing is still reloaded.
+    """
+
+    file: Path | None  # the file read; None when there was none and all are defaults
+    jobs_dir: Path
+    calendars_dir: Path
+    state_dir: Path
+    log_level: LogLevel
+    schedule: Scheduling
+    waiting_max_time: float | None
+    api_listen: tuple[str, ...]
+    reload_watch: bool
+    reload_debounce: float
+    reload_max_delay: float
+
+    def calendar_folders(self) -> tuple[Path, ...]:
+        """The calendar folders to read besides the jobs folder (load_jobs's `calendar_folders`)."""
+        return () if self.calendars_dir == self.jobs_dir else (self.calendars_dir,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Overrides:
+    """What the command line sets over the file (`apsisd --jobs DIR --state DIR ...`); relative to the
+    current folder."""
+
+    jobs_dir: Path | None = None
+    calendars_dir: Path | None = None
+    state_dir: Path | None = None
+    log_level: LogLevel | None = None
+
+
+def config_folder(*, privileged: bool, env: Mapping[str, str]) -> Path:
+    """/etc/apsis as root; $XDG_CONFIG_HOME/apsis (~/.config/apsis) for anyone else."""
+    return SYSTEM_CONFIG if privileged else _xdg(env, "XDG_CONFIG_HOME", ".config") / "apsis"
+
+
+def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
+                overrides: Overrides = Overrides()) -> Config:
+    """The configuration from `path` (None: the default file, if there is one), with `overrides` on top.
+
+    Raises ConfigError if `path` is given and missing, or any file cannot be
+    read; InvalidFiles with every problem (FILE:LINE: key: message) if its
+    TOML or any of its keys is wrong.
+    """
+    folder = config_folder(privileged=privileged, env=env)
+    file = (folder / CONFIG_NAME) if path is None else path.absolute()
+    found = path is not None or file.exists()
+    # Config's fields by name: the defaults that depend on nothing else, what the file says, the command line.
+    settings: dict[str, Any] = {
+        "jobs_dir": folder / "jobs", "state_dir": _default_state(privileged, env), "log_level": LogLevel.INFO,
+        "schedule": Scheduling(), "waiting_max_time": None,
+        "reload_watch": True, "reload_debounce": RELOAD_DEBOUNCE, "reload_max_delay": RELOAD_MAX_DELAY,
+        **(_read_file(file) if found else {}),
+        **{name: getattr(overrides, name) for name in Overrides.__dataclass_fields__
+           if getattr(overrides, name) is not None},
+    }
+    jobs_dir = settings["jobs_dir"] = settings["jobs_dir"].absolute()
+    state_dir = settings["state_dir"] = settings["state_dir"].absolute()
+    settings["calendars_dir"] = settings.get("calendars_dir", jobs_dir).absolute()
+    settings.setdefault("api_listen", (_default_socket(privileged, env, state_dir),))
+    settings["schedule"] = settings["schedule"].over(DEFAULTS)
+    return Config(file=file if found else None, **settings)
+
+
+def _xdg(env: Mapping[str, str], name: str, fallback: str) -> Path:
+    """An XDG base folder: $name if absolute (the spec says to ignore a relative one), else ~/fallback."""
+    value = env.get(name, "")
+    if os.path.isabs(value):
+        return Path(value)
+    home = env.get("HOME", "")
+    return (Path(home) if os.path.isabs(home) else Path.home()) / fallback
+
+
+def _default_state(privileged: bool, env: Mapping[str, str]) -> Path:
+    return SYSTEM_STATE if privileged else _xdg(env, "XDG_STATE_HOME", ".local/state") / "apsis"
+
+
+def _default_socket(privileged: bool, env: Mapping[str, str], state_dir: Path) -> str:
+    """The API's socket: in /run/apsis as root, in the user's runtime folder otherwise (or, without one, in the
+    state folder)."""
+    if privileged:
+        return SYSTEM_SOCKET
+    runtime = env.get("XDG_RUNTIME_DIR", "")
+    return f"unix:{Path(runtime) / 'apsis' if os.path.isabs(runtime) else state_dir}/api.sock"
+
+
+def _read_file(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such configuration file; give an existing file to --config, or leave "
+                          "--config out to use the default one") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the configuration: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: the configuration is not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidFiles([_syntax_problem(file, text, str(exc))]) from None
+    try:
+        return _read_settings(data, file.parent)
+    except InvalidFields as exc:
+        lines = key_lines(text)
+        problems = [FileProblem(str(file), line_of(lines, path), format_path(path), message)
+                    for path, message in exc.problems]
+        raise InvalidFiles(sorted(problems, key=lambda problem: problem.line)) from None
+
+
+def _syntax_problem(file: Path, text: str, message: str) -> FileProblem:
+    """tomllib's `Invalid value (at line 3, column 9)` as FILE:3: not valid TOML: Invalid value (column 9)."""
+    found = _POSITION.search(message)
+    if found is None:
+        return FileProblem(str(file), 1, "", f"not valid TOML: {message}")
+    line, column = found.groups()
+    where = f" (column {column})" if column else " (at the end of the file)"
+    return FileProblem(str(file), int(line) if line else max(1, len(text.splitlines())), "",
+                       f"not valid TOML: {message[:found.start()]}{where}")
+
+
+def _read_settings(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Config's fields the file sets, by name; every problem collected (InvalidFields, paths from the top)."""
+    fields = Fields(data)
+    folder = _folder(base)
+    settings = {
+        "jobs_dir": fields.take("jobs_dir", folder, None),
+        "calendars_dir": fields.take("calendars_dir", folder, None),
+        "state_dir": fields.take("state_dir", folder, None),
+        "log_level": fields.take("log_level", _log_level, None),
+        "schedule": fields.take("schedule", _table(read_scheduling), None),
+        **fields.take("waiting", _table(lambda table: {
+            "waiting_max_time": table.take("max_time", positive_duration, None)}), {}),
+        **fields.take("api", _table(lambda table: {"api_listen": table.take("listen", _listen(base), None)}), {}),
+        **fields.take("reload", _table(_read_reload), {}),
+    }
+    fields.done()
+    return {name: value for name, value in settings.items() if value is not None}
+
+
+def _read_reload(table: Fields) -> dict[str, Any]:
+    settings = {
+        "reload_watch": table.take("watch", boolean, None),
+        "reload_debounce": table.take("debounce", positive_duration, None),
+        "reload_max_delay": table.take("max_delay", positive_duration, None),
+    }
+    debounce = settings["reload_debounce"] or RELOAD_DEBOUNCE
+    max_delay = settings["reload_max_delay"] or RELOAD_MAX_DELAY
+    if max_delay < debounce:
+        table.problems.append((("max_delay",), f"is {max_delay:g}s, shorter than debounce ({debounce:g}s); "
+                               "make it at least as long"))
+    return settings
+
+
+def _table(read: Callable[[Fields], T]) -> Callable[[Any], T]:
+    """A parser for a [table] whose keys `read` takes; its unknown keys are problems too."""
+
+    def parse(value: Any) -> T:
+        if not isinstance(value, dict):
+            raise invalid(f"must be a table of keys, not {describe(value)}")
+        table = Fields(value)
+        result = read(table)
+        table.done()
+        return result
+
+    return parse
+
+
+def _folder(base: Path) -> Callable[[Any], Path]:
+    def parse(value: Any) -> Path:
+        if not isinstance(value, str) or not value or "\0" in value:
+            raise invalid(f"must be the path of a folder, as a string, not {describe(value)}")
+        return base / value
+
+    return parse
+
+
+def _log_level(value: Any) -> LogLevel:
+    try:
+        return LogLevel(value)
+    except ValueError:
+        raise invalid(f"must be one of {', '.join(LogLevel)}, not {describe(value)}") from None
+
+
+def _listen(base: Path) -> Callable[[Any], tuple[str, ...]]:
+    """[api] listen: one address or a list of them, each unix:PATH (relative to `base`) or tcp:HOST:PORT."""
+    address = each(lambda item: _address(item, base))
+
+    def parse(value: Any) -> tuple[str, ...]:
+        if value == []:
+            raise invalid(f"must name at least one address; {LISTEN_HELP}")
+        return tuple(address(value))
+
+    return parse
+
+
+def _address(value: Any, base: Path) -> str:
+    if not isinstance(value, str):
+        raise invalid(f"must be an address as a string; {LISTEN_HELP}, not {describe(value)}")
+    scheme, _, rest = value.partition(":")
+    if scheme == "unix" and rest:
+        return f"unix:{_socket_path(rest, base)}"
+    if scheme == "tcp" and rest:
+        return f"tcp:{_host_port(rest)}"
+    raise invalid(f"{value!r} is not an address; {LISTEN_HELP}")
+
+
+def _socket_path(text: str, base: Path) -> Path:
+    if text.startswith("@"):
+        raise invalid(f"unix:{text}: abstract sockets are not supported; give the socket a path in a folder")
+    path = base / text
+    size = len(os.fsencode(path))
+    if size > SOCKET_PATH_MAX:
+        raise invalid(f"unix:{path}: the path is {size} bytes long, and a socket's may have at most "
+                      f"{SOCKET_PATH_MAX}; choose a shorter one")
+    return path
+
+
+def _host_port(text: str) -> str:
+    """HOST:PORT with HOST a name, an IPv4 address or a [bracketed] IPv6 address; PORT 1-65535."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise invalid(f"tcp:{text}: give a port from 1 to 65535 after the host, as in tcp:127.0.0.1:5050")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return f"[{ipaddress.IPv6Address(host[1:-1])}]:{int(port)}"
+        except ValueError:
+            raise invalid(f"tcp:{text}: {host} is not an IPv6 address") from None
+    if ":" in host:
+        raise invalid(f"tcp:{text}: write an IPv6 address in brackets, as in tcp:[::1]:5050")
+    if not _HOSTNAME.fullmatch(host):
+        raise invalid(f"tcp:{text}: {host!r} is not a host name or an IP address")
+    return f"{host}:{int(port)}"

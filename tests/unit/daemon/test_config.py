@@ -1,0 +1,208 @@
+"""load_config(): apsisd.toml with its defaults, root's and a user's, command-line overrides, every problem with
+its line."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from apsisd.daemon.config import Config, ConfigError, LogLevel, Overrides, load_config
+from apsisd.errors import InvalidFiles
+from apsisd.jobs.scheduling import DEFAULTS, CatchUp, Scheduling
+
+ETC = Path(__file__).resolve().parents[3] / "etc" / "apsisd.toml"
+ROOT = Config(file=None, jobs_dir=Path("/etc/apsis/jobs"), calendars_dir=Path("/etc/apsis/jobs"),
+              state_dir=Path("/var/lib/apsis"), log_level=LogLevel.INFO, schedule=DEFAULTS, waiting_max_time=None,
+              api_listen=("unix:/run/apsis/api.sock",), reload_watch=True, reload_debounce=0.5,
+              reload_max_delay=10.0)
+
+
+def problems(file: Path, text: str) -> list[str]:
+    file.write_text(text)
+    with pytest.raises(InvalidFiles) as caught:
+        load_config(file, privileged=True, env={})
+    return [str(problem).removeprefix(f"{file}:") for problem in caught.value.problems]
+
+
+def test_root_defaults() -> None:
+    if Path("/etc/apsis/apsisd.toml").exists():
+        pytest.skip("this machine has an /etc/apsis/apsisd.toml")
+    assert load_config(None, privileged=True, env={"XDG_CONFIG_HOME": "/elsewhere"}) == ROOT
+
+
+def test_a_user_s_defaults_are_their_xdg_folders(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": f"{tmp_path}/c", "XDG_STATE_HOME": f"{tmp_path}/s", "XDG_RUNTIME_DIR": "/run/user/7"}
+    config = load_config(None, privileged=False, env=env)
+    assert (config.file, config.jobs_dir, config.calendars_dir, config.state_dir, config.api_listen) == (
+        None, tmp_path / "c/apsis/jobs", tmp_path / "c/apsis/jobs", tmp_path / "s/apsis",
+        ("unix:/run/user/7/apsis/api.sock",))
+    # Without the variables (or with relative ones, which the XDG spec says to ignore): under $HOME; the socket
+    # then goes into the state folder, the only folder of the user's own apsisd is sure to have.
+    config = load_config(None, privileged=False, env={"HOME": str(tmp_path), "XDG_STATE_HOME": "rel"})
+    assert (config.jobs_dir, config.state_dir, config.api_listen) == (
+        tmp_path / ".config/apsis/jobs", tmp_path / ".local/state/apsis",
+        (f"unix:{tmp_path}/.local/state/apsis/api.sock",))
+
+
+def test_the_default_user_file_is_read_when_it_exists(tmp_path: Path) -> None:
+    (tmp_path / "apsis").mkdir()
+    (tmp_path / "apsis" / "apsisd.toml").write_text('log_level = "debug"\n')
+    config = load_config(None, privileged=False, env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert (config.file, config.log_level) == (tmp_path / "apsis" / "apsisd.toml", LogLevel.DEBUG)
+
+
+def test_every_key_and_relative_paths_from_the_file_s_folder(tmp_path: Path) -> None:
+    file = tmp_path / "conf" / "apsisd.toml"
+    file.parent.mkdir()
+    file.write_text('''
+jobs_dir = "jobs"
+calendars_dir = "/srv/calendars"
+state_dir = "../state"
+log_level = "warning"
+schedule.horizon = "2h"
+schedule.max_scheduled = 3
+schedule.catchup = "all"
+schedule.max_age = 600
+waiting = { max_time = "1h" }
+api = { listen = ["unix:api.sock", "tcp:localhost:5050", "tcp:[0:0::1]:80", "tcp:10.0.0.1:1"] }
+[reload]
+watch = false
+debounce = "2s"
+max_delay = "2s"
+''')
+    assert load_config(file, privileged=True, env={}) == Config(
+        file=file, jobs_dir=tmp_path / "conf/jobs", calendars_dir=Path("/srv/calendars"),
+        state_dir=tmp_path / "conf/../state", log_level=LogLevel.WARNING,
+        schedule=Scheduling(horizon=7200.0, max_scheduled=3, catchup=CatchUp.ALL, max_age=600.0),
+        waiting_max_time=3600.0,
+        api_listen=(f"unix:{tmp_path}/conf/api.sock", "tcp:localhost:5050", "tcp:[::1]:80", "tcp:10.0.0.1:1"),
+        reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0)
+    assert load_config(file, privileged=True, env={}).calendar_folders() == (Path("/srv/calendars"),)
+
+
+def test_the_command_line_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = tmp_path / "apsisd.toml"
+    file.write_text('jobs_dir = "/srv/jobs"\nstate_dir = "/srv/state"\nlog_level = "error"\n')
+    monkeypatch.chdir(tmp_path)
+    config = load_config(file, privileged=True, env={}, overrides=Overrides(
+        jobs_dir=Path("mine"), state_dir=Path("/s"), log_level=LogLevel.DEBUG))
+    assert (config.jobs_dir, config.calendars_dir, config.state_dir, config.log_level) == (
+        tmp_path / "mine", tmp_path / "mine", Path("/s"), LogLevel.DEBUG)
+    assert config.calendar_folders() == ()  # the jobs folder's calendars are read with it
+    # The state folder given on the command line also holds a user's socket when there is no runtime folder.
+    user = load_config(None, privileged=False, env={"HOME": str(tmp_path)}, overrides=Overrides(
+        state_dir=Path("st"), calendars_dir=Path("cal")))
+    assert (user.api_listen, user.calendars_dir) == ((f"unix:{tmp_path}/st/api.sock",), tmp_path / "cal")
+
+
+def test_a_named_file_must_exist_and_be_readable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"none\.toml: no such configuration file; give an existing file"):
+        load_config(tmp_path / "none.toml", privileged=True, env={})
+    with pytest.raises(ConfigError, match=r": cannot read the configuration: Is a directory"):
+        load_config(tmp_path, privileged=True, env={})
+    (tmp_path / "latin.toml").write_bytes(b'jobs_dir = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"latin\.toml: the configuration is not UTF-8 text \(byte 15\)"):
+        load_config(tmp_path / "latin.toml", privileged=True, env={})
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('jobs_dir = "a"\nstate_dir = \n', "2: not valid TOML: Invalid value (column 13)"),
+    ("[api]\nlisten = [1,\n", "2: not valid TOML: Invalid value (at the end of the file)"),
+])
+def test_a_toml_syntax_error_has_its_line(tmp_path: Path, text: str, problem: str) -> None:
+    assert problems(tmp_path / "apsisd.toml", text) == [problem]
+
+
+def test_every_problem_at_once_each_with_its_line(tmp_path: Path) -> None:
+    assert problems(tmp_path / "apsisd.toml", '''\
+jobs = "/srv/jobs"
+log_level = "loud"
+state_dir = ""
+[schedule]
+horizon = "soon"
+catchup = "some"
+bogus = 1
+[api]
+listen = [
+  "unix:/ok.sock",
+  "http://x",
+]
+[reload]
+debounce = "30s"
+[waiting]
+max_time = 0
+[extra]
+''') == [
+        "1: jobs: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, reload, schedule, "
+        "state_dir, waiting",
+        "2: log_level: must be one of debug, info, warning, error, critical, not a string 'loud'",
+        "3: state_dir: must be the path of a folder, as a string, not a string ''",
+        "5: schedule.horizon: 'soon' is not a duration; use a number of seconds or a duration such as 90s, 15m, "
+        "4h, 1d or 1h30m",
+        "6: schedule.catchup: must be one of all, latest, none, not a string 'some'",
+        "7: schedule.bogus: unknown key; allowed here: catchup, horizon, max_age, max_scheduled",
+        "11: api.listen[1]: 'http://x' is not an address; write unix:/PATH or tcp:HOST:PORT, such as "
+        "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
+        "13: reload.max_delay: is 10s, shorter than debounce (30s); make it at least as long",
+        "16: waiting.max_time: must be a duration above zero such as 30m, 1d, not a number 0",
+        "17: extra: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, reload, schedule, "
+        "state_dir, waiting",
+    ]
+
+
+def test_dotted_keys_and_inline_tables_have_their_lines(tmp_path: Path) -> None:
+    assert problems(tmp_path / "apsisd.toml", '\n\nschedule.nope = 1\napi = { listen = "x", more = 2 }\n'
+                    'waiting = 5\n') == [
+        "3: schedule.nope: unknown key; allowed here: catchup, horizon, max_age, max_scheduled",
+        "4: api.listen: 'x' is not an address; write unix:/PATH or tcp:HOST:PORT, such as "
+        "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
+        "4: api.more: unknown key; allowed here: listen",
+        "5: waiting: must be a table of keys, not a number 5",
+    ]
+
+
+@pytest.mark.parametrize(("listen", "message"), [
+    ("[]", "must name at least one address"),
+    ("[5]", "must be an address as a string"),
+    ('"unix:"', "'unix:' is not an address"),
+    ('"unix:@abstract"', "unix:@abstract: abstract sockets are not supported"),
+    (f'"unix:/{"x" * 107}"', "the path is 108 bytes long, and a socket's may have at most 107"),
+    ('"tcp:localhost"', "tcp:localhost: give a port from 1 to 65535 after the host"),
+    ('"tcp:localhost:0"', "give a port from 1 to 65535"),
+    ('"tcp:localhost:65536"', "give a port from 1 to 65535"),
+    ('"tcp::80"', "'' is not a host name or an IP address"),
+    ('"tcp:bad_host:80"', "'bad_host' is not a host name or an IP address"),
+    ('"tcp:[1::x]:80"', "[1::x] is not an IPv6 address"),
+    ('"tcp:::1:80"', "write an IPv6 address in brackets"),
+])
+def test_bad_listen_addresses(tmp_path: Path, listen: str, message: str) -> None:
+    [problem] = problems(tmp_path / "apsisd.toml", f"[api]\nlisten = {listen}\n")
+    assert problem.startswith("2: api.listen") and message in problem
+
+
+def test_one_listen_address_may_be_given_bare(tmp_path: Path) -> None:
+    (tmp_path / "apsisd.toml").write_text('api.listen = "tcp:127.0.0.1:5050"\n')
+    assert load_config(tmp_path / "apsisd.toml", privileged=True, env={}).api_listen == ("tcp:127.0.0.1:5050",)
+
+
+def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> None:
+    text = ETC.read_text()
+    assert load_config(ETC, privileged=True, env={}) == Config(**{**_fields(ROOT), "file": ETC})
+    # Every `# key = value` line, uncommented, is the default it says; every key is shown, set or as an example.
+    uncommented = tmp_path / "apsisd.toml"
+    uncommented.write_text(re.sub(r"^# (\w+ = )", r"\1", text, flags=re.MULTILINE))
+    assert load_config(uncommented, privileged=True, env={}) == Config(**{**_fields(ROOT), "file": uncommented})
+    shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
+    assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
+                     "max_age", "max_time", "listen", "watch", "debounce", "max_delay"}
+
+
+def test_log_levels_are_python_s() -> None:
+    assert [level.number for level in LogLevel] == [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR,
+                                                    logging.CRITICAL]
+
+
+def _fields(config: Config) -> dict[str, object]:
+    return {name: getattr(config, name) for name in Config.__dataclass_fields__}
