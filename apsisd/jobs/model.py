@@ -1,8 +1,8 @@
 """A job as loaded from its file, and the set of jobs (with their calendars) a folder holds.
 
-Conditions and actions are kept as the plain data of the file here (each a
-mapping with a `type`); their types are checked by their own registries
-when the daemon binds them.
+Conditions and actions are parsed by their registries when the job is
+loaded (apsisd.conditions.registry, apsisd.actions.registry), so a job that
+loads has no condition or action the daemon would refuse later.
 """
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, cast
 
+from apsisd.actions.base import Action
 from apsisd.calendars.calendar import Calendar
+from apsisd.conditions.base import Condition
 from apsisd.jobs.program import Program
+from apsisd.jobs.retry import Retry
 from apsisd.jobs.scheduling import UNSET, Scheduling
 from apsisd.schedules.base import EMPTY, ArgSource, Due, LazyArgs, RunSource, Schedule, make_due
 from apsisd.types import JobId
@@ -38,15 +41,16 @@ class Job:
     """One job file, checked: its runs' params, when they are due, and what they run.
 
     `actions` includes the `successors` shorthand, expanded to `schedule`
-    actions on success.
+    actions on success. `retry` is None when failed runs are not retried.
     """
 
     id: JobId
     params: tuple[str, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     program: Program
-    conditions: tuple[Mapping[str, Any], ...] = ()
-    actions: tuple[Mapping[str, Any], ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    actions: tuple[Action, ...] = ()
+    retry: Retry | None = None
     metadata: Metadata = NO_METADATA
     scheduling: Scheduling = UNSET
 

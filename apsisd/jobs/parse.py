@@ -1,7 +1,8 @@
 """One job file's value -> a Job, with every problem in it reported at once.
 
 Reads the top-level keys (Apsis-compatible: params, schedule, program,
-condition, action, successors, metadata), then the checks that span them:
+condition, action, successors, metadata; and retry, scheduling), then the
+checks that span them:
 each schedule gives every param a value, every template uses only defined
 names, and every job a condition or action names exists in the folder.
 """
@@ -11,12 +12,16 @@ from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from apsisd.actions.base import Action
+from apsisd.actions.registry import parse_action
 from apsisd.calendars.calendar import Calendar
+from apsisd.conditions.registry import parse_condition
 from apsisd.errors import InvalidFields, invalid
-from apsisd.fields import Fields, describe, each, remembered, string, string_map
+from apsisd.fields import Fields, describe, each, remembered, string
 from apsisd.jobs.model import NO_METADATA, Job, Metadata
 from apsisd.jobs.params import check_schedules, parse_params
 from apsisd.jobs.program import parse_program
+from apsisd.jobs.retry import parse_retry
 from apsisd.jobs.scheduling import UNSET, parse_scheduling
 from apsisd.jobs.templates import RESERVED, check_strings, has_template
 from apsisd.schedules.base import Context, Schedule
@@ -54,6 +59,7 @@ class JobParser:
         conditions = fields.take("condition", _CONDITIONS, [])
         actions = fields.take("action", _ACTIONS, [])
         successors = fields.take("successors", _SUCCESSORS, [])
+        retry = fields.take("retry", _RETRY, None)
         metadata = fields.take("metadata", _metadata, NO_METADATA)
         scheduling = fields.take("scheduling", parse_scheduling, UNSET)
         problems = fields.problems
@@ -66,7 +72,7 @@ class JobParser:
                                       self.job_ids))
         fields.done()
         return Job(id=JobId(job_id), params=params, schedules=tuple(schedules), program=program,
-                   conditions=tuple(conditions), actions=(*actions, *successors), metadata=metadata,
+                   conditions=tuple(conditions), actions=(*actions, *successors), retry=retry, metadata=metadata,
                    scheduling=scheduling)
 
     def _parse_schedules(self, fields: Fields) -> tuple[list[Schedule], list[Path], list[frozenset[str]]]:
@@ -98,37 +104,31 @@ def _listed(parse: Any) -> Any:
     return lambda value: [] if value is None else items(value)
 
 
-def _typed(what: str) -> Any:
-    """A parser for one `condition` / `action`: a mapping with a string `type`, kept as data."""
-
-    def parse(value: Any) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise invalid(f"each {what} must be a mapping with a type, not {describe(value)}")
-        if "type" not in value:
-            raise invalid(f"is required: the {what}'s type").under("type")
-        if not isinstance(value["type"], str) or not value["type"].strip():
-            raise invalid(f"must be the {what}'s type name, not {describe(value['type'])}").under("type")
-        return MappingProxyType(dict(value))
-
-    return parse
-
-
-def _successor(value: Any) -> Mapping[str, Any]:
-    """Apsis shorthand: `successors: [job, {job_id, args}]` = schedule that job when this run succeeds."""
-    if isinstance(value, Mapping):
-        fields = Fields(value, "a successor")
-        job_id = fields.take("job_id", string)
-        args = fields.take("args", string_map, {})
-        fields.done()
-    else:
-        job_id, args = string(value), {}
-    return MappingProxyType({"type": "schedule", "job_id": job_id, "args": args, "if": {"states": ["success"]}})
+def _successor(value: Any) -> Action:
+    """Apsis shorthand: `successors: [job, {job_id, args}]` = a schedule action on success, parsed as one."""
+    if not isinstance(value, Mapping):
+        try:
+            return parse_action({"type": "schedule", "job_id": value, "if": {"states": ["success"]}})
+        except InvalidFields as exc:  # about job_id, which is the item itself here
+            raise InvalidFields([(path[1:], message) for path, message in exc.problems]) from None
+    written = {key: item for key, item in value.items() if key in ("job_id", "args")}
+    problems: list[tuple[Path, str]] = []
+    try:
+        action = parse_action({"type": "schedule", **written, "if": {"states": ["success"]}})
+    except InvalidFields as exc:
+        problems = exc.problems
+    problems.extend(((str(key),), "unknown key; allowed here: args, job_id") for key in value if key not in written)
+    if problems:
+        raise InvalidFields(problems)
+    return action
 
 
 # Made once: a large folder parses many jobs.
-_CONDITIONS = _listed(_typed("condition"))
-_ACTIONS = _listed(_typed("action"))
-_SUCCESSORS = _listed(_successor)
+# Parsed conditions and actions are immutable and a folder repeats them (max_running 1 in many jobs): remembered.
+_CONDITIONS = _listed(remembered(parse_condition))
+_ACTIONS = _listed(remembered(parse_action))
+_SUCCESSORS = _listed(remembered(_successor))
+_RETRY = remembered(parse_retry)
 _LABELS = each(string)
 _PARAMS = remembered(parse_params)
 

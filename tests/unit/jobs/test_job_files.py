@@ -9,7 +9,9 @@ import pytest
 from apsisd.errors import InvalidFiles
 from apsisd.jobs.load import load_jobs
 
-ALLOWED = "allowed here: action, condition, metadata, params, program, schedule, scheduling, successors"
+ALLOWED = "allowed here: action, condition, metadata, params, program, retry, schedule, scheduling, successors"
+STATES = "scheduled, waiting, starting, running, stopping, success, failure, error, skipped"
+CONDITION_TYPES = "known condition types: dependency, max_running, skip_duplicate"
 UNDEFINED = "template uses undefined name {}; defined here: {} (declare a param in params: to use it)"
 
 # (the file job.yaml, the problems; the folder also holds other.yaml, a valid job)
@@ -147,10 +149,11 @@ CASES: list[tuple[str, list[str]]] = [
        - type: 5
        - dependency
      action: [{}]
-     """, ["job.yaml:4: condition[1].type: is required: the condition's type",
-           "job.yaml:5: condition[2].type: must be the condition's type name, not a number 5",
-           "job.yaml:6: condition[3]: each condition must be a mapping with a type, not a string 'dependency'",
-           "job.yaml:7: action[0].type: is required: the action's type"]),
+     """, [f"job.yaml:4: condition[1].type: is required; {CONDITION_TYPES}",
+           f"job.yaml:5: condition[2].type: must be a condition type name, not a number 5; {CONDITION_TYPES}",
+           "job.yaml:6: condition[3]: each condition must be a mapping with a type, not a string 'dependency'; "
+           + CONDITION_TYPES,
+           "job.yaml:7: action[0].type: is required; known action types: schedule, webhook"]),
     ("""
      program: echo
      condition: {type: dependency, job_id: missing/job}
@@ -165,6 +168,83 @@ CASES: list[tuple[str, list[str]]] = [
            "job.yaml:7: successors[3].job: unknown key; allowed here: args, job_id",
            "job.yaml:7: successors[1]: unknown job 'gone2'; no job file gone2.yaml in this folder",
            "job.yaml:7: successors[2].job_id: unknown job 'gone3'; no job file gone3.yaml in this folder"]),
+    # each condition's and action's own fields, checked by its type when the job is loaded
+    ("""
+     params: [date]
+     schedule: {type: interval, interval: 1d}
+     program: echo
+     condition:
+       - type: dependency
+         states: [succes, running]
+       - type: max_running
+         count: 0
+         args: some
+       - type: skip_duplicate
+         target_state: success
+         check_states: []
+       - {type: dependency, job_id: other, args: {date: "{{ dat }}"}, exist: true}
+       - {type: max_running, count: "{{ date }}", job_id: "{{ job_id }}"}
+       - {type: nope}
+     """, ["job.yaml:5: condition[0].job_id: is required",
+           f"job.yaml:6: condition[0].states[0]: must be one of {STATES}, not a string 'succes'",
+           "job.yaml:8: condition[1].count: must be a whole number of runs, at least 1, not a number 0",
+           "job.yaml:9: condition[1].args: must be same (runs with this run's args) or any (every run of the job), "
+           "not a string 'some'",
+           "job.yaml:11: condition[2].target_state: must be one of error, skipped, not a string 'success'",
+           f"job.yaml:12: condition[2].check_states: must name at least one state: {STATES}",
+           "job.yaml:13: condition[3].exist: unknown key; allowed here: args, job_id, states, type",
+           "job.yaml:13: condition[3].args.date: " + UNDEFINED.format("dat", "date, job_id, run_id"),
+           f"job.yaml:15: condition[5].type: unknown condition type 'nope'; {CONDITION_TYPES}"]),
+    ("""
+     program: echo
+     action:
+       - type: webhook
+         url: ftp://x
+         timeout: 0
+         retries: -1
+         headers: {"Bad Name": x, X-Token: "a\\nb"}
+       - type: schedule
+         job_id: other
+         if: {states: [done, new]}
+       - type: schedule
+         job_id: other
+         if: success
+       - {type: webhook, url: "https://{{ host }}/x", if: {}}
+       - {type: schedule, args: {x: 1}}
+     """, ["job.yaml:4: action[0].url: must be an http:// or https:// URL with a host, such as "
+           "https://hooks.example.com/apsis, not 'ftp://x'",
+           "job.yaml:5: action[0].timeout: must be a duration above zero, such as 10s or 1m",
+           "job.yaml:6: action[0].retries: must be a whole number from 0 (one attempt only) to 100, not -1",
+           "job.yaml:7: action[0].headers.Bad Name: is not an HTTP header name; use letters, digits and -, such as "
+           "Authorization or X-Token",
+           "job.yaml:7: action[0].headers.X-Token: must be one line (no line breaks)",
+           f"job.yaml:10: action[1].if.states[0]: must be one of {STATES}, not a string 'done'",
+           f"job.yaml:10: action[1].if.states[1]: must be one of {STATES}, not a string 'new'",
+           "job.yaml:13: action[2].if: must be a mapping such as {states: [failure, error]}, not a string 'success'",
+           "job.yaml:14: action[3].if.states: is required",
+           "job.yaml:14: action[3].url: " + UNDEFINED.format("host", "job_id, run_id"),
+           "job.yaml:15: action[4].job_id: is required"]),
+    ("""
+     program: echo
+     successors: [[other], {job_id: other, args: [1]}, {job_id: other, type: webhook}]
+     """, ["job.yaml:2: successors[0]: must be a string, not a list",
+           "job.yaml:2: successors[1].args: must be a mapping of names to strings, not a list",
+           "job.yaml:2: successors[2].type: unknown key; allowed here: args, job_id"]),
+    # retry
+    ("""
+     program: echo
+     retry: {count: 0, backoff: 0.5, on: [failure, crash], max_delay: 1s, delay: 1m, jitter: 1}
+     """, ["job.yaml:2: retry.count: must be a whole number of retries from 1 to 1000, not a number 0",
+           "job.yaml:2: retry.backoff: must be a number at least 1 (1: every retry waits `delay`; 2: each waits "
+           "twice as long as the one before), not a number 0.5",
+           "job.yaml:2: retry.on[1]: must be one of failure, timeout, oom, error, not a string 'crash'",
+           "job.yaml:2: retry.max_delay: must be at least delay (60 s): the first retry would wait longer than any "
+           "other",
+           "job.yaml:2: retry.jitter: unknown key; allowed here: backoff, count, delay, max_delay, on"]),
+    ("""
+     program: echo
+     retry: 3
+     """, ["job.yaml:2: retry: must be a mapping such as {count: 3, delay: 1m, backoff: 2}, not a number 3"]),
     # metadata
     ("""
      program: echo

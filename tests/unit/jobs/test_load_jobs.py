@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from apsisd.actions.schedule import ScheduleAction
+from apsisd.actions.webhook import Webhook
+from apsisd.conditions.max_running import MaxRunning
 from apsisd.errors import InvalidFiles
 from apsisd.jobs.load import NoJobsFolder, load_jobs
 from apsisd.jobs.program import Kind
+from apsisd.jobs.retry import Retry
+from apsisd.jobs.target import Target
+from apsisd.runs.state import State
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "etc" / "jobs"
@@ -79,8 +85,8 @@ def test_every_problem_of_every_file_at_once_sorted_by_file_and_line(tmp_path: P
         "a/z.yaml:1: schedule.interval: 'never' is not a duration; use a number of seconds or a duration such as "
         "90s, 15m, 4h, 1d or 1h30m",
         "b.yaml:1: program.command: is required",
-        "b.yaml:2: extra: unknown key; allowed here: action, condition, metadata, params, program, schedule, "
-        "scheduling, successors",
+        "b.yaml:2: extra: unknown key; allowed here: action, condition, metadata, params, program, retry, "
+        "schedule, scheduling, successors",
         "bad.calendar:2: must be a date written YYYY-MM-DD, such as 2026-12-25, not a string 'Christmas'",
         "c.yml:1: job files end in .yaml; rename it to c.yaml (a .yml file is not read)",
         "d.yaml:2: duplicate key 'program' (first at line 1); a key may appear once in a mapping",
@@ -120,13 +126,14 @@ def test_a_job_without_schedules_or_with_null_ones(tmp_path: Path) -> None:
         assert (job.schedules, job.conditions, job.actions) == ((), (), ())
 
 
-def test_conditions_actions_and_successors_are_kept_as_data(tmp_path: Path) -> None:
+def test_conditions_actions_successors_and_retry_are_parsed_by_their_types(tmp_path: Path) -> None:
     write(tmp_path, {
         "first.yaml": "params: [date]\n"
                       "program: [echo, '{{ date }}']\n"
                       "condition: {type: max_running, count: 2}\n"
                       "action: [{type: webhook, url: 'https://x/{{ run_id }}', if: {states: [failure]}}]\n"
                       "successors: [second, {job_id: third, args: {date: '{{ date }}'}}]\n"
+                      "retry: {count: 2, delay: 1m, backoff: 2}\n"
                       "metadata: {description: '*hi*', labels: ops, owner: me, tags: {a: 1}}\n",
         "second.yaml": "program: {type: no-op}\n",
         "third.yaml": "program: {type: no-op, duration: 1m}\n",
@@ -134,12 +141,13 @@ def test_conditions_actions_and_successors_are_kept_as_data(tmp_path: Path) -> N
     job = load_jobs(tmp_path).jobs["first"]  # type: ignore[index]
     assert job.params == ("date",)
     assert job.program.kind is Kind.EXEC
-    assert [dict(condition) for condition in job.conditions] == [{"type": "max_running", "count": 2}]
-    assert [dict(action) for action in job.actions] == [
-        {"type": "webhook", "url": "https://x/{{ run_id }}", "if": {"states": ["failure"]}},
-        {"type": "schedule", "job_id": "second", "args": {}, "if": {"states": ["success"]}},
-        {"type": "schedule", "job_id": "third", "args": {"date": "{{ date }}"}, "if": {"states": ["success"]}},
-    ]
+    assert job.conditions == (MaxRunning(count=2),)
+    assert job.actions == (
+        Webhook(url="https://x/{{ run_id }}", states=frozenset({State.FAILURE})),
+        ScheduleAction(target=Target(job_id="second"), states=frozenset({State.SUCCESS})),
+        ScheduleAction(target=Target(job_id="third", args={"date": "{{ date }}"}), states=frozenset({State.SUCCESS})),
+    )
+    assert job.retry == Retry(count=2, delay=60.0, backoff=2.0)
     assert job.metadata.description == "*hi*"
     assert job.metadata.labels == ("ops",)
     assert dict(job.metadata.extra) == {"owner": "me", "tags": {"a": 1}}

@@ -1,0 +1,81 @@
+"""webhook: the run as JSON with the event, retried on non-2xx, errors and timeouts; failures only noted."""
+from __future__ import annotations
+
+import pytest
+from fake_action_context import FakeContext, awaited, make_run
+
+from apsisd.actions.registry import parse_action
+from apsisd.actions.webhook import Webhook, shown
+from apsisd.runs.state import State
+
+URL = "https://hooks.example.com/services/T0/B0/s3cr3t?token=abc"
+
+
+def webhook(**fields: object) -> Webhook:
+    parsed = parse_action({"type": "webhook", "retry_delay": 0, **fields})
+    assert isinstance(parsed, Webhook)
+    return parsed
+
+
+def test_defaults() -> None:
+    parsed = parse_action({"type": "webhook", "url": URL})
+    assert parsed == Webhook(url=URL, timeout=10.0, retries=3, retry_delay=1.0)
+    assert parsed.pauses() == [1.0, 2.0, 4.0]  # type: ignore[attr-defined]
+
+
+def test_the_run_is_posted_with_the_state_it_entered_url_and_headers_rendered() -> None:
+    context = FakeContext()
+    run = make_run(7, "etl/load", State.FAILURE, date="2026-03-02")
+    action = webhook(url="https://hooks.example.com/{{ job_id }}?d={{ date }}", headers={"X-Run": "{{ run_id }}"})
+    awaited(action(run, context))
+    assert context.posts == [("https://hooks.example.com/etl/load?d=2026-03-02",
+                              {"run_id": "r7", "job_id": "etl/load", "args": {"date": "2026-03-02"},
+                               "state": "failure", "event": "failure"},
+                              {"X-Run": "r7"})]
+    assert context.notes == []
+
+
+def test_a_failed_attempt_is_retried_and_a_later_success_says_nothing() -> None:
+    context = FakeContext(answers=[500, ConnectionRefusedError(111, "Connection refused"), 204])
+    awaited(webhook(url=URL)(make_run(7), context))
+    assert len(context.posts) == 3
+    assert context.notes == []
+
+
+@pytest.mark.parametrize(("answers", "problem"), [
+    ([503] * 4, "HTTP 503"),
+    ([OSError("network is unreachable")] * 4, "OSError: network is unreachable"),
+    ([500, 500, 500, "hang"], "no answer within 0.01 s"),
+])
+def test_after_the_last_attempt_the_failure_is_noted_without_secrets(answers: list, problem: str) -> None:
+    context = FakeContext(answers=answers)
+    awaited(webhook(url=URL, timeout="0.01", headers={"Authorization": "Bearer t0k3n"})(make_run(7), context))
+    assert len(context.posts) == 4
+    assert context.notes == [("r7", f"webhook https://hooks.example.com/... failed after 4 attempts: {problem}")]
+    assert "t0k3n" not in repr(context.notes) and "s3cr3t" not in repr(context.notes)
+
+
+def test_retries_zero_is_one_attempt() -> None:
+    context = FakeContext(answers=[302])
+    awaited(webhook(url=URL, retries=0)(make_run(7), context))
+    assert context.notes == [("r7", "webhook https://hooks.example.com/... failed after 1 attempt: HTTP 302")]
+
+
+def test_a_url_or_header_that_renders_wrong_is_noted_unquoted_and_nothing_is_sent() -> None:
+    context = FakeContext()
+    run = make_run(7, target="ftp://files.example.com/s3cr3t", token="a\nb")
+    awaited(webhook(url="{{ target }}")(run, context))
+    awaited(webhook(url=URL, headers={"X-Token": "{{ token }}"})(run, context))
+    awaited(webhook(url="{{ nope }}")(run, context))
+    assert context.posts == []
+    assert context.notes == [
+        ("r7", "webhook: not sent: url: must be an http:// or https:// URL with a host, such as "
+               "https://hooks.example.com/apsis"),
+        ("r7", "webhook: not sent: headers.X-Token: must be one line (no line breaks)"),
+        ("r7", "webhook: not sent: url: template: 'nope' is undefined"),
+    ]
+
+
+def test_urls_are_shown_by_their_origin() -> None:
+    assert shown("https://user:pw@hooks.example.com:8443/a/b?c=d") == "https://hooks.example.com:8443/..."
+    assert shown("http://hooks.example.com/") == "http://hooks.example.com"
