@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -189,11 +190,11 @@ def test_one_listen_address_may_be_given_bare(tmp_path: Path) -> None:
 
 def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> None:
     text = ETC.read_text()
-    assert load_config(ETC, privileged=True, env={}) == Config(**{**_fields(ROOT), "file": ETC})
+    assert load_config(ETC, privileged=True, env={}) == replace(ROOT, file=ETC)
     # Every `# key = value` line, uncommented, is the default it says; every key is shown, set or as an example.
     uncommented = tmp_path / "apsisd.toml"
     uncommented.write_text(re.sub(r"^# (\w+ = )", r"\1", text, flags=re.MULTILINE))
-    assert load_config(uncommented, privileged=True, env={}) == Config(**{**_fields(ROOT), "file": uncommented})
+    assert load_config(uncommented, privileged=True, env={}) == replace(ROOT, file=uncommented)
     shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
                      "max_age", "max_time", "listen", "watch", "debounce", "max_delay"}
@@ -202,7 +203,3 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
 def test_log_levels_are_python_s() -> None:
     assert [level.number for level in LogLevel] == [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR,
                                                     logging.CRITICAL]
-
-
-def _fields(config: Config) -> dict[str, object]:
-    return {name: getattr(config, name) for name in Config.__dataclass_fields__}
