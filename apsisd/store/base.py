@@ -40,13 +40,17 @@ class RunQuery:
     """Which runs to list, newest (highest id) first.
 
     `args` matches runs having each of these args with this value (others
-    may have more); `before` pages: only runs with a lower id; the times
-    bound `schedule_time` in [since, until).
+    may have more), or with exactly these args when `exact_args` (what a
+    dependency looks for: an index finds them); `job_prefix` is a path:
+    'etl/' matches the jobs under etl/, 'etl' also the job etl itself, never
+    etl2; `before` pages: only runs with a lower id; the times bound
+    `schedule_time` in [since, until).
     """
 
     job_id: JobId | None = None
     job_prefix: str | None = None
     args: Mapping[str, str] | None = None
+    exact_args: bool = False
     states: frozenset[State] | None = None
     since: datetime | None = None
     until: datetime | None = None

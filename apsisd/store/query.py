@@ -1,0 +1,70 @@
+"""A RunQuery as one SELECT over the runs table, shaped for the indexes of the schema.
+
+Every filter is a bound parameter, never text pasted into the SQL. A job's
+runs come through (job_id, id) in id order with no sort; exact args through
+(job_id, args, id); a state through (state, id); the args that must merely
+be present are matched with json_each, which is safe for any key (a JSON
+path in json_extract is not: it cannot quote every character).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from apsisd.store.base import RunQuery
+from apsisd.store.codec import READ_COLUMNS, encode_args, encode_id, encode_time
+
+SELECT_RUNS = f"SELECT {', '.join(READ_COLUMNS)} FROM runs"
+_ARG_PRESENT = "EXISTS (SELECT 1 FROM json_each(runs.args) WHERE key = ? AND value = ?)"
+
+
+def runs_sql(query: RunQuery) -> tuple[str, list[Any]] | None:
+    """The SQL and its parameters; None when the query cannot match a run (an empty set of states)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if query.job_id is not None:
+        where.append("job_id = ?")
+        params.append(query.job_id)
+    if query.job_prefix is not None:
+        _prefix(query.job_prefix, where, params)
+    if query.args is not None and query.exact_args:
+        where.append("args = ?")
+        params.append(encode_args(query.args))
+    elif query.args:
+        for key, value in sorted(query.args.items()):
+            where.append(_ARG_PRESENT)
+            params.extend((key, value))
+    if query.states is not None:
+        if not query.states:
+            return None
+        # With a job, its own index is the way in: '+state' keeps the planner off the state index (a state of
+        # every job's runs), which it would otherwise take as often as not, and scan thousands of rows for three.
+        column = "+state" if query.job_id is not None else "state"
+        where.append(f"{column} IN ({', '.join('?' * len(query.states))})")
+        params.extend(sorted(str(state) for state in query.states))
+    if query.since is not None:
+        where.append("schedule_time >= ?")
+        params.append(encode_time(query.since, "the query's since"))
+    if query.until is not None:
+        where.append("schedule_time < ?")
+        params.append(encode_time(query.until, "the query's until"))
+    if query.before is not None:
+        where.append("id < ?")
+        params.append(encode_id(query.before))
+    sql = SELECT_RUNS + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC LIMIT ?"
+    params.append(max(query.limit, 0))
+    return sql, params
+
+
+def _prefix(prefix: str, where: list[str], params: list[Any]) -> None:
+    """Jobs under the folder `prefix` (and the job of that name too, unless it ends in '/')."""
+    folder = prefix.rstrip("/")
+    if not folder:
+        return
+    # Every id under folder/ sorts in [folder/, folder0): '0' is the character after '/'.
+    under = "(job_id >= ? AND job_id < ?)"
+    if prefix.endswith("/"):
+        where.append(under)
+        params.extend((folder + "/", folder + "0"))
+    else:
+        where.append(f"(job_id = ? OR {under})")
+        params.extend((folder, folder + "/", folder + "0"))

@@ -1,0 +1,301 @@
+"""SqliteStore: the Store over one SQLite file in WAL mode, worked by one thread of its own.
+
+Apsis kept one connection on the event-loop thread, so every write stalled
+the scheduler. Here one thread owns the connection and does all SQLite work;
+the loop only hands it jobs and awaits their futures. Commits are grouped:
+the changes that arrive while a transaction is being written go together
+into the next one, each in a savepoint, so a burst of thousands of commits
+costs a few transactions, and one caller's bad changes fail that caller
+alone. synchronous=NORMAL in WAL mode: a commit is in the operating system's
+hands when it returns, which survives apsisd being killed (kill -9, OOM) but
+not the machine losing power (the last commits before the loss may be gone;
+the file stays consistent).
+
+Run numbers come from memory (new_ids is synchronous); the high-water mark
+is written in meta by the next transaction, with the runs that use it, so
+no number of a committed run is ever handed out again, even after a crash.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from apsisd.errors import StoreError, UnknownRun
+from apsisd.runs.model import LogEntry, Run, run_id
+from apsisd.store import codec
+from apsisd.store.base import Changes, RunQuery
+from apsisd.store.migrate import Migration, available, check_not_newer, migrate
+from apsisd.store.query import SELECT_RUNS, runs_sql
+from apsisd.types import JobId, RunId
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long a write waits for another process's lock (an sqlite3 .backup, say) before it fails.
+BUSY_TIMEOUT = 10.0
+CACHE_KIB = 32 * 1024
+# No ANALYZE statistics are kept: without them the planner picks the indexes the queries were written for
+# (tests/unit/store/test_sqlite_store.py checks the plans), whatever the history's size or shape.
+_UNFINISHED = "state NOT IN ('success', 'failure', 'error', 'skipped')"  # as in the partial index runs_unfinished
+
+_UPSERT_RUN = (
+    f"INSERT INTO runs ({', '.join(codec.RUN_COLUMNS)}) VALUES ({', '.join('?' * len(codec.RUN_COLUMNS))}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in codec.RUN_COLUMNS[1:])}"
+)
+_INSERT_LOG = f"INSERT INTO run_log ({', '.join(codec.LOG_COLUMNS)}) VALUES (?, ?, ?, ?)"
+_SELECT_LOG = f"SELECT {', '.join(codec.LOG_COLUMNS)} FROM run_log WHERE run_id = ? ORDER BY rowid"
+_SET_CURSOR = "INSERT INTO cursors (job_id, time) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET time = excluded.time"
+
+_Pending = tuple[Changes, "asyncio.Future[None]"]
+
+
+class SqliteStore:
+    """The Store protocol over SQLite; make one with `await SqliteStore.open(path)`."""
+
+    def __init__(self, *, path: Path, executor: ThreadPoolExecutor, conn: sqlite3.Connection, next_number: int,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._path = path
+        self._executor = executor
+        self._conn = conn  # used on the executor's thread only
+        self._loop = loop
+        self._next = next_number  # the next run number new_ids gives (loop thread)
+        self._persisted = next_number  # the next_run stored in meta (store thread)
+        self._lock = threading.Lock()  # guards _pending and _flush_queued
+        self._pending: list[_Pending] = []
+        self._flush_queued = False
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        """Open (creating the folder, mode 0750, and the file if missing) and migrate; StoreError if it cannot."""
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apsis-store")
+        try:
+            conn, next_number = await loop.run_in_executor(executor, _connect, path, available())
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        log.info("store %s open; next run r%d", path, next_number, extra={"action": "store_opened"})
+        return cls(path=path, executor=executor, conn=conn, next_number=next_number, loop=loop)
+
+    def new_ids(self, count: int) -> list[RunId]:
+        """`count` fresh ids from memory; stored with the next commit, before any run that uses them is."""
+        self._check_open()
+        if count < 0:
+            raise ValueError(f"count must be at least 0, not {count}")
+        first = self._next
+        self._next += count
+        return [run_id(number) for number in range(first, first + count)]
+
+    async def commit(self, changes: Changes) -> None:
+        """Write `changes` in one transaction, grouped with others that wait; returns once it is committed.
+
+        StoreError (the cause kept) if nothing of `changes` was written. Being
+        cancelled does not withdraw the changes: they may still be committed.
+        """
+        self._check_open()
+        for run in changes.runs:  # runs numbered by someone else: new_ids must not give their numbers again
+            number = codec.number_of(run.id)
+            if number is not None and number >= self._next:
+                self._next = number + 1
+        done: asyncio.Future[None] = self._loop.create_future()
+        with self._lock:
+            self._pending.append((changes, done))
+            start, self._flush_queued = not self._flush_queued, True
+        if start:
+            self._executor.submit(self._flush)
+        await done
+
+    async def get(self, run_id: RunId) -> Run:
+        return await self._call(self._get, run_id)
+
+    async def unfinished(self) -> list[Run]:
+        return await self._call(self._select, f"{SELECT_RUNS} WHERE {_UNFINISHED} ORDER BY id", ())
+
+    async def runs(self, query: RunQuery) -> list[Run]:
+        found = runs_sql(query)
+        if found is None:
+            return []
+        return await self._call(self._select, *found)
+
+    async def log(self, run_id: RunId) -> list[LogEntry]:
+        return await self._call(self._log, run_id)
+
+    async def cursors(self) -> dict[JobId, datetime]:
+        return await self._call(self._cursors)
+
+    async def close(self) -> None:
+        """Finish the writes already asked for, then close the file (its WAL is folded in and removed)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._loop.run_in_executor(self._executor, self._conn.close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    # The rest runs on the store's thread.
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._flush_queued = False
+        try:
+            errors = self._write(batch)
+        except Exception as exc:  # even the rollback failed: the connection is unusable
+            errors = [self._error("the changes were not written", exc) for _ in batch]
+        try:
+            self._loop.call_soon_threadsafe(_settle, [done for _, done in batch], errors)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    def _write(self, batch: list[_Pending]) -> list[StoreError | None]:
+        """Write the batch in one transaction; each changes' error (its writes undone) or None."""
+        conn = self._conn
+        updated = datetime.now(UTC)  # when the rows were written: the wall clock, not the scheduler's
+        high = self._next  # read after the batch was taken: above every number it can hold
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            errors = self._apply_all(batch, updated)
+            if high > self._persisted:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'next_run'", (high,))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [self._error("the changes were not written", exc) for _ in batch]
+        self._persisted = max(self._persisted, high)
+        return errors
+
+    def _apply_all(self, batch: list[_Pending], updated: datetime) -> list[StoreError | None]:
+        """Every changes of the batch; if one fails, all again, each in a savepoint, so that it fails alone.
+
+        A savepoint per changes costs as much as its writes: it is paid only when something failed.
+        """
+        conn = self._conn
+        conn.execute("SAVEPOINT batch")
+        try:
+            for changes, _ in batch:
+                self._apply(changes, updated)
+            return [None] * len(batch)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO batch")
+            if len(batch) == 1:
+                return [self._error("the changes were not written", exc)]
+        finally:
+            conn.execute("RELEASE batch")
+        errors: list[StoreError | None] = []
+        for changes, _ in batch:
+            conn.execute("SAVEPOINT changes")
+            try:
+                self._apply(changes, updated)
+                errors.append(None)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO changes")
+                errors.append(self._error("the changes were not written", exc))
+            conn.execute("RELEASE changes")
+        return errors
+
+    def _apply(self, changes: Changes, updated: datetime) -> None:
+        conn = self._conn
+        if changes.runs:
+            conn.executemany(_UPSERT_RUN, [codec.encode_run(run, updated) for run in changes.runs])
+        if changes.log:
+            conn.executemany(_INSERT_LOG, [codec.encode_log(entry) for entry in changes.log])
+        if changes.deleted:
+            conn.executemany("DELETE FROM runs WHERE id = ?", [(codec.encode_id(run),) for run in changes.deleted])
+        if changes.cursors:
+            cursors = changes.cursors.items()
+            conn.executemany(_SET_CURSOR, [(job, codec.encode_time(time, f"cursor of {job}"))
+                                           for job, time in cursors if time is not None])
+            conn.executemany("DELETE FROM cursors WHERE job_id = ?", [(job,) for job, time in cursors if time is None])
+
+    def _get(self, run: RunId) -> Run:
+        number = codec.number_of(run)
+        row = None if number is None else self._conn.execute(f"{SELECT_RUNS} WHERE id = ?", (number,)).fetchone()
+        if row is None:
+            raise UnknownRun(run)
+        return codec.decode_run(row)
+
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Run]:
+        return [codec.decode_run(row) for row in self._conn.execute(sql, params)]
+
+    def _log(self, run: RunId) -> list[LogEntry]:
+        number = codec.number_of(run)
+        if number is None or self._conn.execute("SELECT 1 FROM runs WHERE id = ?", (number,)).fetchone() is None:
+            raise UnknownRun(run)
+        rows = self._conn.execute(_SELECT_LOG, (number,))
+        return [codec.decode_log(row) for row in rows]
+
+    def _cursors(self) -> dict[JobId, datetime]:
+        rows = self._conn.execute("SELECT job_id, time FROM cursors")
+        return {JobId(job): codec.decode_time(time) for job, time in rows}
+
+    async def _call(self, work: Callable[..., T], *args: Any) -> T:
+        self._check_open()
+        return await self._loop.run_in_executor(self._executor, self._guarded, work, args)
+
+    def _guarded(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        try:
+            return work(*args)
+        except sqlite3.Error as exc:
+            raise self._error("could not read", exc) from exc
+
+    def _error(self, what: str, exc: Exception) -> StoreError:
+        if isinstance(exc, StoreError):
+            error = StoreError(str(exc))
+        else:
+            error = StoreError(f"state database {self._path}: {what}: {exc}")
+        error.__cause__ = exc
+        return error
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"state database {self._path} is closed")
+
+
+def _settle(futures: list[asyncio.Future[None]], errors: list[StoreError | None]) -> None:
+    for done, error in zip(futures, errors, strict=True):
+        if done.done():  # its caller was cancelled
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+
+def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Connection, int]:
+    """The connection, set up and migrated, and the next run number; on the store's thread."""
+    try:
+        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"state database {path}: cannot open it: {exc}") from exc
+    try:
+        check_not_newer(conn, path, migrations)  # the first read: a file that is no database fails here
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise StoreError(f"state database {path}: cannot use WAL mode (got {mode!r}); "
+                             "put the state folder on a local file system")
+        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", f"cache_size = -{CACHE_KIB}"):
+            conn.execute(f"PRAGMA {pragma}")
+        migrate(conn, path, migrations)
+        stored, top = conn.execute(
+            "SELECT (SELECT value FROM meta WHERE key = 'next_run'), (SELECT max(id) FROM runs)").fetchone()
+        return conn, max(int(stored), (top or 0) + 1)
+    except BaseException as exc:
+        conn.close()
+        if isinstance(exc, sqlite3.DatabaseError) and exc.sqlite_errorname in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            raise StoreError(f"state database {path} is not an SQLite database, or it is damaged ({exc}); "
+                             "move it away to start with an empty store, or restore a backup") from exc
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"state database {path}: cannot use it: {exc}") from exc
+        raise
