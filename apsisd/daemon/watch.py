@@ -219,11 +219,10 @@ class FolderWatcher:
         log.warning("cannot watch %s for changes (%s%s); the jobs are reloaded only on SIGHUP "
                     "(systemctl reload apsisd)", ", ".join(sorted(map(str, self._tops))), exc.strerror, limits,
                     extra={"action": "watch_unavailable"})
-        if self._fd is not None:
+        if self._fd is not None:  # changes already seen are still reported, once
             self._loop.remove_reader(self._fd)
             os.close(self._fd)
             self._fd = None
-        self._changed.clear()
 
 
 def _check(result: int) -> int:

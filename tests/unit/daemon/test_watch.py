@@ -7,6 +7,7 @@ marker alone (a second report of the burst would come first).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import logging
 import os
@@ -279,7 +280,6 @@ def test_watch_folders_closes_its_watcher_when_cancelled(tmp_path: Path, monkeyp
 def test_without_inotify_it_warns_and_only_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     def refuse(flags: int) -> int:
-        import ctypes
         ctypes.set_errno(errno.EMFILE)
         return -1
 
@@ -305,3 +305,27 @@ def test_without_inotify_it_warns_and_only_waits(tmp_path: Path, monkeypatch: py
         f"cannot watch {tmp_path} for changes (Too many open files; raise the kernel's limits: sysctl "
         "fs.inotify.max_user_watches, fs.inotify.max_user_instances); the jobs are reloaded only on SIGHUP "
         "(systemctl reload apsisd)")
+
+
+def test_a_watch_refused_later_ends_watching_after_one_last_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    def refuse(fd: int, path: bytes, mask: int) -> int:
+        ctypes.set_errno(errno.ENOSPC)
+        return -1
+
+    async def scenario() -> frozenset[Path]:
+        watcher = FolderWatcher([tmp_path], debounce=QUIET, max_delay=5)
+        try:
+            monkeypatch.setattr(watch._libc, "inotify_add_watch", refuse)  # fs.inotify.max_user_watches reached
+            (tmp_path / "sub").mkdir()
+            changed = await burst(watcher)
+            assert watcher._fd is None
+            return changed
+        finally:
+            watcher.close()
+
+    with caplog.at_level(logging.WARNING):
+        assert run(scenario) == {tmp_path / "sub"}
+    [record] = caplog.records
+    assert record.getMessage().startswith(f"cannot watch {tmp_path} for changes (No space left on device: "
+                                          f"{tmp_path}/sub; raise the kernel's limits")
