@@ -101,7 +101,7 @@ class Overrides:
     log_level: LogLevel | None = None
 
 
-def config_folder(*, privileged: bool, env: Mapping[str, str]) -> Path:
+def _config_folder(*, privileged: bool, env: Mapping[str, str]) -> Path:
     """/etc/apsis as root; $XDG_CONFIG_HOME/apsis (~/.config/apsis) for anyone else."""
     return SYSTEM_CONFIG if privileged else _xdg(env, "XDG_CONFIG_HOME", ".config") / "apsis"
 
@@ -114,7 +114,7 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
     read; InvalidFiles with every problem (FILE:LINE: key: message) if its
     TOML or any of its keys is wrong.
     """
-    folder = config_folder(privileged=privileged, env=env)
+    folder = _config_folder(privileged=privileged, env=env)
     file = (folder / CONFIG_NAME) if path is None else path.absolute()
     found = path is not None or file.exists()
     # Config's fields by name: the defaults that depend on nothing else, what the file says, the command line.
