@@ -59,7 +59,7 @@ class Waiter:
 
     async def enter(self, run: Run, job: Job, *, resumed: bool = False) -> None:
         """Bind the job's conditions to the run, commit `waiting` (unless resumed after a restart), check them."""
-        bound = []
+        bound: list[BoundCondition] = []
         for index, condition in enumerate(job.conditions):
             try:
                 bound.append(condition.bind(run, self, self.jobs().calendars))
@@ -67,14 +67,14 @@ class Waiter:
                 await self.records.move(run.id, State.ERROR, f"condition[{index}] ({condition.type_name}): {exc}")
                 return
         if not resumed:
-            text = "; ".join(condition.describe() for condition in bound)
+            text = "; ".join(each.describe() for each in bound)
             moved = await self.records.move(run.id, State.WAITING, f"waiting until: {text}")
             if moved is None:
                 return
             run = moved
         self._bound[run.id] = tuple(bound)
-        for condition in bound:
-            for job_id in condition.watches():
+        for each in bound:
+            for job_id in each.watches():
                 self._watchers.setdefault(job_id, set()).add(run.id)
         if self.max_time is not None:
             self.spawn(self._deadline(run), f"wait-deadline:{run.id}")

@@ -1,0 +1,138 @@
+"""apsisd as a real process, for end-to-end tests: its jobs folder, its state, its readiness and its death.
+
+Readiness is what systemd would see: the test binds a NOTIFY_SOCKET and
+waits for READY=1. The runs are read from apsisd's own database, through
+the store, while it runs (WAL lets a reader in beside the writer).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from apsisd.runs.model import Run
+from apsisd.runs.state import State
+from apsisd.store.base import RunQuery
+from apsisd.store.sqlite import SqliteStore
+
+APSISD = str(Path(sys.executable).parent / "apsisd")
+
+
+class Daemon:
+    """One apsisd with its folders under `root`; start() and stop it as often as a test needs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.jobs = root / "jobs"
+        self.state = root / "state"
+        self.jobs.mkdir(parents=True, exist_ok=True)
+        self.log_file = root / "apsisd.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._notify: socket.socket | None = None
+        self.messages: list[str] = []
+        self.store: SqliteStore | None = None
+
+    def job(self, job_id: str, text: str) -> None:
+        path = self.jobs / f"{job_id}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+    def remove_job(self, job_id: str) -> None:
+        (self.jobs / f"{job_id}.yaml").unlink()
+
+    async def start(self, *args: str, ready: bool = True, timeout: float = 30.0) -> None:
+        assert self.process is None or self.process.poll() is not None, "apsisd is already running"
+        address = self.root / f"notify-{len(self.messages)}.sock"
+        self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._notify.bind(str(address))
+        self._notify.setblocking(False)
+        env = {**os.environ, "NOTIFY_SOCKET": str(address), "PYTHONUNBUFFERED": "1"}
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                [APSISD, "--jobs", str(self.jobs), "--state", str(self.state), "--log-level", "debug", *args],
+                stdout=log, stderr=log, env=env)
+        if ready:
+            await self.wait_for_message("READY=1", timeout)
+        if self.store is None:
+            self.store = await SqliteStore.open(self.state / "apsis.db")
+
+    async def wait_for_message(self, text: str, timeout: float = 30.0) -> None:
+        assert self._notify is not None
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout):
+            while not any(text in message.split("\n") for message in self.messages):
+                if self.process is not None and self.process.poll() is not None:
+                    raise AssertionError(f"apsisd exited with {self.process.returncode}:\n{self.log()}")
+                try:
+                    data = await asyncio.wait_for(loop.sock_recv(self._notify, 4096), 0.2)
+                except TimeoutError:
+                    continue
+                self.messages.append(data.decode())
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    async def kill(self) -> None:
+        """kill -9: what a crash looks like."""
+        self.signal(signal.SIGKILL)
+        await self.wait_exit()
+
+    async def stop(self) -> int:
+        """SIGTERM, and the exit code."""
+        self.signal(signal.SIGTERM)
+        return await self.wait_exit()
+
+    async def wait_exit(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        async with asyncio.timeout(timeout):
+            while (code := self.process.poll()) is None:
+                await asyncio.sleep(0.02)
+        if self._notify is not None:
+            self._notify.close()
+            self._notify = None
+        return code
+
+    async def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            await self.kill()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+        subprocess.run(["systemctl", "stop", "apsis-*.service"], check=False, capture_output=True)
+        subprocess.run(["systemctl", "reset-failed", "apsis-*.service"], check=False, capture_output=True)
+
+    async def runs(self, job_id: str | None = None) -> list[Run]:
+        """Every run (of the job), oldest first."""
+        assert self.store is not None
+        return sorted(await self.store.runs(RunQuery(job_id=job_id, limit=100_000)), key=lambda r: int(r.id[1:]))
+
+    async def wait_runs(self, check: Callable[[list[Run]], bool], job_id: str | None = None, what: str = "",
+                        timeout: float = 30.0) -> list[Run]:
+        """Poll the runs until `check` holds; the runs then."""
+        runs: list[Run] = []
+        try:
+            async with asyncio.timeout(timeout):
+                while not check(runs := await self.runs(job_id)):
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"timed out waiting for {what or check}: {[(r.id, r.state, r.reason) for r in runs]}"
+                                 f"\n--- apsisd log ---\n{self.log()[-6000:]}") from None
+        return runs
+
+
+def states(runs: list[Run]) -> list[State]:
+    return [run.state for run in runs]
+
+
+def finished(count: int) -> Callable[[list[Run]], bool]:
+    return lambda runs: len(runs) >= count and all(run.finished for run in runs[:count])
