@@ -48,8 +48,9 @@ class Waiter:
         for run in sorted(self.records.ledger.active(job_id), key=lambda r: -int(r.id[1:])):
             if run.state in states and dict(run.args) == wanted:
                 return run  # in flight: the ledger is ahead of the store by at most a commit
-        found = await self.records.store.runs(RunQuery(job_id=job_id, args=wanted, states=states, limit=20))
-        return next((run for run in found if dict(run.args) == wanted), None)
+        found = await self.records.store.runs(RunQuery(job_id=job_id, args=wanted, exact_args=True, states=states,
+                                                       limit=1))
+        return found[0] if found else None
 
     def params_of(self, job_id: JobId) -> tuple[str, ...] | None:
         job = self.jobs().jobs.get(job_id)

@@ -7,14 +7,18 @@ the store, while it runs (WAL lets a reader in beside the writer).
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import os
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
@@ -136,3 +140,32 @@ def states(runs: list[Run]) -> list[State]:
 
 def finished(count: int) -> Callable[[list[Run]], bool]:
     return lambda runs: len(runs) >= count and all(run.finished for run in runs[:count])
+
+
+def with_daemon(timeout: float = 120.0) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., None]]:
+    """Run an async test with a Daemon (not started) in tmp_path, always cleaned up, under a deadline."""
+
+    def decorate(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+        @functools.wraps(test)
+        def wrapper(tmp_path: Path, **kwargs: Any) -> None:
+            async def main() -> None:
+                daemon = Daemon(tmp_path)
+                try:
+                    async with asyncio.timeout(timeout):
+                        await test(daemon=daemon, **kwargs)
+                finally:
+                    await daemon.close()
+
+            asyncio.run(main())
+
+        params = [p for name, p in inspect.signature(test).parameters.items() if name != "daemon"]
+        tmp = inspect.Parameter("tmp_path", inspect.Parameter.KEYWORD_ONLY, annotation=Path)
+        wrapper.__signature__ = inspect.Signature([tmp, *params])  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def soon(seconds: float) -> str:
+    """An instant `seconds` from now, as a job file writes it."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")

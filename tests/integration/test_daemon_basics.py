@@ -1,42 +1,11 @@
 """apsisd end to end: a job every second, failures and timeouts, stop times, SIGTERM and adoption."""
 from __future__ import annotations
 
-import asyncio
-import functools
 import itertools
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
 from apsisd.runs.state import State
-from tests.integration.daemon import Daemon, finished
-
-
-def with_daemon(timeout: float = 120.0) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., None]]:
-    """Run an async test with a Daemon (not started) in tmp_path, always cleaned up, under a deadline."""
-
-    def decorate(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-        @functools.wraps(test)
-        def wrapper(tmp_path: Path, **kwargs: Any) -> None:
-            async def main() -> None:
-                daemon = Daemon(tmp_path)
-                try:
-                    async with asyncio.timeout(timeout):
-                        await test(daemon=daemon, **kwargs)
-                finally:
-                    await daemon.close()
-
-            asyncio.run(main())
-
-        return wrapper
-
-    return decorate
-
-
-def soon(seconds: float) -> str:
-    """An instant `seconds` from now, as a job file writes it."""
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+from tests.integration.daemon import Daemon, finished, soon, with_daemon
 
 
 @with_daemon()
