@@ -22,8 +22,7 @@ from typing import Any, TypeVar
 from apsisd.daemon.toml_lines import key_lines, line_of
 from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, format_path, invalid
 from apsisd.fields import Fields, boolean, describe, each
-from apsisd.jobs.scheduling import DEFAULTS, Scheduling, read_scheduling
-from apsisd.jobs.scheduling import _positive_duration as positive_duration
+from apsisd.jobs.scheduling import DEFAULTS, Scheduling, positive_duration, read_scheduling
 
 T = TypeVar("T")
 SYSTEM_CONFIG = Path("/etc/apsis")

@@ -53,10 +53,10 @@ DEFAULTS = Scheduling(horizon=86400.0, max_scheduled=10, catchup=CatchUp.LATEST,
 def read_scheduling(fields: Fields) -> Scheduling:
     """The scheduling keys of `fields` (a job's `scheduling:` or the config's `[schedule]`); problems go there."""
     return Scheduling(
-        horizon=fields.take("horizon", _positive_duration, None),
+        horizon=fields.take("horizon", positive_duration, None),
         max_scheduled=fields.take("max_scheduled", _count, None),
         catchup=fields.take("catchup", _catchup, None),
-        max_age=fields.take("max_age", _positive_duration, None),
+        max_age=fields.take("max_age", positive_duration, None),
     )
 
 
@@ -68,7 +68,7 @@ def parse_scheduling(value: Any) -> Scheduling:
     return parsed
 
 
-def _positive_duration(value: Any) -> float:
+def positive_duration(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds <= 0:
         raise invalid(f"must be a duration above zero such as 30m, 1d, not {describe(value)}")
