@@ -89,9 +89,11 @@ class InvalidFiles(ApsisError):
 class TransitionError(ApsisError):
     """A run was asked to move to a state its state machine does not allow from where it is."""
 
-    def __init__(self, run_id: str, old: str, new: str, allowed: list[str]) -> None:
+    def __init__(self, run_id: str, old: str, new: str, allowed: list[str], *, why: str = "") -> None:
+        """`why` replaces the list of `allowed` states where that list is not the answer (mark on a live run)."""
         options = ", ".join(allowed) or "none: it is finished"
-        super().__init__(f"run {run_id} is {old}; it cannot become {new} (from {old} it may become: {options})")
+        why = why or f"from {old} it may become: {options}"
+        super().__init__(f"run {run_id} is {old}; it cannot become {new} ({why})")
         self.run_id = run_id
         self.old = old
         self.new = new

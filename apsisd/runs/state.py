@@ -54,6 +54,7 @@ def check_transition(run_id: str, old: State, new: State) -> None:
 
 def check_mark(run_id: str, old: State, new: State) -> None:
     """TransitionError unless `old` and `new` are different finished states (what `mark` may do)."""
-    if not (old in FINISHED and new in FINISHED and old is not new):
-        allowed = [str(s) for s in sorted(FINISHED - {old})] if old in FINISHED else []
-        raise TransitionError(run_id, old, new, allowed)
+    if old not in FINISHED:
+        raise TransitionError(run_id, old, new, [], why=f"only a finished run can be marked; this one is {old}")
+    if new not in FINISHED or new is old:
+        raise TransitionError(run_id, old, new, [str(s) for s in sorted(FINISHED - {old})])

@@ -2,7 +2,9 @@
 
 Finished runs leave the ledger (the store keeps them), so its size is the
 work in hand, not the history. The due heap is lazy: an entry whose run
-has since moved or been rescheduled is dropped when it comes up.
+has since moved or been rescheduled is dropped when it comes up. Each
+scheduled run has one live entry at most (`_queued` names it), so however
+often it is put, forgotten or rescheduled, it is due once at its time.
 """
 from __future__ import annotations
 
@@ -15,12 +17,16 @@ from apsisd.runs.model import Origin, Run
 from apsisd.runs.state import State
 from apsisd.types import JobId, RunId
 
+TAKEN = -1  # the order of no heap entry
+
 
 class Ledger:
     def __init__(self) -> None:
         self._runs: dict[RunId, Run] = {}
         self._by_job: dict[JobId, dict[RunId, Run]] = {}
         self._due: list[tuple[datetime, int, RunId]] = []
+        # A scheduled run's time and the order of its live heap entry (TAKEN once popped: not due again then).
+        self._queued: dict[RunId, tuple[datetime, int]] = {}
         self._order = itertools.count()
 
     def __len__(self) -> int:
@@ -36,20 +42,24 @@ class Ledger:
         """Record the run as it is now: kept while unfinished, dropped when finished; due when scheduled."""
         jobs = self._by_job.setdefault(run.job_id, {})
         if run.finished:
+            self._queued.pop(run.id, None)
             self._runs.pop(run.id, None)
             jobs.pop(run.id, None)
             if not jobs:
                 del self._by_job[run.job_id]
             return
-        old = self._runs.get(run.id)
         self._runs[run.id] = run
         jobs[run.id] = run
-        if run.state is State.SCHEDULED and (old is None or old.state is not State.SCHEDULED
-                                             or old.schedule_time != run.schedule_time):
-            heapq.heappush(self._due, (run.schedule_time, next(self._order), run.id))
+        if run.state is not State.SCHEDULED:
+            self._queued.pop(run.id, None)
+        elif (queued := self._queued.get(run.id)) is None or queued[0] != run.schedule_time:
+            entry = (run.schedule_time, next(self._order), run.id)
+            self._queued[run.id] = entry[:2]
+            heapq.heappush(self._due, entry)
 
     def forget(self, run_id: RunId) -> None:
         """A run deleted from the store (a withdrawn future run)."""
+        self._queued.pop(run_id, None)
         run = self._runs.pop(run_id, None)
         if run is not None:
             jobs = self._by_job[run.job_id]
@@ -68,9 +78,8 @@ class Ledger:
     def next_due(self) -> datetime | None:
         """When the earliest scheduled run is due (entries of runs that moved are dropped on the way)."""
         while self._due:
-            time, _, run_id = self._due[0]
-            run = self._runs.get(run_id)
-            if run is not None and run.state is State.SCHEDULED and run.schedule_time == time:
+            time, order, run_id = self._due[0]
+            if self._queued.get(run_id) == (time, order):
                 return time
             heapq.heappop(self._due)
         return None
@@ -80,5 +89,6 @@ class Ledger:
         found = []
         while (time := self.next_due()) is not None and time <= now:
             _, _, run_id = heapq.heappop(self._due)
+            self._queued[run_id] = (time, TAKEN)
             found.append(self._runs[run_id])
         return found

@@ -2,13 +2,15 @@
 
 systemd reports a run that died of its stop signal, after a stop, as a
 success; apsis never does, except when the stop was the run's own stop time
-(a stop schedule ends runs as planned: ending then is what success means).
+(a stop schedule ends runs as planned: ending then, by exiting 0 or dying of
+the stop signal, is what success means).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from apsisd.hosts.base import Finished
+from apsisd.hosts.spec import parse_signal
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
 
@@ -27,15 +29,27 @@ def settle(run: Run, finished: Finished) -> tuple[State, str, dict[str, Any]]:
         return State.ERROR, f"outcome lost: {how}", facts
     if finished.succeeded:
         return State.SUCCESS, how, facts
-    planned = run.state is State.STOPPING and run.reason == STOP_TIME_REASON
-    if planned and (finished.result == "success" or finished.exit_code == 0):
-        return State.SUCCESS, f"stopped at its stop time: {how}", facts
+    if run.state is State.STOPPING and run.reason == STOP_TIME_REASON:
+        state = State.SUCCESS if _ended_by_its_stop(run, finished) else State.FAILURE
+        return state, f"stopped at its stop time: {how}", facts
     if finished.stop_requested:
         return State.FAILURE, f"stopped on request: {how}", facts
+    if finished.signals_sent:  # else an exit 0 would read as a failure without a cause
+        return State.FAILURE, f"{how}, after signals sent on request: {', '.join(finished.signals_sent)}", facts
     return State.FAILURE, how, facts
 
 
+def _ended_by_its_stop(run: Run, finished: Finished) -> bool:
+    """Exited 0, or died of the run's own stop signal (systemd calls only TERM, INT, HUP and PIPE clean)."""
+    if finished.signal is not None and run.spec is not None:
+        return finished.signal == parse_signal(run.spec.stop_signal).name.removeprefix("SIG")
+    return finished.exit_code == 0 or finished.result == "success"
+
+
 def _how(finished: Finished) -> str:
+    if finished.result == "timeout" and finished.stop_requested:
+        # The stop's grace period ran out (systemd calls that a timeout too), not the run's own timeout.
+        return f"did not end on its stop signal: killed by signal {finished.signal or 'KILL'} after the grace period"
     if finished.result == "timeout":
         return "timed out: killed after its timeout"
     if finished.result == "oom-kill":

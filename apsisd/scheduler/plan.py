@@ -36,20 +36,30 @@ def expand(job: Job, policy: Scheduling, cursor: datetime, now: datetime, schedu
     """The job's runs in [cursor, now + horizon), keeping at most `max_scheduled` scheduled (`scheduled` are).
 
     A cap never splits an instant: two schedules due at the same time give
-    both runs or neither, so the cursor can rest on that instant.
+    both runs or neither, so the cursor can rest on that instant. An instant
+    that does not fit in the room left waits for the scheduled runs to start,
+    unless none are: then it is taken whole even if larger than the cap, or
+    the job would never move on. The cursor never goes back (a clock stepped
+    back, a lowered horizon): the runs before it exist already.
     """
     assert policy.horizon is not None and policy.max_scheduled is not None
     room = policy.max_scheduled - scheduled
-    horizon = now + timedelta(seconds=policy.horizon)
+    horizon = max(cursor, now + timedelta(seconds=policy.horizon))
     dues: list[Due] = []
+    instant = 0  # where the runs of the latest instant begin in `dues`
     for due in job.times(cursor):
         if due.time >= horizon:
             return Expansion(dues=dues, cursor=horizon, next_due=due.time, capped=False)
-        if len(dues) >= room and (not dues or due.time != dues[-1].time):
-            if not dues:  # no room at all: nothing moves
-                return Expansion(dues=[], cursor=cursor, next_due=due.time, capped=True)
-            return Expansion(dues=dues, cursor=due.time, next_due=due.time, capped=True)
+        if dues and due.time != dues[-1].time:
+            if len(dues) >= room:
+                return Expansion(dues=dues, cursor=due.time, next_due=due.time, capped=True)
+            instant = len(dues)
         dues.append(due)
+        if len(dues) > room and (instant > 0 or scheduled > 0):
+            if instant == 0:  # no room for the first instant: nothing moves
+                return Expansion(dues=[], cursor=cursor, next_due=due.time, capped=True)
+            rest = dues[instant].time
+            return Expansion(dues=dues[:instant], cursor=rest, next_due=rest, capped=True)
     return Expansion(dues=dues, cursor=horizon, next_due=None, capped=False)
 
 
@@ -97,8 +107,8 @@ def catch_up(missed: Sequence[Missed], policy: Scheduling, now: datetime, since:
             verdicts.append(Verdict(missed=item, start=False,
                                     reason="missed while apsisd was down; catchup is none"))
         elif policy.catchup is CatchUp.LATEST and newest[tuple(sorted(item.args.items()))] != index:
-            verdicts.append(Verdict(missed=item, start=False, reason="missed while apsisd was down; catchup is "
-                                                                      "latest and a later run of the same args ran"))
+            verdicts.append(Verdict(missed=item, start=False, reason="missed while apsisd was down; catchup is latest: "
+                                                                      "a later run of the same args starts instead"))
         else:
             verdicts.append(Verdict(missed=item, start=True, reason="missed while apsisd was down; caught up"))
     return verdicts
