@@ -14,6 +14,8 @@ from apsisd.errors import invalid
 from apsisd.fields import Fields, describe
 from apsisd.quantities import parse_duration
 
+MAX_DURATION = 3650 * 86400.0  # 10 years: the longest horizon, max_age or other duration of these settings
+
 
 class CatchUp(enum.StrEnum):
     """Which of the runs missed during downtime are started late; the others are recorded as skipped."""
@@ -69,9 +71,13 @@ def parse_scheduling(value: Any) -> Scheduling:
 
 
 def positive_duration(value: Any) -> float:
+    """Seconds above zero, at most MAX_DURATION: `now` plus or minus it must stay a datetime (1e300 s or .inf
+    overflowed timedelta in the scheduler, NaN made it raise), and nothing is planned further than that."""
     seconds = parse_duration(value)
-    if seconds <= 0:
+    if not seconds > 0:  # NaN too
         raise invalid(f"must be a duration above zero such as 30m, 1d, not {describe(value)}")
+    if seconds > MAX_DURATION:
+        raise invalid(f"must be at most 3650d (10 years), not {describe(value)}")
     return seconds
 
 

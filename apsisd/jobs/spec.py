@@ -24,7 +24,7 @@ def program_spec(program: Program, run_id: RunId, job_id: JobId) -> RunSpec:
     env = MappingProxyType({**program.env, "APSIS_RUN_ID": run_id, "APSIS_JOB_ID": job_id})
     if program.kind is Kind.NO_OP:
         return RunSpec(run_id=run_id, job_id=job_id, env=env,
-                       argv=("/bin/sh", "-c", NO_OP_SCRIPT, "no-op", f"{_plain(program.duration):g}",
+                       argv=("/bin/sh", "-c", NO_OP_SCRIPT, "no-op", _seconds(_plain(program.duration)),
                              "0" if _plain(program.success) else "1"))
     limits, stop = program.limits, program.stop
     return RunSpec(
@@ -42,3 +42,8 @@ def _plain(value: T | Template) -> T:
     """A bound field's value: bind() leaves no Template behind."""
     assert not isinstance(value, Template), value
     return value
+
+
+def _seconds(value: float) -> str:
+    """Seconds for sleep(1), to the µs and without an exponent (`:g` made 1234567 s into 1.23457e+06)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")

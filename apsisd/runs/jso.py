@@ -1,7 +1,7 @@
 """A run as JSON: the one shape every client sees (the API, `--json`, the live stream, webhooks)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from apsisd.runs.model import Run
@@ -33,4 +33,4 @@ def run_jso(run: Run) -> dict[str, Any]:
 
 
 def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
