@@ -1,53 +1,64 @@
-"""The demo: one program run as a transient systemd unit through the host interface.
+"""The demo: apsisd with the example jobs of etc/jobs for a while, then the runs it made.
 
-It prints the run's state changes as they happen and its output as the
-journal receives it, then where to find both again with systemd's own tools.
+State is kept in .demo/state under the checkout, so a second demo shows
+catch-up: the runs missed in between are recorded (the newest of each job
+started late, the others skipped, with why).
 """
 from __future__ import annotations
 
 import asyncio
-import secrets
+import signal
+import subprocess
 import sys
+from pathlib import Path
 
-from apsisd.hosts.base import Finished, Started
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
-from apsisd.types import JobId, RunId
+from apsisd.runs.model import Run
+from apsisd.runs.state import State
+from apsisd.store.base import RunQuery
+from apsisd.store.sqlite import SqliteStore
 
-DEMO = r"""
-echo "hello from $(hostname), as $(id -un), in $PWD"
-for i in 1 2 3; do echo "step $i of 3"; sleep 0.4; done
-printf 'a line that is not UTF-8: caf\351\n'
-echo "done; exiting 3 to show a failure" >&2
-exit 3
-"""
+ROOT = Path(__file__).resolve().parents[1]
+STATE = ROOT / ".demo" / "state"
+APSISD = Path(sys.executable).parent / "apsisd"
 
 
-async def main() -> int:
-    run_id = RunId(f"demo{secrets.token_hex(3)}")
-    spec = RunSpec(run_id=run_id, job_id=JobId("demo/hello"), shell=DEMO, cwd="/", timeout=60)
-    async with LocalHost() as host:
-        print(f"starting run {run_id} on the {'user' if host.user_manager else 'system'} manager")
-        started = await host.start(spec)
-        print(f"  unit {started.unit}")
+def main() -> int:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 40.0
+    print(f"apsisd with the jobs in etc/jobs, state in {STATE.relative_to(ROOT)}, for {seconds:g} s:", flush=True)
+    process = subprocess.Popen([str(APSISD), "--jobs", str(ROOT / "etc" / "jobs"), "--state", str(STATE)])
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+    print(f"\napsisd exited with status {process.returncode}. The last runs that came due:")
+    runs, ahead = asyncio.run(_last_runs(20))
+    for run in sorted(runs, key=lambda run: (run.schedule_time, int(run.id[1:]))):
+        print(_line(run))
+    print(f"  ... and {ahead} runs scheduled ahead (up to each job's horizon)")
+    if runs:
+        print(f"\neach run's output is in the journal: journalctl APSIS_RUN_ID={runs[0].id}")
+    return process.returncode or 0
 
-        async def show_events() -> Finished:
-            async for event in host.events(run_id):
-                if isinstance(event, Started):
-                    print(f"  [state] running: pid {event.main_pid}, invocation {event.invocation_id}")
-                elif isinstance(event, Finished):
-                    print(f"  [state] finished: result={event.result} exit_code={event.exit_code} "
-                          f"signal={event.signal} cpu={event.cpu_time_ns}ns")
-                    return event
-            raise AssertionError("no Finished event")
 
-        events = asyncio.create_task(show_events())
-        async for record in host.output(run_id, follow=True):
-            print(f"  [output] {record.data!r}")
-        finished = await events
-    print(f"see it again: journalctl APSIS_RUN_ID={run_id}   (or: journalctl -u {started.unit})")
-    return 0 if finished.result == "exit-code" and finished.exit_code == 3 else 1
+async def _last_runs(count: int) -> tuple[list[Run], int]:
+    store = await SqliteStore.open(STATE / "apsis.db")
+    try:
+        came = await store.runs(RunQuery(states=frozenset(State) - {State.SCHEDULED}, limit=count))
+        ahead = await store.runs(RunQuery(states=frozenset({State.SCHEDULED}), limit=100_000))
+        return came, len(ahead)
+    finally:
+        await store.close()
+
+
+def _line(run: Run) -> str:
+    late = f"{run.lateness * 1000:6.1f} ms late" if run.lateness is not None else " " * 14
+    return (f"  {run.id:>6}  {run.job_id:<22} {run.state:<9} due {run.schedule_time:%H:%M:%S}  {late}  "
+            f"{run.origin:<8} {run.reason}")
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())

@@ -85,18 +85,17 @@ def catch_up(missed: Sequence[Missed], policy: Scheduling, now: datetime, since:
 
     `since` (apsisd --since) is how far back this start looks: earlier runs
     are skipped. `max_age` skips what is too old to be worth running. Of
-    the rest, `latest` starts only the newest of each args (a missed day of
-    an hourly report is one report, not 24), `none` none of them.
+    the rest, `latest` starts only the runs due at the newest missed instant
+    (a missed day of an hourly report is one report, not 24; a job's runs
+    carry their date or time as args, so "the same args" would group
+    nothing), `none` none of them.
     """
     ordered = sorted(missed, key=lambda m: m.time)
     max_age = policy.max_age
     oldest = now - timedelta(seconds=max_age) if max_age is not None else None
-    newest: dict[tuple[tuple[str, str], ...], int] = {}
-    for index, item in enumerate(ordered):
-        if _eligible(item, since, oldest):
-            newest[tuple(sorted(item.args.items()))] = index
+    newest = max((item.time for item in ordered if _eligible(item, since, oldest)), default=None)
     verdicts = []
-    for index, item in enumerate(ordered):
+    for item in ordered:
         if since is not None and item.time < since:
             verdicts.append(Verdict(missed=item, start=False, reason=f"missed while apsisd was down; before "
                                                                       f"--since {since.isoformat()}"))
@@ -106,9 +105,9 @@ def catch_up(missed: Sequence[Missed], policy: Scheduling, now: datetime, since:
         elif policy.catchup is CatchUp.NONE:
             verdicts.append(Verdict(missed=item, start=False,
                                     reason="missed while apsisd was down; catchup is none"))
-        elif policy.catchup is CatchUp.LATEST and newest[tuple(sorted(item.args.items()))] != index:
+        elif policy.catchup is CatchUp.LATEST and item.time != newest:
             verdicts.append(Verdict(missed=item, start=False, reason="missed while apsisd was down; catchup is latest: "
-                                                                      "a later run of the same args starts instead"))
+                                                                      "the job's latest missed run starts instead"))
         else:
             verdicts.append(Verdict(missed=item, start=True, reason="missed while apsisd was down; caught up"))
     return verdicts

@@ -45,9 +45,11 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
             elif run.schedule_time <= now:
                 missed[run.job_id].append(Missed(job_id=run.job_id, time=run.schedule_time, args=run.args,
                                                  existing=run.id))
+    behind: list[JobId] = []  # jobs whose cursor fell behind while apsisd was down: it moves to now
     for job_id, job in jobs.items():
         cursor = scheduler.cursors.get(job_id)
         if cursor is not None and cursor < now:
+            behind.append(job_id)
             missed[job_id].extend(Missed(job_id=job_id, time=due.time, args=due.args)
                                   for due in job.due_between(cursor, now))
     drafts = []
@@ -63,7 +65,7 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
                 drafts.append(records.draft(job_id, item.args, item.time, origin=Origin.SCHEDULE,
                                             state=State.SCHEDULED if verdict.start else State.SKIPPED,
                                             reason=verdict.reason))
-    cursors: dict[JobId, datetime | None] = {job_id: now for job_id in missed}
+    cursors: dict[JobId, datetime | None] = {job_id: now for job_id in behind}
     cursors.update({job_id: None for job_id in scheduler.cursors if job_id not in jobs})
     for job_id, cursor in cursors.items():
         if cursor is None:
