@@ -21,7 +21,7 @@ class CatchUp(enum.StrEnum):
     """Which of the runs missed during downtime are started late; the others are recorded as skipped."""
 
     ALL = "all"
-    LATEST = "latest"  # per job and args: only the newest missed run
+    LATEST = "latest"  # per job: only the runs due at the newest missed instant
     NONE = "none"
 
 
