@@ -4,9 +4,10 @@ Apsis kept one connection on the event-loop thread, so every write stalled
 the scheduler. Here one thread owns the connection and does all SQLite work;
 the loop only hands it jobs and awaits their futures. Commits are grouped:
 the changes that arrive while a transaction is being written go together
-into the next one, each in a savepoint, so a burst of thousands of commits
-costs a few transactions, and one caller's bad changes fail that caller
-alone. synchronous=NORMAL in WAL mode: a commit is in the operating system's
+into the next one, so a burst of thousands of commits costs a few
+transactions; if one caller's changes fail, the rest are written again each
+in a savepoint, so the bad changes fail their caller alone.
+synchronous=NORMAL in WAL mode: a commit is in the operating system's
 hands when it returns, which survives apsisd being killed (kill -9, OOM) but
 not the machine losing power (the last commits before the loss may be gone;
 the file stays consistent).
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# How long a write waits for another process's lock (an sqlite3 .backup, say) before it fails.
+# How long a write waits for another process's lock (a write from the sqlite3 shell, say) before it fails.
 BUSY_TIMEOUT = 10.0
 CACHE_KIB = 32 * 1024
 # No ANALYZE statistics are kept: without them the planner picks the indexes the queries were written for
@@ -58,16 +59,16 @@ _Pending = tuple[Changes, "asyncio.Future[None]"]
 
 
 class SqliteStore:
-    """The Store protocol over SQLite; make one with `await SqliteStore.open(path)`."""
+    """The Store protocol over SQLite; make one with `await SqliteStore.open(path)`, use it on that loop."""
 
-    def __init__(self, *, path: Path, executor: ThreadPoolExecutor, conn: sqlite3.Connection, next_number: int,
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, *, path: Path, executor: ThreadPoolExecutor, conn: sqlite3.Connection, stored_next: int,
+                 next_number: int, loop: asyncio.AbstractEventLoop) -> None:
         self._path = path
         self._executor = executor
         self._conn = conn  # used on the executor's thread only
         self._loop = loop
         self._next = next_number  # the next run number new_ids gives (loop thread)
-        self._persisted = next_number  # the next_run stored in meta (store thread)
+        self._persisted = stored_next  # the next_run stored in meta (store thread)
         self._lock = threading.Lock()  # guards _pending and _flush_queued
         self._pending: list[_Pending] = []
         self._flush_queued = False
@@ -79,12 +80,13 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apsis-store")
         try:
-            conn, next_number = await loop.run_in_executor(executor, _connect, path, available())
+            conn, stored_next, next_number = await loop.run_in_executor(executor, _connect, path, available())
         except BaseException:
             executor.shutdown(wait=False)
             raise
         log.info("store %s open; next run r%d", path, next_number, extra={"action": "store_opened"})
-        return cls(path=path, executor=executor, conn=conn, next_number=next_number, loop=loop)
+        return cls(path=path, executor=executor, conn=conn, stored_next=stored_next, next_number=next_number,
+                   loop=loop)
 
     def new_ids(self, count: int) -> list[RunId]:
         """`count` fresh ids from memory; stored with the next commit, before any run that uses them is."""
@@ -272,8 +274,8 @@ def _settle(futures: list[asyncio.Future[None]], errors: list[StoreError | None]
             done.set_exception(error)
 
 
-def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Connection, int]:
-    """The connection, set up and migrated, and the next run number; on the store's thread."""
+def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Connection, int, int]:
+    """The connection, set up and migrated, meta's next_run, and the next run number; on the store's thread."""
     try:
         path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
@@ -290,7 +292,7 @@ def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Conne
         migrate(conn, path, migrations)
         stored, top = conn.execute(
             "SELECT (SELECT value FROM meta WHERE key = 'next_run'), (SELECT max(id) FROM runs)").fetchone()
-        return conn, max(int(stored), (top or 0) + 1)
+        return conn, int(stored), max(int(stored), (top or 0) + 1)
     except BaseException as exc:
         conn.close()
         if isinstance(exc, sqlite3.DatabaseError) and exc.sqlite_errorname in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from apsisd.errors import StoreError, UnknownRun
 from apsisd.hosts.spec import RunSpec
 from apsisd.runs.model import LogEntry, Origin, Run, transition
-from apsisd.runs.state import State
+from apsisd.runs.state import FINISHED, State
 from apsisd.store import sqlite as sqlite_module
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.query import runs_sql
@@ -242,11 +243,14 @@ def test_queries_use_their_indexes(tmp_path: Path, query: RunQuery, index: str) 
     assert f"INDEX {index} " in plan, plan
 
 
-def test_unfinished_uses_its_partial_index(tmp_path: Path) -> None:
+def test_unfinished_uses_its_partial_index_which_names_the_finished_states(tmp_path: Path) -> None:
     run(lambda: _open_close(tmp_path))
     sql = f"SELECT id FROM runs WHERE {sqlite_module._UNFINISHED} ORDER BY id"
-    plan = sqlite3.connect(db(tmp_path)).execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
-    assert "runs_unfinished" in plan[0][3]
+    conn = sqlite3.connect(db(tmp_path))
+    assert "runs_unfinished" in conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchone()[3]
+    (index_sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'runs_unfinished'").fetchone()
+    named = set(re.findall(r"'(\w+)'", index_sql))
+    assert named == {str(state) for state in FINISHED}, "a new finished state needs a migration of the index"
 
 
 def test_concurrent_commits_are_grouped_and_all_durable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,18 +283,25 @@ def test_concurrent_commits_are_grouped_and_all_durable(tmp_path: Path, monkeypa
 def test_a_bad_commit_writes_nothing_and_fails_alone(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = await opened(tmp_path)
-        good, bad1, bad2, other = store.new_ids(4)
+        first, good, bad1, bad2, other, late = store.new_ids(6)
         bad_log = Changes(runs=[a_run(bad1)], log=[LogEntry(run_id=RunId("r999"), time=T0, message="orphan")])
         naive = Changes(runs=[a_run(bad2), a_run(other, stop_time=datetime(2026, 1, 1))])
-        results = await asyncio.gather(store.commit(Changes(runs=[a_run(good)])), store.commit(bad_log),
-                                       store.commit(naive), return_exceptions=True)
-        assert results[0] is None
-        assert isinstance(results[1], StoreError) and isinstance(results[1].__cause__, sqlite3.IntegrityError)
-        assert "not written" in str(results[1]) and str(db(tmp_path)) in str(results[1])
-        assert isinstance(results[2], StoreError) and "stop_time is a naive datetime" in str(results[2])
+        blocker = sqlite3.connect(db(tmp_path), isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # holds the store's thread, so the next commits meet in one batch
+        commits = [asyncio.create_task(store.commit(changes)) for changes in (
+            Changes(runs=[a_run(first)]), Changes(runs=[a_run(good)]), bad_log, naive,
+            Changes(runs=[a_run(late)], log=[LogEntry(run_id=good, time=T0, message="after the bad ones")]))]
+        await asyncio.sleep(0)
+        blocker.execute("ROLLBACK")
+        results = await asyncio.gather(*commits, return_exceptions=True)
+        assert results[:2] == [None, None] and results[4] is None
+        assert isinstance(results[2], StoreError) and isinstance(results[2].__cause__, sqlite3.IntegrityError)
+        assert "not written" in str(results[2]) and str(db(tmp_path)) in str(results[2])
+        assert isinstance(results[3], StoreError) and "stop_time is a naive datetime" in str(results[3])
         await store.close()
         store = await opened(tmp_path)
-        assert [r.id for r in await store.unfinished()] == [good]
+        assert [r.id for r in await store.unfinished()] == [first, good, late]
+        assert [e.message for e in await store.log(good)] == ["after the bad ones"]
         await store.close()
     run(scenario)
 
