@@ -141,8 +141,9 @@ def job_changes(old: Mapping[JobId, Job], new: Mapping[JobId, Job]) -> JobChange
 
 
 def rematch(existing: Iterable[tuple[RunId, datetime, Mapping[str, str]]], dues: Sequence[Due]
-            ) -> tuple[list[RunId], list[Due]]:
-    """After a job changed: which of its scheduled runs (key, time, args) no longer fit, and which dues are new.
+            ) -> tuple[list[RunId], list[Due], list[tuple[RunId, Due]]]:
+    """After a job changed: which of its scheduled runs (key, time, args) no longer fit, which dues are new, and
+    which runs stay, each with the due it stands for (its stop time may have changed).
 
     A run whose time and args the new job still gives keeps its id: a
     reload that changes only the program does not renumber tomorrow's run.
@@ -150,12 +151,12 @@ def rematch(existing: Iterable[tuple[RunId, datetime, Mapping[str, str]]], dues:
     wanted: dict[tuple[datetime, tuple[tuple[str, str], ...]], list[Due]] = {}
     for due in dues:
         wanted.setdefault((due.time, tuple(sorted(due.args.items()))), []).append(due)
-    gone = []
+    gone, kept = [], []
     for key, time, args in existing:
         matches = wanted.get((time, tuple(sorted(args.items()))))
         if matches:
-            matches.pop()
+            kept.append((key, matches.pop()))
         else:
             gone.append(key)
     fresh = sorted((due for group in wanted.values() for due in group), key=lambda due: due.time)
-    return gone, fresh
+    return gone, fresh, kept

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from apsisd.errors import InvalidFiles
@@ -56,6 +56,7 @@ class Reloader:
             scheduler.jobs = fresh
             withdrawn: list[RunId] = []
             drafts: list[tuple[Run, LogEntry]] = []
+            moved: list[tuple[Run, LogEntry]] = []
             cursors: dict[JobId, datetime | None] = {}
             for job_id in changes.removed:
                 withdrawn.extend(run.id for run in scheduler.ledger.scheduled_by_schedule(job_id)
@@ -63,10 +64,17 @@ class Reloader:
                 cursors[job_id] = None
             for job_id in changes.changed:
                 job = fresh.jobs[job_id]
-                future = [run for run in scheduler.ledger.scheduled_by_schedule(job_id) if run.schedule_time > now]
+                # From now on, a run due at this very instant included: the new expansion gives it too.
+                future = [run for run in scheduler.ledger.scheduled_by_schedule(job_id) if run.schedule_time >= now]
                 plan = expand(job, scheduler.policy(job), now, now, 0)
-                gone, new = rematch([(run.id, run.schedule_time, run.args) for run in future], plan.dues)
+                gone, new, kept = rematch([(run.id, run.schedule_time, run.args) for run in future], plan.dues)
                 withdrawn.extend(gone)
+                for run_id, due in kept:
+                    run = scheduler.ledger.get(run_id)
+                    if run is not None and run.stop_time != due.stop:
+                        moved.append((replace(run, stop_time=due.stop),
+                                      LogEntry(run_id=run_id, time=now, message=f"stop time now {due.stop} (job "
+                                                                                  "reloaded)")))
                 drafts.extend(scheduler.records.draft(job_id, due.args, due.time, origin=Origin.SCHEDULE,
                                                       reason="scheduled by the job's schedule (job reloaded)",
                                                       stop_time=due.stop) for due in new)
@@ -78,7 +86,7 @@ class Reloader:
                     scheduler.cursors.pop(job_id, None)
                 else:
                     scheduler.cursors[job_id] = cursor
-            await scheduler.records.add(drafts, deleted=withdrawn, cursors=cursors)
+            await scheduler.records.add(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
             for job_id in (*changes.added, *changes.changed):
                 scheduler.topup_soon(job_id)
             return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,

@@ -34,7 +34,7 @@ def test_a_sound_folder_gives_a_summary_and_exit_0(tmp_path: Path) -> None:
 def test_the_examples_pass() -> None:
     result = CliRunner().invoke(apsis, ["check-jobs", str(ROOT / "etc" / "jobs")])
     assert result.exit_code == 0, result.output
-    assert result.stdout.endswith(" calendar, 7 schedules: no problems\n")
+    assert result.stdout.endswith(" calendar, 9 schedules: no problems\n")
 
 
 def test_problems_one_per_line_and_exit_1(tmp_path: Path) -> None:

@@ -155,7 +155,7 @@ def test_conditions_actions_successors_and_retry_are_parsed_by_their_types(tmp_p
 
 def test_the_example_jobs_load_without_problems() -> None:
     job_set = load_jobs(EXAMPLES)
-    assert 5 <= len(job_set.jobs) <= 8
+    assert 8 <= len(job_set.jobs) <= 12
     assert "uk-bank-holidays" in job_set.calendars
     types = {schedule.type_name for job in job_set.jobs.values() for schedule in job.schedules}
     assert {"daily", "interval", "cron", "on-calendar", "daily-interval"} <= types

@@ -309,19 +309,26 @@ def test_rematch_keeps_the_runs_the_job_still_gives() -> None:
                 (RunId("r3"), at("12:00"), {"x": "1", "y": "2"}), (RunId("r4"), at("11:00"), {"x": "2"})]
     dues = [due("10:00", x="1"), due("11:00", x="2"), due("12:00", y="2", x="1"), due("12:00", x="3"),
             due("13:00", x="1")]
-    gone, fresh = rematch(existing, dues)
+    gone, fresh, kept = rematch(existing, dues)
     assert gone == ["r2"]  # its time and args are no longer given
     assert fresh == [due("12:00", x="3"), due("13:00", x="1")]
+    assert kept == [("r1", due("10:00", x="1")), ("r3", due("12:00", y="2", x="1")), ("r4", due("11:00", x="2"))]
+
+
+def test_rematch_gives_each_kept_run_its_new_due_with_its_stop_time() -> None:
+    existing: list[tuple[RunId, datetime, Mapping[str, str]]] = [(RunId("r1"), at("10:00"), {})]
+    moved_stop = Due(time=at("10:00"), args={}, stop=at("10:30"))
+    assert rematch(existing, [moved_stop]) == ([], [], [("r1", moved_stop)])
 
 
 def test_rematch_counts_duplicates_at_the_same_time() -> None:
     two: list[tuple[RunId, datetime, Mapping[str, str]]] = [(RunId("r1"), at("10:00"), {}),
                                                              (RunId("r2"), at("10:00"), {})]
-    assert rematch(two, [due("10:00")]) == (["r2"], [])
-    assert rematch(two, [due("10:00"), due("10:00")]) == ([], [])
-    assert rematch(two, [due("10:00")] * 3) == ([], [due("10:00")])
-    assert rematch([], [due("11:00"), due("10:00")]) == ([], [due("10:00"), due("11:00")])
-    assert rematch(two, []) == (["r1", "r2"], [])
+    assert rematch(two, [due("10:00")])[:2] == (["r2"], [])
+    assert rematch(two, [due("10:00"), due("10:00")])[:2] == ([], [])
+    assert rematch(two, [due("10:00")] * 3)[:2] == ([], [due("10:00")])
+    assert rematch([], [due("11:00"), due("10:00")]) == ([], [due("10:00"), due("11:00")], [])
+    assert rematch(two, []) == (["r1", "r2"], [], [])
 
 
 def test_rematch_after_a_real_change_of_interval() -> None:
@@ -329,7 +336,7 @@ def test_rematch_after_a_real_change_of_interval() -> None:
     made = expand(old, policy("6h"), at("10:00"), at("10:00"), 0).dues
     existing: list[tuple[RunId, datetime, Mapping[str, Any]]] = [
         (RunId(f"r{i}"), d.time, d.args) for i, d in enumerate(made, start=1)]
-    gone, fresh = rematch(existing, expand(new, policy("8h"), at("10:00"), at("10:00"), 0).dues)
+    gone, fresh, _ = rematch(existing, expand(new, policy("8h"), at("10:00"), at("10:00"), 0).dues)
     assert [f"{t:%H:%M}" for t in (made[0].time, made[-1].time)] == ["10:00", "15:00"]
     assert gone == ["r2", "r4", "r6"]  # 11:00, 13:00, 15:00
     assert [f"{d.time:%H:%M}" for d in fresh] == ["16:00"]
