@@ -6,6 +6,7 @@ spellings and names the same ones when it refuses a value.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from datetime import UTC, datetime, time
 from typing import Any
@@ -31,6 +32,8 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value < 0:
             raise invalid(f"must not be negative, not {value}; use {DURATION_HELP}")
+        if not math.isfinite(value):
+            raise invalid(f"must be a finite duration, not {value}; use {DURATION_HELP}")
         return float(value)
     raise invalid(f"must be {DURATION_HELP}, not {describe(value)}")
 
