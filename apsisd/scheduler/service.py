@@ -178,8 +178,8 @@ class Scheduler:
     async def _retry(self, job: Job, run: Run) -> None:
         assert job.retry is not None
         kind = reason_class(run)
-        if kind is None or kind not in job.retry.on:
-            return
+        if kind is None or kind not in job.retry.on or State.STOPPING in run.times:
+            return  # a run that was stopped (on request, or at its stop time) ended as asked: not retried
         delay = next_attempt_delay(job.retry, run.attempt)
         if delay is None:
             await self.records.note(run.id, f"no retry: all {job.retry.count} retries used")
