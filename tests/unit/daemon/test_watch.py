@@ -178,7 +178,7 @@ def test_max_delay_reports_a_folder_that_keeps_changing(tmp_path: Path) -> None:
 
     changed, took = run(scenario)
     assert jobs / "churn0.yaml" in changed
-    assert 0.28 <= took < 2  # reported at max_delay, though the changes went on
+    assert 0.28 <= took < 10  # reported at max_delay (not before), though the changes never stopped
 
 
 def test_the_jobs_folder_replaced_or_created_later_is_followed(tmp_path: Path) -> None:
