@@ -7,10 +7,9 @@ the changes that arrive while a transaction is being written go together
 into the next one, so a burst of thousands of commits costs a few
 transactions; if one caller's changes fail, the rest are written again each
 in a savepoint, so the bad changes fail their caller alone.
-synchronous=NORMAL in WAL mode: a commit is in the operating system's
-hands when it returns, which survives apsisd being killed (kill -9, OOM) but
-not the machine losing power (the last commits before the loss may be gone;
-the file stays consistent).
+synchronous=FULL in WAL mode: a commit is on the disk when it returns, so
+it survives the machine losing power as well as apsisd being killed; the
+fsync it costs is paid once per grouped transaction, not per commit.
 
 Run numbers come from memory (new_ids is synchronous); the high-water mark
 is written in meta by the next transaction, with the runs that use it, so
@@ -287,7 +286,7 @@ def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Conne
         if mode != "wal":
             raise StoreError(f"state database {path}: cannot use WAL mode (got {mode!r}); "
                              "put the state folder on a local file system")
-        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", f"cache_size = -{CACHE_KIB}"):
+        for pragma in ("synchronous = FULL", "foreign_keys = ON", f"cache_size = -{CACHE_KIB}"):
             conn.execute(f"PRAGMA {pragma}")
         migrate(conn, path, migrations)
         stored, top = conn.execute(
