@@ -22,6 +22,7 @@ from apsisd.runs.model import LogEntry, Origin, Run, transition
 from apsisd.runs.state import FINISHED, State
 from apsisd.store import sqlite as sqlite_module
 from apsisd.store.base import Changes, RunQuery
+from apsisd.store.migrate import available
 from apsisd.store.query import runs_sql
 from apsisd.store.sqlite import SqliteStore
 from apsisd.types import JobId, RunId
@@ -73,6 +74,16 @@ def test_open_makes_the_folder_and_a_wal_database(tmp_path: Path) -> None:
     assert db(tmp_path).parent.stat().st_mode & 0o777 == 0o750 & ~umask
     conn = sqlite3.connect(db(tmp_path))
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_the_connection_syncs_every_commit_to_disk(tmp_path: Path) -> None:
+    """synchronous=FULL (2): what is committed survives a power loss, not only a kill -9."""
+    tmp_path.joinpath("state").mkdir()
+    conn, _, _ = sqlite_module._connect(db(tmp_path), available())
+    try:
+        assert conn.execute("PRAGMA synchronous").fetchone() == (2,)
+    finally:
+        conn.close()
 
 
 def test_every_field_round_trips_and_survives_reopening(tmp_path: Path) -> None:
