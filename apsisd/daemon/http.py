@@ -1,4 +1,9 @@
-"""The daemon's one HTTP client, for webhooks: aiohttp's errors become OSError, as the action contract says."""
+"""The daemon's one HTTP client, for webhooks: aiohttp's errors become OSError, as the action contract says.
+
+Redirects are not followed: a webhook that answers 3xx has moved, and the
+operator should be told (the action counts it as a failure) rather than
+have the run's JSON posted wherever the answer points.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,7 +20,7 @@ class JsonPoster:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         try:
-            async with self._session.post(url, json=body, headers=dict(headers)) as response:
+            async with self._session.post(url, json=body, headers=dict(headers), allow_redirects=False) as response:
                 return response.status
         except aiohttp.ClientError as exc:
             raise OSError(f"{type(exc).__name__}: {exc}") from exc

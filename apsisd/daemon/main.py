@@ -38,6 +38,7 @@ from apsisd.store.sqlite import SqliteStore
 
 log = logging.getLogger("apsisd")
 DATABASE = "apsis.db"
+STATUS_EVERY = 10.0
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,6 +131,7 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
         tasks.append(asyncio.create_task(
             _watch(config, reload, config.reload_debounce, config.reload_max_delay), name="watch"))
     tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
+    tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
     notifier.ready(_status(scheduler))
     log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
              config.state_dir, extra={"action": "ready"})
@@ -155,6 +157,13 @@ async def _watch(config: Config, reload: Callable[[str], Awaitable[None]], debou
     async for _ in watch_folders([config.jobs_dir, *config.calendar_folders()], debounce=debounce,
                                  max_delay=max_delay):
         await reload("the jobs folder changed")
+
+
+async def _keep_status(scheduler: Scheduler, notifier: Notifier) -> None:
+    """`systemctl status apsisd` shows how much is in flight, at most STATUS_EVERY seconds old."""
+    while True:
+        await asyncio.sleep(STATUS_EVERY)
+        notifier.status(_status(scheduler))
 
 
 def _status(scheduler: Scheduler) -> str:
