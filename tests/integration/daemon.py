@@ -7,8 +7,10 @@ the store, while it runs (WAL lets a reader in beside the writer).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
+import itertools
 import os
 import signal
 import socket
@@ -20,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from apsisd.runs.model import Run
+from apsisd.runs.model import LogEntry, Run
 from apsisd.runs.state import State
-from apsisd.store.base import RunQuery
+from apsisd.store.base import Changes, RunQuery
 from apsisd.store.sqlite import SqliteStore
+from apsisd.types import RunId
 
 APSISD = str(Path(sys.executable).parent / "apsisd")
+FIRST_RUN_NUMBERS = itertools.count(10_000, 10_000)
 
 
 class Daemon:
@@ -50,8 +54,20 @@ class Daemon:
     def remove_job(self, job_id: str) -> None:
         (self.jobs / f"{job_id}.yaml").unlink()
 
+    def config(self, text: str) -> tuple[str, str]:
+        """An apsisd.toml beside the folders; the arguments that make start() use it."""
+        path = self.root / "apsisd.toml"
+        path.write_text(textwrap.dedent(text))
+        return "--config", str(path)
+
     async def start(self, *args: str, ready: bool = True, timeout: float = 30.0) -> None:
         assert self.process is None or self.process.poll() is not None, "apsisd is already running"
+        if self.store is None:
+            self.store = await SqliteStore.open(self.state / "apsis.db")
+            # apsisd names units after run ids, and the sandbox's journal keeps the units of the tests before:
+            # each Daemon's runs are numbered apart, as a host's one database never gives a number twice.
+            self.store.new_ids(next(FIRST_RUN_NUMBERS))
+            await self.store.commit(Changes())
         address = self.root / f"notify-{len(self.messages)}.sock"
         self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._notify.bind(str(address))
@@ -62,15 +78,14 @@ class Daemon:
                 [APSISD, "--jobs", str(self.jobs), "--state", str(self.state), "--log-level", "debug", *args],
                 stdout=log, stderr=log, env=env)
         if ready:
-            await self.wait_for_message("READY=1", timeout)
-        if self.store is None:
-            self.store = await SqliteStore.open(self.state / "apsis.db")
+            await self.wait_for_message("READY=1", timeout, since=len(self.messages))
 
-    async def wait_for_message(self, text: str, timeout: float = 30.0) -> None:
+    async def wait_for_message(self, text: str, timeout: float = 30.0, since: int = 0) -> None:
+        """Until apsisd has sent `text` as one line of a notification (from its `since`-th message on)."""
         assert self._notify is not None
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
-            while not any(text in message.split("\n") for message in self.messages):
+            while not any(text in message.split("\n") for message in self.messages[since:]):
                 if self.process is not None and self.process.poll() is not None:
                     raise AssertionError(f"apsisd exited with {self.process.returncode}:\n{self.log()}")
                 try:
@@ -81,6 +96,21 @@ class Daemon:
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")
+
+    async def wait_log(self, text: str, count: int = 1, timeout: float = 30.0) -> None:
+        """Until apsisd's log holds `text` `count` times (over every start)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.log().count(text) < count:
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"timed out waiting for {count} x {text!r} in the log"
+                                 f"\n--- apsisd log ---\n{self.log()[-6000:]}") from None
+
+    async def entries(self, run_id: str) -> list[LogEntry]:
+        """The run's log, oldest first."""
+        assert self.store is not None
+        return await self.store.log(RunId(run_id))
 
     def signal(self, signum: int) -> None:
         assert self.process is not None
@@ -102,6 +132,9 @@ class Daemon:
             while (code := self.process.poll()) is None:
                 await asyncio.sleep(0.02)
         if self._notify is not None:
+            with contextlib.suppress(BlockingIOError):  # what it said last (STOPPING=1) is kept too
+                while True:
+                    self.messages.append(self._notify.recv(4096).decode())
             self._notify.close()
             self._notify = None
         return code
@@ -121,13 +154,13 @@ class Daemon:
         return sorted(await self.store.runs(RunQuery(job_id=job_id, limit=100_000)), key=lambda r: int(r.id[1:]))
 
     async def wait_runs(self, check: Callable[[list[Run]], bool], job_id: str | None = None, what: str = "",
-                        timeout: float = 30.0) -> list[Run]:
-        """Poll the runs until `check` holds; the runs then."""
+                        timeout: float = 30.0, poll: float = 0.05) -> list[Run]:
+        """Poll the runs (every `poll` seconds) until `check` holds; the runs then."""
         runs: list[Run] = []
         try:
             async with asyncio.timeout(timeout):
                 while not check(runs := await self.runs(job_id)):
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(poll)
         except TimeoutError:
             raise AssertionError(f"timed out waiting for {what or check}: {[(r.id, r.state, r.reason) for r in runs]}"
                                  f"\n--- apsisd log ---\n{self.log()[-6000:]}") from None
@@ -158,7 +191,8 @@ def with_daemon(timeout: float = 120.0) -> Callable[[Callable[..., Awaitable[Non
 
             asyncio.run(main())
 
-        params = [p for name, p in inspect.signature(test).parameters.items() if name != "daemon"]
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)  # after tmp_path, which is keyword-only
+                  for name, p in inspect.signature(test).parameters.items() if name != "daemon"]
         tmp = inspect.Parameter("tmp_path", inspect.Parameter.KEYWORD_ONLY, annotation=Path)
         wrapper.__signature__ = inspect.Signature([tmp, *params])  # type: ignore[attr-defined]
         return wrapper
@@ -169,3 +203,8 @@ def with_daemon(timeout: float = 120.0) -> Callable[[Callable[..., Awaitable[Non
 def soon(seconds: float) -> str:
     """An instant `seconds` from now, as a job file writes it."""
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+def explicit(*times: datetime) -> str:
+    """An explicit schedule at these instants, in a job file's flow style."""
+    return "{type: explicit, times: [" + ", ".join(f'"{time.isoformat()}"' for time in times) + "]}"

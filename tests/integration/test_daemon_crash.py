@@ -1,0 +1,87 @@
+"""apsisd end to end: kill -9 while 20 runs are on the host and 10 more come due, then a restart.
+
+Every run's program appends its run id to a file and exits with its own
+code (i % 3), so the test sees that every run ran exactly once and that the
+outcome recorded is the one the program gave, whether apsisd saw the end
+itself or learned it from the journal after the restart.
+"""
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+
+import pytest
+
+from apsisd.runs.model import Run
+from apsisd.runs.state import State
+from tests.integration.daemon import Daemon, soon, with_daemon
+
+FIRST, THEN = 20, 10
+
+
+def _active_units() -> list[str]:
+    out = subprocess.run(["systemctl", "list-units", "--state=active,activating,deactivating", "--plain",
+                          "--no-legend", "apsis-*"], capture_output=True, text=True, check=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def _first(runs: list[Run]) -> list[Run]:
+    return [run for run in runs if int(run.args["i"]) < FIRST]
+
+
+def _then(runs: list[Run]) -> list[Run]:
+    return [run for run in runs if int(run.args["i"]) >= FIRST]
+
+
+# When apsisd is killed: what must hold in its store (polled) for the kill to go ahead.
+MOMENTS = {
+    # the first of the 20 committed as starting: others are still scheduled, some being started on the host
+    "starting": lambda runs: any(run.state is not State.SCHEDULED for run in runs),
+    # all 20 running, the 10 not yet due
+    "running": lambda runs: len(_first(runs)) == FIRST and all(run.state is State.RUNNING for run in _first(runs)),
+    # the first of the 10 on its way: the rest of them being started
+    "due": lambda runs: any(run.state is not State.SCHEDULED for run in _then(runs)),
+}
+
+
+@pytest.mark.parametrize("moment", ["starting", "running", "due", "ended_while_down"])
+@with_daemon(timeout=90)
+async def test_kill_9_then_restart_loses_no_run_and_starts_none_twice(daemon: Daemon, moment: str) -> None:
+    ids = daemon.root / "ids"
+    first, then = soon(2), soon(3)
+    schedules = ", ".join(
+        f'{{type: explicit, times: ["{first if i < FIRST else then}"], args: {{i: "{i}"}}}}'
+        for i in range(FIRST + THEN))
+    daemon.job("w", f"""
+        params: [i]
+        schedule: [{schedules}]
+        program: 'echo $APSIS_RUN_ID >> {ids}; sleep 1.5; exit $(( {{{{ i }}}} % 3 ))'
+        scheduling: {{catchup: all}}
+    """)
+    await daemon.start()
+    await daemon.wait_runs(MOMENTS["running" if moment == "ended_while_down" else moment], "w", moment, poll=0.002)
+    await daemon.kill()
+    at_kill = await daemon.runs("w")
+    if moment == "ended_while_down":
+        # The 20 end while apsisd is down (their outcomes can only come from the journal), and by then the 10
+        # are due (a second after the 20; each run takes 1.5 s).
+        await daemon.wait_runs(lambda _: not _active_units() and len(ids.read_text().split()) == FIRST, "w",
+                               "the 20 ended")
+        assert [run.state for run in _first(at_kill)] == [State.RUNNING] * FIRST
+    await daemon.start()
+    await daemon.wait_log("action=recovered", count=2)
+
+    runs = await daemon.wait_runs(lambda runs: len(runs) >= FIRST + THEN and all(run.finished for run in runs), "w",
+                                  "all 30 runs finished")
+    assert sorted(int(run.args["i"]) for run in runs) == list(range(FIRST + THEN))  # one run per schedule
+    started = Counter(ids.read_text().split())
+    assert [run_id for run_id, count in started.items() if count > 1] == []  # none started twice
+    assert sorted(started) == sorted(run.id for run in runs)  # none lost
+    for run in runs:
+        code = int(run.args["i"]) % 3
+        expected = (State.SUCCESS, 0, "exit code 0") if code == 0 else (State.FAILURE, code, f"exit code {code}")
+        assert (run.state, run.exit_code, run.reason) == expected, (run.id, run.args, run.reason)
+        assert run.unit == f"apsis-{run.id}.service" and run.invocation_id
+        log = [entry.state for entry in await daemon.entries(run.id) if entry.state]
+        assert log in ([State.SCHEDULED, State.STARTING, State.RUNNING, run.state],
+                       [State.SCHEDULED, State.STARTING, run.state]), (run.id, log)
