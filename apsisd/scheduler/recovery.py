@@ -8,6 +8,8 @@
 - scheduled runs that came due, and the runs the schedules gave while
   apsisd was down (each job's cursor up to now): the job's catch-up policy
   decides which start now; the others are recorded as skipped, with why.
+- scheduled runs still to come: made to fit each job as its file reads
+  now (it may have been edited while apsisd was down), as a reload would.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from datetime import datetime
 from apsisd.runs.model import LogEntry, Origin, Run, transition
 from apsisd.runs.state import State
 from apsisd.scheduler.plan import Missed, catch_up
+from apsisd.scheduler.reload import refit
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
 
@@ -42,17 +45,24 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
                     withdrawn.append(run.id)
                 else:
                     moved.append(transition(run, State.SKIPPED, now, f"job {run.job_id} is no longer loaded"))
-            elif run.schedule_time <= now:
+            elif run.schedule_time < now:  # from now on, refit() below takes it
                 missed[run.job_id].append(Missed(job_id=run.job_id, time=run.schedule_time, args=run.args,
                                                  existing=run.id))
     behind: list[JobId] = []  # jobs whose cursor fell behind while apsisd was down: it moves to now
+    drafts = []
+    cursors: dict[JobId, datetime | None] = {}
     for job_id, job in jobs.items():
         cursor = scheduler.cursors.get(job_id)
         if cursor is not None and cursor < now:
             behind.append(job_id)
             missed[job_id].extend(Missed(job_id=job_id, time=due.time, args=due.args)
                                   for due in job.due_between(cursor, now))
-    drafts = []
+        elif cursor is not None:  # the job file may have changed while apsisd was down: its future runs follow it
+            fit = refit(scheduler, job, now, "job as read at start")
+            withdrawn.extend(fit.withdrawn)
+            drafts.extend(fit.drafts)
+            moved.extend(fit.moved)
+            cursors[job_id] = fit.cursor
     for job_id, items in missed.items():
         for verdict in catch_up(items, scheduler.policy(jobs[job_id]), now, since):
             item = verdict.missed
@@ -65,7 +75,7 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
                 drafts.append(records.draft(job_id, item.args, item.time, origin=Origin.SCHEDULE,
                                             state=State.SCHEDULED if verdict.start else State.SKIPPED,
                                             reason=verdict.reason))
-    cursors: dict[JobId, datetime | None] = {job_id: now for job_id in behind}
+    cursors.update({job_id: now for job_id in behind})
     cursors.update({job_id: None for job_id in scheduler.cursors if job_id not in jobs})
     for job_id, cursor in cursors.items():
         if cursor is None:

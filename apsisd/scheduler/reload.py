@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from apsisd.errors import InvalidFiles
-from apsisd.jobs.model import JobSet
+from apsisd.jobs.model import Job, JobSet
 from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.scheduler.plan import expand, job_changes, rematch
 from apsisd.scheduler.service import Scheduler
@@ -63,22 +63,11 @@ class Reloader:
                                  if run.schedule_time > now)
                 cursors[job_id] = None
             for job_id in changes.changed:
-                job = fresh.jobs[job_id]
-                # From now on, a run due at this very instant included: the new expansion gives it too.
-                future = [run for run in scheduler.ledger.scheduled_by_schedule(job_id) if run.schedule_time >= now]
-                plan = expand(job, scheduler.policy(job), now, now, 0)
-                gone, new, kept = rematch([(run.id, run.schedule_time, run.args) for run in future], plan.dues)
-                withdrawn.extend(gone)
-                for run_id, due in kept:
-                    run = scheduler.ledger.get(run_id)
-                    if run is not None and run.stop_time != due.stop:
-                        moved.append((replace(run, stop_time=due.stop),
-                                      LogEntry(run_id=run_id, time=now, message=f"stop time now {due.stop} (job "
-                                                                                  "reloaded)")))
-                drafts.extend(scheduler.records.draft(job_id, due.args, due.time, origin=Origin.SCHEDULE,
-                                                      reason="scheduled by the job's schedule (job reloaded)",
-                                                      stop_time=due.stop) for due in new)
-                cursors[job_id] = plan.cursor
+                fit = refit(scheduler, fresh.jobs[job_id], now, "job reloaded")
+                withdrawn.extend(fit.withdrawn)
+                drafts.extend(fit.drafts)
+                moved.extend(fit.moved)
+                cursors[job_id] = fit.cursor
             for job_id in changes.added:
                 cursors[job_id] = now
             for job_id, cursor in cursors.items():
@@ -91,3 +80,31 @@ class Reloader:
                 scheduler.topup_soon(job_id)
             return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,
                                 applied=True, withdrawn=tuple(withdrawn))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refit:
+    withdrawn: list[RunId]
+    drafts: list[tuple[Run, LogEntry]]
+    moved: list[tuple[Run, LogEntry]]  # kept runs whose stop time changed
+    cursor: datetime
+
+
+def refit(scheduler: Scheduler, job: Job, now: datetime, why: str) -> Refit:
+    """The job's future scheduled runs made to fit the job as it reads now (changed by a reload, or while apsisd
+    was down): each run it still gives at the same time with the same args is kept (same id, its stop time
+    brought up to date), the others are withdrawn, the missing ones drafted; and where the cursor goes."""
+    # From now on, a run due at this very instant included: the new expansion gives it too.
+    future = [run for run in scheduler.ledger.scheduled_by_schedule(job.id) if run.schedule_time >= now]
+    plan = expand(job, scheduler.policy(job), now, now, 0)
+    gone, new, kept = rematch([(run.id, run.schedule_time, run.args) for run in future], plan.dues)
+    moved = []
+    for run_id, due in kept:
+        run = scheduler.ledger.get(run_id)
+        if run is not None and run.stop_time != due.stop:
+            moved.append((replace(run, stop_time=due.stop),
+                          LogEntry(run_id=run_id, time=now, message=f"stop time now {due.stop} ({why})")))
+    drafts = [scheduler.records.draft(job.id, due.args, due.time, origin=Origin.SCHEDULE,
+                                      reason=f"scheduled by the job's schedule ({why})", stop_time=due.stop)
+              for due in new]
+    return Refit(withdrawn=gone, drafts=drafts, moved=moved, cursor=plan.cursor)
