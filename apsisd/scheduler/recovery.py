@@ -63,9 +63,11 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
             drafts.extend(fit.drafts)
             moved.extend(fit.moved)
             cursors[job_id] = fit.cursor
+    caught_up = 0
     for job_id, items in missed.items():
         for verdict in catch_up(items, scheduler.policy(jobs[job_id]), now, since):
             item = verdict.missed
+            caught_up += verdict.start
             if item.existing is not None:
                 if not verdict.start:
                     stored = records.ledger.get(item.existing)
@@ -85,7 +87,7 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
     await records.add(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
     skipped = sum(1 for run, _ in (*drafts, *moved) if run.state is State.SKIPPED)
     log.info("recovered %d runs in flight; %d missed runs caught up, %d skipped, %d withdrawn", len(runs),
-             sum(1 for run, _ in drafts if run.state is State.SCHEDULED), skipped, len(withdrawn),
+             caught_up, skipped, len(withdrawn),
              extra={"action": "recovered"})
     _follow(scheduler, runs)
 

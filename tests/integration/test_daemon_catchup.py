@@ -76,6 +76,7 @@ async def test_catch_up_all_latest_none_and_max_age_after_downtime(daemon: Daemo
     assert _outcomes(old)[0] == (due[0], State.SKIPPED, MISSED + "older than max_age (2 s)")
     assert (old[1].schedule_time, old[1].state) == (due[2], State.SUCCESS)
     assert len(await daemon.runs()) == 14  # 3 + 3 + 3 + 2 + 3: nothing created twice
+    assert "recovered 12 runs in flight; 8 missed runs caught up, 6 skipped, 0 withdrawn" in daemon.log()
 
 
 @with_daemon()
