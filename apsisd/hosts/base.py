@@ -107,8 +107,13 @@ class Host(Protocol):
         """Start the run as a unit, or adopt the unit if it already exists; never start twice."""
         ...
 
-    def events(self, run_id: RunId) -> AsyncIterator[HostEvent]:
-        """The run's Started (if it started) then exactly one Finished, however late we ask."""
+    def events(self, run_id: RunId, *, since: datetime | None = None) -> AsyncIterator[HostEvent]:
+        """The run's Started (if it started) then exactly one Finished, however late we ask.
+
+        `since`: when this run was about to be started. What the host kept
+        from before (a unit of the same name from a database since restored
+        or recreated, whose run numbers start again) is not this run's.
+        """
         ...
 
     async def stop(self, run_id: RunId) -> None:

@@ -17,6 +17,7 @@ import os
 import pwd
 import shutil
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from dbus_fast import Message
@@ -56,6 +57,7 @@ class _Tracker:
         self.attaching = False
         self.pending: set[asyncio.Task[None]] = set()
         self.attached: asyncio.Task[None] | None = None
+        self.since: datetime | None = None  # journal records before this are an earlier run's of the same name
         self._changed = asyncio.Event()
 
     @property
@@ -310,9 +312,10 @@ class LocalHost:
         """PID 1's records of the unit, and apsis's notes about the run, all synced first."""
         await journal.sync()
         unit_field = "USER_UNIT" if self.user_manager else "UNIT"
-        records = [r async for r in journal.read([f"{unit_field}={tracker.unit}"], user=self.user_manager)]
+        records = [r async for r in journal.read([f"{unit_field}={tracker.unit}"], user=self.user_manager,
+                                                 since=tracker.since)]
         notes = [r async for r in journal.read(
-            [f"APSIS_RUN_ID={tracker.run_id}", "_TRANSPORT=journal"], user=self.user_manager)]
+            [f"APSIS_RUN_ID={tracker.run_id}", "_TRANSPORT=journal"], user=self.user_manager, since=tracker.since)]
         return records, notes
 
     async def _recover(self, tracker: _Tracker) -> None:
@@ -335,11 +338,12 @@ class LocalHost:
         log.info("run %s: outcome recovered from the journal: %s", tracker.run_id, finished.result,
                  extra={"action": "run_recovered"})
 
-    async def _tracker_for(self, run_id: RunId) -> _Tracker:
+    async def _tracker_for(self, run_id: RunId, since: datetime | None = None) -> _Tracker:
         """The run's tracker, attaching to its unit (or its journal) the first time we are asked."""
         tracker = self._trackers.get(run_id)
         if tracker is None:
             tracker = self._track(run_id)
+            tracker.since = since
             tracker.attached = asyncio.create_task(self._attach(tracker), name=f"attach:{run_id}")
         if tracker.attached is not None:
             try:
@@ -360,8 +364,8 @@ class LocalHost:
 
     # -- the rest of the Host protocol --------------------------------------
 
-    async def events(self, run_id: RunId) -> AsyncIterator[HostEvent]:
-        tracker = await self._tracker_for(run_id)
+    async def events(self, run_id: RunId, *, since: datetime | None = None) -> AsyncIterator[HostEvent]:
+        tracker = await self._tracker_for(run_id, since)
         async for event in tracker.stream():
             if isinstance(event, Finished):
                 self._untrack(tracker)

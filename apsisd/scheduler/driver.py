@@ -78,7 +78,8 @@ class Driver:
         """Turn the host's events for the run into its transitions, until it has ended."""
         while (run := self.records.ledger.get(run_id)) is not None:
             try:
-                async for event in self.host.events(run_id):
+                # Only what the host kept since this run was committed to start is this run's.
+                async for event in self.host.events(run_id, since=run.times.get(State.STARTING)):
                     if isinstance(event, Started):
                         await self._started(run_id, event)
                     elif isinstance(event, Finished):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -46,9 +47,12 @@ async def read(
     after_cursor: str | None = None,
     output_fields: str | None = None,
     user: bool = False,
+    since: datetime | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Journal entries matching all of `matches` (FIELD=value), oldest first."""
+    """Journal entries matching all of `matches` (FIELD=value), oldest first; from `since` on (to the second)."""
     argv = ["journalctl", "--output=json", "--all", "--no-pager", "--quiet"]
+    if since is not None:
+        argv.append(f"--since=@{math.floor(since.timestamp())}")
     if user:
         argv.append("--user")
     if follow:

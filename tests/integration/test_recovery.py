@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,17 @@ async def test_an_outcome_nobody_reads_is_let_go_and_read_back_from_the_journal(
         await asyncio.sleep(1.0)  # past keep_finished: the host no longer holds the outcome in memory
         end = await finished(forgetful, run_id)
     assert end.recovered and end.exit_code == 6
+
+
+@hosted()
+async def test_a_unit_of_the_same_name_from_before_the_run_is_not_its_outcome(host: LocalHost) -> None:
+    """A database recreated (or restored) numbers its runs again: r1's journal records may be another r1's.
+    Asked about the run `since` it was committed to start, the host ignores what came before."""
+    run_id = new_run_id()
+    start_elsewhere(run_id=run_id, shell="exit 7")
+    async with LocalHost(call_timeout=10) as old_view:
+        assert (await finished(old_view, run_id)).exit_code == 7  # the journal tells the old run's end
+    await asyncio.sleep(1.1)  # journalctl's --since has a resolution of one second
+    since = datetime.now(UTC)
+    with pytest.raises(RunNotFound):
+        [event async for event in host.events(run_id, since=since)]
