@@ -1,6 +1,7 @@
 """apsisd end to end: a dependency chain, the maximum waiting time, max_running, skip_duplicate, retries."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 from apsisd.runs.model import Origin
@@ -114,3 +115,33 @@ async def test_a_failing_run_is_retried_with_backoff_until_it_succeeds(daemon: D
     notes = [entry.message for entry in await daemon.entries(two.id)]
     assert f"failure: retrying as {three.id} in 2 s" in notes
     assert await daemon.stop() == 0
+
+
+@with_daemon()
+async def test_waiting_runs_wait_on_across_a_restart(daemon: Daemon) -> None:
+    at = soon(2)
+    for job, program, needs, day in (("a", "sleep 2", None, DAY), ("b", "true", "a", DAY),
+                                     ("orphan", "true", "a", "1999-01-01")):
+        condition = "" if needs is None else f"condition: {{type: dependency, job_id: {needs}}}"
+        daemon.job(job, f"""
+            params: [day]
+            schedule: {{type: explicit, times: ["{at}"], args: {{day: "{day}"}}}}
+            program: "{program}"
+            {condition}
+        """)
+    config = daemon.config("""
+        [waiting]
+        max_time = "4s"
+    """)
+    await daemon.start(*config)
+    await daemon.wait_runs(lambda runs: sorted((run.job_id, run.state) for run in runs) == [
+        ("a", State.RUNNING), ("b", State.WAITING), ("orphan", State.WAITING)], what="a running, b and orphan waiting")
+    await daemon.kill()
+    await asyncio.sleep(2)  # the planned downtime: the waiting time goes on
+    await daemon.start(*config)
+    a, b, orphan = sorted(await daemon.wait_runs(finished(3), what="the three runs' ends"), key=lambda r: r.job_id)
+    assert (a.state, b.state, orphan.state) == (State.SUCCESS, State.SUCCESS, State.ERROR)
+    assert b.times[State.STARTING] >= a.times[State.SUCCESS]
+    waited = (orphan.times[State.ERROR] - orphan.times[State.WAITING]).total_seconds()
+    assert 4 <= waited < 5.5, waited  # counted from when it began to wait (not from the restart: 6 s and more)
+    assert orphan.reason.startswith("waited longer than the maximum waiting time (4 s) for: dependency a(")
