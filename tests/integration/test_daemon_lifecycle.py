@@ -22,6 +22,7 @@ async def test_sigterm_leaves_runs_running_and_the_next_start_adopts_them(daemon
         daemon.job(job, f"""
             schedule: {{type: explicit, times: ["{at}"]}}
             program: 'echo $APSIS_RUN_ID >> {ids}; {program}'
+            {"retry: {count: 1}" if job == "short" else ""}
         """)
     await daemon.start()
     running = await daemon.wait_runs(lambda runs: len(runs) == 3 and all(r.state is State.RUNNING for r in runs),
@@ -35,13 +36,15 @@ async def test_sigterm_leaves_runs_running_and_the_next_start_adopts_them(daemon
     assert all(run.state is State.RUNNING for run in await daemon.runs())
     await daemon.start()
 
-    runs = await daemon.wait_runs(finished(3), what="the adopted runs' ends")
+    runs = await daemon.wait_runs(finished(4), what="the adopted runs' ends and the short one's retry")
     before = {run.job_id: run for run in running}
-    after = {run.job_id: run for run in runs}
+    after = {run.job_id: run for run in runs[:3]}
     assert {job: (run.state, run.exit_code) for job, run in after.items()} == {
         "ok": (State.SUCCESS, 0), "fails": (State.FAILURE, 4), "short": (State.FAILURE, 6)}
     for job, run in before.items():  # the same runs, followed to their end on the same units
         assert (after[job].id, after[job].unit, after[job].invocation_id) == (run.id, run.unit, run.invocation_id)
+    # A run that ended while apsisd was down is retried as if apsisd had seen it end.
+    assert [(run.job_id, run.previous, run.attempt) for run in runs[3:]] == [("short", before["short"].id, 2)]
     assert Counter(ids.read_text().split()) == Counter(run.id for run in runs)  # each started once
 
 
