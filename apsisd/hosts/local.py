@@ -293,7 +293,7 @@ class LocalHost:
             snapshot: dict[str, Any] = {}
             for interface in (UNIT_IFACE, SERVICE_IFACE):
                 snapshot.update(await self._bus.get_all(tracker.path, interface))
-            if snapshot.get("LoadState") != "loaded":
+            if snapshot.get("LoadState") != "loaded" or self._let_go_if_stale(tracker, snapshot):
                 await self._recover(tracker)
                 return
             tracker.props.update(snapshot)  # signals from now on are newer, and merge over it
@@ -307,6 +307,19 @@ class LocalHost:
         if tracker.finished is None:
             self._check_stop_job(tracker)
             self._advance(tracker)
+
+    def _let_go_if_stale(self, tracker: _Tracker, snapshot: dict[str, Any]) -> bool:
+        """A unit that ended before this run was committed to start (`since`) is an earlier run's of the same
+        name, left loaded (a failed unit nobody reset): let go of it, so the run can be told apart and started."""
+        if tracker.since is None or snapshot.get("ActiveState") not in ("failed", "inactive"):
+            return False
+        if (snapshot.get("StateChangeTimestamp") or 0) >= tracker.since.timestamp() * 1_000_000:
+            return False
+        log.warning("run %s: unit %s ended before this run was started; it is an earlier run's, reset",
+                    tracker.run_id, tracker.unit, extra={"action": "unit_stale"})
+        self._bus.tell("UnrefUnit", "s", [tracker.unit])
+        self._bus.tell("ResetFailedUnit", "s", [tracker.unit])  # the bus keeps order: a start after it is fresh
+        return True
 
     async def _journal_story(self, tracker: _Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """PID 1's records of the unit, and apsis's notes about the run, all synced first."""

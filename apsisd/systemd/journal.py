@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import os
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -49,10 +48,10 @@ async def read(
     user: bool = False,
     since: datetime | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Journal entries matching all of `matches` (FIELD=value), oldest first; from `since` on (to the second)."""
+    """Journal entries matching all of `matches` (FIELD=value), oldest first; from `since` on (to the µs)."""
     argv = ["journalctl", "--output=json", "--all", "--no-pager", "--quiet"]
     if since is not None:
-        argv.append(f"--since=@{math.floor(since.timestamp())}")
+        argv.append(f"--since=@{since.timestamp():.6f}")
     if user:
         argv.append("--user")
     if follow:

@@ -163,7 +163,10 @@ async def test_a_unit_of_the_same_name_from_before_the_run_is_not_its_outcome(ho
     start_elsewhere(run_id=run_id, shell="exit 7")
     async with LocalHost(call_timeout=10) as old_view:
         assert (await finished(old_view, run_id)).exit_code == 7  # the journal tells the old run's end
-    await asyncio.sleep(1.1)  # journalctl's --since has a resolution of one second
+    subprocess.run(["journalctl", "--sync"], check=True, timeout=30)  # the old run's records are all in
     since = datetime.now(UTC)
     with pytest.raises(RunNotFound):
         [event async for event in host.events(run_id, since=since)]
+    result = await host.start(RunSpec(run_id=run_id, shell="exit 0"))  # the old failed unit was let go
+    assert not result.adopted
+    assert (await finished(host, run_id)).exit_code == 0
