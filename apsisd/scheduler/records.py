@@ -25,6 +25,8 @@ from apsisd.types import JobId, RunId
 log = logging.getLogger("apsisd.scheduler")
 
 Listener = Callable[[Run | None, Run], None]
+# What a change brings with it, committed in the same transaction: new runs (a retry) and log lines.
+FollowUps = Callable[[Run, Run], tuple[list[tuple[Run, LogEntry]], list[LogEntry]]]
 
 
 class Records:
@@ -33,6 +35,7 @@ class Records:
         self.clock = clock
         self.ledger = Ledger()
         self.listeners: list[Listener] = []
+        self.follow_ups: FollowUps | None = None
 
     async def move(self, run_id: RunId, state: State, reason: str = "", **changes: Any) -> Run | None:
         """The run moved to `state` and committed; None (nothing done) when the run is no longer where that
@@ -42,10 +45,16 @@ class Records:
             log.debug("run %s: not moving to %s (now %s)", run_id, state, old.state if old else "finished")
             return None
         new, entry = transition(old, state, self.clock.now(), reason, **changes)
+        drafts, notes = self.follow_ups(old, new) if self.follow_ups is not None else ([], [])
         self.ledger.put(new)
-        await self.store.commit(Changes(runs=[new], log=[entry]))
+        for draft, _ in drafts:
+            self.ledger.put(draft)
+        await self.store.commit(Changes(runs=[new, *(draft for draft, _ in drafts)],
+                                        log=[entry, *(line for _, line in drafts), *notes]))
         log.info("run %s %s: %s", run_id, state, entry.message, extra={"action": f"run_{state}"})
         self._announce(old, new)
+        for draft, _ in drafts:
+            self._announce(None, draft)
         return new
 
     async def update(self, run_id: RunId, **changes: Any) -> Run | None:

@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from apsisd.clock import Clock
+from apsisd.clock import Clock, loop_delay
 from apsisd.hosts.base import Host
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.retry import next_attempt_delay, reason_class
 from apsisd.jobs.scheduling import Scheduling
 from apsisd.runs.jso import run_jso
-from apsisd.runs.model import Origin, Run
+from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.runs.state import State
 from apsisd.scheduler.driver import Driver
 from apsisd.scheduler.plan import expand
@@ -52,6 +52,7 @@ class Scheduler:
         self.driver = Driver(self.records, host, lambda: self.jobs, self.spawn)
         self.waiter = Waiter(self.records, self.driver, lambda: self.jobs, max_waiting, self.spawn)
         self.records.listeners.append(self._on_change)
+        self.records.follow_ups = self._follow_ups
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -95,7 +96,7 @@ class Scheduler:
                                    now + IDLE) if x is not None)
             self._wake.clear()
             try:
-                async with asyncio.timeout(max(0.0, (wake - self.clock.now()).total_seconds())):
+                async with asyncio.timeout(loop_delay((wake - self.clock.now()).total_seconds())):
                     await self._wake.wait()
             except TimeoutError:
                 pass
@@ -164,8 +165,6 @@ class Scheduler:
             for action in job.actions:
                 if new.state in action.states:
                     self.spawn(self._act(action, new), f"action:{new.id}:{action.type_name}")
-            if new.state in (State.FAILURE, State.ERROR) and job.retry is not None:
-                self.spawn(self._retry(job, new), f"retry:{new.id}")
 
     async def _act(self, action: Any, run: Run) -> None:
         try:
@@ -175,19 +174,25 @@ class Scheduler:
                         extra={"action": "action_failed"})
             await self.records.note(run.id, f"action {action.type_name} failed: {exc}")
 
-    async def _retry(self, job: Job, run: Run) -> None:
-        assert job.retry is not None
-        kind = reason_class(run)
-        if kind is None or kind not in job.retry.on or State.STOPPING in run.times:
-            return  # a run that was stopped (on request, or at its stop time) ended as asked: not retried
-        delay = next_attempt_delay(job.retry, run.attempt)
+    def _follow_ups(self, old: Run, new: Run) -> tuple[list[tuple[Run, LogEntry]], list[LogEntry]]:
+        """The retry a failed attempt calls for, made in the same commit as the failure: a crash between the
+        two cannot lose it (a run's end is never looked at again once committed)."""
+        job = self.jobs.jobs.get(new.job_id)
+        if job is None or job.retry is None or new.state not in (State.FAILURE, State.ERROR):
+            return [], []
+        kind = reason_class(new)
+        if kind is None or kind not in job.retry.on or State.STOPPING in new.times:
+            return [], []  # a run that was stopped (on request, or at its stop time) ended as asked: not retried
+        now = self.clock.now()
+        delay = next_attempt_delay(job.retry, new.attempt)
         if delay is None:
-            await self.records.note(run.id, f"no retry: all {job.retry.count} retries used")
-            return
-        retry = await self.create(run.job_id, run.args, origin=Origin.RETRY, previous=run.id,
-                                  attempt=run.attempt + 1, at=self.clock.now() + timedelta(seconds=delay),
-                                  reason=f"retry {run.attempt} of {run.id} ({kind}), in {delay:g} s")
-        await self.records.note(run.id, f"{kind}: retrying as {retry.id} in {delay:g} s")
+            return [], [LogEntry(run_id=new.id, time=now, message=f"no retry: all {job.retry.count} retries used")]
+        draft = self.records.draft(new.job_id, new.args, now + timedelta(seconds=delay), origin=Origin.RETRY,
+                                   previous=new.id, attempt=new.attempt + 1,
+                                   reason=f"retry {new.attempt} of {new.id} ({kind}), in {delay:g} s")
+        self.wake()
+        return [draft], [LogEntry(run_id=new.id, time=now, message=f"{kind}: retrying as {draft[0].id} in "
+                                                                    f"{delay:g} s")]
 
 
 class ActionContext:
