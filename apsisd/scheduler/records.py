@@ -36,6 +36,7 @@ class Records:
         self.ledger = Ledger()
         self.listeners: list[Listener] = []
         self.follow_ups: FollowUps | None = None
+        self.has_actions: Callable[[Run], bool] = lambda run: False  # a run in this state owes actions
 
     async def move(self, run_id: RunId, state: State, reason: str = "", **changes: Any) -> Run | None:
         """The run moved to `state` and committed; None (nothing done) when the run is no longer where that
@@ -50,7 +51,8 @@ class Records:
         for draft, _ in drafts:
             self.ledger.put(draft)
         await self.store.commit(Changes(runs=[new, *(draft for draft, _ in drafts)],
-                                        log=[entry, *(line for _, line in drafts), *notes]))
+                                        log=[entry, *(line for _, line in drafts), *notes],
+                                        actions_owed=self._owed([new, *(draft for draft, _ in drafts)])))
         log.info("run %s %s: %s", run_id, state, entry.message, extra={"action": f"run_{state}"})
         self._announce(old, new)
         for draft, _ in drafts:
@@ -92,11 +94,19 @@ class Records:
             self.ledger.put(run)
         await self.store.commit(Changes(runs=[run for run, _ in (*drafts, *moved)],
                                         log=[entry for _, entry in (*drafts, *moved)],
-                                        deleted=list(deleted), cursors=MappingProxyType(dict(cursors or {}))))
+                                        deleted=list(deleted), cursors=MappingProxyType(dict(cursors or {})),
+                                        actions_owed=self._owed([
+                                            *(run for run, _ in drafts),
+                                            *(run for old, (run, _) in zip(olds, moved, strict=True)
+                                              if old is None or old.state is not run.state)])))
         for run, _ in drafts:
             self._announce(None, run)
         for old, (run, _) in zip(olds, moved, strict=True):
             self._announce(old, run)
+
+    def _owed(self, runs: Sequence[Run]) -> list[tuple[RunId, State]]:
+        """The actions these runs' states call for, recorded as owed in the commit that makes the states."""
+        return [(run.id, run.state) for run in runs if self.has_actions(run)]
 
     def _announce(self, old: Run | None, new: Run) -> None:
         for listener in self.listeners:

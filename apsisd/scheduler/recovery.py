@@ -90,6 +90,8 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
              caught_up, skipped, len(withdrawn),
              extra={"action": "recovered"})
     _follow(scheduler, runs)
+    for run_id, state in await records.store.actions_owed():  # a crash came between a transition and its actions
+        scheduler.spawn(scheduler.act(await records.store.get(run_id), state), f"actions:{run_id}:{state}")
 
 
 def _follow(scheduler: Scheduler, runs: list[Run]) -> None:

@@ -25,7 +25,7 @@ from apsisd.scheduler.driver import Driver
 from apsisd.scheduler.plan import expand
 from apsisd.scheduler.records import Records
 from apsisd.scheduler.waiting import Waiter
-from apsisd.store.base import Store
+from apsisd.store.base import Changes, Store
 from apsisd.types import JobId, RunId
 
 log = logging.getLogger("apsisd.scheduler")
@@ -53,6 +53,7 @@ class Scheduler:
         self.waiter = Waiter(self.records, self.driver, lambda: self.jobs, max_waiting, self.spawn)
         self.records.listeners.append(self._on_change)
         self.records.follow_ups = self._follow_ups
+        self.records.has_actions = lambda run: bool(self._actions_for(run, run.state))
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -162,9 +163,18 @@ class Scheduler:
                 return
             if old is not None and old.state is State.SCHEDULED and new.origin is Origin.SCHEDULE:
                 self.topup_soon(new.job_id)  # room for one more under max_scheduled
-            for action in job.actions:
-                if new.state in action.states:
-                    self.spawn(self._act(action, new), f"action:{new.id}:{action.type_name}")
+            if self._actions_for(new, new.state):
+                self.spawn(self.act(new, new.state), f"actions:{new.id}:{new.state}")
+
+    def _actions_for(self, run: Run, state: State) -> list[Any]:
+        job = self.jobs.jobs.get(run.job_id)
+        return [] if job is None else [action for action in job.actions if state in action.states]
+
+    async def act(self, run: Run, state: State) -> None:
+        """Run the job's actions for the run's entering `state`, then cross them off the actions owed (at least
+        once: a crash while they run makes them run again on the next start)."""
+        await asyncio.gather(*(self._act(action, run) for action in self._actions_for(run, state)))
+        await self.records.store.commit(Changes(actions_done=[(run.id, state)]))
 
     async def _act(self, action: Any, run: Run) -> None:
         try:

@@ -26,13 +26,17 @@ class Changes:
     `runs` are written whole (inserted, or replacing the stored row of the
     same id); `deleted` are runs withdrawn before they ever started (a
     changed or removed job's future runs); `cursors` set each job's
-    scheduling cursor (None forgets the job's cursor).
+    scheduling cursor (None forgets the job's cursor). `actions_owed` are
+    (run, state entered) whose actions are still to run, committed with the
+    transition; `actions_done` cross them off once they have run.
     """
 
     runs: Sequence[Run] = ()
     log: Sequence[LogEntry] = ()
     deleted: Sequence[RunId] = ()
     cursors: Mapping[JobId, datetime | None] = field(default_factory=lambda: MappingProxyType({}))
+    actions_owed: Sequence[tuple[RunId, State]] = ()
+    actions_done: Sequence[tuple[RunId, State]] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +94,10 @@ class Store(Protocol):
 
     async def cursors(self) -> dict[JobId, datetime]:
         """Each job's scheduling cursor: runs due before it have been created."""
+        ...
+
+    async def actions_owed(self) -> list[tuple[RunId, State]]:
+        """The (run, state) whose actions were committed as owed and never crossed off."""
         ...
 
     async def close(self) -> None:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from apsisd.errors import StoreError, UnknownRun
 from apsisd.runs.model import LogEntry, Run, run_id
+from apsisd.runs.state import State
 from apsisd.store import codec
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.migrate import Migration, available, check_not_newer, migrate
@@ -133,6 +134,9 @@ class SqliteStore:
     async def cursors(self) -> dict[JobId, datetime]:
         return await self._call(self._cursors)
 
+    async def actions_owed(self) -> list[tuple[RunId, State]]:
+        return await self._call(self._actions_owed)
+
     async def close(self) -> None:
         """Finish the writes already asked for, then close the file (its WAL is folded in and removed)."""
         if self._closed:
@@ -218,6 +222,12 @@ class SqliteStore:
             conn.executemany(_SET_CURSOR, [(job, codec.encode_time(time, f"cursor of {job}"))
                                            for job, time in cursors if time is not None])
             conn.executemany("DELETE FROM cursors WHERE job_id = ?", [(job,) for job, time in cursors if time is None])
+        if changes.actions_owed:
+            conn.executemany("INSERT OR IGNORE INTO pending_actions (run_id, state) VALUES (?, ?)",
+                             [(codec.encode_id(run), str(state)) for run, state in changes.actions_owed])
+        if changes.actions_done:
+            conn.executemany("DELETE FROM pending_actions WHERE run_id = ? AND state = ?",
+                             [(codec.encode_id(run), str(state)) for run, state in changes.actions_done])
 
     def _get(self, run: RunId) -> Run:
         number = codec.number_of(run)
@@ -235,6 +245,10 @@ class SqliteStore:
             raise UnknownRun(run)
         rows = self._conn.execute(_SELECT_LOG, (number,))
         return [codec.decode_log(row) for row in rows]
+
+    def _actions_owed(self) -> list[tuple[RunId, State]]:
+        rows = self._conn.execute("SELECT run_id, state FROM pending_actions ORDER BY run_id")
+        return [(run_id(number), State(state)) for number, state in rows]
 
     def _cursors(self) -> dict[JobId, datetime]:
         rows = self._conn.execute("SELECT job_id, time FROM cursors")

@@ -113,3 +113,27 @@ async def test_a_starting_run_never_started_is_started_even_if_an_older_unit_had
     (run,) = await daemon.wait_runs(finished(1), what="the run's end")
     assert (run.state, run.exit_code) == (State.FAILURE, 3)
     assert ran.read_text().split() == [run_id]
+
+
+@with_daemon()
+async def test_actions_owed_when_apsisd_died_run_on_the_next_start(daemon: Daemon) -> None:
+    """A transition is committed with the actions it owes; apsisd died before they ran (the store is left as
+    that crash leaves it): the next start runs them, once, and crosses them off."""
+    daemon.job("first", "params: [day]\nprogram: 'true'\nsuccessors: [second]\n")
+    daemon.job("second", "params: [day]\nprogram: 'true'\n")
+    await daemon.start()
+    assert await daemon.stop() == 0
+    assert daemon.store is not None
+    (run_id,) = daemon.store.new_ids(1)
+    now = datetime.now(UTC)
+    await daemon.store.commit(Changes(
+        runs=[Run(id=run_id, job_id=JobId("first"), args=MappingProxyType({"day": "mon"}), state=State.SUCCESS,
+                  schedule_time=now, times=MappingProxyType({State.SCHEDULED: now, State.SUCCESS: now}))],
+        actions_owed=[(run_id, State.SUCCESS)]))
+    await daemon.start()
+    (second,) = await daemon.wait_runs(finished(1), "second", "the successor's run")
+    assert (second.state, dict(second.args), second.previous) == (State.SUCCESS, {"day": "mon"}, run_id)
+    assert await daemon.store.actions_owed() == []
+    assert await daemon.stop() == 0
+    await daemon.start()  # crossed off: not run again
+    assert len(await daemon.runs("second")) == 1

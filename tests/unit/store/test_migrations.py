@@ -10,8 +10,11 @@ from typing import TypeVar
 import pytest
 
 from apsisd.errors import StoreError
+from apsisd.runs.state import State
+from apsisd.store.base import Changes
 from apsisd.store.migrate import Migration, available, current_version, migrate
 from apsisd.store.sqlite import SqliteStore
+from apsisd.types import RunId
 
 T = TypeVar("T")
 LATEST = len(available())
@@ -116,3 +119,28 @@ def test_a_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
 
 async def _open_close(path: Path) -> None:
     await (await SqliteStore.open(path)).close()
+
+
+def test_a_version_1_database_with_runs_is_migrated_to_owe_actions(tmp_path: Path) -> None:
+    """The real upgrade path: a file written by the first schema, with a run in it, opened by today's store."""
+    path = tmp_path / "state" / "apsis.db"
+    path.parent.mkdir()
+    conn = connect(path)
+    migrate(conn, path, available()[:1])
+    conn.execute("INSERT INTO runs (id, job_id, args, state, schedule_time, times, origin, attempt, reason, updated)"
+                 " VALUES (7, 'j', '{}', 'failure', 0, '{}', 'schedule', 1, '', 0)")
+    conn.close()
+
+    async def scenario() -> list[tuple[str, str]]:
+        store = await SqliteStore.open(path)
+        try:
+            await store.commit(Changes(actions_owed=[(RunId("r7"), State.FAILURE)]))
+            owed = [(str(run), str(state)) for run, state in await store.actions_owed()]
+            await store.commit(Changes(actions_done=[(RunId("r7"), State.FAILURE)]))
+            assert await store.actions_owed() == []
+            return owed
+        finally:
+            await store.close()
+
+    assert run(scenario) == [("r7", "failure")]
+    assert current_version(connect(path)) == LATEST >= 2
