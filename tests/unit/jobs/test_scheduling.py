@@ -56,9 +56,11 @@ BAD: list[tuple[str, Any, list[tuple[tuple[str | int, ...], str]]]] = [
     # Too far for datetime arithmetic (the scheduler adds the horizon to now, takes max_age from it).
     ("a horizon past year 9999", {"horizon": "100000000d"}, [(("horizon",), TOO_LONG + "a string '100000000d'")]),
     ("a horizon of 1e300 s", {"horizon": 1e300}, [(("horizon",), TOO_LONG + "a number 1e+300")]),
-    ("an infinite max_age", {"max_age": float("inf")}, [(("max_age",), TOO_LONG + "a number inf")]),
+    ("an infinite max_age", {"max_age": float("inf")}, [(("max_age",), "must be a finite duration, not inf; "
+                                                         + DURATION_HELP)]),
     ("just over ten years", {"max_age": "3650d1s"}, [(("max_age",), TOO_LONG + "a string '3650d1s'")]),
-    ("not a number", {"horizon": float("nan")}, [(("horizon",), ABOVE_ZERO + "a number nan")]),
+    ("not a number", {"horizon": float("nan")}, [(("horizon",), "must be a finite duration, not nan; "
+                                                  + DURATION_HELP)]),
     ("no runs", {"max_scheduled": 0}, [(("max_scheduled",), COUNT + "a number 0")]),
     ("a fraction of a run", {"max_scheduled": 1.5}, [(("max_scheduled",), COUNT + "a number 1.5")]),
     ("a boolean count", {"max_scheduled": True}, [(("max_scheduled",), COUNT + "a boolean True")]),
