@@ -3,8 +3,9 @@
 Both sides run in the same systemd, in the same process, interleaved over
 several rounds, with the same number of runs in flight (default 64, where
 the raw side reaches systemd's own rate; try --in-flight 16 to see latency). The raw side is the
-floor: one connection, a match and Subscribe, minimal properties, done when
-the unit's ActiveState is inactive or failed (as `systemd-run --wait` does).
+floor (floor.py): one connection, a match and Subscribe, minimal properties,
+done when the unit's ActiveState is inactive or failed (as `systemd-run
+--wait` does).
 Run it inside the sandbox:  tools/sandbox.py run -- .venv/bin/python bench/host_throughput.py
 """
 from __future__ import annotations
@@ -18,71 +19,12 @@ import time
 import uuid
 from collections.abc import Awaitable
 
-from dbus_fast import BusType, Message, MessageType, Variant
-from dbus_fast.aio import MessageBus
+from floor import RawRound, raw_round
 
 from apsisd.hosts.base import Finished
 from apsisd.hosts.local import LocalHost
 from apsisd.hosts.spec import RunSpec
-from apsisd.systemd.units import object_path, properties
 from apsisd.types import RunId
-
-SD, SD_PATH, MANAGER = "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager"
-
-
-async def raw_round(runs: int, in_flight: int, same_properties: bool = False) -> float:
-    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
-    done: dict[str, asyncio.Future[None]] = {}
-
-    def on_message(msg: Message) -> None:
-        if msg.message_type != MessageType.SIGNAL:
-            return
-        if msg.member == "UnitRemoved":  # a clean transient unit is unloaded at once
-            future = done.get(msg.body[1])
-        elif msg.member == "PropertiesChanged" and msg.body[0] == "org.freedesktop.systemd1.Unit":
-            # A new unit first reports "inactive" before it has started: only
-            # an end with an InvocationID (an activation happened) counts.
-            state, invocation = msg.body[1].get("ActiveState"), msg.body[1].get("InvocationID")
-            ended = state and state.value in ("inactive", "failed") and invocation and invocation.value
-            future = done.get(msg.path or "") if ended else None
-        else:
-            return
-        if future is not None and not future.done():
-            future.set_result(None)
-
-    bus.add_message_handler(on_message)
-    rule = ("type='signal',sender='org.freedesktop.systemd1',interface='org.freedesktop.DBus.Properties',"
-            "member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit'")
-    removed = f"type='signal',sender='{SD}',path='{SD_PATH}',interface='{MANAGER}',member='UnitRemoved'"
-    for match in (rule, removed):
-        await bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
-                               interface="org.freedesktop.DBus", member="AddMatch", signature="s", body=[match]))
-    await bus.call(Message(destination=SD, path=SD_PATH, interface=MANAGER, member="Subscribe"))
-    slots = asyncio.Semaphore(in_flight)
-    tag = uuid.uuid4().hex[:8]
-
-    async def one(i: int) -> None:
-        async with slots:
-            name = f"raw-{tag}-{i}.service"
-            path = object_path(name)
-            done[path] = asyncio.get_running_loop().create_future()
-            props = [["Type", Variant("s", "exec")],
-                     ["ExecStart", Variant("a(sasb)", [["/bin/true", ["/bin/true"], False]])]]
-            if same_properties:  # what apsis sets, minus AddRef (the raw side never reads the unit after)
-                spec = RunSpec(run_id=RunId(f"{tag}{i}"), argv=("/bin/true",))
-                props = [p for p in properties(spec, "/bin/true", user_manager=False) if p[0] != "AddRef"]
-            reply = await bus.call(Message(destination=SD, path=SD_PATH, interface=MANAGER,
-                                           member="StartTransientUnit", signature="ssa(sv)a(sa(sv))",
-                                           body=[name, "fail", props, []]))
-            assert reply is not None and reply.message_type != MessageType.ERROR, reply and reply.body
-            await done[path]
-            del done[path]
-
-    began = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(runs)))
-    elapsed = time.perf_counter() - began
-    bus.disconnect()
-    return elapsed
 
 
 async def host_round(runs: int, in_flight: int) -> float:
@@ -101,6 +43,10 @@ async def host_round(runs: int, in_flight: int) -> float:
         began = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(runs)))
         return time.perf_counter() - began
+
+
+async def elapsed(round_: Awaitable[RawRound]) -> float:
+    return (await round_).elapsed
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -132,8 +78,8 @@ async def main() -> None:
     await raw_round(50, args.in_flight)  # warm up systemd and both code paths
     await host_round(50, args.in_flight)
     paths = {
-        "raw StartTransientUnit (floor)": lambda: raw_round(args.runs, args.in_flight),
-        "raw, apsis unit properties": lambda: raw_round(args.runs, args.in_flight, same_properties=True),
+        "raw StartTransientUnit (floor)": lambda: elapsed(raw_round(args.runs, args.in_flight)),
+        "raw, apsis unit properties": lambda: elapsed(raw_round(args.runs, args.in_flight, same_properties=True)),
         "LocalHost start + events": lambda: host_round(args.runs, args.in_flight),
     }
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in paths}
