@@ -86,10 +86,10 @@ async def wait_finished(daemon: Daemon, instant: int, runs: int) -> list[Run]:
 def bus_trouble() -> list[str]:
     """What PID 1 and the bus said about a lost connection or a limit (a unit pinned with AddRef costs systemd a
     match rule on its bus connection, and the system bus allows 512)."""
-    lines = subprocess.run(["journalctl", "--no-pager", "-o", "short-precise", "_PID=1", "+", "_COMM=dbus-daemon"],
+    lines = subprocess.run(["journalctl", "--no-pager", "-o", "cat", "_PID=1", "+", "_COMM=dbus-daemon"],
                            capture_output=True, text=True, check=False).stdout.splitlines()
-    said = [line for line in lines if "API bus" in line or "limits" in line or "disconnect" in line]
-    return said[:3] + ([f"... ({len(said) - 3} more)"] if len(said) > 3 else [])
+    said = collections.Counter(line for line in lines if "API bus" in line or "limits" in line)
+    return [f"{count} x {line}" for line, count in said.items()]
 
 
 def apsisd_starts(found: list[Run]) -> tuple[list[int], list[float]]:

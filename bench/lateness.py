@@ -152,7 +152,7 @@ def report(window: range, timer: dict[int, float], raw: dict[int, float], observ
     verdict = "met" if a50 <= TARGET * t50 and a99 <= TARGET * t99 else "missed"
     print(f"| ratio apsisd / timer (target p50, p99 <= {TARGET}: {verdict}) | | {a50 / t50:.2f} | {a99 / t99:.2f} | "
           f"{amax / tmax:.2f} |")
-    print(f"| apsisd: due to `starting` committed | {len(to_starting)} | {ms(to_starting)} |")
+    print(f"| apsisd: due to its `starting` transition (before the commit) | {len(to_starting)} | {ms(to_starting)} |")
     print(f"| raw StartTransientUnit half an interval later (apsis unit properties) | {len(raw)}/{len(window)} | "
           f"{ms(list(raw.values()))} |")
     print(f"| apsisd's own Run.lateness | {len(recorded)} | {ms(list(recorded.values()))} |")
