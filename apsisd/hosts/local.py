@@ -16,7 +16,7 @@ import logging
 import os
 import pwd
 import shutil
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,12 @@ JOB_IFACE = "org.freedesktop.systemd1.Job"
 QUIET_END = 1.0
 # How long an outcome nobody has read through events() stays in memory; after
 # that, events() reads it back from the journal like any run we did not see.
+# systemd adds a bus match rule for each queued job (to track who asked) and for each pinned unit, and the bus
+# allows its connection 512: past that, systemd drops off the bus (and forgets every subscriber). So at most
+# MAX_STARTING start jobs are queued at once, and at most MAX_PINNED units pinned; runs beyond are not pinned,
+# and their CPU time is not read (their outcome is, from the signals sent before the unit goes).
+MAX_STARTING = 64
+MAX_PINNED = 256
 KEEP_FINISHED = 600.0  # without journalctl --sync (unprivileged): output is complete after this much silence
 
 
@@ -58,6 +64,8 @@ class _Tracker:
         self.pending: set[asyncio.Task[None]] = set()
         self.attached: asyncio.Task[None] | None = None
         self.since: datetime | None = None  # journal records before this are an earlier run's of the same name
+        self.pinned = False  # we hold a reference on the unit (AddRef/RefUnit)
+        self.start_slot: Callable[[], None] | None = None  # releases the start slot this run holds
         self._changed = asyncio.Event()
 
     @property
@@ -106,6 +114,8 @@ class LocalHost:
         self._by_path: dict[str, _Tracker] = {}
         self._has_memory_peak: bool | None = None
         self._keep_finished = keep_finished
+        self._start_slots = asyncio.Semaphore(MAX_STARTING)
+        self._pinned = 0
 
     async def open(self) -> LocalHost:
         await self._bus.connect()
@@ -133,22 +143,58 @@ class LocalHost:
         if tracker is not None:
             return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=True)
         tracker = self._track(spec.run_id)
-        props = properties(spec, executable, user_manager=self.user_manager)
+        await self._take_start_slot(tracker)
+        tracker.pinned = self._pinned < MAX_PINNED
+        self._pinned += tracker.pinned
+        props = properties(spec, executable, user_manager=self.user_manager, pin=tracker.pinned)
         try:
             await self._bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", [tracker.unit, "fail", props, []])
         except BusCallError as exc:
+            self._unpin(tracker)
             if exc.name == UNIT_EXISTS:
                 log.info("run %s: unit %s exists; adopting it", spec.run_id, tracker.unit,
                          extra={"action": "run_adopted"})
+                self._free_start_slot(tracker)
                 await self._attach(tracker)
                 return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=True)
             self._untrack(tracker)
             raise HostError(f"run {spec.run_id}: systemd did not start {tracker.unit}: {exc.text}") from exc
         except BaseException:
+            self._unpin(tracker)
             self._untrack(tracker)
             raise
         log.info("run %s started as %s", spec.run_id, tracker.unit, extra={"action": "run_started"})
         return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=False)
+
+    async def _take_start_slot(self, tracker: _Tracker) -> None:
+        """A start slot, held until the run's start job is done (it started, or ended): at most MAX_STARTING
+        start jobs wait in systemd, and the call timeout bounds how long one run can hold its slot."""
+        await self._start_slots.acquire()
+        timer = asyncio.get_running_loop().call_later(self._bus.call_timeout, self._free_start_slot, tracker)
+
+        def release() -> None:
+            timer.cancel()
+            self._start_slots.release()
+
+        tracker.start_slot = release
+
+    def _free_start_slot(self, tracker: _Tracker) -> None:
+        release = tracker.start_slot
+        if release is not None:
+            tracker.start_slot = None
+            release()
+
+    def _unpin(self, tracker: _Tracker) -> None:
+        """Count the unit as no longer pinned (its start failed: no reference was taken)."""
+        if tracker.pinned:
+            tracker.pinned = False
+            self._pinned -= 1
+
+    def _let_go(self, tracker: _Tracker) -> None:
+        """Drop our reference on the unit: systemd may unload it."""
+        if tracker.pinned:
+            self._unpin(tracker)
+            self._bus.tell("UnrefUnit", "s", [tracker.unit])
 
     def _resolve(self, spec: RunSpec) -> str:
         """The checks only this host can make: the program and the user exist here."""
@@ -196,6 +242,8 @@ class LocalHost:
         asyncio.get_running_loop().call_later(self._keep_finished, self._untrack, tracker)
 
     def _untrack(self, tracker: _Tracker) -> None:
+        self._free_start_slot(tracker)
+        self._let_go(tracker)
         if self._trackers.get(tracker.run_id) is tracker:
             del self._trackers[tracker.run_id]
             del self._by_path[tracker.path]
@@ -236,6 +284,9 @@ class LocalHost:
 
     def _advance(self, tracker: _Tracker) -> None:
         props = tracker.props
+        if tracker.start_slot is not None and props.get("ActiveState") not in (None, "activating") \
+                and not (props.get("Job") or (0, "/"))[0]:
+            self._free_start_slot(tracker)  # the start job is done
         if not tracker.started and (
             outcome.has_started(props) or (outcome.has_ended(props) and props.get("ExecMainStartTimestamp"))
         ):
@@ -250,6 +301,8 @@ class LocalHost:
             others = [t for t in tracker.pending if t is not asyncio.current_task()]
             if others:
                 await asyncio.wait(others, timeout=self._bus.call_timeout)
+            if not tracker.pinned:
+                return  # the unit may be gone already: what it would say of a missing unit is not the truth
             tracker.props["CPUUsageNSec"] = await self._bus.get(tracker.path, SERVICE_IFACE, "CPUUsageNSec")
             if self._has_memory_peak is not False:
                 try:
@@ -270,7 +323,7 @@ class LocalHost:
 
     def _release(self, tracker: _Tracker) -> None:
         """Let systemd unload the unit (and forget a failure) now that its outcome is read."""
-        self._bus.tell("UnrefUnit", "s", [tracker.unit])
+        self._let_go(tracker)
         if tracker.props.get("ActiveState") == "failed":
             self._bus.tell("ResetFailedUnit", "s", [tracker.unit])
 
@@ -284,7 +337,10 @@ class LocalHost:
         tracker.attaching = True
         try:
             try:
-                await self._bus.call("RefUnit", "s", [tracker.unit])
+                if not tracker.pinned:
+                    await self._bus.call("RefUnit", "s", [tracker.unit])
+                    tracker.pinned = True
+                    self._pinned += 1
             except BusCallError as exc:
                 if exc.name != NO_SUCH_UNIT:
                     raise
@@ -317,7 +373,7 @@ class LocalHost:
             return False
         log.warning("run %s: unit %s ended before this run was started; it is an earlier run's, reset",
                     tracker.run_id, tracker.unit, extra={"action": "unit_stale"})
-        self._bus.tell("UnrefUnit", "s", [tracker.unit])
+        self._let_go(tracker)
         self._bus.tell("ResetFailedUnit", "s", [tracker.unit])  # the bus keeps order: a start after it is fresh
         return True
 

@@ -29,6 +29,10 @@ NO_SUCH_UNIT = "org.freedesktop.systemd1.NoSuchUnit"
 UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
 
 MATCH_RULES = (
+    # systemd itself may leave the bus and come back (it reconnects when the bus drops it): it then forgets
+    # its subscribers, and we must subscribe again and re-check what we follow.
+    f"type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+    f"arg0='{SD}'",
     f"type='signal',sender='{SD}',path='{SD_PATH}',interface='{MANAGER}',member='JobRemoved'",
     f"type='signal',sender='{SD}',interface='{PROPERTIES}',member='PropertiesChanged',"
     f"path_namespace='{UNIT_PATH_PREFIX.rstrip('/')}'",
@@ -81,6 +85,7 @@ class SystemdBus:
         self._connected = asyncio.Event()
         self._closing = False
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._background: set[asyncio.Task[None]] = set()
         self._supervisor: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
@@ -115,12 +120,27 @@ class SystemdBus:
         self._connected.set()
 
     def _dispatch(self, message: Message) -> None:
+        if message.message_type == MessageType.SIGNAL and message.member == "NameOwnerChanged":
+            if message.body and message.body[0] == SD and message.body[2]:
+                task = asyncio.get_running_loop().create_task(self._resubscribe(), name="systemd-resubscribe")
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            return
         if message.message_type == MessageType.SIGNAL:
             try:
                 self._on_signal(message)
             except Exception:
                 log.exception("handling %s from systemd failed", message.member)
         # None: never stop other handlers (the reply handlers) from seeing it.
+
+    async def _resubscribe(self) -> None:
+        """systemd came back on the bus without us losing ours: subscribe again, then re-check every run."""
+        log.warning("systemd reconnected to the bus; subscribing again", extra={"action": "systemd_rejoined"})
+        try:
+            await self._raw_call(Message(destination=SD, path=SD_PATH, interface=MANAGER, member="Subscribe"))
+            await self._on_reconnect()
+        except Exception:
+            log.exception("subscribing again to systemd failed")
 
     async def _supervise(self) -> None:
         while not self._closing:

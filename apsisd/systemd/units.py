@@ -89,7 +89,7 @@ def run_identifier(run_id: RunId) -> str:
     return unit_name(run_id)[: -len(UNIT_SUFFIX)]
 
 
-def properties(spec: RunSpec, executable: str, *, user_manager: bool) -> list[list]:
+def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool = True) -> list[list]:
     """The a(sv) properties of the run's transient unit, in the order systemd applies them.
 
     `executable` is argv[0] already resolved to an absolute path by the host.
@@ -108,7 +108,9 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool) -> list[li
         # ExecStartEx with no-env-expand: systemd must not substitute $VAR in
         # argv; what the job gave is exactly what the program receives.
         ["ExecStartEx", Variant("a(sasas)", [[executable, argv, ["no-env-expand"]]])],
-        ["AddRef", Variant("b", True)],
+        # Pinned (AddRef), a unit stays loaded after it ends until we have read it (CPU time); each pin costs
+        # systemd a bus match rule, of which the bus allows it 512 (see LocalHost.MAX_PINNED).
+        ["AddRef", Variant("b", pin)],
         ["Slice", Variant("s", SLICE)],
         ["CPUAccounting", Variant("b", True)],
         ["MemoryAccounting", Variant("b", True)],
