@@ -36,12 +36,6 @@ class Driver:
         self.jobs = jobs
         self.spawn = spawn
 
-    async def launch(self, run: Run) -> None:
-        """Bind the run's program, commit `starting` with it, then start it on the host."""
-        started = await self.prepare(run)
-        if started is not None:
-            await self.start_on_host(started)
-
     async def prepare(self, run: Run) -> Run | None:
         """The run bound and committed as `starting` (None if it could not be: then it is in error)."""
         job = self.jobs().jobs.get(run.job_id)

@@ -107,8 +107,10 @@ async def test_a_failing_run_is_retried_with_backoff_until_it_succeeds(daemon: D
     assert [run.attempt for run in runs] == [1, 2, 3]
     assert [run.origin for run in runs] == [Origin.SCHEDULE, Origin.RETRY, Origin.RETRY]
     assert [run.previous for run in runs] == [None, one.id, two.id]
-    assert (two.times[State.STARTING] - one.times[State.FAILURE]).total_seconds() >= 1
-    assert (three.times[State.STARTING] - two.times[State.FAILURE]).total_seconds() >= 2
+    # Each attempt is due the delay after the failure before it, and runs then (not before).
+    assert (two.schedule_time - one.times[State.FAILURE]).total_seconds() >= 1
+    assert (three.schedule_time - two.times[State.FAILURE]).total_seconds() >= 2
+    assert all(run.times[State.RUNNING] >= run.schedule_time for run in (two, three))
     assert (two.schedule_time - one.times[State.FAILURE]).total_seconds() >= 1
     notes = [entry.message for entry in await daemon.entries(one.id)]
     assert f"failure: retrying as {two.id} in 1 s" in notes
