@@ -27,6 +27,7 @@ MANAGER = "org.freedesktop.systemd1.Manager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 NO_SUCH_UNIT = "org.freedesktop.systemd1.NoSuchUnit"
 UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
+ALREADY_SUBSCRIBED = "org.freedesktop.systemd1.AlreadySubscribed"
 
 MATCH_RULES = (
     # systemd itself may leave the bus and come back (it reconnects when the bus drops it): it then forgets
@@ -113,7 +114,7 @@ class SystemdBus:
                         body=[rule],
                     )
                 )
-            await self._raw_call(Message(destination=SD, path=SD_PATH, interface=MANAGER, member="Subscribe"))
+            await self._subscribe()
         except BaseException:
             bus.disconnect()
             raise
@@ -133,11 +134,20 @@ class SystemdBus:
                 log.exception("handling %s from systemd failed", message.member)
         # None: never stop other handlers (the reply handlers) from seeing it.
 
+    async def _subscribe(self) -> None:
+        """Ask systemd for its signals; already subscribed is as good (systemd joining the bus as we connect
+        makes both connect() and _resubscribe() ask)."""
+        try:
+            await self._raw_call(Message(destination=SD, path=SD_PATH, interface=MANAGER, member="Subscribe"))
+        except BusCallError as exc:
+            if exc.name != ALREADY_SUBSCRIBED:
+                raise
+
     async def _resubscribe(self) -> None:
         """systemd came back on the bus without us losing ours: subscribe again, then re-check every run."""
         log.warning("systemd reconnected to the bus; subscribing again", extra={"action": "systemd_rejoined"})
         try:
-            await self._raw_call(Message(destination=SD, path=SD_PATH, interface=MANAGER, member="Subscribe"))
+            await self._subscribe()
             await self._on_reconnect()
         except Exception:
             log.exception("subscribing again to systemd failed")
