@@ -1,10 +1,9 @@
-"""Plug-in types of a job file's typed mappings (conditions, actions): found through entry points, chosen by `type`.
+"""Plug-in types of a job file's typed mappings (schedules, conditions, actions): found through entry points,
+chosen by `type`.
 
 The built-in types register through the same entry-point groups as any
 other package's (see pyproject.toml), so a plug-in type is no different
-from ours. What the condition and action registries share lives here; the
-schedule registry predates it and keeps its own (schedules may not import
-jobs).
+from ours. What the three registries share lives here.
 """
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ from typing import Any
 from apsisd.actions.base import Action
 from apsisd.errors import invalid
 from apsisd.fields import Fields, describe
-from apsisd.jobs.plugins import load_types, typed_fields
 from apsisd.jobs.run_states import states_parser
+from apsisd.plugins import load_types, typed_fields
 from apsisd.runs.state import FINISHED, State
 
 GROUP = "apsis.actions"

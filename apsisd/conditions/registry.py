@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apsisd.conditions.base import Condition
-from apsisd.jobs.plugins import load_types, typed_fields
+from apsisd.plugins import load_types, typed_fields
 
 GROUP = "apsis.conditions"
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
-from apsisd.errors import ApsisError, invalid
+from apsisd.errors import invalid
 from apsisd.fields import Fields, string
+from apsisd.plugins import load_types
 from apsisd.schedules.base import Context, Schedule, ScheduleType
 
 GROUP = "apsis.schedules"
@@ -19,19 +19,8 @@ GROUP = "apsis.schedules"
 
 @functools.cache
 def schedule_types() -> Mapping[str, type[ScheduleType]]:
-    """Every installed schedule type, by the name jobs use in `type:`.
-
-    A type that cannot be imported is an installation error, said as such
-    (naming the entry point), not a traceback from deep inside a job check.
-    """
-    types = {}
-    for point in entry_points(group=GROUP):
-        try:
-            types[point.name] = point.load()
-        except Exception as exc:
-            raise ApsisError(f"schedule type {point.name!r} ({point.value}, entry point group {GROUP}) "
-                             f"cannot be loaded: {exc}") from exc
-    return types
+    """Every installed schedule type, by the name jobs use in `type:` (loaded once)."""
+    return load_types(GROUP, "schedule")
 
 
 def parse_schedule(value: Any, context: Context) -> Schedule:
