@@ -103,8 +103,12 @@ class Host(Protocol):
     the host has no trace of, HostError when the host cannot act.
     """
 
-    async def start(self, spec: RunSpec) -> StartResult:
-        """Start the run as a unit, or adopt the unit if it already exists; never start twice."""
+    async def start(self, spec: RunSpec, *, at: datetime | None = None) -> StartResult:
+        """Start the run as a unit, or adopt the unit if it already exists; never start twice.
+
+        `at`: start it at that instant, not now (the host may arm it ahead, so that the program starts on
+        the instant rather than when the call is done).
+        """
         ...
 
     def events(self, run_id: RunId, *, since: datetime | None = None) -> AsyncIterator[HostEvent]:

@@ -17,7 +17,7 @@ import os
 import pwd
 import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dbus_fast import Message
@@ -27,7 +27,16 @@ from apsisd.hosts.base import Finished, HostEvent, OutputRecord, Started, StartR
 from apsisd.hosts.spec import RunSpec, check, parse_signal
 from apsisd.systemd import journal, outcome
 from apsisd.systemd.bus import NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
-from apsisd.systemd.units import UNIT_PATTERN, object_path, properties, run_id_of, run_identifier, unit_name
+from apsisd.systemd.units import (
+    UNIT_PATTERN,
+    object_path,
+    properties,
+    run_id_of,
+    run_identifier,
+    timer_name,
+    timer_properties,
+    unit_name,
+)
 from apsisd.types import RunId
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,7 @@ QUIET_END = 1.0
 # MAX_STARTING start jobs are queued at once, and at most MAX_PINNED units pinned; runs beyond are not pinned,
 # and their CPU time is not read (their outcome is, from the signals sent before the unit goes).
 MAX_STARTING = 64
+ARM_AHEAD_MIN = 0.002  # a start due further ahead than this (seconds) is armed on a timer of systemd's
 MAX_PINNED = 256
 KEEP_FINISHED = 600.0  # without journalctl --sync (unprivileged): output is complete after this much silence
 
@@ -136,7 +146,7 @@ class LocalHost:
 
     # -- starting ---------------------------------------------------------
 
-    async def start(self, spec: RunSpec) -> StartResult:
+    async def start(self, spec: RunSpec, *, at: datetime | None = None) -> StartResult:
         check(spec)
         executable = self._resolve(spec)
         tracker = self._trackers.get(spec.run_id)
@@ -147,8 +157,16 @@ class LocalHost:
         tracker.pinned = self._pinned < MAX_PINNED
         self._pinned += tracker.pinned
         props = properties(spec, executable, user_manager=self.user_manager, pin=tracker.pinned)
+        delay = (at - datetime.now(UTC)).total_seconds() if at is not None else 0.0
+        if delay > ARM_AHEAD_MIN:
+            # Armed: systemd creates the unit now and its own timer starts it on the instant, off the path
+            # from due time to exec (creating a transient unit is most of a start's cost).
+            start = [timer_name(spec.run_id), "fail", timer_properties(spec.run_id, round(delay * 1e6)),
+                     [[tracker.unit, props]]]
+        else:
+            start = [tracker.unit, "fail", props, []]
         try:
-            await self._bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", [tracker.unit, "fail", props, []])
+            await self._bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", start)
         except BusCallError as exc:
             self._unpin(tracker)
             if exc.name == UNIT_EXISTS:
@@ -447,6 +465,7 @@ class LocalHost:
         tracker.stop_requested = True
         journal.send(self._note(tracker, "stop", f"apsis: stopping {tracker.unit}"))
         try:
+            self._bus.tell("StopUnit", "ss", [timer_name(run_id), "replace"])  # an armed run not yet started
             await self._bus.call("StopUnit", "ss", [tracker.unit, "replace"])
         except BusCallError as exc:
             if exc.name != NO_SUCH_UNIT:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from apsisd.errors import HostError, InvalidFields, RunNotFound, SpecError
@@ -53,10 +54,11 @@ class Driver:
             spec = run.spec
         return await self.records.move(run.id, State.STARTING, "starting", spec=spec)
 
-    async def start_on_host(self, run: Run) -> None:
+    async def start_on_host(self, run: Run, at: datetime | None = None) -> None:
+        """Start the committed run on its host, now or (armed there) at `at`."""
         assert run.spec is not None
         try:
-            await self.host.start(run.spec)
+            await self.host.start(run.spec, at=at)
         except SpecError as exc:
             await self.records.move(run.id, State.ERROR, f"refused by the host: {exc}")
             return

@@ -31,9 +31,10 @@ from apsisd.types import JobId, RunId
 log = logging.getLogger("apsisd.scheduler")
 PostJson = Callable[..., Awaitable[int]]
 IDLE = timedelta(seconds=60)  # the loop looks again at least this often, whatever it expects
-# A run without conditions is bound and committed as `starting` this long before it is due, then started on
-# the instant: the commit (a thread hop and an fsync) is off the path from due time to exec.
-LEAD = timedelta(milliseconds=20)
+# A run without conditions is bound and committed as `starting` this long before it is due, and handed to the
+# host to start on the instant (the local host arms it on a systemd timer): the commit, the call and systemd
+# creating the unit are all off the path from due time to exec.
+LEAD = timedelta(milliseconds=50)
 
 
 class Scheduler:
@@ -147,8 +148,7 @@ class Scheduler:
             return
         prepared = await self.driver.prepare(run)
         if prepared is not None:
-            await self.clock.sleep_until(run.schedule_time)
-            await self.driver.start_on_host(prepared)
+            await self.driver.start_on_host(prepared, at=run.schedule_time)
 
     # -- creating runs --------------------------------------------------------------------
 

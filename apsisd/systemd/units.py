@@ -62,6 +62,25 @@ def unit_name(run_id: RunId) -> str:
     return f"{UNIT_PREFIX}{escape(run_id)}{UNIT_SUFFIX}"
 
 
+def timer_name(run_id: RunId) -> str:
+    """apsis-<run id>.timer: the timer that starts a run armed ahead of its time."""
+    return unit_name(run_id).removesuffix(UNIT_SUFFIX) + ".timer"
+
+
+def timer_properties(run_id: RunId, delay_usec: int) -> list[list]:
+    """A transient timer that starts the run's service `delay_usec` after systemd takes it in, to the µs.
+
+    Monotonic from its activation rather than a calendar instant: a busy
+    systemd that takes the timer in late starts the run late, never not at all.
+    """
+    return [
+        ["Description", Variant("s", f"apsis run {run_id}, armed")],
+        ["TimersMonotonic", Variant("a(st)", [["OnActiveSec", max(1, delay_usec)]])],
+        ["AccuracyUSec", Variant("t", 1)],
+        ["RemainAfterElapse", Variant("b", False)],
+    ]
+
+
 def run_id_of(unit: str) -> RunId | None:
     """The run id a unit name belongs to, or None for a unit that is not a run's."""
     if not (unit.startswith(UNIT_PREFIX) and unit.endswith(UNIT_SUFFIX)):

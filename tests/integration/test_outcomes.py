@@ -1,12 +1,14 @@
 """How runs end, as the real systemd tells it through LocalHost."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from apsisd.hosts.base import Started
+from apsisd.hosts.base import Finished, Started
 from apsisd.hosts.local import LocalHost
 from apsisd.hosts.spec import RunSpec
-from tests.integration.conftest import all_events, finished, hosted, new_run_id
+from tests.integration.conftest import all_events, finished, hosted, new_run_id, unit_property
 
 
 @pytest.mark.parametrize(
@@ -55,3 +57,16 @@ async def test_program_that_cannot_start_as_its_user_fails_without_a_started_run
     end = await finished(host, run_id)
     assert end.result == "exit-code"
     assert end.exit_code == 200  # systemd's CHDIR failure, before the program ran
+
+
+@hosted()
+async def test_a_run_started_at_an_instant_runs_then_not_before(host: LocalHost) -> None:
+    """Armed ahead on a timer of systemd's: the unit exists at once, the program starts on the instant."""
+    run_id = new_run_id()
+    at = datetime.now(UTC) + timedelta(seconds=0.7)
+    await host.start(RunSpec(run_id=run_id, shell="exit 4"), at=at)
+    assert unit_property(f"apsis-{run_id}.service", "ActiveState") == "inactive"  # created, not started yet
+    events = await all_events(host, run_id)
+    started, end = events
+    assert isinstance(started, Started) and started.start_time is not None and started.start_time >= at
+    assert isinstance(end, Finished) and end.exit_code == 4
