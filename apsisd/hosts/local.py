@@ -16,6 +16,7 @@ import logging
 import os
 import pwd
 import shutil
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +27,9 @@ from apsisd.errors import HostError, RunNotFound, SpecError
 from apsisd.hosts.base import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
 from apsisd.hosts.spec import RunSpec, check, parse_signal
 from apsisd.systemd import journal, outcome
-from apsisd.systemd.bus import NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
+from apsisd.systemd.bus import MANAGER, NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
 from apsisd.systemd.units import (
+    SD_PATH,
     UNIT_PATTERN,
     object_path,
     properties,
@@ -125,6 +127,7 @@ class LocalHost:
         self._has_memory_peak: bool | None = None
         self._keep_finished = keep_finished
         self._start_slots = asyncio.Semaphore(MAX_STARTING)
+        self._startup_usec: int | None = None
         self._pinned = 0
 
     async def open(self) -> LocalHost:
@@ -161,7 +164,8 @@ class LocalHost:
         if delay > ARM_AHEAD_MIN:
             # Armed: systemd creates the unit now and its own timer starts it on the instant, off the path
             # from due time to exec (creating a transient unit is most of a start's cost).
-            start = [timer_name(spec.run_id), "fail", timer_properties(spec.run_id, round(delay * 1e6)),
+            instant = round((time.monotonic() + delay) * 1e6) - await self._manager_startup()
+            start = [timer_name(spec.run_id), "fail", timer_properties(spec.run_id, instant),
                      [[tracker.unit, props]]]
         else:
             start = [tracker.unit, "fail", props, []]
@@ -183,6 +187,12 @@ class LocalHost:
             raise
         log.info("run %s started as %s", spec.run_id, tracker.unit, extra={"action": "run_started"})
         return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=False)
+
+    async def _manager_startup(self) -> int:
+        """The manager's start on the monotonic clock (µs): what its timers' OnStartupSec counts from."""
+        if self._startup_usec is None:
+            self._startup_usec = int(await self._bus.get(SD_PATH, MANAGER, "UserspaceTimestampMonotonic"))
+        return self._startup_usec
 
     async def _take_start_slot(self, tracker: _Tracker) -> None:
         """A start slot, held until the run's start job is done (it started, or ended): at most MAX_STARTING

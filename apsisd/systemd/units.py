@@ -67,15 +67,19 @@ def timer_name(run_id: RunId) -> str:
     return unit_name(run_id).removesuffix(UNIT_SUFFIX) + ".timer"
 
 
-def timer_properties(run_id: RunId, delay_usec: int) -> list[list]:
-    """A transient timer that starts the run's service `delay_usec` after systemd takes it in, to the µs.
+def timer_properties(run_id: RunId, since_startup_usec: int) -> list[list]:
+    """A transient timer that starts the run's service when the manager's monotonic clock reaches the instant.
 
-    Monotonic from its activation rather than a calendar instant: a busy
-    systemd that takes the timer in late starts the run late, never not at all.
+    `OnStartupSec` counts from the manager's own start (its
+    UserspaceTimestampMonotonic), so it names an instant, not a wait: the
+    time systemd takes to take the call in does not delay the start. An
+    instant already past when systemd takes it in fires at once (systemd
+    drops past one-shot triggers only on later activations), so a busy
+    systemd starts the run late, never not at all.
     """
     return [
         ["Description", Variant("s", f"apsis run {run_id}, armed")],
-        ["TimersMonotonic", Variant("a(st)", [["OnActiveSec", max(1, delay_usec)]])],
+        ["TimersMonotonic", Variant("a(st)", [["OnStartupSec", max(1, since_startup_usec)]])],
         ["AccuracyUSec", Variant("t", 1)],
         ["RemainAfterElapse", Variant("b", False)],
     ]

@@ -1,7 +1,10 @@
 """How runs end, as the real systemd tells it through LocalHost."""
 from __future__ import annotations
 
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +73,16 @@ async def test_a_run_started_at_an_instant_runs_then_not_before(host: LocalHost)
     started, end = events
     assert isinstance(started, Started) and started.start_time is not None and started.start_time >= at
     assert isinstance(end, Finished) and end.exit_code == 4
+
+
+def test_a_timer_armed_for_an_instant_already_past_fires_at_once(tmp_path: Path) -> None:
+    """What arming relies on when systemd takes the timer in late: a first OnStartupSec already past fires at
+    once (systemd drops past one-shot triggers only when a timer is started again), so no run is lost."""
+    done = tmp_path / "fired"
+    subprocess.run(["systemd-run", "--quiet", "--on-startup=1us", "--timer-property=AccuracySec=1us",
+                    "--unit=apsis-test-past-timer", "/bin/touch", str(done)], check=True, timeout=30)
+    for _ in range(200):
+        if done.exists():
+            break
+        time.sleep(0.05)
+    assert done.exists()
