@@ -17,27 +17,26 @@ import os
 import pwd
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from dbus_fast import Message
 
 from apsisd.errors import HostError, RunNotFound, SpecError
-from apsisd.hosts.base import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
+from apsisd.hosts.base import Finished, HostEvent, OutputRecord, StartResult, UnitState
+from apsisd.hosts.journal_output import JournalOutput
 from apsisd.hosts.spec import RunSpec, check, parse_signal
+from apsisd.hosts.tracker import Tracker
 from apsisd.systemd import journal, outcome
 from apsisd.systemd.bus import MANAGER, NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
 from apsisd.systemd.units import (
     SD_PATH,
     UNIT_PATTERN,
-    object_path,
     properties,
     run_id_of,
-    run_identifier,
     timer_name,
     timer_properties,
-    unit_name,
 )
 from apsisd.types import RunId
 
@@ -46,67 +45,16 @@ log = logging.getLogger(__name__)
 UNIT_IFACE = "org.freedesktop.systemd1.Unit"
 SERVICE_IFACE = "org.freedesktop.systemd1.Service"
 JOB_IFACE = "org.freedesktop.systemd1.Job"
-QUIET_END = 1.0
-# How long an outcome nobody has read through events() stays in memory; after
-# that, events() reads it back from the journal like any run we did not see.
 # systemd adds a bus match rule for each queued job (to track who asked) and for each pinned unit, and the bus
 # allows its connection 512: past that, systemd drops off the bus (and forgets every subscriber). So at most
 # MAX_STARTING start jobs are queued at once, and at most MAX_PINNED units pinned; runs beyond are not pinned,
 # and their CPU time is not read (their outcome is, from the signals sent before the unit goes).
 MAX_STARTING = 64
-ARM_AHEAD_MIN = 0.002  # a start due further ahead than this (seconds) is armed on a timer of systemd's
 MAX_PINNED = 256
-KEEP_FINISHED = 600.0  # without journalctl --sync (unprivileged): output is complete after this much silence
-
-
-class _Tracker:
-    """What we know of one run's unit, and the events told so far."""
-
-    def __init__(self, run_id: RunId) -> None:
-        self.run_id = run_id
-        self.unit = unit_name(run_id)
-        self.path = object_path(self.unit)
-        self.props: dict[str, Any] = {}
-        self.events: list[HostEvent] = []
-        self.finished: Finished | None = None
-        self.stop_requested = False
-        self.signals_sent: list[str] = []
-        self.harvesting = False
-        self.attaching = False
-        self.pending: set[asyncio.Task[None]] = set()
-        self.attached: asyncio.Task[None] | None = None
-        self.since: datetime | None = None  # journal records before this are an earlier run's of the same name
-        self.pinned = False  # we hold a reference on the unit (AddRef/RefUnit)
-        self.start_slot: Callable[[], None] | None = None  # releases the start slot this run holds
-        self._changed = asyncio.Event()
-
-    @property
-    def started(self) -> bool:
-        return any(isinstance(e, Started) for e in self.events)
-
-    @property
-    def ended(self) -> bool:
-        """Told Finished, or systemd says it has ended and Finished is on its way."""
-        return self.finished is not None or outcome.has_ended(self.props)
-
-    def emit(self, event: HostEvent) -> None:
-        """Tell an event to every stream of this run, now and later."""
-        self.events.append(event)
-        if isinstance(event, Finished):
-            self.finished = event
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def stream(self) -> AsyncIterator[HostEvent]:
-        i = 0
-        while True:
-            while i < len(self.events):
-                event = self.events[i]
-                i += 1
-                yield event
-                if isinstance(event, Finished):
-                    return
-            await self._changed.wait()
+ARM_AHEAD_MIN = 0.002  # a start due further ahead than this (seconds) is armed on a timer of systemd's
+# How long an outcome nobody has read through events() stays in memory; after
+# that, events() reads it back from the journal like any run we did not see.
+KEEP_FINISHED = 600.0
 
 
 class LocalHost:
@@ -122,12 +70,13 @@ class LocalHost:
             on_reconnect=self._resync,
             call_timeout=call_timeout,
         )
-        self._trackers: dict[RunId, _Tracker] = {}
-        self._by_path: dict[str, _Tracker] = {}
+        self._trackers: dict[RunId, Tracker] = {}
+        self._by_path: dict[str, Tracker] = {}
         self._has_memory_peak: bool | None = None
         self._keep_finished = keep_finished
         self._start_slots = asyncio.Semaphore(MAX_STARTING)
         self._startup_usec: int | None = None
+        self._output = JournalOutput(user_manager=self.user_manager, until_finished=self._until_finished)
         self._pinned = 0
 
     async def open(self) -> LocalHost:
@@ -194,7 +143,7 @@ class LocalHost:
             self._startup_usec = int(await self._bus.get(SD_PATH, MANAGER, "UserspaceTimestampMonotonic"))
         return self._startup_usec
 
-    async def _take_start_slot(self, tracker: _Tracker) -> None:
+    async def _take_start_slot(self, tracker: Tracker) -> None:
         """A start slot, held until the run's start job is done (it started, or ended): at most MAX_STARTING
         start jobs wait in systemd, and the call timeout bounds how long one run can hold its slot."""
         await self._start_slots.acquire()
@@ -206,19 +155,19 @@ class LocalHost:
 
         tracker.start_slot = release
 
-    def _free_start_slot(self, tracker: _Tracker) -> None:
+    def _free_start_slot(self, tracker: Tracker) -> None:
         release = tracker.start_slot
         if release is not None:
             tracker.start_slot = None
             release()
 
-    def _unpin(self, tracker: _Tracker) -> None:
+    def _unpin(self, tracker: Tracker) -> None:
         """Count the unit as no longer pinned (its start failed: no reference was taken)."""
         if tracker.pinned:
             tracker.pinned = False
             self._pinned -= 1
 
-    def _let_go(self, tracker: _Tracker) -> None:
+    def _let_go(self, tracker: Tracker) -> None:
         """Drop our reference on the unit: systemd may unload it."""
         if tracker.pinned:
             self._unpin(tracker)
@@ -259,17 +208,17 @@ class LocalHost:
 
     # -- tracking -----------------------------------------------------------
 
-    def _track(self, run_id: RunId) -> _Tracker:
-        tracker = _Tracker(run_id)
+    def _track(self, run_id: RunId) -> Tracker:
+        tracker = Tracker(run_id)
         self._trackers[run_id] = tracker
         self._by_path[tracker.path] = tracker
         return tracker
 
-    def _finish(self, tracker: _Tracker, finished: Finished) -> None:
+    def _finish(self, tracker: Tracker, finished: Finished) -> None:
         tracker.emit(finished)
         asyncio.get_running_loop().call_later(self._keep_finished, self._untrack, tracker)
 
-    def _untrack(self, tracker: _Tracker) -> None:
+    def _untrack(self, tracker: Tracker) -> None:
         self._free_start_slot(tracker)
         self._let_go(tracker)
         if self._trackers.get(tracker.run_id) is tracker:
@@ -290,7 +239,7 @@ class LocalHost:
             self._check_stop_job(tracker)
         self._advance(tracker)
 
-    def _check_stop_job(self, tracker: _Tracker) -> None:
+    def _check_stop_job(self, tracker: Tracker) -> None:
         """A stop job on a running unit means someone asked it to stop (apsis, or systemctl stop)."""
         job_id, job_path = tracker.props.get("Job") or (0, "/")
         if job_id == 0 or tracker.props.get("ActiveState") not in ("active", "deactivating"):
@@ -305,12 +254,12 @@ class LocalHost:
 
         self._spawn(tracker, look(), f"job-type:{tracker.run_id}")
 
-    def _spawn(self, tracker: _Tracker, coro: Any, name: str) -> None:
+    def _spawn(self, tracker: Tracker, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         tracker.pending.add(task)
         task.add_done_callback(tracker.pending.discard)
 
-    def _advance(self, tracker: _Tracker) -> None:
+    def _advance(self, tracker: Tracker) -> None:
         props = tracker.props
         if tracker.start_slot is not None and props.get("ActiveState") not in (None, "activating") \
                 and not (props.get("Job") or (0, "/"))[0]:
@@ -323,7 +272,7 @@ class LocalHost:
             tracker.harvesting = True
             self._spawn(tracker, self._harvest(tracker), f"harvest:{tracker.run_id}")
 
-    async def _harvest(self, tracker: _Tracker) -> None:
+    async def _harvest(self, tracker: Tracker) -> None:
         """Read what signals do not carry (CPU, memory), tell Finished, then let the unit go."""
         try:
             others = [t for t in tracker.pending if t is not asyncio.current_task()]
@@ -349,13 +298,13 @@ class LocalHost:
             log.info("run %s finished: %s", tracker.run_id, finished.result, extra={"action": "run_finished"})
         self._release(tracker)
 
-    def _release(self, tracker: _Tracker) -> None:
+    def _release(self, tracker: Tracker) -> None:
         """Let systemd unload the unit (and forget a failure) now that its outcome is read."""
         self._let_go(tracker)
         if tracker.props.get("ActiveState") == "failed":
             self._bus.tell("ResetFailedUnit", "s", [tracker.unit])
 
-    async def _attach(self, tracker: _Tracker) -> None:
+    async def _attach(self, tracker: Tracker) -> None:
         """Follow a unit we did not start (or lost sight of), or read its end from the journal.
 
         Signals arriving meanwhile are merged but not acted on until the
@@ -392,7 +341,7 @@ class LocalHost:
             self._check_stop_job(tracker)
             self._advance(tracker)
 
-    def _let_go_if_stale(self, tracker: _Tracker, snapshot: dict[str, Any]) -> bool:
+    def _let_go_if_stale(self, tracker: Tracker, snapshot: dict[str, Any]) -> bool:
         """A unit that ended before this run was committed to start (`since`) is an earlier run's of the same
         name, left loaded (a failed unit nobody reset): let go of it, so the run can be told apart and started."""
         if tracker.since is None or snapshot.get("ActiveState") not in ("failed", "inactive"):
@@ -405,7 +354,7 @@ class LocalHost:
         self._bus.tell("ResetFailedUnit", "s", [tracker.unit])  # the bus keeps order: a start after it is fresh
         return True
 
-    async def _journal_story(self, tracker: _Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async def _journal_story(self, tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """PID 1's records of the unit, and apsis's notes about the run, all synced first."""
         await journal.sync()
         unit_field = "USER_UNIT" if self.user_manager else "UNIT"
@@ -415,7 +364,7 @@ class LocalHost:
             [f"APSIS_RUN_ID={tracker.run_id}", "_TRANSPORT=journal"], user=self.user_manager, since=tracker.since)]
         return records, notes
 
-    async def _recover(self, tracker: _Tracker) -> None:
+    async def _recover(self, tracker: Tracker) -> None:
         """The unit is gone: its story is what PID 1 and apsis wrote to the journal."""
         records, notes = await self._journal_story(tracker)
         started, finished = outcome.finished_from_journal(tracker.run_id, tracker.unit, records, notes)
@@ -435,7 +384,7 @@ class LocalHost:
         log.info("run %s: outcome recovered from the journal: %s", tracker.run_id, finished.result,
                  extra={"action": "run_recovered"})
 
-    async def _tracker_for(self, run_id: RunId, since: datetime | None = None) -> _Tracker:
+    async def _tracker_for(self, run_id: RunId, since: datetime | None = None) -> Tracker:
         """The run's tracker, attaching to its unit (or its journal) the first time we are asked."""
         tracker = self._trackers.get(run_id)
         if tracker is None:
@@ -496,7 +445,7 @@ class LocalHost:
             raise HostError(f"run {run_id}: systemd did not signal {tracker.unit}: {exc.text}") from exc
         log.info("run %s: sent SIG%s", run_id, name, extra={"action": "run_kill"})
 
-    def _note(self, tracker: _Tracker, action: str, message: str, **fields: str) -> dict[str, str]:
+    def _note(self, tracker: Tracker, action: str, message: str, **fields: str) -> dict[str, str]:
         return {"MESSAGE": message, "PRIORITY": "5", "SYSLOG_IDENTIFIER": "apsisd",
                 "APSIS_RUN_ID": tracker.run_id, "APSIS_ACTION": action, "UNIT": tracker.unit, **fields}
 
@@ -509,98 +458,16 @@ class LocalHost:
                 states.append(UnitState(run_id=run_id, unit=name, active_state=active, sub_state=sub))
         return states
 
-    async def output(
+    def output(
         self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
     ) -> AsyncIterator[OutputRecord]:
-        matches = [self._output_match(run_id), "_TRANSPORT=stdout"]
-        if not follow:
-            await journal.sync()
-            async for entry in self._read_output(matches, after_cursor):
-                yield entry
-            return
-        ended = asyncio.create_task(self._until_finished(run_id), name=f"output-end:{run_id}")
-        queue: asyncio.Queue[OutputRecord] = asyncio.Queue()
-
-        async def pump() -> None:
-            async for record in self._read_output(matches, after_cursor, follow=True):
-                queue.put_nowait(record)
-
-        follower = asyncio.create_task(pump(), name=f"output-follow:{run_id}")
-        cursor = after_cursor
-        try:
-            while not ended.done() or not queue.empty():
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    record = getter.result()
-                    cursor = record.cursor
-                    yield record
-                else:
-                    getter.cancel()
-            ended.result()  # RunNotFound surfaces here
-            follower.cancel()
-            await asyncio.gather(follower, return_exceptions=True)
-            while not queue.empty():
-                record = queue.get_nowait()
-                cursor = record.cursor
-                yield record
-            async for record in self._drain(matches, cursor):
-                yield record
-        finally:
-            for task in (ended, follower):
-                task.cancel()
-            await asyncio.gather(ended, follower, return_exceptions=True)
-
-    def _output_match(self, run_id: RunId) -> str:
-        """How the journal knows a run's output.
-
-        journald adds LogExtraFields only for the system manager's units (it
-        reads them from /run/systemd/units/, which user managers cannot
-        write), and the cgroup-derived _SYSTEMD_USER_UNIT goes missing on
-        lines journald reads after their process is gone; so a user
-        manager's runs carry their own SYSLOG_IDENTIFIER, which journald
-        puts on every line of the stream.
-        """
-        if self.user_manager:
-            return f"SYSLOG_IDENTIFIER={run_identifier(run_id)}"
-        return f"APSIS_RUN_ID={run_id}"
-
-    async def _drain(self, matches: Sequence[str], cursor: str | None) -> AsyncIterator[OutputRecord]:
-        """What journald has not yet stored of an ended run: synced, or waited out when we may not sync."""
-        if await journal.sync():
-            async for record in self._read_output(matches, cursor):
-                yield record
-            return
-        quiet_since = asyncio.get_running_loop().time()
-        while asyncio.get_running_loop().time() - quiet_since < QUIET_END:
-            got = False
-            async for record in self._read_output(matches, cursor):
-                cursor, got = record.cursor, True
-                yield record
-            if got:
-                quiet_since = asyncio.get_running_loop().time()
-            await asyncio.sleep(0.2)
+        return self._output.read(run_id, follow=follow, after_cursor=after_cursor)
 
     async def _until_finished(self, run_id: RunId) -> None:
         """Wait for the run's end without consuming it: releasing the tracker is events()'s alone."""
         tracker = await self._tracker_for(run_id)
         async for _event in tracker.stream():
             pass
-
-    async def _read_output(
-        self, matches: Sequence[str], after_cursor: str | None, *, follow: bool = False
-    ) -> AsyncIterator[OutputRecord]:
-        async for entry in journal.read(matches, follow=follow, after_cursor=after_cursor,
-                                        output_fields=journal.OUTPUT_FIELDS, user=self.user_manager):
-            priority = entry.get("PRIORITY")
-            pid = entry.get("_PID")
-            yield OutputRecord(
-                cursor=entry["__CURSOR"],
-                time=journal.entry_time(entry),
-                data=journal.message_bytes(entry) + journal.LINE_ENDINGS.get(entry.get("_LINE_BREAK"), b""),
-                priority=int(priority) if priority is not None else None,
-                pid=int(pid) if pid is not None else None,
-            )
 
     def drop_bus(self) -> None:
         """Lose the D-Bus connection as a crashed bus would; the host reconnects by itself."""

@@ -1,0 +1,109 @@
+"""A run's output, read from the journal: after the fact, or followed live until the run has ended and all of
+it is in (journald stores a stream's lines after the process has written them, sometimes seconds later).
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
+
+from apsisd.hosts.base import OutputRecord
+from apsisd.systemd import journal
+from apsisd.systemd.units import run_identifier
+from apsisd.types import RunId
+
+QUIET_END = 1.0  # without journalctl --sync (unprivileged): output is complete after this much silence
+
+
+class JournalOutput:
+    def __init__(self, *, user_manager: bool, until_finished: Callable[[RunId], Coroutine[Any, Any, None]]) -> None:
+        self.user_manager = user_manager
+        self._until_finished = until_finished
+
+    async def read(
+        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
+    ) -> AsyncIterator[OutputRecord]:
+        """The run's output; with follow, until the run has ended and all of it is read."""
+        matches = [self._match(run_id), "_TRANSPORT=stdout"]
+        if not follow:
+            await journal.sync()
+            async for entry in self._read_output(matches, after_cursor):
+                yield entry
+            return
+        ended = asyncio.create_task(self._until_finished(run_id), name=f"output-end:{run_id}")
+        queue: asyncio.Queue[OutputRecord] = asyncio.Queue()
+
+        async def pump() -> None:
+            async for record in self._read_output(matches, after_cursor, follow=True):
+                queue.put_nowait(record)
+
+        follower = asyncio.create_task(pump(), name=f"output-follow:{run_id}")
+        cursor = after_cursor
+        try:
+            while not ended.done() or not queue.empty():
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    record = getter.result()
+                    cursor = record.cursor
+                    yield record
+                else:
+                    getter.cancel()
+            ended.result()  # RunNotFound surfaces here
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+            while not queue.empty():
+                record = queue.get_nowait()
+                cursor = record.cursor
+                yield record
+            async for record in self._drain(matches, cursor):
+                yield record
+        finally:
+            for task in (ended, follower):
+                task.cancel()
+            await asyncio.gather(ended, follower, return_exceptions=True)
+
+    def _match(self, run_id: RunId) -> str:
+        """How the journal knows a run's output.
+
+        journald adds LogExtraFields only for the system manager's units (it
+        reads them from /run/systemd/units/, which user managers cannot
+        write), and the cgroup-derived _SYSTEMD_USER_UNIT goes missing on
+        lines journald reads after their process is gone; so a user
+        manager's runs carry their own SYSLOG_IDENTIFIER, which journald
+        puts on every line of the stream.
+        """
+        if self.user_manager:
+            return f"SYSLOG_IDENTIFIER={run_identifier(run_id)}"
+        return f"APSIS_RUN_ID={run_id}"
+
+    async def _drain(self, matches: Sequence[str], cursor: str | None) -> AsyncIterator[OutputRecord]:
+        """What journald has not yet stored of an ended run: synced, or waited out when we may not sync."""
+        if await journal.sync():
+            async for record in self._read_output(matches, cursor):
+                yield record
+            return
+        quiet_since = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - quiet_since < QUIET_END:
+            got = False
+            async for record in self._read_output(matches, cursor):
+                cursor, got = record.cursor, True
+                yield record
+            if got:
+                quiet_since = asyncio.get_running_loop().time()
+            await asyncio.sleep(0.2)
+
+    async def _read_output(
+        self, matches: Sequence[str], after_cursor: str | None, *, follow: bool = False
+    ) -> AsyncIterator[OutputRecord]:
+        async for entry in journal.read(matches, follow=follow, after_cursor=after_cursor,
+                                        output_fields=journal.OUTPUT_FIELDS, user=self.user_manager):
+            priority = entry.get("PRIORITY")
+            pid = entry.get("_PID")
+            yield OutputRecord(
+                cursor=entry["__CURSOR"],
+                time=journal.entry_time(entry),
+                data=journal.message_bytes(entry) + journal.LINE_ENDINGS.get(entry.get("_LINE_BREAK"), b""),
+                priority=int(priority) if priority is not None else None,
+                pid=int(pid) if pid is not None else None,
+            )

@@ -1,0 +1,62 @@
+"""What the local host knows of one run's unit, and the events it has told: a stream any number may follow."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+from apsisd.hosts.base import Finished, HostEvent, Started
+from apsisd.systemd import outcome
+from apsisd.systemd.units import object_path, unit_name
+from apsisd.types import RunId
+
+
+class Tracker:
+    """What we know of one run's unit, and the events told so far."""
+
+    def __init__(self, run_id: RunId) -> None:
+        self.run_id = run_id
+        self.unit = unit_name(run_id)
+        self.path = object_path(self.unit)
+        self.props: dict[str, Any] = {}
+        self.events: list[HostEvent] = []
+        self.finished: Finished | None = None
+        self.stop_requested = False
+        self.signals_sent: list[str] = []
+        self.harvesting = False
+        self.attaching = False
+        self.pending: set[asyncio.Task[None]] = set()
+        self.attached: asyncio.Task[None] | None = None
+        self.since: datetime | None = None  # journal records before this are an earlier run's of the same name
+        self.pinned = False  # we hold a reference on the unit (AddRef/RefUnit)
+        self.start_slot: Callable[[], None] | None = None  # releases the start slot this run holds
+        self._changed = asyncio.Event()
+
+    @property
+    def started(self) -> bool:
+        return any(isinstance(e, Started) for e in self.events)
+
+    @property
+    def ended(self) -> bool:
+        """Told Finished, or systemd says it has ended and Finished is on its way."""
+        return self.finished is not None or outcome.has_ended(self.props)
+
+    def emit(self, event: HostEvent) -> None:
+        """Tell an event to every stream of this run, now and later."""
+        self.events.append(event)
+        if isinstance(event, Finished):
+            self.finished = event
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def stream(self) -> AsyncIterator[HostEvent]:
+        i = 0
+        while True:
+            while i < len(self.events):
+                event = self.events[i]
+                i += 1
+                yield event
+                if isinstance(event, Finished):
+                    return
+            await self._changed.wait()
