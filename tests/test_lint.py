@@ -39,6 +39,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.store": (*DOMAIN, "apsisd.store"),
     # The scheduler knows the store and the hosts by their protocols only; daemon/ names the concrete classes.
     "apsisd.scheduler": (*DOMAIN, "apsisd.store.base", "apsisd.hosts.base", "apsisd.scheduler"),
+    "apsisd.api": (*DOMAIN, "apsisd.scheduler", "apsisd.store.base", "apsisd.api"),
     "apsisd.daemon": ("apsisd",),
     # The commands that work without a daemon (check-jobs, next) read the domain directly.
     "apsisd.cli": (*DOMAIN, "apsisd.cli", "apsisd.daemon.config", "apsisd.daemon.toml_lines"),

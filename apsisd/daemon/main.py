@@ -20,7 +20,9 @@ from pathlib import Path
 
 import click
 
+from apsisd.api.app import make_app
 from apsisd.clock import WallClock
+from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.config import Config, LogLevel, Overrides, load_config
 from apsisd.daemon.http import JsonPoster
 from apsisd.daemon.logs import setup_logging
@@ -132,6 +134,7 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
             _watch(config, reload, config.reload_debounce, config.reload_max_delay), name="watch"))
     tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
     tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
+    api = await serve_api(make_app(scheduler), config.api_listen)
     notifier.ready(_status(scheduler))
     log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
              config.state_dir, extra={"action": "ready"})
@@ -146,6 +149,7 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
         log.error("apsisd: %s failed: %s", task.get_name(), task.exception(), exc_info=task.exception())
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*tasks, return_exceptions=True)
+    await api.cleanup()
     await scheduler.close()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(signum)

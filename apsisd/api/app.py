@@ -1,0 +1,128 @@
+"""The HTTP API (read side so far): health, runs and jobs as JSON under /api/v1, on apsisd's Unix socket.
+
+Every answer is JSON, errors included ({"error": "..."} with a 4xx); a caller
+the socket's peer credentials do not allow is refused before any route runs.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from aiohttp import web
+
+from apsisd.api.access import may_read, peer
+from apsisd.errors import UnknownRun
+from apsisd.runs.jso import run_jso
+from apsisd.runs.model import Run
+from apsisd.runs.state import State
+from apsisd.scheduler.service import Scheduler
+from apsisd.store.base import RunQuery
+from apsisd.types import JobId, RunId
+
+SCHEDULER = "apsis.scheduler"  # a plain key: web.AppKey is aiohttp 3.9, Debian 12 has 3.8
+MAX_LIMIT = 10_000
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_app(scheduler: Scheduler) -> web.Application:
+    app = web.Application(middlewares=[_errors_as_json, _access])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # aiohttp >= 3.9 asks for an AppKey, which 3.8 does not have
+        app[SCHEDULER] = scheduler
+    app.router.add_get("/api/v1/health", _health)
+    app.router.add_get("/api/v1/runs", _runs)
+    app.router.add_get("/api/v1/runs/{run_id}", _run)
+    app.router.add_get("/api/v1/jobs", _jobs)
+    return app
+
+
+def _scheduler(request: web.Request) -> Scheduler:
+    return cast(Scheduler, request.app[SCHEDULER])
+
+
+def _error(status: type[web.HTTPError], message: str) -> web.HTTPError:
+    return status(text=web.json_response({"error": message}).text, content_type="application/json")
+
+
+@web.middleware
+async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    caller = peer(request.transport.get_extra_info("socket") if request.transport else None)
+    if not may_read(caller):
+        raise _error(web.HTTPForbidden, "not allowed: the API answers root, apsisd's user and the group apsis")
+    return await handler(request)
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json":
+            raise
+        raise _error(type(exc), exc.reason) from None  # type: ignore[arg-type]
+
+
+async def _health(request: web.Request) -> web.Response:
+    scheduler = _scheduler(request)
+    return web.json_response({"status": "ok", "jobs": len(scheduler.jobs.jobs),
+                              "runs_in_flight": len(scheduler.ledger)})
+
+
+async def _run(request: web.Request) -> web.Response:
+    run_id = RunId(request.match_info["run_id"])
+    scheduler = _scheduler(request)
+    run = scheduler.ledger.get(run_id)
+    if run is None:
+        try:
+            run = await scheduler.records.store.get(run_id)
+        except UnknownRun:
+            raise _error(web.HTTPNotFound, f"no run {run_id}") from None
+    return web.json_response(run_jso(run))
+
+
+async def _runs(request: web.Request) -> web.Response:
+    query = _run_query(request)
+    scheduler = _scheduler(request)
+    found = await scheduler.records.store.runs(query)
+    return web.json_response({"runs": [run_jso(_fresher(scheduler, run)) for run in found]})
+
+
+def _fresher(scheduler: Scheduler, run: Run) -> Run:
+    """The ledger is ahead of the store by at most a commit: a run in flight is shown as it is now."""
+    return scheduler.ledger.get(run.id) or run
+
+
+def _run_query(request: web.Request) -> RunQuery:
+    params = request.query
+    unknown = set(params) - {"job", "state", "limit", "before"}
+    if unknown:
+        raise _error(web.HTTPBadRequest, f"unknown parameter {sorted(unknown)[0]!r}; use job, state, limit, before")
+    states = None
+    if "state" in params:
+        try:
+            states = frozenset(State(name) for name in params.getall("state"))
+        except ValueError:
+            raise _error(web.HTTPBadRequest, f"state must be one of {', '.join(State)}") from None
+    try:
+        limit = int(params.get("limit", "100"))
+    except ValueError:
+        raise _error(web.HTTPBadRequest, "limit must be a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _error(web.HTTPBadRequest, f"limit must be from 1 to {MAX_LIMIT}")
+    before = params.get("before")
+    if before is not None and not (before.startswith("r") and before[1:].isdigit()):
+        raise _error(web.HTTPBadRequest, "before must be a run id such as r123")
+    job = params.get("job")
+    return RunQuery(job_id=JobId(job) if job else None, states=states, limit=limit,
+                    before=RunId(before) if before else None)
+
+
+async def _jobs(request: web.Request) -> web.Response:
+    jobs = _scheduler(request).jobs.jobs
+    return web.json_response({"jobs": [_job_jso(job_id, job) for job_id, job in sorted(jobs.items())]})
+
+
+def _job_jso(job_id: str, job: Any) -> dict[str, Any]:
+    return {"job_id": job_id, "params": list(job.params), "metadata": {
+        "description": job.metadata.description, "labels": list(job.metadata.labels)}}

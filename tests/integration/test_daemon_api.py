@@ -1,0 +1,63 @@
+"""The API's read side on apsisd's Unix socket: health, runs, one run, jobs; JSON errors; callers refused by their
+peer credentials."""
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import aiohttp
+
+from apsisd.runs.state import State
+from tests.integration.daemon import Daemon, finished, soon, with_daemon
+
+SOCKET = "/run/apsis/api.sock"
+
+
+async def get(path: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as session:
+        async with session.get(f"http://apsis{path}") as response:
+            return response.status, await response.json()
+
+
+@with_daemon()
+async def test_health_runs_and_jobs_as_json(daemon: Daemon) -> None:
+    at = soon(1)
+    daemon.job("hello", f'schedule: {{type: explicit, times: ["{at}"]}}\nprogram: "exit 2"\n')
+    await daemon.start()
+    (run,) = await daemon.wait_runs(finished(1), "hello")
+    assert await get("/api/v1/health") == (200, {"status": "ok", "jobs": 1, "runs_in_flight": 0})
+    status, body = await get("/api/v1/runs?job=hello&state=failure")
+    assert status == 200 and [r["run_id"] for r in body["runs"]] == [run.id]
+    status, one = await get(f"/api/v1/runs/{run.id}")
+    assert (status, one["state"], one["exit_code"], one["job_id"]) == (200, str(State.FAILURE), 2, "hello")
+    assert set(one["times"]) >= {"schedule", "scheduled", "starting", "running", "failure"}
+    assert await get("/api/v1/runs/r999999") == (404, {"error": "no run r999999"})
+    status, error = await get("/api/v1/runs?state=sleeping")
+    assert status == 400 and error["error"].startswith("state must be one of")
+    assert (await get("/api/v1/nowhere"))[0] == 404
+    status, jobs = await get("/api/v1/jobs")
+    assert status == 200 and [job["job_id"] for job in jobs["jobs"]] == ["hello"]
+
+
+# The system's python (nobody may not read the checkout's virtualenv), stdlib only.
+CLIENT = f"""
+import socket
+sock = socket.socket(socket.AF_UNIX)
+sock.connect({SOCKET!r})
+sock.sendall(b"GET /api/v1/health HTTP/1.0\\r\\nHost: apsis\\r\\n\\r\\n")
+data = b""
+while chunk := sock.recv(65536):
+    data += chunk
+head, body = data.split(b"\\r\\n\\r\\n", 1)
+print(head.split()[1].decode(), body.decode())
+"""
+
+
+@with_daemon()
+async def test_a_caller_of_no_allowed_user_or_group_is_refused(daemon: Daemon) -> None:
+    await daemon.start()
+    proc = subprocess.run(["/usr/bin/python3", "-c", CLIENT], user="nobody", group="nogroup", capture_output=True,
+                          text=True, timeout=30, cwd="/")
+    status, body = proc.stdout.split(" ", 1)
+    assert (status, json.loads(body)["error"].startswith("not allowed")) == ("403", True), proc.stderr
