@@ -16,24 +16,32 @@ from apsisd.errors import UnknownRun
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
+from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import RunQuery
 from apsisd.types import JobId, RunId
 
-SCHEDULER = "apsis.scheduler"  # a plain key: web.AppKey is aiohttp 3.9, Debian 12 has 3.8
+SCHEDULER = "apsis.scheduler"  # plain keys: web.AppKey is aiohttp 3.9, Debian 12 has 3.8
+RELOADER = "apsis.reloader"
 MAX_LIMIT = 10_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def make_app(scheduler: Scheduler) -> web.Application:
+Reload = Callable[..., Awaitable[ReloadResult]]  # reload(dry_run=False): the daemon's, which logs and notifies
+
+
+def make_app(scheduler: Scheduler, reload: Reload) -> web.Application:
     app = web.Application(middlewares=[_errors_as_json, _access])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # aiohttp >= 3.9 asks for an AppKey, which 3.8 does not have
         app[SCHEDULER] = scheduler
+        app[RELOADER] = reload
     app.router.add_get("/api/v1/health", _health)
     app.router.add_get("/api/v1/runs", _runs)
     app.router.add_get("/api/v1/runs/{run_id}", _run)
+    app.router.add_get("/api/v1/runs/{run_id}/log", _run_log)
     app.router.add_get("/api/v1/jobs", _jobs)
+    app.router.add_post("/api/v1/reload", _reload)
     return app
 
 
@@ -79,6 +87,28 @@ async def _run(request: web.Request) -> web.Response:
         except UnknownRun:
             raise _error(web.HTTPNotFound, f"no run {run_id}") from None
     return web.json_response(run_jso(run))
+
+
+async def _run_log(request: web.Request) -> web.Response:
+    run_id = RunId(request.match_info["run_id"])
+    try:
+        entries = await _scheduler(request).records.store.log(run_id)
+    except UnknownRun:
+        raise _error(web.HTTPNotFound, f"no run {run_id}") from None
+    return web.json_response({"log": [{"time": entry.time.isoformat(timespec="microseconds"),
+                                       "state": str(entry.state) if entry.state else None,
+                                       "message": entry.message} for entry in entries]})
+
+
+async def _reload(request: web.Request) -> web.Response:
+    """Read the jobs folder again; `?dry_run=1` says what would change (and the errors) without applying it."""
+    dry_run = request.query.get("dry_run", "0")
+    if dry_run not in ("0", "1", "true", "false"):
+        raise _error(web.HTTPBadRequest, "dry_run must be 1 or 0 (true or false)")
+    result = await cast(Reload, request.app[RELOADER])(dry_run=dry_run in ("1", "true"))
+    body = {"added": list(result.added), "changed": list(result.changed), "removed": list(result.removed),
+            "errors": list(result.errors), "applied": result.applied}
+    return web.json_response(body, status=422 if result.errors else 200)
 
 
 async def _runs(request: web.Request) -> web.Response:

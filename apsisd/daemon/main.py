@@ -119,13 +119,16 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    async def reload(why: str) -> None:
+    async def reload(why: str, dry_run: bool = False) -> ReloadResult:
+        if dry_run:
+            return await reloader.reload(dry_run=True)
         notifier.reloading()
         try:
             result = await reloader.reload()
         finally:
             notifier.ready(_status(scheduler))
         _log_reload(why, result)
+        return result
 
     loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(reload("SIGHUP"), "reload:SIGHUP"))
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
@@ -134,7 +137,7 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
             _watch(config, reload, config.reload_debounce, config.reload_max_delay), name="watch"))
     tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
     tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
-    api = await serve_api(make_app(scheduler), config.api_listen)
+    api = await serve_api(make_app(scheduler, partial(reload, "the API")), config.api_listen)
     notifier.ready(_status(scheduler))
     log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
              config.state_dir, extra={"action": "ready"})
@@ -156,8 +159,8 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     return 1 if failed else 0
 
 
-async def _watch(config: Config, reload: Callable[[str], Awaitable[None]], debounce: float, max_delay: float
-                 ) -> None:
+async def _watch(config: Config, reload: Callable[[str], Awaitable[ReloadResult]], debounce: float,
+                 max_delay: float) -> None:
     async for _ in watch_folders([config.jobs_dir, *config.calendar_folders()], debounce=debounce,
                                  max_delay=max_delay):
         await reload("the jobs folder changed")

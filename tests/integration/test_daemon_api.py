@@ -61,3 +61,31 @@ async def test_a_caller_of_no_allowed_user_or_group_is_refused(daemon: Daemon) -
                           text=True, timeout=30, cwd="/")
     status, body = proc.stdout.split(" ", 1)
     assert (status, json.loads(body)["error"].startswith("not allowed")) == ("403", True), proc.stderr
+
+
+async def post(path: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as session:
+        async with session.post(f"http://apsis{path}") as response:
+            return response.status, await response.json()
+
+
+@with_daemon()
+async def test_a_runs_log_and_a_reload_with_and_without_dry_run(daemon: Daemon) -> None:
+    daemon.job("one", f'schedule: {{type: explicit, times: ["{soon(1)}"]}}\nprogram: "true"\n')
+    await daemon.start(*daemon.config("[reload]\nwatch = false\n"))
+    (run,) = await daemon.wait_runs(finished(1), "one")
+    status, log = await get(f"/api/v1/runs/{run.id}/log")
+    assert status == 200 and [line["state"] for line in log["log"] if line["state"]] == [
+        "scheduled", "starting", "running", "success"]
+    assert (await get("/api/v1/runs/r999999/log"))[0] == 404
+    daemon.job("two", 'program: "true"\n')
+    assert await post("/api/v1/reload?dry_run=1") == (200, {"added": ["two"], "changed": [], "removed": [],
+                                                             "errors": [], "applied": False})
+    assert [job["job_id"] for job in (await get("/api/v1/jobs"))[1]["jobs"]] == ["one"]  # nothing applied
+    assert await post("/api/v1/reload") == (200, {"added": ["two"], "changed": [], "removed": [], "errors": [],
+                                                  "applied": True})
+    assert [job["job_id"] for job in (await get("/api/v1/jobs"))[1]["jobs"]] == ["one", "two"]
+    daemon.job("bad", "program: {type: shell}\n")
+    status, refused = await post("/api/v1/reload")
+    assert status == 422 and refused["applied"] is False
+    assert refused["errors"] == [f"{daemon.jobs}/bad.yaml:1: program.command: is required"]
