@@ -12,10 +12,11 @@ from typing import Any, cast
 from aiohttp import web
 
 from apsisd.api.access import may_read, peer
-from apsisd.errors import UnknownRun
+from apsisd.errors import TransitionError, UnknownRun
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run
-from apsisd.runs.state import State
+from apsisd.runs.state import FINISHED, State
+from apsisd.scheduler import operations
 from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import RunQuery
@@ -42,6 +43,9 @@ def make_app(scheduler: Scheduler, reload: Reload) -> web.Application:
     app.router.add_get("/api/v1/runs/{run_id}/log", _run_log)
     app.router.add_get("/api/v1/jobs", _jobs)
     app.router.add_post("/api/v1/reload", _reload)
+    app.router.add_post("/api/v1/runs/{run_id}/skip", _skip)
+    app.router.add_post("/api/v1/runs/{run_id}/stop", _stop)
+    app.router.add_post("/api/v1/runs/{run_id}/mark", _mark)
     return app
 
 
@@ -98,6 +102,37 @@ async def _run_log(request: web.Request) -> web.Response:
     return web.json_response({"log": [{"time": entry.time.isoformat(timespec="microseconds"),
                                        "state": str(entry.state) if entry.state else None,
                                        "message": entry.message} for entry in entries]})
+
+
+async def _skip(request: web.Request) -> web.Response:
+    return await _operate(request, lambda scheduler, run_id, who: operations.skip(scheduler, run_id, who))
+
+
+async def _stop(request: web.Request) -> web.Response:
+    return await _operate(request, lambda scheduler, run_id, who: operations.stop(scheduler, run_id, who))
+
+
+async def _mark(request: web.Request) -> web.Response:
+    state = next((state for state in FINISHED if state == request.query.get("state")), None)
+    if state is None:
+        raise _error(web.HTTPBadRequest, "state must be the finished state to mark the run as: success, failure, "
+                                         "error or skipped")
+    return await _operate(request, lambda scheduler, run_id, who: operations.mark_as(scheduler, run_id, state, who))
+
+
+async def _operate(request: web.Request, operation: Callable[[Scheduler, RunId, str], Awaitable[Run]]
+                   ) -> web.Response:
+    """Do it to the run; 404 for an unknown run, 409 when its state does not allow it (saying why)."""
+    run_id = RunId(request.match_info["run_id"])
+    caller = peer(request.transport.get_extra_info("socket") if request.transport else None)
+    who = f"uid {caller.uid} (pid {caller.pid}) through the API" if caller else "the API"
+    try:
+        run = await operation(_scheduler(request), run_id, who)
+    except UnknownRun:
+        raise _error(web.HTTPNotFound, f"no run {run_id}") from None
+    except TransitionError as exc:
+        raise _error(web.HTTPConflict, str(exc)) from None
+    return web.json_response(run_jso(run))
 
 
 async def _reload(request: web.Request) -> web.Response:

@@ -89,3 +89,23 @@ async def test_a_runs_log_and_a_reload_with_and_without_dry_run(daemon: Daemon) 
     status, refused = await post("/api/v1/reload")
     assert status == 422 and refused["applied"] is False
     assert refused["errors"] == [f"{daemon.jobs}/bad.yaml:1: program.command: is required"]
+
+
+@with_daemon()
+async def test_skip_stop_and_mark_a_run(daemon: Daemon) -> None:
+    daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+    daemon.job("long", f'schedule: {{type: explicit, times: ["{soon(1)}"]}}\nprogram: "sleep 60"\n')
+    await daemon.start()
+    (later, *_) = await daemon.wait_runs(lambda runs: bool(runs), "later", "a scheduled run")
+    status, skipped = await post(f"/api/v1/runs/{later.id}/skip")
+    assert (status, skipped["state"]) == (200, "skipped") and skipped["reason"].startswith("skipped by uid 0")
+    status, again = await post(f"/api/v1/runs/{later.id}/skip")
+    assert status == 409 and "only a scheduled or waiting run can be skipped" in again["error"]
+    (long,) = await daemon.wait_runs(lambda runs: bool(runs) and runs[0].state is State.RUNNING, "long", "running")
+    assert (await post(f"/api/v1/runs/{long.id}/stop"))[0] == 200
+    (stopped,) = await daemon.wait_runs(finished(1), "long")
+    assert (stopped.state, stopped.signal) == (State.FAILURE, "TERM") and "stopped on request" in stopped.reason
+    status, marked = await post(f"/api/v1/runs/{long.id}/mark?state=success")
+    assert (status, marked["state"], marked["reason"].startswith("marked as success")) == (200, "success", True)
+    assert (await post(f"/api/v1/runs/{long.id}/mark?state=running"))[0] == 400
+    assert (await post("/api/v1/runs/r999999/stop"))[0] == 404
