@@ -12,7 +12,8 @@ from typing import Any, cast
 from aiohttp import web
 
 from apsisd.api.access import may_read, peer
-from apsisd.errors import TransitionError, UnknownRun
+from apsisd.errors import InvalidFields, SpecError, TransitionError, UnknownRun
+from apsisd.quantities import parse_instant
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run
 from apsisd.runs.state import FINISHED, State
@@ -25,6 +26,7 @@ from apsisd.types import JobId, RunId
 SCHEDULER = "apsis.scheduler"  # plain keys: web.AppKey is aiohttp 3.9, Debian 12 has 3.8
 RELOADER = "apsis.reloader"
 MAX_LIMIT = 10_000
+MAX_CREATE = 1000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -43,6 +45,9 @@ def make_app(scheduler: Scheduler, reload: Reload) -> web.Application:
     app.router.add_get("/api/v1/runs/{run_id}/log", _run_log)
     app.router.add_get("/api/v1/jobs", _jobs)
     app.router.add_post("/api/v1/reload", _reload)
+    app.router.add_post("/api/v1/runs", _create)
+    app.router.add_post("/api/v1/runs/{run_id}/rerun", _rerun)
+    app.router.add_post("/api/v1/runs/{run_id}/signal", _signal)
     app.router.add_post("/api/v1/runs/{run_id}/skip", _skip)
     app.router.add_post("/api/v1/runs/{run_id}/stop", _stop)
     app.router.add_post("/api/v1/runs/{run_id}/mark", _mark)
@@ -104,6 +109,48 @@ async def _run_log(request: web.Request) -> web.Response:
                                        "message": entry.message} for entry in entries]})
 
 
+async def _create(request: web.Request) -> web.Response:
+    """{"job_id", "args": {...}, "at": ISO 8601 with offset (default now), "count": 1 to 1000 (default 1)}."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object: {\"job_id\": ..., \"args\": {...}}") from None
+    if not isinstance(body, dict):
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object: {\"job_id\": ..., \"args\": {...}}")
+    unknown = set(body) - {"job_id", "args", "at", "count"}
+    job_id, args, count = body.get("job_id"), body.get("args", {}), body.get("count", 1)
+    if unknown:
+        raise _error(web.HTTPBadRequest, f"unknown field {sorted(unknown)[0]!r}; use job_id, args, at, count")
+    if not isinstance(job_id, str) or not job_id:
+        raise _error(web.HTTPBadRequest, "job_id must be a job's id, such as etl/load")
+    if not isinstance(args, dict) or not all(isinstance(v, str) for v in args.values()):
+        raise _error(web.HTTPBadRequest, "args must be an object of text values, such as {\"date\": \"2026-11-26\"}")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_CREATE:
+        raise _error(web.HTTPBadRequest, f"count must be a whole number from 1 to {MAX_CREATE}")
+    try:
+        at = parse_instant(body["at"]) if body.get("at") is not None else None
+    except InvalidFields as exc:
+        raise _error(web.HTTPBadRequest, f"at: {exc}") from None
+    who = _who(request)
+    try:
+        runs = [await operations.create(_scheduler(request), JobId(job_id), args, at, who) for _ in range(count)]
+    except operations.UnknownJob as exc:
+        raise _error(web.HTTPNotFound, str(exc)) from None
+    except operations.BadArgs as exc:
+        raise _error(web.HTTPBadRequest, str(exc)) from None
+    return web.json_response({"runs": [run_jso(run) for run in runs]}, status=201)
+
+
+async def _rerun(request: web.Request) -> web.Response:
+    return await _operate(request, lambda scheduler, run_id, who: operations.rerun(scheduler, run_id, who))
+
+
+async def _signal(request: web.Request) -> web.Response:
+    signal = request.query.get("signal", "")
+    return await _operate(request, lambda scheduler, run_id, who: operations.send_signal(scheduler, run_id, signal,
+                                                                                          who))
+
+
 async def _skip(request: web.Request) -> web.Response:
     return await _operate(request, lambda scheduler, run_id, who: operations.skip(scheduler, run_id, who))
 
@@ -124,15 +171,20 @@ async def _operate(request: web.Request, operation: Callable[[Scheduler, RunId, 
                    ) -> web.Response:
     """Do it to the run; 404 for an unknown run, 409 when its state does not allow it (saying why)."""
     run_id = RunId(request.match_info["run_id"])
-    caller = peer(request.transport.get_extra_info("socket") if request.transport else None)
-    who = f"uid {caller.uid} (pid {caller.pid}) through the API" if caller else "the API"
     try:
-        run = await operation(_scheduler(request), run_id, who)
-    except UnknownRun:
-        raise _error(web.HTTPNotFound, f"no run {run_id}") from None
+        run = await operation(_scheduler(request), run_id, _who(request))
+    except (UnknownRun, operations.UnknownJob) as exc:
+        raise _error(web.HTTPNotFound, str(exc)) from None
     except TransitionError as exc:
         raise _error(web.HTTPConflict, str(exc)) from None
+    except SpecError as exc:
+        raise _error(web.HTTPBadRequest, exc.problem) from None
     return web.json_response(run_jso(run))
+
+
+def _who(request: web.Request) -> str:
+    caller = peer(request.transport.get_extra_info("socket") if request.transport else None)
+    return f"uid {caller.uid} (pid {caller.pid}) through the API" if caller else "the API"
 
 
 async def _reload(request: web.Request) -> web.Response:

@@ -1,4 +1,5 @@
-"""What an operator may do to a run: skip it before it starts, stop it while it runs, mark a finished one.
+"""What an operator may do: create a run, skip one before it starts, stop or signal one while it runs, mark or rerun
+a finished one.
 
 Each checks the run's state against the transition table first and says
 why not (TransitionError, UnknownRun), so the API answers a clear 4xx and
@@ -6,12 +7,27 @@ nothing is half done; then it goes through the same records as every change.
 """
 from __future__ import annotations
 
-from apsisd.errors import TransitionError
-from apsisd.runs.model import Run, mark
+from collections.abc import Mapping
+from datetime import datetime
+
+from apsisd.errors import ApsisError, TransitionError
+from apsisd.hosts.spec import parse_signal
+from apsisd.runs.model import Origin, Run, mark
 from apsisd.runs.state import TRANSITIONS, State
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import Changes
-from apsisd.types import RunId
+from apsisd.types import JobId, RunId
+
+
+class UnknownJob(ApsisError):
+    """No job of this id is loaded."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id} in the jobs folder")
+
+
+class BadArgs(ApsisError):
+    """The args given do not match the job's params."""
 
 
 async def current(scheduler: Scheduler, run_id: RunId) -> Run:
@@ -50,3 +66,41 @@ async def mark_as(scheduler: Scheduler, run_id: RunId, state: State, who: str) -
     return marked
 
 
+
+
+async def create(scheduler: Scheduler, job_id: JobId, args: Mapping[str, str], at: datetime | None, who: str
+                 ) -> Run:
+    """A run of a job of the folder, with exactly its params as args, due at `at` (now by default)."""
+    job = scheduler.jobs.jobs.get(job_id)
+    if job is None:
+        raise UnknownJob(job_id)
+    missing = [name for name in job.params if name not in args]
+    extra = sorted(set(args) - set(job.params))
+    if missing or extra:
+        wanted = ", ".join(job.params) or "none"
+        raise BadArgs(f"job {job_id} takes args {wanted}; " + "; ".join(
+            ([f"missing: {', '.join(missing)}"] if missing else []) + ([f"not params: {', '.join(extra)}"] if extra
+                                                                       else [])))
+    return await scheduler.create(job_id, args, origin=Origin.MANUAL, at=at, reason=f"created by {who}")
+
+
+async def rerun(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
+    """A new run of a finished run's job with its args, now, linked to it; bound to the job as it reads now."""
+    run = await current(scheduler, run_id)
+    if not run.finished:
+        raise TransitionError(run_id, run.state, run.state, [], why="only a finished run can be run again")
+    if run.job_id not in scheduler.jobs.jobs:
+        raise UnknownJob(run.job_id)
+    return await scheduler.create(run.job_id, run.args, origin=Origin.RERUN, previous=run_id,
+                                  reason=f"rerun of {run_id} by {who}")
+
+
+async def send_signal(scheduler: Scheduler, run_id: RunId, signal: str, who: str) -> Run:
+    """A signal to every process of a running (or stopping) run; noted in its log, no change of state."""
+    run = await current(scheduler, run_id)
+    if run.state not in (State.RUNNING, State.STOPPING):
+        raise TransitionError(run_id, run.state, run.state, [], why="only a running or stopping run can be signalled")
+    number = parse_signal(signal)
+    await scheduler.host.kill(run_id, number)
+    await scheduler.records.note(run_id, f"signal {number.name} sent by {who}")
+    return run

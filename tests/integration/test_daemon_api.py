@@ -109,3 +109,34 @@ async def test_skip_stop_and_mark_a_run(daemon: Daemon) -> None:
     assert (status, marked["state"], marked["reason"].startswith("marked as success")) == (200, "success", True)
     assert (await post(f"/api/v1/runs/{long.id}/mark?state=running"))[0] == 400
     assert (await post("/api/v1/runs/r999999/stop"))[0] == 404
+
+
+async def post_json(path: str, body: Any) -> tuple[int, Any]:
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as session:
+        async with session.post(f"http://apsis{path}", json=body) as response:
+            return response.status, await response.json()
+
+
+@with_daemon()
+async def test_create_rerun_and_signal_runs(daemon: Daemon) -> None:
+    daemon.job("greet", 'params: [who]\nprogram: "echo hello {{ who }}; exit 3"\n')
+    daemon.job("wait", 'program: "sleep 60"\n')
+    await daemon.start()
+    status, made = await post_json("/api/v1/runs", {"job_id": "greet", "args": {"who": "ops"}, "count": 2})
+    assert status == 201 and [(r["origin"], r["args"]) for r in made["runs"]] == [("manual", {"who": "ops"})] * 2
+    runs = await daemon.wait_runs(finished(2), "greet")
+    assert [(run.state, run.exit_code) for run in runs] == [(State.FAILURE, 3)] * 2
+    status, error = await post_json("/api/v1/runs", {"job_id": "greet", "args": {"whom": "x"}})
+    assert status == 400 and error["error"] == "job greet takes args who; missing: who; not params: whom"
+    assert (await post_json("/api/v1/runs", {"job_id": "nope"}))[0] == 404
+    assert (await post_json("/api/v1/runs", {"job_id": "greet", "args": {"who": "x"}, "at": "tomorrow"}))[0] == 400
+    assert (await post_json("/api/v1/runs", ["not", "an", "object"]))[0] == 400
+    status, again = await post(f"/api/v1/runs/{runs[0].id}/rerun")
+    assert (status, again["origin"], again["previous"], again["args"]) == (200, "rerun", runs[0].id, {"who": "ops"})
+    status, made = await post_json("/api/v1/runs", {"job_id": "wait"})
+    (waiting,) = await daemon.wait_runs(lambda runs: bool(runs) and runs[0].state is State.RUNNING, "wait", "running")
+    assert (await post(f"/api/v1/runs/{waiting.id}/signal?signal=NOSUCH"))[0] == 400
+    assert (await post(f"/api/v1/runs/{waiting.id}/signal?signal=TERM"))[0] == 200
+    (ended,) = await daemon.wait_runs(finished(1), "wait")
+    assert (ended.state, ended.signal) == (State.FAILURE, "TERM")
+    assert (await post(f"/api/v1/runs/{waiting.id}/signal?signal=TERM"))[0] == 409
