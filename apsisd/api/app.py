@@ -43,6 +43,7 @@ def make_app(scheduler: Scheduler, reload: Reload) -> web.Application:
     app.router.add_get("/api/v1/runs", _runs)
     app.router.add_get("/api/v1/runs/{run_id}", _run)
     app.router.add_get("/api/v1/runs/{run_id}/log", _run_log)
+    app.router.add_get("/api/v1/runs/{run_id}/output", _output)
     app.router.add_get("/api/v1/jobs", _jobs)
     app.router.add_post("/api/v1/reload", _reload)
     app.router.add_post("/api/v1/runs", _create)
@@ -96,6 +97,20 @@ async def _run(request: web.Request) -> web.Response:
         except UnknownRun:
             raise _error(web.HTTPNotFound, f"no run {run_id}") from None
     return web.json_response(run_jso(run))
+
+
+async def _output(request: web.Request) -> web.Response:
+    """The run's output as written (bytes, stdout and stderr interleaved), from the journal; empty before it ran."""
+    run_id = RunId(request.match_info["run_id"])
+    scheduler = _scheduler(request)
+    try:
+        run = await operations.current(scheduler, run_id)
+    except UnknownRun:
+        raise _error(web.HTTPNotFound, f"no run {run_id}") from None
+    if run.unit is None:
+        return web.Response(body=b"", content_type="application/octet-stream")
+    data = b"".join([record.data async for record in scheduler.host.output(run_id)])
+    return web.Response(body=data, content_type="application/octet-stream")
 
 
 async def _run_log(request: web.Request) -> web.Response:

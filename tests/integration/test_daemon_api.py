@@ -140,3 +140,15 @@ async def test_create_rerun_and_signal_runs(daemon: Daemon) -> None:
     (ended,) = await daemon.wait_runs(finished(1), "wait")
     assert (ended.state, ended.signal) == (State.FAILURE, "TERM")
     assert (await post(f"/api/v1/runs/{waiting.id}/signal?signal=TERM"))[0] == 409
+
+
+@with_daemon()
+async def test_a_runs_output_as_written(daemon: Daemon) -> None:
+    daemon.job("talk", f'schedule: {{type: explicit, times: ["{soon(1)}"]}}\n'
+                       'program: "printf \'one\\\\n\'; printf \'two\\\\n\' >&2; printf \'caf\\\\351\\\\n\'"\n')
+    await daemon.start()
+    (run,) = await daemon.wait_runs(finished(1), "talk")
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as session:
+        async with session.get(f"http://apsis/api/v1/runs/{run.id}/output") as response:
+            assert (response.status, await response.read()) == (200, b"one\ntwo\ncaf\xe9\n")
+    assert (await get("/api/v1/runs/r999999/output"))[0] == 404
