@@ -79,12 +79,7 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
                                             reason=verdict.reason))
     cursors.update({job_id: now for job_id in behind})
     cursors.update({job_id: None for job_id in scheduler.cursors if job_id not in jobs})
-    for job_id, cursor in cursors.items():
-        if cursor is None:
-            scheduler.cursors.pop(job_id, None)
-        else:
-            scheduler.cursors[job_id] = cursor
-    await records.add(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
+    await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
     skipped = sum(1 for run, _ in (*drafts, *moved) if run.state is State.SKIPPED)
     log.info("recovered %d runs in flight; %d missed runs caught up, %d skipped, %d withdrawn", len(runs),
              caught_up, skipped, len(withdrawn),

@@ -31,7 +31,6 @@ class ReloadResult:
     removed: tuple[JobId, ...] = ()
     errors: tuple[str, ...] = ()
     applied: bool = False
-    withdrawn: tuple[RunId, ...] = ()
 
 
 class Reloader:
@@ -70,16 +69,11 @@ class Reloader:
                 cursors[job_id] = fit.cursor
             for job_id in changes.added:
                 cursors[job_id] = now
-            for job_id, cursor in cursors.items():
-                if cursor is None:
-                    scheduler.cursors.pop(job_id, None)
-                else:
-                    scheduler.cursors[job_id] = cursor
-            await scheduler.records.add(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
+            await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
             for job_id in (*changes.added, *changes.changed):
                 scheduler.topup_soon(job_id)
             return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,
-                                applied=True, withdrawn=tuple(withdrawn))
+                                applied=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

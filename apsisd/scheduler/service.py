@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -129,14 +129,24 @@ class Scheduler:
                 drafts = [self.records.draft(job_id, due.args, due.time, origin=Origin.SCHEDULE,
                                              reason="scheduled by the job's schedule", stop_time=due.stop)
                           for due in plan.dues]
-                self.cursors[job_id] = plan.cursor
-                await self.records.add(drafts, cursors={job_id: plan.cursor})
+                await self.apply(drafts, cursors={job_id: plan.cursor})
                 self.wake()
             if not plan.capped and plan.next_due is not None:
                 assert policy.horizon is not None
                 self.topup_soon(job_id, plan.next_due - timedelta(seconds=policy.horizon))
         finally:
             self._expanding.discard(job_id)
+
+    async def apply(self, drafts: Sequence[tuple[Run, LogEntry]], *, deleted: Sequence[RunId] = (),
+                    cursors: Mapping[JobId, datetime | None], moved: Sequence[tuple[Run, LogEntry]] = ()) -> None:
+        """New, withdrawn and moved runs with the jobs' new cursors (None forgets one), in memory and in one
+        commit: what an expansion, a reload and a recovery each decide."""
+        for job_id, cursor in cursors.items():
+            if cursor is None:
+                self.cursors.pop(job_id, None)
+            else:
+                self.cursors[job_id] = cursor
+        await self.records.add(drafts, deleted=deleted, cursors=cursors, moved=moved)
 
     async def begin(self, run: Run) -> None:
         """A scheduled run is (all but) due: wait for its conditions at its time, or commit it as starting now
