@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from apsisd.api.access import may_read, peer
+from apsisd.api.access import Caller, may_read, peer
 from apsisd.errors import InvalidFields, SpecError, TransitionError, UnknownRun
 from apsisd.quantities import parse_instant
 from apsisd.runs.jso import run_jso
@@ -65,8 +65,7 @@ def _error(status: type[web.HTTPError], message: str) -> web.HTTPError:
 
 @web.middleware
 async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
-    caller = peer(request.transport.get_extra_info("socket") if request.transport else None)
-    if not may_read(caller):
+    if not may_read(_caller(request)):
         raise _error(web.HTTPForbidden, "not allowed: the API answers root, apsisd's user and the group apsis")
     return await handler(request)
 
@@ -89,13 +88,10 @@ async def _health(request: web.Request) -> web.Response:
 
 async def _run(request: web.Request) -> web.Response:
     run_id = RunId(request.match_info["run_id"])
-    scheduler = _scheduler(request)
-    run = scheduler.ledger.get(run_id)
-    if run is None:
-        try:
-            run = await scheduler.records.store.get(run_id)
-        except UnknownRun:
-            raise _error(web.HTTPNotFound, f"no run {run_id}") from None
+    try:
+        run = await operations.current(_scheduler(request), run_id)
+    except UnknownRun:
+        raise _error(web.HTTPNotFound, f"no run {run_id}") from None
     return web.json_response(run_jso(run))
 
 
@@ -197,8 +193,12 @@ async def _operate(request: web.Request, operation: Callable[[Scheduler, RunId, 
     return web.json_response(run_jso(run))
 
 
+def _caller(request: web.Request) -> Caller | None:
+    return peer(request.transport.get_extra_info("socket") if request.transport else None)
+
+
 def _who(request: web.Request) -> str:
-    caller = peer(request.transport.get_extra_info("socket") if request.transport else None)
+    caller = _caller(request)
     return f"uid {caller.uid} (pid {caller.pid}) through the API" if caller else "the API"
 
 

@@ -153,3 +153,8 @@ class JobSet:
 
     jobs: Mapping[JobId, Job]
     calendars: Mapping[str, Calendar]
+
+    def params_of(self, job_id: JobId) -> tuple[str, ...] | None:
+        """The job's params; None when no such job is loaded (what conditions and actions name jobs by)."""
+        job = self.jobs.get(job_id)
+        return None if job is None else job.params

@@ -232,8 +232,7 @@ class ActionContext:
         self.calendars = scheduler.jobs.calendars
 
     def params_of(self, job_id: JobId) -> tuple[str, ...] | None:
-        job = self._scheduler.jobs.jobs.get(job_id)
-        return None if job is None else job.params
+        return self._scheduler.jobs.params_of(job_id)
 
     async def schedule(self, job_id: JobId, args: Mapping[str, str], *, source: Run) -> Run:
         return await self._scheduler.create(job_id, args, origin=Origin.ACTION, previous=source.id,

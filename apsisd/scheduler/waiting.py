@@ -14,7 +14,7 @@ from datetime import timedelta
 from apsisd.conditions.base import BoundCondition, Settle, Wait
 from apsisd.errors import ApsisError
 from apsisd.jobs.model import Job, JobSet
-from apsisd.runs.model import Run
+from apsisd.runs.model import Run, run_number
 from apsisd.runs.state import State
 from apsisd.scheduler.driver import Driver, Spawn
 from apsisd.scheduler.records import Records
@@ -45,7 +45,7 @@ class Waiter:
 
     async def latest(self, job_id: JobId, args: Mapping[str, str], states: frozenset[State]) -> Run | None:
         wanted = dict(args)
-        for run in sorted(self.records.ledger.active(job_id), key=lambda r: -int(r.id[1:])):
+        for run in sorted(self.records.ledger.active(job_id), key=lambda r: -run_number(r.id)):
             if run.state in states and dict(run.args) == wanted:
                 return run  # in flight: the ledger is ahead of the store by at most a commit
         found = await self.records.store.runs(RunQuery(job_id=job_id, args=wanted, exact_args=True, states=states,
@@ -53,8 +53,7 @@ class Waiter:
         return found[0] if found else None
 
     def params_of(self, job_id: JobId) -> tuple[str, ...] | None:
-        job = self.jobs().jobs.get(job_id)
-        return None if job is None else job.params
+        return self.jobs().params_of(job_id)
 
     # -- the life of a waiting run ------------------------------------------------
 

@@ -16,6 +16,7 @@ from apsisd.jobs.program import Kind
 from apsisd.jobs.retry import Retry
 from apsisd.jobs.target import Target
 from apsisd.runs.state import State
+from apsisd.types import JobId
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "etc" / "jobs"
@@ -160,6 +161,13 @@ def test_the_example_jobs_load_without_problems() -> None:
     types = {schedule.type_name for job in job_set.jobs.values() for schedule in job.schedules}
     assert {"daily", "interval", "cron", "on-calendar", "daily-interval"} <= types
     assert any("/" in job_id for job_id in job_set.jobs)
+
+
+def test_a_job_sets_params_by_job_id() -> None:
+    job_set = load_jobs(EXAMPLES)
+    assert job_set.params_of(JobId("reports/daily-summary")) == ("date", "region")
+    assert job_set.params_of(JobId("demo/flaky")) == ()
+    assert job_set.params_of(JobId("no/such/job")) is None
 
 
 def test_the_job_template_loads_once_named_yaml(tmp_path: Path) -> None:
