@@ -34,6 +34,8 @@ LISTEN_HELP = "write unix:/PATH or tcp:HOST:PORT, such as unix:/run/apsis/api.so
 # 10 s after the first of them however busy the folder stays.
 RELOAD_DEBOUNCE = 0.5
 RELOAD_MAX_DELAY = 10.0
+API_GROUP = "apsis"  # its members (with root and apsisd's own user) may operate through the API's socket
+OTHERS = ("none", "read")  # what anyone else on the socket may do
 SOCKET_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, less the final NUL
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*", re.ASCII)
 _POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
@@ -65,6 +67,8 @@ class Config:
     `calendars_dir` is read besides the holiday calendars of `jobs_dir`
     (which are always read); it defaults to the jobs folder itself.
     `waiting_max_time` None: a run may wait for its conditions forever.
+    `api_group`: the operators' group on the API's socket; `api_others`:
+    "read" lets anyone else on the socket read, "none" refuses them.
     `reload_*`: the jobs folder is watched (unless `reload_watch` is false)
     and reloaded once changes have stopped for `reload_debounce` seconds, or
     at the latest `reload_max_delay` seconds after the first of them: a copy
@@ -80,6 +84,8 @@ class Config:
     schedule: Scheduling
     waiting_max_time: float | None
     api_listen: tuple[str, ...]
+    api_group: str
+    api_others: str
     reload_watch: bool
     reload_debounce: float
     reload_max_delay: float
@@ -121,6 +127,7 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
         "jobs_dir": folder / "jobs", "state_dir": _default_state(privileged, env), "log_level": LogLevel.INFO,
         "schedule": Scheduling(), "waiting_max_time": None,
         "reload_watch": True, "reload_debounce": RELOAD_DEBOUNCE, "reload_max_delay": RELOAD_MAX_DELAY,
+        "api_group": API_GROUP, "api_others": "none",
         **(_read_file(file) if found else {}),
         **{name: getattr(overrides, name) for name in Overrides.__dataclass_fields__
            if getattr(overrides, name) is not None},
@@ -201,11 +208,31 @@ def _read_settings(data: dict[str, Any], base: Path) -> dict[str, Any]:
         "schedule": fields.take("schedule", _table(read_scheduling), None),
         **fields.take("waiting", _table(lambda table: {
             "waiting_max_time": table.take("max_time", positive_duration, None)}), {}),
-        **fields.take("api", _table(lambda table: {"api_listen": table.take("listen", _listen(base), None)}), {}),
+        **fields.take("api", _table(lambda table: _read_api(table, base)), {}),
         **fields.take("reload", _table(_read_reload), {}),
     }
     fields.done()
     return {name: value for name, value in settings.items() if value is not None}
+
+
+def _read_api(table: Fields, base: Path) -> dict[str, Any]:
+    return {
+        "api_listen": table.take("listen", _listen(base), None),
+        "api_group": table.take("group", _group_name, None),
+        "api_others": table.take("others", _others, None),
+    }
+
+
+def _group_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or "\0" in value or ":" in value:
+        raise invalid(f"must be the name of a group, such as apsis, not {describe(value)}")
+    return value.strip()
+
+
+def _others(value: Any) -> str:
+    if value not in OTHERS:
+        raise invalid(f"must be one of {', '.join(repr(choice) for choice in OTHERS)}, not {describe(value)}")
+    return str(value)
 
 
 def _read_reload(table: Fields) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import click
 
+from apsisd.api.access import Policy
 from apsisd.api.app import make_app
+from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
 from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.config import Config, LogLevel, Overrides, load_config
@@ -137,7 +139,9 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
             _watch(config, reload, config.reload_debounce, config.reload_max_delay), name="watch"))
     tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
     tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
-    api = await serve_api(make_app(scheduler, partial(reload, "the API")), config.api_listen)
+    policy = Policy(group=config.api_group, others_read=config.api_others == "read")
+    api = await serve_api(make_app(ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy)),
+                          config.api_listen)
     notifier.ready(_status(scheduler))
     log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
              config.state_dir, extra={"action": "ready"})

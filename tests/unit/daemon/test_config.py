@@ -16,8 +16,8 @@ from apsisd.jobs.scheduling import DEFAULTS, CatchUp, Scheduling
 ETC = Path(__file__).resolve().parents[3] / "etc" / "apsisd.toml"
 ROOT = Config(file=None, jobs_dir=Path("/etc/apsis/jobs"), calendars_dir=Path("/etc/apsis/jobs"),
               state_dir=Path("/var/lib/apsis"), log_level=LogLevel.INFO, schedule=DEFAULTS, waiting_max_time=None,
-              api_listen=("unix:/run/apsis/api.sock",), reload_watch=True, reload_debounce=0.5,
-              reload_max_delay=10.0)
+              api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_others="none", reload_watch=True,
+              reload_debounce=0.5, reload_max_delay=10.0)
 
 
 def problems(file: Path, text: str) -> list[str]:
@@ -67,7 +67,9 @@ schedule.max_scheduled = 3
 schedule.catchup = "all"
 schedule.max_age = 600
 waiting = { max_time = "1h" }
-api = { listen = ["unix:api.sock", "tcp:localhost:5050", "tcp:[0:0::1]:80", "tcp:10.0.0.1:1"] }
+api.listen = ["unix:api.sock", "tcp:localhost:5050", "tcp:[0:0::1]:80", "tcp:10.0.0.1:1"]
+api.group = "ops"
+api.others = "read"
 [reload]
 watch = false
 debounce = "2s"
@@ -79,7 +81,7 @@ max_delay = "2s"
         schedule=Scheduling(horizon=7200.0, max_scheduled=3, catchup=CatchUp.ALL, max_age=600.0),
         waiting_max_time=3600.0,
         api_listen=(f"unix:{tmp_path}/conf/api.sock", "tcp:localhost:5050", "tcp:[::1]:80", "tcp:10.0.0.1:1"),
-        reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0)
+        api_group="ops", api_others="read", reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0)
     assert load_config(file, privileged=True, env={}).calendar_folders() == (Path("/srv/calendars"),)
 
 
@@ -159,7 +161,7 @@ def test_dotted_keys_and_inline_tables_have_their_lines(tmp_path: Path) -> None:
         "3: schedule.nope: unknown key; allowed here: catchup, horizon, max_age, max_scheduled",
         "4: api.listen: 'x' is not an address; write unix:/PATH or tcp:HOST:PORT, such as "
         "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
-        "4: api.more: unknown key; allowed here: listen",
+        "4: api.more: unknown key; allowed here: group, listen, others",
         "5: waiting: must be a table of keys, not a number 5",
     ]
 
@@ -197,9 +199,16 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
     assert load_config(uncommented, privileged=True, env={}) == replace(ROOT, file=uncommented)
     shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
-                     "max_age", "max_time", "listen", "watch", "debounce", "max_delay"}
+                     "max_age", "max_time", "listen", "group", "others", "watch", "debounce", "max_delay"}
 
 
 def test_log_levels_are_python_s() -> None:
     assert [level.number for level in LogLevel] == [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR,
                                                     logging.CRITICAL]
+
+
+def test_the_api_s_group_and_what_others_may_do_are_checked(tmp_path: Path) -> None:
+    assert problems(tmp_path / "apsisd.toml", '[api]\ngroup = ""\nothers = "write"\n') == [
+        "2: api.group: must be the name of a group, such as apsis, not a string ''",
+        "3: api.others: must be one of 'none', 'read', not a string 'write'",
+    ]

@@ -1,0 +1,40 @@
+"""What the API's handlers reach: the scheduler, the daemon's reload, and who may do what; one key on the app.
+
+A plain string key: web.AppKey is aiohttp 3.9, and Debian 12 ships 3.8.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import cast
+
+from aiohttp import web
+
+from apsisd.api.access import Policy
+from apsisd.scheduler.reload import ReloadResult
+from apsisd.scheduler.service import Scheduler
+
+KEY = "apsis"
+Reload = Callable[..., Awaitable[ReloadResult]]  # reload(dry_run=False): the daemon's, which logs and notifies
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiState:
+    scheduler: Scheduler
+    reload: Reload
+    policy: Policy
+
+
+def attach(app: web.Application, state: ApiState) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # aiohttp >= 3.9 asks for an AppKey, which 3.8 does not have
+        app[KEY] = state
+
+
+def state_of(request: web.Request) -> ApiState:
+    return cast(ApiState, request.app[KEY])
+
+
+def scheduler_of(request: web.Request) -> Scheduler:
+    return state_of(request).scheduler
