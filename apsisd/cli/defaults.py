@@ -1,8 +1,9 @@
-"""Where the commands that work without a daemon find the jobs: apsisd's own configuration, read as apsisd does.
+"""What `apsis` takes from apsisd's own configuration, read as apsisd does: the jobs folder and the API's socket.
 
 The file is $APSIS_CONFIG if set, else apsisd's default one (root:
 /etc/apsis/apsisd.toml; anyone else: their XDG config folder), so
-`apsis check-jobs` checks the folder the daemon would load.
+`apsis check-jobs` checks the folder the daemon would load, and the other
+commands talk to the socket it listens on.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apsisd.daemon.config import ConfigError, load_config
-from apsisd.errors import InvalidFiles
+from apsisd.daemon.config import SYSTEM_SOCKET, Config, ConfigError, load_config
+from apsisd.errors import ApsisError, InvalidFiles
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,14 +30,43 @@ def folders(environ: Mapping[str, str] | None = None, euid: int | None = None) -
     InvalidFiles: the commands report problems in the jobs, not in apsisd.toml,
     as their findings.
     """
+    config = _config(os.environ if environ is None else environ, os.geteuid() if euid is None else euid)
+    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders())
+
+
+def api_sockets(environ: Mapping[str, str] | None = None, euid: int | None = None) -> tuple[Path, ...]:
+    """The API's sockets to try, best first.
+
+    The first unix: address of the configuration's `[api] listen` (root:
+    /run/apsis/api.sock; anyone else: their own apsisd's, in
+    $XDG_RUNTIME_DIR/apsis); then, for anyone but root who did not name a
+    configuration in $APSIS_CONFIG, the system apsisd's (an operator in the
+    group apsis talking to it). A system configuration this user may not
+    read leaves the default system socket.
+    """
     environ = os.environ if environ is None else environ
     euid = os.geteuid() if euid is None else euid
+    found = [_first_socket(_config(environ, euid))]
+    if euid != 0 and not environ.get("APSIS_CONFIG"):
+        try:
+            system = _first_socket(load_config(None, privileged=True, env={}))
+        except ApsisError:
+            system = None
+        found.append(system or Path(SYSTEM_SOCKET.removeprefix("unix:")))
+    return tuple(path for path in found if path is not None)
+
+
+def _config(environ: Mapping[str, str], euid: int) -> Config:
     path = Path(environ["APSIS_CONFIG"]) if environ.get("APSIS_CONFIG") else None
     try:
-        config = load_config(path, privileged=euid == 0, env=environ)
+        return load_config(path, privileged=euid == 0, env=environ)
     except InvalidFiles as exc:
         raise ConfigError(str(exc)) from None
-    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders())
+
+
+def _first_socket(config: Config) -> Path | None:
+    return next((Path(address.removeprefix("unix:")) for address in config.api_listen if address.startswith("unix:")),
+                None)
 
 
 def local_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:

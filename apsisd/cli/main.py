@@ -1,191 +1,47 @@
-"""The `apsis` command. For now the commands that need no daemon: check-jobs and next.
+"""The `apsis` command: the group, its global options, and its commands gathered from the modules by subject.
 
-Only this room ends the process: an ApsisError becomes one line on stderr
-and exit status 2; problems in job files are the output of check-jobs (one
-per line, FILE:LINE:) and exit status 1.
+Every command but check-jobs and next talks to apsisd through its HTTP API
+only (cli/client.py), never reading the store. Exit statuses (docs/cli.md):
+0 done; 1 the command ran and found problems (job files, check findings, a
+refused reload, apsisd not scheduling); 2 it could not do what was asked,
+with one line `apsis: message` on stderr. `run --wait` exits as its run did.
 """
 from __future__ import annotations
 
-import difflib
-import itertools
-import json
-import sys
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, tzinfo
-from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
-from zoneinfo import ZoneInfo
 
 import click
 
-from apsisd.cli.defaults import folders, local_zone
-from apsisd.errors import ApsisError, InvalidFields, InvalidFiles
-from apsisd.jobs.load import JOB_SUFFIX, load_jobs
-from apsisd.jobs.model import Job, JobSet
-from apsisd.quantities import parse_zone
-from apsisd.schedules.base import Due, Schedule
-from apsisd.types import JobId
-
-F = TypeVar("F", bound=Callable[..., Any])
-LABEL_WIDTH = 15
-
-
-class Failed(ApsisError):
-    """A command cannot do what was asked (unknown job, bad option value)."""
-
-
-def fails_cleanly(command: F) -> F:
-    """Turn an ApsisError into `apsis: message` on stderr and exit status 2, never a traceback."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except InvalidFiles as exc:
-            _invalid_files(exc)
-        except ApsisError as exc:
-            click.echo(f"apsis: {exc}", err=True)
-            sys.exit(2)
-
-    return run  # type: ignore[return-value]
+from apsisd.cli import complete, jobs, launch, offline, operate, runs, status, watch
+from apsisd.cli.session import Session
 
 
 @click.group(name="apsis", context_settings={"help_option_names": ["-h", "--help"]})
-def apsis() -> None:
-    """apsis: a job scheduler whose runs are systemd units."""
+@click.option("--url", metavar="URL", envvar="APSIS_URL",
+              help="apsisd's address: unix:/PATH, http://HOST:PORT or https://HOST:PORT [default: $APSIS_URL, else "
+                   "the socket of apsisd's configuration, /run/apsis/api.sock for the system apsisd]")
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Read the bearer token (for http/https) from FILE's first line [default: $APSIS_TOKEN].")
+@click.option("--ca", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE", envvar="APSIS_CA",
+              help="Check an https apsisd's certificate against the CA certificates in FILE [default: $APSIS_CA, "
+                   "else the system's].")
+@click.option("--utc", is_flag=True, help="Show times in UTC, not in the local zone.")
+@click.pass_context
+def apsis(ctx: click.Context, url: str | None, token_file: Path | None, ca: Path | None, utc: bool) -> None:
+    """apsis: a job scheduler whose runs are systemd units.
 
-
-@apsis.command("check-jobs")
-@click.argument("folder", required=False, type=click.Path(path_type=Path))
-@fails_cleanly
-def check_jobs(folder: Path | None) -> None:
-    """Check every job and calendar file in FOLDER (default: the configured jobs folder).
-
-    Prints each problem as FILE:LINE: field: message and exits 1 if there is
-    any; otherwise prints a one-line summary and exits 0.
+    Every command but check-jobs and next asks the running apsisd, through its
+    API; `apsis COMMAND --help` tells more.
     """
-    job_set, folder = _load(folder)
-    count = sum(len(job.schedules) for job in job_set.jobs.values())
-    click.echo(f"{folder}: {_count(len(job_set.jobs), 'job')}, {_count(len(job_set.calendars), 'calendar')}, "
-               f"{_count(count, 'schedule')}: no problems")
+    ctx.obj = Session(url=url, token_file=token_file, ca=ca, utc=utc)
 
 
-@apsis.command("next")
-@click.argument("job_id")
-@click.option("--jobs", "folder", type=click.Path(path_type=Path), metavar="DIR",
-              help="The jobs folder (default: the configured one).")
-@click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True,
-              help="How many instants to show.")
-@click.option("--from", "start", metavar="TIME",
-              help="Start from this ISO 8601 time (without an offset: in --tz); default: now.")
-@click.option("--tz", "zone", metavar="ZONE", help="Show times in this zone (default: the local one).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {time, args}.")
-@fails_cleanly
-def next_(job_id: str, folder: Path | None, count: int, start: str | None, zone: str | None, as_json: bool) -> None:
-    """Show when JOB_ID's next runs are due, with their args, like systemd-analyze calendar."""
-    shown = _zone(zone)
-    since = _start(start, shown)
-    job_set, folder = _load(folder)
-    job = _job(job_set, job_id, folder)
-    dues = list(itertools.islice(job.times(since), count))
-    if as_json:
-        click.echo(json.dumps([_as_json(due, shown) for due in dues], indent=2))
-        return
-    click.echo("\n".join(_human(job, dues, since, shown)))
+for module in (offline, jobs, runs, launch, operate, watch, status, complete):
+    for command in module.commands:
+        apsis.add_command(command)
 
 
 def main() -> None:
-    """The console script `apsis` (click ends the process with the command's status)."""
+    """The console script `apsis` (click ends the process with the command's status; a closed pipe, as in
+    `apsis output r1 | head`, ends it quietly)."""
     apsis.main(prog_name="apsis")
-
-
-def _load(folder: Path | None) -> tuple[JobSet, Path]:
-    """The jobs of `folder` (only its own calendars), or of the configured folders."""
-    if folder is not None:
-        return load_jobs(folder), folder
-    configured = folders()
-    return load_jobs(configured.jobs, configured.calendars), configured.jobs
-
-
-def _invalid_files(exc: InvalidFiles) -> NoReturn:
-    for problem in exc.problems:
-        click.echo(str(problem))
-    files = len({problem.file for problem in exc.problems})
-    click.echo(f"{_count(len(exc.problems), 'problem')} in {_count(files, 'file')}", err=True)
-    sys.exit(1)
-
-
-def _zone(name: str | None) -> tzinfo:
-    if name is None:
-        return local_zone()
-    try:
-        return parse_zone(name)
-    except InvalidFields as exc:
-        raise Failed(f"--tz: {exc.problems[0][1]}") from None
-
-
-def _start(text: str | None, zone: tzinfo) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise Failed(f"--from: {text!r} is not an ISO 8601 time such as 2026-03-01T09:30 or "
-                     "2026-03-01T09:30:00+01:00") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
-
-
-def _job(job_set: JobSet, job_id: str, folder: Path) -> Job:
-    for candidate in (job_id, job_id.removesuffix(JOB_SUFFIX)):
-        if candidate in job_set.jobs:
-            return job_set.jobs[JobId(candidate)]
-    close = difflib.get_close_matches(job_id, list(job_set.jobs), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise Failed(f"no job {job_id!r} in {folder}{hint}")
-
-
-def _as_json(due: Due, zone: tzinfo) -> dict[str, Any]:
-    entry: dict[str, Any] = {"time": due.time.astimezone(zone).isoformat(), "args": dict(due.args)}
-    if due.stop is not None:
-        entry["stop"] = due.stop.astimezone(zone).isoformat()
-    return entry
-
-
-def _human(job: Job, dues: list[Due], since: datetime, zone: tzinfo) -> Iterator[str]:
-    kinds = ", ".join(_kind(schedule) + ("" if schedule.enabled else " (disabled)") for schedule in job.schedules)
-    yield _line("Job", job.id)
-    yield _line("Schedules", kinds or "none")
-    yield _line("From", _time(since, zone))
-    if not dues:
-        yield _line("Next elapse", "never (no enabled schedule gives a time from here)")
-    for number, due in enumerate(dues, start=1):
-        yield _line("Next elapse" if number == 1 else f"Iter. #{number}", _time(due.time, zone))
-        if not _is_utc(zone):
-            yield _line("(in UTC)", _time(due.time, UTC))
-        if due.stop is not None:
-            yield _line("Stop", _time(due.stop, zone))
-        if due.args:
-            yield _line("Args", " ".join(f"{name}={value}" for name, value in due.args.items()))
-
-
-def _kind(schedule: Schedule) -> str:
-    """`daily`, or `daily (with stop)` for a stop schedule around a daily one."""
-    start: Any = getattr(schedule, "start", None)
-    return f"{start.type_name} (with stop)" if hasattr(start, "type_name") else schedule.type_name
-
-
-def _line(label: str, text: str) -> str:
-    return f"{label:>{LABEL_WIDTH}}: {text}"
-
-
-def _time(moment: datetime, zone: tzinfo) -> str:
-    return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z")
-
-
-def _is_utc(zone: tzinfo) -> bool:
-    return isinstance(zone, ZoneInfo) and zone.key in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu")
-
-
-def _count(number: int, word: str) -> str:
-    return f"{number:,} {word}{'' if number == 1 else 's'}"

@@ -1,0 +1,141 @@
+"""Looking at runs: `runs` (a filtered list), `show RUN` (its fields), `log RUN` (its history), `output RUN` (the
+bytes its program wrote, followed live with -f)."""
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from apsisd.cli.complete import job_ids, run_ids
+from apsisd.cli.render import Cell, flow, line, plural, print_json, table, when
+from apsisd.cli.run_view import COLOURS, RUN_HEADERS, details, row
+from apsisd.cli.session import Failed, Session, fails_cleanly, pass_session
+from apsisd.cli.when import BadTime, parse_time
+from apsisd.runs.state import State
+
+STATES = click.Choice([str(state) for state in State])
+
+
+@click.command("runs")
+@click.option("--job", metavar="JOB", shell_complete=job_ids, help="Only this job's runs.")
+@click.option("--path", metavar="PREFIX", help="Only the runs of jobs under PREFIX ('etl/'; 'etl' also job etl).")
+@click.option("--state", "states", type=STATES, multiple=True, help="Only runs in this state (repeatable: any).")
+@click.option("--label", "labels", metavar="LABEL", multiple=True, help="Only runs of jobs with this label "
+                                                                        "(repeatable: all).")
+@click.option("--arg", "args", metavar="K=V", multiple=True, help="Only runs with this arg (repeatable: all).")
+@click.option("--since", metavar="TIME", help="Only runs scheduled at or after TIME (see TIME below).")
+@click.option("--until", metavar="TIME", help="Only runs scheduled before TIME.")
+@click.option("--changed-since", metavar="TIME", help="Only runs whose last change was at or after TIME.")
+@click.option("--changed-until", metavar="TIME", help="Only runs whose last change was before TIME.")
+@click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Show at most this many runs.")
+@click.option("--before", metavar="RUN", help="Only runs older than RUN (the next page: the id the list ends with).")
+@click.option("--no-legend", is_flag=True, help="Leave out the column headers and the count.")
+@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@pass_session
+@fails_cleanly
+def runs(session: Session, job: str | None, path: str | None, states: tuple[str, ...], labels: tuple[str, ...],
+         args: tuple[str, ...], since: str | None, until: str | None, changed_since: str | None,
+         changed_until: str | None, limit: int, before: str | None, no_legend: bool, as_json: bool) -> None:
+    """List runs, newest first, as `systemctl list-units` lists units.
+
+    TIME is `now`, +DURATION or -DURATION from now (-2h, -1d, +30m), a time of
+    day today (HH:MM, local), or an ISO 8601 time (2026-03-09T14:00 local;
+    2026-03-09T14:00:00+01:00; 2026-03-09 for its midnight).
+    """
+    query = [("limit", str(limit))]
+    query += [(name, value) for name, value in (("job", job), ("path", path), ("before", before)) if value]
+    query += [("state", state) for state in states] + [("label", label) for label in labels]
+    for arg in args:
+        if "=" not in arg:
+            raise Failed(f"--arg: {arg!r} is not K=V, such as --arg date=2026-03-09")
+        query.append(("arg", arg))
+    now = datetime.now(UTC)
+    bounds = {"since": since, "until": until, "changed_since": changed_since, "changed_until": changed_until}
+    for name, text in bounds.items():
+        if text is not None:
+            try:
+                moment = parse_time(text, now=now, zone=session.zone, upcoming=False)
+            except BadTime as exc:
+                raise Failed(f"--{name.replace('_', '-')}: {exc}") from None
+            query.append((name, moment.isoformat()))
+    body = session.client.get("/api/v1/runs", query)
+    if as_json:
+        print_json(body)
+        return
+    found = body["runs"]
+    for text in table(RUN_HEADERS, (row(run, session.zone, now) for run in found), session.style,
+                      legend=not no_legend):
+        click.echo(text)
+    if not no_legend:
+        more = f"; older ones: --before {body['next']}" if body.get("next") else ""
+        click.echo(f"\n{plural(len(found), 'run')} listed{more}.")
+
+
+@click.command("show")
+@click.argument("run_id", metavar="RUN", shell_complete=run_ids())
+@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@pass_session
+@fails_cleanly
+def show(session: Session, run_id: str, as_json: bool) -> None:
+    """Show RUN's fields, times in the local zone (or UTC with --utc); what a waiting run waits for."""
+    run = session.client.get(f"/api/v1/runs/{run_id}")
+    if as_json:
+        print_json(run)
+        return
+    for text in details(run, session.zone, datetime.now(UTC)):
+        click.echo(text)
+    if run["state"] == State.WAITING:
+        body = session.client.get(f"/api/v1/runs/{run_id}/dependencies")
+        for number, dependency in enumerate(body.get("dependencies", [])):
+            met = "satisfied" if dependency.get("satisfied") else "not satisfied"
+            target = flow({"job_id": dependency["job_id"], "args": dependency.get("args", {}),
+                           "states": dependency.get("states", [])})
+            click.echo(line("Waits for" if number == 0 else "", f"{target}: {met}"))
+
+
+@click.command("log")
+@click.argument("run_id", metavar="RUN", shell_complete=run_ids())
+@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@pass_session
+@fails_cleanly
+def log(session: Session, run_id: str, as_json: bool) -> None:
+    """Show RUN's history, oldest first: each change of state and each note (who asked for what)."""
+    body = session.client.get(f"/api/v1/runs/{run_id}/log")
+    if as_json:
+        print_json(body)
+        return
+    width = max(len(state) for state in State)
+    for entry in body["log"]:
+        state = entry.get("state") or ""
+        painted = session.style.paint(Cell(state, COLOURS.get(State(state)) if state else None), width)
+        click.echo(f"{when(entry['time'], session.zone)}  {painted}  {entry['message']}".rstrip())
+
+
+@click.command("output")
+@click.argument("run_id", metavar="RUN", shell_complete=run_ids())
+@click.option("-f", "--follow", is_flag=True, help="Keep printing as the program writes, until the run ends (for a "
+                                                   "run not started yet: from its start).")
+@click.option("--stdout", "stream", flag_value="stdout", help="Only what it wrote to stdout (programs with output: "
+                                                             "{split: true}).")
+@click.option("--stderr", "stream", flag_value="stderr", help="Only what it wrote to stderr (likewise).")
+@pass_session
+@fails_cleanly
+def output(session: Session, run_id: str, follow: bool, stream: str | None) -> None:
+    """Print what RUN's program wrote, the bytes as written (stdout and stderr interleaved)."""
+    query = [("stream", stream)] if stream else []
+    if follow:
+        query.append(("follow", "1"))
+    out = sys.stdout.buffer
+    client = session.client
+    try:
+        with client.stream(f"/api/v1/runs/{run_id}/output", query) as response:
+            for chunk in client.chunks(response):
+                out.write(chunk)
+                out.flush()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends a follow: nothing to say
+
+
+commands = (runs, show, log, output)

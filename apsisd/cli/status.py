@@ -1,0 +1,114 @@
+"""apsisd's own state: `status` (is it up and scheduling) and `check` (the sanity report: what looks wrong).
+
+Both are for scripts and monitoring as much as for people: `status` exits 0
+when apsisd is up and scheduling, 1 when it is up but not scheduling, 2
+when it cannot be reached; `check` exits 1 when it finds anything.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from apsisd.cli.render import NONE, Cell, duration, line, print_json, table, when
+from apsisd.cli.run_view import RUN_HEADERS, row
+from apsisd.cli.session import FOUND, Failed, Session, fails_cleanly, pass_session
+from apsisd.errors import InvalidFields
+from apsisd.quantities import parse_duration
+
+RUN_FINDINGS = (
+    ("late", "Late runs: due, and not started"),
+    ("overdue", "Overdue runs: still running past their time"),
+    ("lost", "Lost runs: in flight, with no unit on the host"),
+)
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@pass_session
+@fails_cleanly
+def status(session: Session, as_json: bool) -> None:
+    """Say whether apsisd is up and scheduling, with its version, jobs and runs in flight.
+
+    Exit status: 0 up and scheduling; 1 up, not scheduling; 2 not reachable.
+    """
+    reply = session.client.call("GET", "/api/v1/health", accept=frozenset({503}))
+    health = reply.body
+    scheduling = health.get("scheduling", health.get("status") == "ok") and reply.status == 200
+    if as_json:
+        print_json(health)
+    else:
+        for text in _health_lines(session, health, scheduling):
+            click.echo(text)
+    if not scheduling:
+        sys.exit(FOUND)
+
+
+def _health_lines(session: Session, health: Mapping[str, Any], scheduling: bool) -> Iterator[str]:
+    word = Cell("up, scheduling", "green") if scheduling else Cell(f"up, NOT scheduling ({health.get('status')})",
+                                                                    "red", bold=True)
+    yield line("apsisd", session.style.paint(word))
+    yield line("Address", str(session.client.address))
+    yield line("Version", str(health.get("version", NONE)))
+    started = health.get("started")
+    if started:
+        since = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
+        yield line("Started", f"{when(started, session.zone)}; {duration(since)} ago")
+    yield line("Jobs", str(health.get("jobs", NONE)))
+    yield line("Runs in flight", str(health.get("runs_in_flight", NONE)))
+
+
+@click.command("check")
+@click.option("--late", metavar="DURATION", help="A run is late this long after its time (90s, 5m) [default: "
+                                                 "apsisd's].")
+@click.option("--window", metavar="DURATION", help="How far back and ahead to look (1h, 1d) [default: apsisd's].")
+@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@pass_session
+@fails_cleanly
+def check(session: Session, late: str | None, window: str | None, as_json: bool) -> None:
+    """Ask apsisd what looks wrong: late, overdue and lost runs, units no run owns, jobs that never run.
+
+    Prints each finding and exits 1 if there is any; prints `no problems found` and exits 0 otherwise.
+    """
+    query = [(name, _seconds(name, text)) for name, text in (("late", late), ("window", window)) if text]
+    report = session.client.get("/api/v1/check", query)
+    if as_json:
+        print_json(report)
+    else:
+        for text in _findings(session, report):
+            click.echo(text)
+    if not report.get("ok", True):
+        sys.exit(FOUND)
+
+
+def _findings(session: Session, report: Mapping[str, Any]) -> Iterator[str]:
+    if report.get("ok", True):
+        yield "no problems found"
+        return
+    now = datetime.now(UTC)
+    for key, title in RUN_FINDINGS:
+        if report.get(key):
+            yield f"{title}:"
+            yield from (f"  {text}" for text in table(
+                RUN_HEADERS, (row(run, session.zone, now) for run in report[key]), session.style))
+    units = report.get("orphan_units", [])
+    if units:
+        yield "Units with no run in flight:"
+        yield from (f"  {text}" for text in table(
+            ("UNIT", "RUN", "ACTIVE"), ((unit["unit"], unit.get("run_id") or NONE, unit.get("active_state") or NONE)
+                                        for unit in units), session.style))
+    if report.get("unscheduled_jobs"):
+        yield f"Jobs with schedules and no run scheduled: {', '.join(report['unscheduled_jobs'])}"
+
+
+def _seconds(option: str, text: str) -> str:
+    try:
+        return f"{parse_duration(text):g}"
+    except InvalidFields as exc:
+        raise Failed(f"--{option}: {exc.problems[0][1]}") from None
+
+
+commands = (status, check)
