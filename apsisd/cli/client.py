@@ -134,7 +134,7 @@ class Client:
                 connection.request(method, target, body=payload, headers=sent)
                 response = connection.getresponse()
             if response.status >= 400 and response.status not in accept:
-                raise self._refusal(response)
+                raise self._refusal(response, f"{method} {path}")
             yield response
         finally:
             connection.close()
@@ -176,15 +176,18 @@ class Client:
         with self.failures():
             return response.read()
 
-    def _refusal(self, response: http.client.HTTPResponse) -> ApsisError:
+    def _refusal(self, response: http.client.HTTPResponse, request: str) -> ApsisError:
         """The error an error answer stands for: its JSON "error" text, or what HTTP says."""
-        message = f"{self.address} answered {response.status} {response.reason}"
+        message = f"{self.address} answered {request} with {response.status} {response.reason}"
         try:
             body = json.loads(self._read(response))
         except ValueError:
             body = None
         if isinstance(body, dict) and isinstance(body.get("error"), str):
             message = body["error"]
+        if response.status == 404 and message in (response.reason, "Not Found"):
+            # No route, rather than no such run or job: the API's own 404s say what is missing.
+            message = f"{self.address} does not know {request} (is apsisd older than this apsis?)"
         if response.status in (401, 403):
             return NotAllowed(f"not allowed: {message.removeprefix('not allowed: ')}")
         return ApiError(response.status, message)

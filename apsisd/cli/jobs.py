@@ -10,7 +10,7 @@ import click
 from apsisd.cli.complete import job_ids
 from apsisd.cli.render import NONE, flow, line, pairs, plural, print_json, table, when
 from apsisd.cli.run_view import RUN_HEADERS, row
-from apsisd.cli.session import Session, fails_cleanly, pass_session
+from apsisd.cli.session import Session, fails_cleanly, pass_session, utc_option
 
 JOB_HEADERS = ("JOB", "SCHEDULES", "PARAMS", "LABELS", "DESCRIPTION")
 Job = Mapping[str, Any]
@@ -40,6 +40,7 @@ def jobs(session: Session, path: str | None, labels: tuple[str, ...], no_legend:
 @click.command("job")
 @click.argument("job_id", metavar="JOB", shell_complete=job_ids)
 @click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@utc_option
 @pass_session
 @fails_cleanly
 def job(session: Session, job_id: str, as_json: bool) -> None:

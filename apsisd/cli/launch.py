@@ -17,7 +17,7 @@ from apsisd.cli.client import ApiError, Client, Unreachable
 from apsisd.cli.complete import job_ids
 from apsisd.cli.render import duration, print_json, when
 from apsisd.cli.run_view import NO_VERDICT, elapsed, ending, exit_status
-from apsisd.cli.session import FAILED, Failed, Session, fail, pass_session, warn
+from apsisd.cli.session import FAILED, Failed, Session, fail, pass_session, utc_option, warn
 from apsisd.cli.when import BadTime, parse_time
 from apsisd.errors import ApsisError
 from apsisd.runs.state import State
@@ -53,6 +53,7 @@ def _complete_words(ctx: click.Context, param: click.Parameter, incomplete: str)
 @click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON (with --wait: the finished "
                                                       "run, not its output).")
 @click.pass_context
+@utc_option
 @pass_session
 def run(session: Session, ctx: click.Context, words: tuple[str, ...], command: str | None, name: str | None,
         at: str | None, count: int, wait: bool, quiet: bool, as_json: bool) -> None:

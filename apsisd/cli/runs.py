@@ -10,7 +10,7 @@ import click
 from apsisd.cli.complete import job_ids, run_ids
 from apsisd.cli.render import Cell, flow, line, plural, print_json, table, when
 from apsisd.cli.run_view import COLOURS, RUN_HEADERS, details, row
-from apsisd.cli.session import Failed, Session, fails_cleanly, pass_session
+from apsisd.cli.session import Failed, Session, fails_cleanly, pass_session, utc_option
 from apsisd.cli.when import BadTime, parse_time
 from apsisd.runs.state import State
 
@@ -33,6 +33,7 @@ STATES = click.Choice([str(state) for state in State])
 @click.option("--before", metavar="RUN", help="Only runs older than RUN (the next page: the id the list ends with).")
 @click.option("--no-legend", is_flag=True, help="Leave out the column headers and the count.")
 @click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@utc_option
 @pass_session
 @fails_cleanly
 def runs(session: Session, job: str | None, path: str | None, states: tuple[str, ...], labels: tuple[str, ...],
@@ -76,6 +77,7 @@ def runs(session: Session, job: str | None, path: str | None, states: tuple[str,
 @click.command("show")
 @click.argument("run_id", metavar="RUN", shell_complete=run_ids())
 @click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@utc_option
 @pass_session
 @fails_cleanly
 def show(session: Session, run_id: str, as_json: bool) -> None:
@@ -98,6 +100,7 @@ def show(session: Session, run_id: str, as_json: bool) -> None:
 @click.command("log")
 @click.argument("run_id", metavar="RUN", shell_complete=run_ids())
 @click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@utc_option
 @pass_session
 @fails_cleanly
 def log(session: Session, run_id: str, as_json: bool) -> None:

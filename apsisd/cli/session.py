@@ -107,3 +107,14 @@ class Session:
 
 
 pass_session = click.make_pass_decorator(Session, ensure=True)
+
+
+def utc_option(command: F) -> F:
+    """`--utc` after the command too (`apsis runs --utc`), as journalctl and systemctl take it anywhere."""
+
+    def set_utc(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.ensure_object(Session).utc = True
+
+    return click.option("--utc", is_flag=True, expose_value=False, callback=set_utc,
+                        help="Show times in UTC, not in the local zone.")(command)

@@ -15,7 +15,7 @@ import click
 
 from apsisd.cli.render import NONE, Cell, duration, line, print_json, table, when
 from apsisd.cli.run_view import RUN_HEADERS, row
-from apsisd.cli.session import FOUND, Failed, Session, fails_cleanly, pass_session
+from apsisd.cli.session import FOUND, Failed, Session, fails_cleanly, pass_session, utc_option
 from apsisd.errors import InvalidFields
 from apsisd.quantities import parse_duration
 
@@ -28,6 +28,7 @@ RUN_FINDINGS = (
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@utc_option
 @pass_session
 @fails_cleanly
 def status(session: Session, as_json: bool) -> None:
@@ -66,6 +67,7 @@ def _health_lines(session: Session, health: Mapping[str, Any], scheduling: bool)
                                                  "apsisd's].")
 @click.option("--window", metavar="DURATION", help="How far back and ahead to look (1h, 1d) [default: apsisd's].")
 @click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@utc_option
 @pass_session
 @fails_cleanly
 def check(session: Session, late: str | None, window: str | None, as_json: bool) -> None:

@@ -19,7 +19,7 @@ from apsisd.cli.client import Unreachable
 from apsisd.cli.complete import job_ids
 from apsisd.cli.render import Cell, Style, pairs, when
 from apsisd.cli.run_view import ending, state_cell
-from apsisd.cli.session import Session, fails_cleanly, pass_session, warn
+from apsisd.cli.session import Session, fails_cleanly, pass_session, utc_option, warn
 from apsisd.cli.sse import Event, EventReader
 from apsisd.runs.state import State
 
@@ -38,6 +38,7 @@ RESUMED = {"exact": "resumed exactly where it was",
 @click.option("-n", "--recent", type=click.IntRange(0, 10_000), default=10, show_default=True,
               help="First show this many of the newest finished runs (with every run in flight).")
 @click.option("--json", "as_json", is_flag=True, help="Print each event as a JSON line: {event, id, data}.")
+@utc_option
 @pass_session
 @fails_cleanly
 def watch(session: Session, prefix: str | None, recent: int, as_json: bool) -> None:

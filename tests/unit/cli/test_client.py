@@ -1,0 +1,172 @@
+"""The HTTP client against a stand-in for apsisd (a real HTTP server on a Unix socket or TCP, answering as told):
+every way of failing becomes one clear message; the token and the query go out as they should."""
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from apsisd.cli.address import parse_url
+from apsisd.cli.client import ApiError, Client, NotAllowed, Unreachable
+from apsisd.cli.main import apsis
+
+Answer = tuple[int, bytes, str]  # status, body, content type
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Answers each path from the server's `answers`; records each request as (method, path, headers, body)."""
+
+    server: Any
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.server.requests.append((self.command, self.path, dict(self.headers), self.rfile.read(length)))
+        status, body, kind = self.server.answers.get(self.path.split("?")[0], (404, b'{"error": "Not Found"}',
+                                                                               "application/json"))
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def address_string(self) -> str:
+        return "test"
+
+
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+@contextmanager
+def serve(server: Any, answers: dict[str, Answer]) -> Iterator[Any]:
+    server.answers, server.requests = answers, []
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Any]:
+    """A stand-in apsisd on tmp_path/api.sock; set `.answers[path] = (status, body, type)`."""
+    with serve(UnixServer(str(tmp_path / "api.sock"), Handler), {}) as server:
+        yield server
+
+
+def answer(status: int, body: Any) -> Answer:
+    return status, json.dumps(body).encode(), "application/json"
+
+
+def client(tmp_path: Path, **options: Any) -> Client:
+    return Client(parse_url(f"unix:{tmp_path}/api.sock"), **options)
+
+
+def test_apsisd_not_running_no_socket_or_nobody_listening(tmp_path: Path) -> None:
+    with pytest.raises(Unreachable) as caught:
+        client(tmp_path).get("/api/v1/health")
+    assert str(caught.value) == (f"apsisd is not running: no socket at {tmp_path}/api.sock (start it: systemctl --user "
+                                 "start apsisd)")
+    left = socket.socket(socket.AF_UNIX)
+    left.bind(str(tmp_path / "api.sock"))  # what a killed apsisd leaves: a socket nobody listens on
+    try:
+        with pytest.raises(Unreachable, match=f"apsisd is not running: nothing listens on {tmp_path}/api.sock"):
+            client(tmp_path).get("/api/v1/health")
+    finally:
+        left.close()
+
+
+def test_access_refused_is_said_once_in_the_apis_words(tmp_path: Path, api: Any) -> None:
+    api.answers["/api/v1/health"] = answer(403, {"error": "not allowed: the API answers root, apsisd's user and the "
+                                                          "group apsis"})
+    api.answers["/api/v1/reload"] = answer(401, {"error": "this address needs a bearer token"})
+    with pytest.raises(NotAllowed) as caught:
+        client(tmp_path).get("/api/v1/health")
+    assert str(caught.value) == "not allowed: the API answers root, apsisd's user and the group apsis"
+    with pytest.raises(NotAllowed, match=r"^not allowed: this address needs a bearer token$"):
+        client(tmp_path).post("/api/v1/reload")
+
+
+def test_api_errors_carry_their_message_and_status(tmp_path: Path, api: Any) -> None:
+    api.answers["/api/v1/runs/r1/skip"] = answer(409, {"error": "run r1 is success; it cannot become skipped"})
+    api.answers["/api/v1/runs"] = (502, b"<html>Bad Gateway</html>", "text/html")
+    with pytest.raises(ApiError) as caught:
+        client(tmp_path).post("/api/v1/runs/r1/skip")
+    assert (caught.value.status, str(caught.value)) == (409, "run r1 is success; it cannot become skipped")
+    with pytest.raises(ApiError, match=f"^unix:{tmp_path}/api.sock answered GET /api/v1/runs with 502 Bad Gateway$"):
+        client(tmp_path).get("/api/v1/runs")
+    with pytest.raises(ApiError, match=r"does not know GET /api/v1/events \(is apsisd older than this apsis\?\)"):
+        client(tmp_path).get("/api/v1/events")
+
+
+def test_an_answer_that_is_not_json(tmp_path: Path, api: Any) -> None:
+    api.answers["/api/v1/health"] = (200, b"hello", "text/plain")
+    with pytest.raises(Unreachable, match=r"with something that is not JSON; is it apsisd\?"):
+        client(tmp_path).get("/api/v1/health")
+
+
+def test_queries_bodies_and_the_token(tmp_path: Path, api: Any) -> None:
+    api.answers["/api/v1/runs"] = answer(201, {"runs": []})
+    api.answers["/api/v1/runs/r1"] = answer(200, {"run_id": "r1"})
+    body = client(tmp_path, token="s3cret").post("/api/v1/runs", [("state", "failure"), ("state", "error")],
+                                                 body={"job_id": "a/b"})
+    assert body == {"runs": []}
+    ((method, path, headers, sent),) = api.requests
+    assert (method, path, json.loads(sent)) == ("POST", "/api/v1/runs?state=failure&state=error", {"job_id": "a/b"})
+    assert (headers["Authorization"], headers["Content-Type"]) == ("Bearer s3cret", "application/json")
+    client(tmp_path).get("/api/v1/runs/r1")
+    assert "Authorization" not in api.requests[-1][2]
+
+
+def test_over_http_with_a_path_prefix() -> None:
+    with serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler),
+               {"/apsis/api/v1/health": answer(200, {"status": "ok"})}) as server:
+        port = server.server_address[1]
+        assert Client(parse_url(f"http://127.0.0.1:{port}/apsis")).get("/api/v1/health") == {"status": "ok"}
+    with pytest.raises(Unreachable, match=f"apsisd is not running: http://127.0.0.1:{port} refused the connection"):
+        Client(parse_url(f"http://127.0.0.1:{port}")).get("/api/v1/health")
+
+
+def test_the_command_says_it_in_one_line_and_exits_2(tmp_path: Path, api: Any) -> None:
+    api.answers["/api/v1/runs"] = answer(403, {"error": "not allowed: uid 65534 (pid 7) may read, not operate"})
+    result = CliRunner().invoke(apsis, ["--url", f"unix:{tmp_path}/api.sock", "run", "hello"])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2, "", "apsis: not allowed: uid 65534 (pid 7) may read, not operate\n")
+    result = CliRunner().invoke(apsis, ["status"], env={"APSIS_URL": f"unix:{tmp_path}/none.sock"})
+    assert (result.exit_code, result.stderr) == (
+        2, f"apsis: apsisd is not running: no socket at {tmp_path}/none.sock (start it: systemctl --user start "
+           "apsisd)\n")
+
+
+def test_the_token_from_a_file_or_the_environment(tmp_path: Path, api: Any) -> None:
+    api.answers["/api/v1/jobs"] = answer(200, {"jobs": []})
+    url = f"unix:{tmp_path}/api.sock"
+    (tmp_path / "token").write_text("from-file\n")
+    assert CliRunner().invoke(apsis, ["--url", url, "--token-file", str(tmp_path / "token"), "jobs"],
+                              env={"APSIS_TOKEN": "from-env"}).exit_code == 0
+    assert CliRunner().invoke(apsis, ["--url", url, "jobs"], env={"APSIS_TOKEN": "from-env"}).exit_code == 0
+    assert [request[2]["Authorization"] for request in api.requests] == ["Bearer from-file", "Bearer from-env"]
+    (tmp_path / "empty").write_text("\n")
+    result = CliRunner().invoke(apsis, ["--url", url, "--token-file", str(tmp_path / "empty"), "jobs"])
+    assert (result.exit_code, result.stderr) == (
+        2, f"apsis: --token-file: {tmp_path}/empty is empty; it should hold the token on its first line\n")
