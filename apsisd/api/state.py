@@ -33,7 +33,11 @@ def attach(app: web.Application, state: ApiState) -> None:
 
 
 def state_of(request: web.Request) -> ApiState:
-    return cast(ApiState, request.app[KEY])
+    return state_of_app(request.app)
+
+
+def state_of_app(app: web.Application) -> ApiState:
+    return cast(ApiState, app[KEY])
 
 
 def scheduler_of(request: web.Request) -> Scheduler:

@@ -12,10 +12,9 @@ from datetime import datetime
 
 from apsisd.errors import ApsisError, TransitionError
 from apsisd.hosts.spec import parse_signal
-from apsisd.runs.model import Origin, Run, mark
+from apsisd.runs.model import Origin, Run
 from apsisd.runs.state import TRANSITIONS, State
 from apsisd.scheduler.service import Scheduler
-from apsisd.store.base import Changes
 from apsisd.types import JobId, RunId
 
 
@@ -60,12 +59,7 @@ async def stop(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
 
 async def mark_as(scheduler: Scheduler, run_id: RunId, state: State, who: str) -> Run:
     """A finished run recorded as another finished state (an operator's correction, logged as such)."""
-    run = await current(scheduler, run_id)
-    marked, entry = mark(run, state, scheduler.clock.now(), f"by {who}")
-    await scheduler.records.store.commit(Changes(runs=[marked], log=[entry]))
-    return marked
-
-
+    return await scheduler.records.mark(await current(scheduler, run_id), state, f"by {who}")
 
 
 async def create(scheduler: Scheduler, job_id: JobId, args: Mapping[str, str], at: datetime | None, who: str
