@@ -41,16 +41,20 @@ def api_sockets(environ: Mapping[str, str] | None = None, euid: int | None = Non
     /run/apsis/api.sock; anyone else: their own apsisd's, in
     $XDG_RUNTIME_DIR/apsis); then, for anyone but root who did not name a
     configuration in $APSIS_CONFIG, the system apsisd's (an operator in the
-    group apsis talking to it). A system configuration this user may not
-    read leaves the default system socket.
+    group apsis talking to it). A configuration folder this user may not
+    enter (`sudo -u` keeping HOME) counts as none; a system configuration
+    they may not read leaves the default system socket.
     """
     environ = os.environ if environ is None else environ
     euid = os.geteuid() if euid is None else euid
-    found = [_first_socket(_config(environ, euid))]
-    if euid != 0 and not environ.get("APSIS_CONFIG"):
+    try:
+        found = [_first_socket(_config(environ, euid))]
+    except OSError:
+        found = []
+    if (euid != 0 and not environ.get("APSIS_CONFIG")) or not any(found):
         try:
             system = _first_socket(load_config(None, privileged=True, env={}))
-        except ApsisError:
+        except (ApsisError, OSError):
             system = None
         found.append(system or Path(SYSTEM_SOCKET.removeprefix("unix:")))
     return tuple(path for path in found if path is not None)
