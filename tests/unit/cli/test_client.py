@@ -19,7 +19,7 @@ from apsisd.cli.address import parse_url
 from apsisd.cli.client import ApiError, Client, NotAllowed, Unreachable
 from apsisd.cli.main import apsis
 
-Answer = tuple[int, bytes, str]  # status, body, content type
+Answer = tuple[int, bytes, str]  # status, body, content type; or a function of the handler that gives one
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -36,8 +36,9 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.server.requests.append((self.command, self.path, dict(self.headers), self.rfile.read(length)))
-        status, body, kind = self.server.answers.get(self.path.split("?")[0], (404, b'{"error": "Not Found"}',
-                                                                               "application/json"))
+        found = self.server.answers.get(self.path.split("?")[0], (404, b'{"error": "Not Found"}',
+                                                                  "application/json"))
+        status, body, kind = found(self) if callable(found) else found
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -170,3 +171,37 @@ def test_the_token_from_a_file_or_the_environment(tmp_path: Path, api: Any) -> N
     result = CliRunner().invoke(apsis, ["--url", url, "--token-file", str(tmp_path / "empty"), "jobs"])
     assert (result.exit_code, result.stderr) == (
         2, f"apsis: --token-file: {tmp_path}/empty is empty; it should hold the token on its first line\n")
+
+
+def finished_run(**fields: Any) -> dict[str, Any]:
+    return {"run_id": "r5", "job_id": "adhoc", "args": {}, "state": "failure", "times": {
+        "schedule": "2026-03-09T13:00:00+00:00", "running": "2026-03-09T13:00:01+00:00",
+        "failure": "2026-03-09T13:00:02+00:00"}, "exit_code": 7, "signal": None, "result": "exit-code",
+        "reason": "exit code 7", **fields}
+
+
+def test_run_wait_follows_the_output_from_where_it_was_and_exits_as_the_run_did(tmp_path: Path, api: Any) -> None:
+    """The output stream ends early twice (apsisd stopping): the second time from the byte reached, by a range;
+    a server that ignored the range gives the whole output again, and what was printed is not printed twice."""
+    outputs = iter([(200, b"one\n"), (206, b"two\n"), (200, b"one\ntwo\nthree\n")])
+    runs = iter([finished_run(state="running"), finished_run(state="running"), finished_run()])
+    api.answers["/api/v1/runs"] = answer(201, {"runs": [finished_run(state="scheduled")]})
+    api.answers["/api/v1/runs/r5/output"] = lambda handler: (*next(outputs), "application/octet-stream")
+    api.answers["/api/v1/runs/r5"] = lambda handler: answer(200, next(runs))
+    result = CliRunner().invoke(apsis, ["--url", f"unix:{tmp_path}/api.sock", "run", "--wait", "--shell", "x"])
+    assert (result.exit_code, result.stdout) == (7, "one\ntwo\nthree\n")
+    assert result.stderr.splitlines() == ["Running as r5 (adhoc); Ctrl-C stops waiting, not the run.",
+                                          "Finished r5: failure (exit 7), ran 1s."]
+    ranges = [request[2].get("Range") for request in api.requests if "/output" in request[1]]
+    assert ranges == [None, "bytes=4-", "bytes=8-"]
+    assert all("follow=1" in request[1] for request in api.requests if "/output" in request[1])
+    assert json.loads(api.requests[0][3]) == {"program": "x"}
+
+
+def test_status_of_an_apsisd_not_scheduling_exits_1(tmp_path: Path, api: Any) -> None:
+    api.answers["/api/v1/health"] = answer(503, {"status": "degraded", "scheduling": False, "jobs": 3,
+                                                 "runs_in_flight": 0, "version": "0.1.0"})
+    result = CliRunner().invoke(apsis, ["--url", f"unix:{tmp_path}/api.sock", "status"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[:2] == ["         apsisd: up, NOT scheduling (degraded)",
+                                              f"        Address: unix:{tmp_path}/api.sock"]
