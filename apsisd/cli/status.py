@@ -53,7 +53,8 @@ def _health_lines(session: Session, health: Mapping[str, Any], scheduling: bool)
                                                                     "red", bold=True)
     yield line("apsisd", session.style.paint(word))
     yield line("Address", str(session.client.address))
-    yield line("Version", str(health.get("version", NONE)))
+    if health.get("version"):
+        yield line("Version", health["version"])
     started = health.get("started")
     if started:
         since = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
