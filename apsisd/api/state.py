@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from aiohttp import web
@@ -24,6 +25,7 @@ class ApiState:
     scheduler: Scheduler
     reload: Reload
     policy: Policy
+    started: datetime  # when apsisd started, for the health report
 
 
 def attach(app: web.Application, state: ApiState) -> None:

@@ -110,6 +110,10 @@ class Store(Protocol):
         """The (run, state) whose actions were committed as owed and never crossed off."""
         ...
 
+    async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
+        """Runs due at or after `since` that started more than `threshold` seconds late, latest due first."""
+        ...
+
     async def changed_since(self, seq: int, limit: int) -> list[tuple[int, Run | RunId]]:
         """What changed after sequence number `seq`, in order: each run written since once, as it is now (with
         the number of its last write), and each run deleted since (its id); at most `limit` runs per call (call

@@ -58,6 +58,7 @@ _UPSERT_RUN = (
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WRITTEN[1:])}"
 )
 _CHANGED_RUNS = f"SELECT seq, {', '.join(codec.READ_COLUMNS)} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?"
+_LATE = f"{SELECT_RUNS} WHERE schedule_time >= ? AND lateness > ? ORDER BY schedule_time DESC LIMIT ?"
 _TOMBSTONES = "SELECT seq, run_id FROM run_tombstones WHERE seq > ? AND seq <= ? ORDER BY seq"
 _INSERT_LOG = f"INSERT INTO run_log ({', '.join(codec.LOG_COLUMNS)}) VALUES (?, ?, ?, ?)"
 _SELECT_LOG = f"SELECT {', '.join(codec.LOG_COLUMNS)} FROM run_log WHERE run_id = ? ORDER BY rowid"
@@ -158,6 +159,9 @@ class SqliteStore:
 
     async def changed_since(self, seq: int, limit: int) -> list[tuple[int, Run | RunId]]:
         return await self._call(self._changed_since, seq, limit)
+
+    async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
+        return await self._call(self._select, _LATE, (codec.encode_time(since, "since"), threshold, limit))
 
     async def close(self) -> None:
         """Finish the writes already asked for, then close the file (its WAL is folded in and removed)."""
