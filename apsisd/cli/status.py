@@ -20,9 +20,9 @@ from apsisd.errors import InvalidFields
 from apsisd.quantities import parse_duration
 
 RUN_FINDINGS = (
-    ("late", "Late runs: due, and not started"),
-    ("overdue", "Overdue runs: still running past their time"),
-    ("lost", "Lost runs: in flight, with no unit on the host"),
+    ("late", "Late runs: started more than --late after their time"),
+    ("overdue", "Overdue runs: still scheduled, well past their time"),
+    ("lost", "Lost runs: starting, running or stopping, with no unit on the host"),
 )
 
 
@@ -64,15 +64,16 @@ def _health_lines(session: Session, health: Mapping[str, Any], scheduling: bool)
 
 
 @click.command("check")
-@click.option("--late", metavar="DURATION", help="A run is late this long after its time (90s, 5m) [default: "
-                                                 "apsisd's].")
-@click.option("--window", metavar="DURATION", help="How far back and ahead to look (1h, 1d) [default: apsisd's].")
+@click.option("--late", metavar="DURATION", help="A run that started this long after its time is late (90s, 5m) "
+                                                 "[default: apsisd's, 1 minute].")
+@click.option("--window", metavar="DURATION", help="How far back to look for late runs (6h, 2d) [default: apsisd's, "
+                                                   "a day].")
 @click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
 @utc_option
 @pass_session
 @fails_cleanly
 def check(session: Session, late: str | None, window: str | None, as_json: bool) -> None:
-    """Ask apsisd what looks wrong: late, overdue and lost runs, units no run owns, jobs that never run.
+    """Ask apsisd what looks wrong: late, overdue and lost runs, units no run owns, jobs with no run created.
 
     Prints each finding and exits 1 if there is any; prints `no problems found` and exits 0 otherwise.
     """
@@ -104,12 +105,13 @@ def _findings(session: Session, report: Mapping[str, Any]) -> Iterator[str]:
             ("UNIT", "RUN", "ACTIVE"), ((unit["unit"], unit.get("run_id") or NONE, unit.get("active_state") or NONE)
                                         for unit in units), session.style))
     if report.get("unscheduled_jobs"):
-        yield f"Jobs with schedules and no run scheduled: {', '.join(report['unscheduled_jobs'])}"
+        yield f"Jobs whose schedules give a time, with no run created: {', '.join(report['unscheduled_jobs'])}"
 
 
 def _seconds(option: str, text: str) -> str:
+    """A duration as apsisd takes it: whole seconds."""
     try:
-        return f"{parse_duration(text):g}"
+        return str(round(parse_duration(text)))
     except InvalidFields as exc:
         raise Failed(f"--{option}: {exc.problems[0][1]}") from None
 
