@@ -159,10 +159,8 @@ def _follow(client: Client, run_id: str, out: IO[bytes] | None) -> dict[str, Any
                 if lost:
                     warn(f"reached apsisd again; following {run_id} on")
                     lost = False
-                skip = written if response.status == 200 else 0  # a server that ignored the range: from byte 0
-                for chunk in client.chunks(response):
-                    chunk, skip = chunk[skip:], max(0, skip - len(chunk))
-                    if out is not None and chunk:
+                for chunk in client.chunks(response):  # from byte `written` on (a followed answer is 200)
+                    if out is not None:
                         out.write(chunk)
                         out.flush()
                     written += len(chunk)
