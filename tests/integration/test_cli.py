@@ -16,7 +16,7 @@ import click
 import pytest
 
 import apsisd
-from tests.integration.apsis_cli import APSIS, SOCKET, Result, apsis, environment, needs
+from tests.integration.apsis_cli import APSIS, SOCKET, Result, Running, apsis, environment, needs
 from tests.integration.daemon import Daemon, explicit, finished, soon, with_daemon
 
 
@@ -237,3 +237,25 @@ def test_every_command_has_help() -> None:
         assert helped.code == 0 and "Usage: apsis " + command in helped.out, command
         body = helped.out.split("\n\n")[1].strip()
         assert body and not body.startswith("Options:"), command
+
+
+@with_daemon()
+async def test_output_followed_live_and_split_streams(daemon: Daemon) -> None:
+    gate = daemon.root / "gate"
+    daemon.job("talk", f'program: "echo one; while [ ! -e {gate} ]; do sleep 0.1; done; echo two"\n')
+    daemon.job("split", 'program: {type: shell, command: "echo out; echo err >&2", output: {split: true}}\n')
+    await daemon.start()
+    needs("following a run's output (GET .../output?follow=1)", "GET", "/api/v1/runs/r999999/output",
+          [("follow", "1")], absent="unknown parameter 'follow'")
+    run_id = apsis("run", "talk").out.split()[0]
+    with Running("output", "-f", run_id) as following:
+        following.wait_for("one\n")
+        gate.touch()
+        result = following.finish()
+    assert (result.code, result.out, result.err) == (0, "one\ntwo\n", "")
+    split = apsis("run", "split").out.split()[0]
+    await daemon.wait_runs(finished(1), "split")
+    assert [apsis("output", split, *option).out for option in ([], ["--stdout"], ["--stderr"])] == [
+        "out\nerr\n", "out\n", "err\n"]
+    refused = apsis("output", run_id, "--stderr")
+    assert refused.code == 2 and refused.err.startswith(f"apsis: run {run_id} keeps stdout and stderr as one stream")
