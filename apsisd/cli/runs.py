@@ -3,12 +3,14 @@ bytes its program wrote, followed live with -f)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
 from apsisd.cli.complete import job_ids, run_ids
-from apsisd.cli.render import Cell, flow, line, plural, print_json, table, when
+from apsisd.cli.render import Cell, line, plural, print_json, table, when
 from apsisd.cli.run_view import COLOURS, RUN_HEADERS, details, row
 from apsisd.cli.session import Failed, Session, fails_cleanly, pass_session, utc_option
 from apsisd.cli.when import BadTime, parse_time
@@ -81,20 +83,27 @@ def runs(session: Session, job: str | None, path: str | None, states: tuple[str,
 @pass_session
 @fails_cleanly
 def show(session: Session, run_id: str, as_json: bool) -> None:
-    """Show RUN's fields, times in the local zone (or UTC with --utc); what a waiting run waits for."""
+    """Show RUN's fields, times in the local zone (or UTC with --utc); what a run not started yet depends on."""
     run = session.client.get(f"/api/v1/runs/{run_id}")
     if as_json:
         print_json(run)
         return
     for text in details(run, session.zone, datetime.now(UTC)):
         click.echo(text)
-    if run["state"] == State.WAITING:
+    if run["state"] in (State.SCHEDULED, State.WAITING):
         body = session.client.get(f"/api/v1/runs/{run_id}/dependencies")
         for number, dependency in enumerate(body.get("dependencies", [])):
-            met = "satisfied" if dependency.get("satisfied") else "not satisfied"
-            target = flow({"job_id": dependency["job_id"], "args": dependency.get("args", {}),
-                           "states": dependency.get("states", [])})
-            click.echo(line("Waits for" if number == 0 else "", f"{target}: {met}"))
+            click.echo(line("Depends on" if number == 0 else "", _dependency(dependency)))
+
+
+def _dependency(dependency: Mapping[str, Any]) -> str:
+    """`etl/extract(date=2026-03-09) is success: not satisfied; its runs: r12, r9`, as the run's log words it."""
+    args = ",".join(f"{name}={value}" for name, value in dependency.get("args", {}).items())
+    target = f"{dependency['job_id']}({args}) is {' or '.join(dependency.get('states', []))}"
+    if dependency.get("error"):
+        return f"{target}: cannot tell: {dependency['error']}"
+    runs = ", ".join(dependency.get("runs", [])) or "none yet"
+    return f"{target}: {'satisfied' if dependency.get('satisfied') else 'not satisfied'}; its runs: {runs}"
 
 
 @click.command("log")

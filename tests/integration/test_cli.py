@@ -16,6 +16,7 @@ import click
 import pytest
 
 import apsisd
+from apsisd.runs.state import State
 from tests.integration.apsis_cli import APSIS, SOCKET, Result, Running, apsis, environment, needs
 from tests.integration.daemon import Daemon, explicit, finished, soon, with_daemon
 
@@ -259,3 +260,23 @@ async def test_output_followed_live_and_split_streams(daemon: Daemon) -> None:
         "out\nerr\n", "out\n", "err\n"]
     refused = apsis("output", run_id, "--stderr")
     assert refused.code == 2 and refused.err.startswith(f"apsis: run {run_id} keeps stdout and stderr as one stream")
+
+
+@with_daemon()
+async def test_show_says_what_a_waiting_run_depends_on(daemon: Daemon) -> None:
+    daemon.job("etl/extract", 'params: [date]\nprogram: "exit 1"\n')
+    daemon.job("etl/load", """
+        params: [date]
+        condition: [{type: dependency, job_id: etl/extract}]
+        program: "true"
+    """)
+    await daemon.start()
+    needs("GET /api/v1/runs/{id}/dependencies", "GET", "/api/v1/runs/r999999/dependencies")
+    failed = apsis("run", "--wait", "-q", "etl/extract", "date=2026-03-09")
+    assert failed.code == 1, failed
+    extract = apsis("runs", "--job", "etl/extract", "--json").json()["runs"][0]["run_id"]
+    load = apsis("run", "etl/load", "date=2026-03-09").out.split()[0]
+    await daemon.wait_runs(lambda runs: runs[0].state is State.WAITING, "etl/load", "the load waiting")
+    shown = apsis("show", load)
+    assert (f"     Depends on: etl/extract(date=2026-03-09) is success: not satisfied; its runs: {extract}"
+            in shown.out), shown
