@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import click
 
-from apsisd.cli.client import ApiError, Client, Unreachable
+from apsisd.cli.client import Client, Unreachable
 from apsisd.cli.complete import job_ids
 from apsisd.cli.render import duration, print_json, when
 from apsisd.cli.run_view import NO_VERDICT, elapsed, ending, exit_status
@@ -171,10 +171,6 @@ def _follow(client: Client, run_id: str, out: IO[bytes] | None) -> dict[str, Any
                 lost = True
             time.sleep(RETRY)
             continue
-        except ApiError as exc:
-            if exc.status != 416:  # a range at the end of what there is: nothing new yet
-                raise
-            run = client.get(f"/api/v1/runs/{run_id}")
         if State(run["state"]).finished:
             return run
         if written == got:
