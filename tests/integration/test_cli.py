@@ -12,7 +12,6 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import click
 import pytest
 
 import apsisd
@@ -193,13 +192,14 @@ def as_nobody(folder: Path, *args: str) -> Result:
         readable = False
     if not readable:
         importlib.import_module("apsisd.cli.main")  # so sys.modules holds all it imports
-        site = Path(click.__file__).parents[1]
         folder.mkdir(mode=0o755, exist_ok=True)
-        for name in {module.split(".")[0] for module in sys.modules}:
-            if (site / name).is_dir() and not (folder / name).exists():
-                shutil.copytree(site / name, folder / name)
-            elif (site / f"{name}.py").is_file():
-                shutil.copy(site / f"{name}.py", folder)
+        for name, module in list(sys.modules.items()):
+            path = Path(getattr(module, "__file__", None) or "/")
+            if "." in name or "-packages" not in str(path):
+                continue  # a submodule, the standard library, this checkout
+            source = path.parent if path.name == "__init__.py" else path
+            if not (folder / source.name).exists():
+                (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / source.name)
         command = ["/usr/bin/python3", "-c", "import sys; from apsisd.cli.main import main; sys.argv[0] = 'apsis'; "
                                              "main()"]
     root = Path(apsisd.__file__).parents[1]
