@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -186,6 +187,7 @@ def as_nobody(folder: Path, *args: str) -> Result:
     """`apsis ARGS...` as user nobody, who may not be able to read this checkout's virtualenv (its python may live
     under /root): then the system's python runs it, with the packages apsis imports copied where nobody reads."""
     command = [APSIS]
+    root = Path(apsisd.__file__).parents[1]
     try:
         readable = subprocess.run([APSIS, "--help"], user="nobody", capture_output=True, cwd="/").returncode == 0
     except PermissionError:
@@ -193,16 +195,18 @@ def as_nobody(folder: Path, *args: str) -> Result:
     if not readable:
         importlib.import_module("apsisd.cli.main")  # so sys.modules holds all it imports
         folder.mkdir(mode=0o755, exist_ok=True)
+        paths = sysconfig.get_paths()
+        sites = [Path(paths["purelib"]), Path(paths["platlib"])]
         for name, module in list(sys.modules.items()):
-            path = Path(getattr(module, "__file__", None) or "/")
-            if "." in name or "-packages" not in str(path):
-                continue  # a submodule, the standard library, this checkout
+            path = Path(getattr(module, "__file__", None) or root)
+            standard = path.is_relative_to(paths["stdlib"]) and not any(path.is_relative_to(site) for site in sites)
+            if "." in name or standard or path.is_relative_to(root):
+                continue  # a submodule, the standard library, a built-in or this checkout
             source = path.parent if path.name == "__init__.py" else path
             if not (folder / source.name).exists():
                 (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / source.name)
         command = ["/usr/bin/python3", "-c", "import sys; from apsisd.cli.main import main; sys.argv[0] = 'apsis'; "
                                              "main()"]
-    root = Path(apsisd.__file__).parents[1]
     proc = subprocess.run([*command, *args], user="nobody", group="nogroup", capture_output=True, text=True,
                           timeout=60, cwd="/", env=environment({"PYTHONPATH": f"{folder}:{root}"}))
     return Result(proc.returncode, proc.stdout, proc.stderr)

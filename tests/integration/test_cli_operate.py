@@ -134,6 +134,8 @@ async def test_skip_start_stop_signal_mark_and_rerun(daemon: Daemon) -> None:
     assert apsis("signal", long, "HUP").err.startswith(f"apsis: run {long} is failure")
     marked = apsis("mark", long, "success")
     assert (marked.code, marked.out) == (0, f"{long}: success\n")
+    assert apsis("mark", long, "failure", "--json").json()["state"] == "failure"
+    assert apsis("mark", long, "success", "--json").json()["state"] == "success"
     assert "marked as success" in apsis("log", long).out
     not_a_state = apsis("mark", long, "running")
     assert not_a_state.code == 2 and "'running' is not one of" in not_a_state.err
