@@ -42,6 +42,11 @@ async def test_status_and_jobs(daemon: Daemon) -> None:
     ]
     assert apsis("jobs", "--no-legend").out.splitlines()[0].startswith("etl/load")
     assert [job["job_id"] for job in apsis("jobs", "--json").json()["jobs"]] == ["etl/load", "hello"]
+    needs("the jobs list by path and label (with GET /api/v1/jobs/{job_id})", "GET", "/api/v1/jobs/nope")
+    assert [row.split()[0] for row in apsis("jobs", "--path", "etl/", "--no-legend").out.splitlines()] == [
+        "etl/load"]
+    assert [row.split()[0] for row in apsis("jobs", "--label", "demo", "--no-legend").out.splitlines()] == ["hello"]
+    assert apsis("jobs", "--label", "demo", "--label", "other", "--no-legend").out == ""
 
 
 @with_daemon()
@@ -143,6 +148,10 @@ async def test_runs_filtered_by_time_path_label_and_arg(daemon: Daemon) -> None:
     assert [entry.split("@")[0] for entry in listed("--since", "+90m", "--until", "+150m")] == ["other"]
     assert len(listed("--since", "now", "--until", "+4h")) == 3
     assert len(listed("--changed-since", "-1m")) == 3 and listed("--changed-until", "-1h") == []
+    newest, older = apsis("runs", "-n", "1", "--json").json(), apsis("runs", "-n", "1")
+    assert older.out.splitlines()[-1] == f"1 run listed; older ones: --before {newest['next']}."
+    paged = apsis("runs", "--before", newest["next"], "-n", "5", "--json").json()
+    assert len(paged["runs"]) == 2 and paged["next"] is None
     bad = apsis("runs", "--since", "yesterday")
     assert (bad.code, bad.err.split(";")[0]) == (2, "apsis: --since: 'yesterday' is not a time")
     assert apsis("runs", "--arg", "day").err == "apsis: --arg: 'day' is not K=V, such as --arg date=2026-03-09\n"

@@ -130,6 +130,8 @@ async def test_skip_start_stop_signal_mark_and_rerun(daemon: Daemon) -> None:
     assert stopped.code == 0 and stopped.out.startswith(f"{long}: ")
     (ended,) = await daemon.wait_runs(finished(1), "long")
     assert ended.state is State.FAILURE
+    again = apsis("stop", long)
+    assert again.code == 2 and again.err.startswith(f"apsis: run {long} is failure; it cannot become stopping")
     assert "got USR1\n" in apsis("output", long).out  # the shell's trap; its sleep died of it
     assert apsis("signal", long, "HUP").err.startswith(f"apsis: run {long} is failure")
     marked = apsis("mark", long, "success")
