@@ -17,7 +17,7 @@ from apsisd.cli.client import Client, Unreachable
 from apsisd.cli.complete import job_ids
 from apsisd.cli.render import duration, print_json, when
 from apsisd.cli.run_view import NO_VERDICT, elapsed, ending, exit_status
-from apsisd.cli.session import FAILED, Failed, Session, fail, pass_session, utc_option, warn
+from apsisd.cli.session import FAILED, Failed, Session, fail, fails_cleanly, pass_session, utc_option, warn
 from apsisd.cli.when import BadTime, parse_time
 from apsisd.errors import ApsisError
 from apsisd.runs.state import State
@@ -55,6 +55,7 @@ def _complete_words(ctx: click.Context, param: click.Parameter, incomplete: str)
 @click.pass_context
 @utc_option
 @pass_session
+@fails_cleanly
 def run(session: Session, ctx: click.Context, words: tuple[str, ...], command: str | None, name: str | None,
         at: str | None, count: int, wait: bool, quiet: bool, as_json: bool) -> None:
     """Make a run: of JOB with its args as K=V, or of a program of your own.
