@@ -207,10 +207,10 @@ def as_nobody(folder: Path, *args: str) -> Result:
         paths = sysconfig.get_paths()
         sites = [Path(paths["purelib"]), Path(paths["platlib"])]
         for name, module in list(sys.modules.items()):
-            path = Path(getattr(module, "__file__", None) or root)
+            path = Path(getattr(module, "__file__", None) or root / "apsisd")
             standard = path.is_relative_to(paths["stdlib"]) and not any(path.is_relative_to(site) for site in sites)
-            if "." in name or standard or path.is_relative_to(root):
-                continue  # a submodule, the standard library, a built-in or this checkout
+            if "." in name or standard or path.is_relative_to(root / "apsisd"):
+                continue  # a submodule, the standard library, a built-in or apsis itself
             source = path.parent if path.name == "__init__.py" else path
             if not (folder / source.name).exists():
                 (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / source.name)
@@ -257,10 +257,11 @@ def test_every_command_has_help() -> None:
 async def test_output_followed_live_and_split_streams(daemon: Daemon) -> None:
     gate = daemon.root / "gate"
     daemon.job("talk", f'program: "echo one; while [ ! -e {gate} ]; do sleep 0.1; done; echo two"\n')
-    daemon.job("split", 'program: {type: shell, command: "echo out; echo err >&2", output: {split: true}}\n')
     await daemon.start()
     needs("following a run's output (GET .../output?follow=1)", "GET", "/api/v1/runs/r999999/output",
           [("follow", "1")], absent="unknown parameter 'follow'")
+    daemon.job("split", 'program: {type: shell, command: "echo out; echo err >&2", output: {split: true}}\n')
+    assert apsis("reload").code == 0  # the folder is watched too: it may have been loaded already
     run_id = apsis("run", "talk").out.split()[0]
     with Running("output", "-f", run_id) as following:
         following.wait_for("one\n")
