@@ -48,7 +48,7 @@ class Scheduler:
         self.defaults = defaults
         self.post_json = post_json
         self.cursors: dict[JobId, datetime] = {}
-        self.ready = asyncio.Event()
+        self.ready = asyncio.Event()  # set while run() schedules
         self._tasks: set[asyncio.Task[None]] = set()
         self._topups: list[tuple[datetime, JobId]] = []
         self._expanding: set[JobId] = set()
@@ -87,25 +87,29 @@ class Scheduler:
         return job.scheduling.over(self.defaults)
 
     async def run(self) -> None:
-        """Start due runs on time and create more as time goes by, until cancelled."""
+        """Start due runs on time and create more as time goes by, until cancelled; `ready` is set meanwhile."""
         for job_id in self.jobs.jobs:
             self.topup_soon(job_id)
-        while True:
-            now = self.clock.now()
-            for run in self.ledger.pop_due(now + LEAD):
-                self.spawn(self.begin(run), f"run:{run.id}")
-            while self._topups and self._topups[0][0] <= now:
-                _, job_id = heapq.heappop(self._topups)
-                self.spawn(self.topup(job_id), f"topup:{job_id}")
-            due = self.ledger.next_due()
-            wake = min(x for x in (due - LEAD if due else None, self._topups[0][0] if self._topups else None,
-                                   now + IDLE) if x is not None)
-            self._wake.clear()
-            try:
-                async with asyncio.timeout(loop_delay((wake - self.clock.now()).total_seconds())):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+        self.ready.set()
+        try:
+            while True:
+                now = self.clock.now()
+                for run in self.ledger.pop_due(now + LEAD):
+                    self.spawn(self.begin(run), f"run:{run.id}")
+                while self._topups and self._topups[0][0] <= now:
+                    _, job_id = heapq.heappop(self._topups)
+                    self.spawn(self.topup(job_id), f"topup:{job_id}")
+                due = self.ledger.next_due()
+                wake = min(x for x in (due - LEAD if due else None, self._topups[0][0] if self._topups else None,
+                                       now + IDLE) if x is not None)
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(loop_delay((wake - self.clock.now()).total_seconds())):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            self.ready.clear()
 
     def wake(self) -> None:
         self._wake.set()
