@@ -1,4 +1,5 @@
-"""What the API's handlers reach: the scheduler, the daemon's reload, and who may do what; one key on the app.
+"""What the API's handlers reach: the scheduler, the daemon's reload, the metrics, and who may do what; one key on
+the app.
 
 A plain string key: web.AppKey is aiohttp 3.9, and Debian 12 ships 3.8.
 """
@@ -12,6 +13,7 @@ from typing import cast
 from aiohttp import web
 
 from apsisd.api.access import Policy
+from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 
@@ -24,6 +26,7 @@ class ApiState:
     scheduler: Scheduler
     reload: Reload
     policy: Policy
+    metrics: RunMetrics
 
 
 def attach(app: web.Application, state: ApiState) -> None:
