@@ -13,7 +13,7 @@ from aiohttp import web
 
 from apsisd.api.access import PRINCIPAL, Right, peer, socket_principal
 from apsisd.api.replies import problem
-from apsisd.api.routes import check, events, health, jobs, openapi, operations, output, runs
+from apsisd.api.routes import check, events, health, jobs, metrics, openapi, operations, output, runs
 from apsisd.api.state import ApiState, attach, state_of, state_of_app
 
 log = logging.getLogger("apsisd.api")
@@ -24,7 +24,7 @@ READING = frozenset({"GET", "HEAD"})
 def make_app(state: ApiState) -> web.Application:
     app = web.Application(middlewares=[_errors_as_json, _access], client_max_size=1 << 20)
     attach(app, state)
-    for module in (health, runs, jobs, operations, output, events, check, openapi):
+    for module in (health, runs, jobs, operations, output, events, check, openapi, metrics):
         app.add_routes(module.routes)
     app.on_shutdown.append(_end_streams)
     return app

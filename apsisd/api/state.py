@@ -1,4 +1,5 @@
-"""What the API's handlers reach: the scheduler, the daemon's reload, and who may do what; one key on the app.
+"""What the API's handlers reach: the scheduler, the daemon's reload, the metrics, and who may do what; one key on
+the app.
 
 A plain string key: web.AppKey is aiohttp 3.9, and Debian 12 ships 3.8.
 """
@@ -13,6 +14,7 @@ from typing import cast
 from aiohttp import web
 
 from apsisd.api.access import Policy
+from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 
@@ -26,6 +28,7 @@ class ApiState:
     reload: Reload
     policy: Policy
     started: datetime  # when apsisd started, for the health report
+    metrics: RunMetrics
 
 
 def attach(app: web.Application, state: ApiState) -> None:
