@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from apsisd.api.access import PRINCIPAL, Right, peer, socket_principal
+from apsisd.api.lasting import end_all
 from apsisd.api.replies import problem
 from apsisd.api.routes import health, jobs, operations, output, runs
 from apsisd.api.state import ApiState, attach, state_of
@@ -24,6 +25,7 @@ READING = frozenset({"GET", "HEAD"})
 def make_app(state: ApiState) -> web.Application:
     app = web.Application(middlewares=[_errors_as_json, _access], client_max_size=1 << 20)
     attach(app, state)
+    app.on_shutdown.append(end_all)
     for module in (health, runs, jobs, operations, output):
         app.add_routes(module.routes)
     return app

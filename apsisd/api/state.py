@@ -4,10 +4,11 @@ A plain string key: web.AppKey is aiohttp 3.9, and Debian 12 ships 3.8.
 """
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ class ApiState:
     scheduler: Scheduler
     reload: Reload
     policy: Policy
+    lasting: set[asyncio.Task[Any]] = field(default_factory=set)  # handlers of answers that last (api/lasting.py)
 
 
 def attach(app: web.Application, state: ApiState) -> None:

@@ -4,12 +4,13 @@ it is in (journald stores a stream's lines after the process has written them, s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 from apsisd.hosts.base import OutputRecord
+from apsisd.hosts.spec import Stream
 from apsisd.systemd import journal
-from apsisd.systemd.units import run_identifier
+from apsisd.systemd.units import STREAM_PRIORITY, run_identifier
 from apsisd.types import RunId
 
 QUIET_END = 1.0  # without journalctl --sync (unprivileged): output is complete after this much silence
@@ -21,10 +22,15 @@ class JournalOutput:
         self._until_finished = until_finished
 
     async def read(
-        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
-    ) -> AsyncIterator[OutputRecord]:
-        """The run's output; with follow, until the run has ended and all of it is read."""
+        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None, stream: Stream | None = None
+    ) -> AsyncGenerator[OutputRecord, None]:
+        """The run's output; with follow, until the run has ended and all of it is read.
+
+        `stream`: a split run's stdout or stderr, told apart by the PRIORITY systemd-cat gave each (units.py).
+        """
         matches = [self._match(run_id), "_TRANSPORT=stdout"]
+        if stream is not None:
+            matches.append(f"PRIORITY={STREAM_PRIORITY[stream]}")
         if not follow:
             await journal.sync()
             async for entry in self._read_output(matches, after_cursor):
