@@ -51,6 +51,8 @@ async def output(request: web.Request) -> web.StreamResponse:
 async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: Stream | None, skip: int
                   ) -> web.StreamResponse:
     """The output as it is written, from byte `skip` on; once the run has started (or ended without)."""
+    if run.unit is None and not run.finished:
+        log.debug("run %s: its output is followed once it starts", run.id, extra={"action": "output_waiting"})
     started = await scheduler.records.until(run.id, lambda r: r.unit is not None or r.finished)
     if started is None:
         raise problem(web.HTTPNotFound, f"run {run.id} was withdrawn (its job changed or went) before it started")
@@ -62,14 +64,13 @@ async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: 
         async with contextlib.aclosing(records), contextlib.aclosing(skip_bytes(records, skip)) as chunks:
             async for chunk in chunks:
                 await response.write(chunk)
+        await response.write_eof()
     except ConnectionResetError:
-        return response  # the client went away: nothing more to send (the journal reader is closed)
+        pass  # the client went away: nothing more to send (the journal reader is closed)
     except HostError as exc:
         log.warning("run %s: following its output failed: %s", run.id, exc, extra={"action": "output_failed"})
         if request.transport is not None:
             request.transport.close()  # the answer ends without its last chunk: the client sees it is cut short
-        return response
-    await response.write_eof()
     return response
 
 
