@@ -124,11 +124,14 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
     # Under a user manager the identifier is the run's own: journald drops
     # LogExtraFields there, and SYSLOG_IDENTIFIER (sent in the stream's header,
     # so on every line) is then what finds a run's output (see run_identifier).
-    identifier = run_identifier(spec.run_id) if user_manager else spec.job_id or run_identifier(spec.run_id)
+    # A split run's too: systemd-cat's streams, unlike those PID 1 opens, do not
+    # name their unit, so journald knows it (and its LogExtraFields) only from
+    # the cgroup of a writer still alive when it reads the line.
+    own = user_manager or spec.split_output
+    identifier = run_identifier(spec.run_id) if own else spec.job_id or run_identifier(spec.run_id)
     argv = list(spec.command())
     if spec.split_output:
-        # Its streams come from the unit's own cgroup, so they carry the unit's fields (LogExtraFields) as its
-        # own stdout would; the identifier is the unit's. The program's argv[0] is then its absolute path.
+        # systemd-cat exec()s the program in the unit's cgroup; the program's argv[0] is its absolute path then.
         argv = [SYSTEMD_CAT, f"--identifier={identifier}", f"--priority={STREAM_PRIORITY[Stream.STDOUT]}",
                 f"--stderr-priority={STREAM_PRIORITY[Stream.STDERR]}", "--level-prefix=false", "--",
                 executable, *argv[1:]]

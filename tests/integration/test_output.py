@@ -100,3 +100,17 @@ async def test_a_line_that_starts_like_a_priority_is_output_as_written(host: Loc
     await finished(host, run_id)
     records = [r async for r in host.output(run_id)]
     assert [(r.data, r.priority) for r in records] == [(b"<3>not an error\n", 6), (b"<7>x\n", 6)]
+
+
+@hosted()
+async def test_the_output_of_a_split_run_that_ends_at_once_is_all_found(host: LocalHost) -> None:
+    # journald knows systemd-cat's unit only from a writer still alive: these lines are often read after, and
+    # must be found all the same (by the run's own identifier).
+    run_ids = [new_run_id() for _ in range(20)]
+    for run_id in run_ids:
+        await host.start(RunSpec(run_id=run_id, job_id="quick", shell="echo out; echo err >&2", split_output=True))
+    for run_id in run_ids:
+        await finished(host, run_id)
+    outputs = [(await output(host, run_id, stream=Stream.STDOUT), await output(host, run_id, stream=Stream.STDERR))
+               for run_id in run_ids]
+    assert outputs == [(b"out\n", b"err\n")] * len(run_ids)
