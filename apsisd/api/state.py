@@ -12,6 +12,7 @@ from typing import cast
 from aiohttp import web
 
 from apsisd.api.access import Policy
+from apsisd.api.tokens import TokenStore
 from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 
@@ -24,6 +25,7 @@ class ApiState:
     scheduler: Scheduler
     reload: Reload
     policy: Policy
+    tokens: TokenStore | None = None  # the TCP callers' tokens; None: no tokens file, every TCP caller refused
 
 
 def attach(app: web.Application, state: ApiState) -> None:
