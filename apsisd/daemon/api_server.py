@@ -90,7 +90,8 @@ async def serve(app: web.Application, listen: tuple[str, ...], tls: ssl.SSLConte
             await _listen(runner, address, tls)
     except OSError as exc:
         await runner.cleanup()
-        raise ServeError(f"cannot serve the API on {address}: {exc.strerror or exc}") from None
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio words a bind's error its own way
+        raise ServeError(f"cannot serve the API on {address}: {reason}") from None
     return runner
 
 
