@@ -152,8 +152,9 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(reload("SIGHUP"), "reload:SIGHUP"))
     # Served before anything starts: an address that cannot be served (ServeError) stops apsisd cleanly.
     policy = Policy(group=config.api_group, others_read=config.api_others == "read")
-    api = await serve_api(make_app(ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
-                                            tokens=tcp.tokens)), config.api_listen, tcp.tls)
+    state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
+                     started=scheduler.clock.now(), tokens=tcp.tokens)
+    api = await serve_api(make_app(state), config.api_listen, tcp.tls)
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
     if config.reload_watch:
         tasks.append(asyncio.create_task(
