@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,11 +19,10 @@ from apsisd.api.access import Right
 from apsisd.api.app import make_app
 from apsisd.api.state import ApiState
 from apsisd.api.tokens import new_token, token_line
-from apsisd.runs.model import Run
 from apsisd.runs.state import State
+from tests.integration.api import SOCKET, post
 from tests.integration.daemon import Daemon, with_daemon
 
-SOCKET = "/run/apsis/api.sock"
 READING = ("GET", "HEAD")
 OPS, VIEWER = new_token(), new_token()  # operate, read
 
@@ -34,8 +34,8 @@ def routes() -> list[tuple[str, str]]:
                    if route.resource is not None})
 
 
-def fill(pattern: str, run: Run) -> str:
-    path = pattern.replace("{run_id}", run.id).replace("{job_id}", run.job_id)
+def fill(pattern: str, run_id: str) -> str:
+    path = pattern.replace("{run_id}", run_id).replace("{job_id}", "later")
     assert "{" not in path, f"{pattern}: tell this test what to put in its variables"
     return path
 
@@ -72,16 +72,17 @@ class Tcp:
         """Status, headers, and the JSON body of a refusal (others' bodies are not read: some stream)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with aiohttp.ClientSession() as session:
-            async with session.request(method, f"{self.url}{path}", headers=headers, ssl=self.tls) as response:
+            async with session.request(method, f"{self.url}{path}", headers=headers, ssl=self.tls or True) as response:
                 body = await response.json() if response.status >= 400 and method != "HEAD" else None
                 return response.status, dict(response.headers), body
 
 
-async def scheduled(daemon: Daemon) -> Run:
-    """A run of the job `later` that stays scheduled (the job's next instant is an hour away)."""
-    (run, *_) = await daemon.wait_runs(lambda runs: bool(runs), "later", "a scheduled run")
-    assert run.state is State.SCHEDULED
-    return run
+async def scheduled(daemon: Daemon) -> str:
+    """The id of a run of the job `later` that stays scheduled (due tomorrow), made on the socket as root."""
+    at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    status, made = await post("/api/v1/runs", {"job_id": "later", "at": at})
+    assert status == 201, made
+    return str(made["runs"][0]["run_id"])
 
 
 def refused(body: Any, method: str) -> bool:
@@ -95,7 +96,7 @@ async def test_tcp_with_tls_refuses_every_route_without_a_token_and_operations_w
     cert, key = openssl_cert(daemon.root)
     tokens = tokens_file(daemon.root, ("ops", Right.OPERATE, OPS), ("viewer", Right.READ, VIEWER))
     port = free_port()
-    daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+    daemon.job("later", 'program: "true"\n')
     await daemon.start(*daemon.config(f"""
         [api]
         listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{port}"]
@@ -103,7 +104,7 @@ async def test_tcp_with_tls_refuses_every_route_without_a_token_and_operations_w
         tls_cert = "{cert}"
         tls_key = "{key}"
         """))
-    run = await scheduled(daemon)
+    run_id = await scheduled(daemon)
     tcp = Tcp(f"https://127.0.0.1:{port}", ca=cert)
     status, headers, body = await tcp.call("GET", "/api/v1/health")
     assert (status, headers["WWW-Authenticate"], body) == (
@@ -112,7 +113,7 @@ async def test_tcp_with_tls_refuses_every_route_without_a_token_and_operations_w
     assert (status, headers["WWW-Authenticate"], body) == (
         401, 'Bearer error="invalid_token"', {"error": "the bearer token is not valid: unknown, or revoked"})
     for method, pattern in routes():
-        path = fill(pattern, run)
+        path = fill(pattern, run_id)
         status, headers, body = await tcp.call(method, path)
         assert (status, headers.get("WWW-Authenticate"), refused(body, method)) == (401, "Bearer", True), (
             method, path)
@@ -121,9 +122,9 @@ async def test_tcp_with_tls_refuses_every_route_without_a_token_and_operations_w
             assert (status, refused(body, method)) == (403, True), (method, path)
             assert body["error"] == "not allowed: token viewer may read, not operate (operators are tokens with " \
                                     "the right operate)"
-    status, _, _ = await tcp.call("GET", f"/api/v1/runs/{run.id}", token=VIEWER)
+    status, _, _ = await tcp.call("GET", f"/api/v1/runs/{run_id}", token=VIEWER)
     assert status == 200 and (await daemon.runs("later"))[0].state is State.SCHEDULED  # nothing was done
-    assert (await tcp.call("POST", f"/api/v1/runs/{run.id}/skip", token=OPS))[0] == 200
+    assert (await tcp.call("POST", f"/api/v1/runs/{run_id}/skip", token=OPS))[0] == 200
     (skipped, *_) = await daemon.runs("later")
     assert (skipped.state, skipped.reason) == (State.SKIPPED, "skipped by token ops through the API")
     with pytest.raises(aiohttp.ClientError):  # plain HTTP to the TLS port: no answer
@@ -135,14 +136,14 @@ async def test_tcp_with_tls_refuses_every_route_without_a_token_and_operations_w
 async def test_plain_tcp_on_loopback_and_tokens_added_and_revoked_without_a_restart(daemon: Daemon) -> None:
     tokens = tokens_file(daemon.root, ("viewer", Right.READ, VIEWER))
     port = free_port()
-    daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+    daemon.job("later", 'program: "true"\n')
     await daemon.start(*daemon.config(f"""
-        api.listen = "tcp:127.0.0.1:{port}"
+        api.listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{port}"]
         api.tokens = "{tokens}"
         """))
-    run = await scheduled(daemon)
+    run_id = await scheduled(daemon)
     tcp = Tcp(f"http://127.0.0.1:{port}")
-    skip = f"/api/v1/runs/{run.id}/skip"
+    skip = f"/api/v1/runs/{run_id}/skip"
     assert (await tcp.call("GET", "/api/v1/jobs", token=VIEWER))[0] == 200
     assert (await tcp.call("POST", skip, token=VIEWER))[0] == 403
     assert (await tcp.call("POST", skip, token=OPS))[0] == 401
@@ -195,10 +196,10 @@ def as_nobody(requests: list[tuple[str, str]], group: str = "nogroup") -> list[t
 
 @with_daemon()
 async def test_the_socket_refuses_every_route_to_others_unless_they_may_read(daemon: Daemon) -> None:
-    daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+    daemon.job("later", 'program: "true"\n')
     await daemon.start()
-    run = await scheduled(daemon)
-    requests = [(method, fill(pattern, run)) for method, pattern in routes()]
+    run_id = await scheduled(daemon)
+    requests = [(method, fill(pattern, run_id)) for method, pattern in routes()]
     for (method, path), (status, body) in zip(requests, as_nobody(requests), strict=True):
         assert (status, refused(body, method)) == (403, True), (method, path)
     assert body["error"] == "not allowed: the API answers root, apsisd's user and the group apsis"
@@ -216,10 +217,10 @@ async def test_the_socket_refuses_every_route_to_others_unless_they_may_read(dae
 
 @with_daemon()
 async def test_the_operators_group_may_operate_on_the_socket(daemon: Daemon) -> None:
-    daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+    daemon.job("later", 'program: "true"\n')
     await daemon.start(*daemon.config('[api]\ngroup = "nogroup"\n'))
-    run = await scheduled(daemon)
-    assert as_nobody([("POST", f"/api/v1/runs/{run.id}/skip")], group="nogroup") == [(200, None)]
+    run_id = await scheduled(daemon)
+    assert as_nobody([("POST", f"/api/v1/runs/{run_id}/skip")], group="nogroup") == [(200, None)]
     (skipped, *_) = await daemon.runs("later")
     assert skipped.state is State.SKIPPED and skipped.reason.startswith("skipped by uid 65534 (pid ")
 
