@@ -15,6 +15,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from apsisd.api.access import Policy
+from apsisd.api.tokens import TokenStore
 from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
@@ -31,6 +32,7 @@ class ApiState:
     started: datetime  # when apsisd started, for the health report
     metrics: RunMetrics
     lasting: set[asyncio.Task[Any]] = field(default_factory=set)  # handlers of answers that last (api/lasting.py)
+    tokens: TokenStore | None = None  # the TCP callers' tokens; None: no tokens file, every TCP caller refused
 
 
 def attach(app: web.Application, state: ApiState) -> None:

@@ -1,4 +1,5 @@
-"""Where the commands that work without a daemon find the jobs: apsisd's own configuration, read as apsisd does.
+"""Where the commands that work without a daemon find the jobs (and the tokens file): apsisd's own configuration,
+read as apsisd does.
 
 The file is $APSIS_CONFIG if set, else apsisd's default one (root:
 /etc/apsis/apsisd.toml; anyone else: their XDG config folder), so
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apsisd.daemon.config import ConfigError, load_config
+from apsisd.daemon.config import Config, ConfigError, load_config
 from apsisd.errors import InvalidFiles
 
 
@@ -23,7 +24,13 @@ class Folders:
 
 
 def folders(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Folders:
-    """The jobs folder and the calendar folders besides it, from the configuration.
+    """The jobs folder and the calendar folders besides it, from the configuration."""
+    config = configuration(environ, euid)
+    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders())
+
+
+def configuration(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Config:
+    """apsisd's configuration, as apsisd would read it.
 
     A wrong configuration is a ConfigError (FILE:LINE: each problem), not
     InvalidFiles: the commands report problems in the jobs, not in apsisd.toml,
@@ -33,10 +40,9 @@ def folders(environ: Mapping[str, str] | None = None, euid: int | None = None) -
     euid = os.geteuid() if euid is None else euid
     path = Path(environ["APSIS_CONFIG"]) if environ.get("APSIS_CONFIG") else None
     try:
-        config = load_config(path, privileged=euid == 0, env=environ)
+        return load_config(path, privileged=euid == 0, env=environ)
     except InvalidFiles as exc:
         raise ConfigError(str(exc)) from None
-    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders())
 
 
 def local_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:

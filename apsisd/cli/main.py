@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from apsisd.cli.defaults import folders, local_zone
+from apsisd.cli.token import token
 from apsisd.errors import ApsisError, InvalidFields, InvalidFiles
 from apsisd.jobs.load import JOB_SUFFIX, load_jobs
 from apsisd.jobs.model import Job, JobSet
@@ -93,6 +94,9 @@ def next_(job_id: str, folder: Path | None, count: int, start: str | None, zone:
         click.echo(json.dumps([_as_json(due, shown) for due in dues], indent=2))
         return
     click.echo("\n".join(_human(job, dues, since, shown)))
+
+
+apsis.add_command(token)
 
 
 def main() -> None:

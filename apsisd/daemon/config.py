@@ -72,6 +72,9 @@ class Config:
     `waiting_max_time` None: a run may wait for its conditions forever.
     `api_group`: the operators' group on the API's socket; `api_others`:
     "read" lets anyone else on the socket read, "none" refuses them.
+    `api_tokens`: the file of the TCP callers' tokens (api/tokens.py);
+    `api_tls_cert`, `api_tls_key`: the TLS certificate and key of every TCP
+    address (both or neither; only loopback addresses may go without).
     `reload_*`: the jobs folder is watched (unless `reload_watch` is false)
     and reloaded once changes have stopped for `reload_debounce` seconds, or
     at the latest `reload_max_delay` seconds after the first of them: a copy
@@ -90,6 +93,9 @@ class Config:
     api_listen: tuple[str, ...]
     api_group: str
     api_others: str
+    api_tokens: Path | None
+    api_tls_cert: Path | None
+    api_tls_key: Path | None
     reload_watch: bool
     reload_debounce: float
     reload_max_delay: float
@@ -132,7 +138,8 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
         "jobs_dir": folder / "jobs", "state_dir": _default_state(privileged, env), "log_level": LogLevel.INFO,
         "schedule": Scheduling(), "waiting_max_time": None,
         "reload_watch": True, "reload_debounce": RELOAD_DEBOUNCE, "reload_max_delay": RELOAD_MAX_DELAY,
-        "api_group": API_GROUP, "api_others": "none", "metrics_per_job_limit": PER_JOB_LIMIT,
+        "api_group": API_GROUP, "api_others": "none", "api_tokens": None, "api_tls_cert": None, "api_tls_key": None,
+        "metrics_per_job_limit": PER_JOB_LIMIT,
         **(_read_file(file) if found else {}),
         **{name: getattr(overrides, name) for name in Overrides.__dataclass_fields__
            if getattr(overrides, name) is not None},
@@ -204,7 +211,7 @@ def _syntax_problem(file: Path, text: str, message: str) -> FileProblem:
 def _read_settings(data: dict[str, Any], base: Path) -> dict[str, Any]:
     """Config's fields the file sets, by name; every problem collected (InvalidFields, paths from the top)."""
     fields = Fields(data)
-    folder = _folder(base)
+    folder = _path(base, "folder")
     settings = {
         "jobs_dir": fields.take("jobs_dir", folder, None),
         "calendars_dir": fields.take("calendars_dir", folder, None),
@@ -223,11 +230,46 @@ def _read_settings(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 
 def _read_api(table: Fields, base: Path) -> dict[str, Any]:
-    return {
+    settings: dict[str, Any] = {
         "api_listen": table.take("listen", _listen(base), None),
         "api_group": table.take("group", _group_name, None),
         "api_others": table.take("others", _others, None),
+        "api_tokens": table.take("tokens", _path(base, "file"), None),
+        "api_tls_cert": table.take("tls_cert", _path(base, "file"), None),
+        "api_tls_key": table.take("tls_key", _path(base, "file"), None),
     }
+    for key, other in (("tls_cert", "tls_key"), ("tls_key", "tls_cert")):
+        if key in table and other not in table:
+            table.problems.append(((key,), f"is set without {other}; set both (the certificate and its private "
+                                           "key) or neither"))
+    listen = table.raw("listen")
+    for index, address in enumerate(settings["api_listen"] or ()):
+        where = ("listen", index) if isinstance(listen, list) else ("listen",)
+        if address.startswith("tcp:"):
+            table.problems.extend((where, problem) for problem in _tcp_problems(address, table))
+    return settings
+
+
+def _tcp_problems(address: str, table: Fields) -> list[str]:
+    """A TCP address needs bearer tokens, and TLS unless only this machine can reach it."""
+    problems = []
+    if "tokens" not in table:
+        problems.append(f"{address}: TCP needs bearer tokens: set tokens to the tokens file (apsis token new "
+                        "makes a token and its line)")
+    host = address.removeprefix("tcp:").rpartition(":")[0]
+    if not _loopback(host) and not ("tls_cert" in table and "tls_key" in table):
+        problems.append(f"{address}: other machines may reach it: set tls_cert and tls_key (only a loopback "
+                        "address, 127.0.0.1, ::1 or localhost, may go without TLS)")
+    return problems
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 def _group_name(value: Any) -> str:
@@ -276,10 +318,12 @@ def _table(read: Callable[[Fields], T]) -> Callable[[Any], T]:
     return parse
 
 
-def _folder(base: Path) -> Callable[[Any], Path]:
+def _path(base: Path, kind: str) -> Callable[[Any], Path]:
+    """A parser for the path of a `kind` ("file", "folder"), taken from `base` when relative."""
+
     def parse(value: Any) -> Path:
         if not isinstance(value, str) or not value or "\0" in value:
-            raise invalid(f"must be the path of a folder, as a string, not {describe(value)}")
+            raise invalid(f"must be the path of a {kind}, as a string, not {describe(value)}")
         return base / value
 
     return parse
