@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from aiohttp import web
@@ -24,6 +25,7 @@ class ApiState:
     scheduler: Scheduler
     reload: Reload
     policy: Policy
+    started: datetime  # when apsisd started, for the health report
 
 
 def attach(app: web.Application, state: ApiState) -> None:
@@ -33,7 +35,11 @@ def attach(app: web.Application, state: ApiState) -> None:
 
 
 def state_of(request: web.Request) -> ApiState:
-    return cast(ApiState, request.app[KEY])
+    return state_of_app(request.app)
+
+
+def state_of_app(app: web.Application) -> ApiState:
+    return cast(ApiState, app[KEY])
 
 
 def scheduler_of(request: web.Request) -> Scheduler:

@@ -140,8 +140,9 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
     tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
     policy = Policy(group=config.api_group, others_read=config.api_others == "read")
-    api = await serve_api(make_app(ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy)),
-                          config.api_listen)
+    state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
+                     started=scheduler.clock.now())
+    api = await serve_api(make_app(state), config.api_listen)
     notifier.ready(_status(scheduler))
     log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
              config.state_dir, extra={"action": "ready"})

@@ -1,4 +1,4 @@
-"""A job as JSON: the one shape every client sees (the API, the live stream), as its file wrote it.
+"""A job as JSON: the one shape every client sees (the API, `--json`, the live stream), as its file wrote it.
 
 Shown as written rather than rebuilt from the parsed job: a daily schedule's
 `daytime: '09:30'` reads as the operator wrote it, and a plug-in's

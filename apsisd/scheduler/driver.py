@@ -17,6 +17,7 @@ from apsisd.errors import HostError, InvalidFields, RunNotFound, SpecError
 from apsisd.hosts.base import Finished, Host, Started
 from apsisd.jobs.model import JobSet
 from apsisd.jobs.program import bind
+from apsisd.jobs.rendering import template_names
 from apsisd.jobs.spec import program_spec
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
@@ -45,7 +46,7 @@ class Driver:
                 await self.records.move(run.id, State.ERROR, f"job {run.job_id} is not loaded (removed?)")
                 return None
             try:
-                program = bind(job.program, run.args, self.jobs().calendars)
+                program = bind(job.program, template_names(run), self.jobs().calendars)
             except InvalidFields as exc:
                 await self.records.move(run.id, State.ERROR, f"cannot bind the program to the args: {exc}")
                 return None

@@ -1,5 +1,5 @@
-"""What an operator may do: create a run, skip one before it starts, stop or signal one while it runs, mark or rerun
-a finished one.
+"""What an operator may do: create a run (of a job, or ad hoc with a program of its own), start one now, skip one
+before it starts, stop or signal one while it runs, mark or rerun a finished one.
 
 Each checks the run's state against the transition table first and says
 why not (TransitionError, UnknownRun), so the API answers a clear 4xx and
@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from apsisd.errors import ApsisError, TransitionError
-from apsisd.hosts.spec import parse_signal
-from apsisd.runs.model import Origin, Run, mark
+from apsisd.errors import ApsisError, InvalidFields, SpecError, TransitionError
+from apsisd.hosts.spec import RunSpec, check, parse_signal
+from apsisd.jobs.program import bind, parse_program
+from apsisd.jobs.spec import program_spec
+from apsisd.runs.model import Origin, Run
 from apsisd.runs.state import TRANSITIONS, State
 from apsisd.scheduler.service import Scheduler
-from apsisd.store.base import Changes
 from apsisd.types import JobId, RunId
+
+ADHOC = "adhoc"  # the job id ad hoc runs are filed under unless named
 
 
 class UnknownJob(ApsisError):
@@ -47,6 +51,21 @@ async def skip(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
     return moved
 
 
+async def start_now(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
+    """A scheduled or waiting run starts now: its time and its conditions are not waited for (logged as such)."""
+    run = await current(scheduler, run_id)
+    if run.state not in (State.SCHEDULED, State.WAITING):
+        raise TransitionError(run_id, run.state, State.STARTING, [],
+                              why="only a scheduled or waiting run can be started now")
+    await scheduler.records.note(run_id, f"started now by {who}" + (
+        ", without waiting for its conditions" if run.state is State.WAITING else ""))
+    prepared = await scheduler.driver.prepare(run)
+    if prepared is None:  # it moved meanwhile (started on its own, skipped) or could not be bound (now in error)
+        return await current(scheduler, run_id)
+    await scheduler.driver.start_on_host(prepared)
+    return await current(scheduler, run_id)
+
+
 async def stop(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
     """A running run is stopped: its stop signal, the grace period, then SIGKILL (a stopping one is left be)."""
     run = await current(scheduler, run_id)
@@ -60,12 +79,7 @@ async def stop(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
 
 async def mark_as(scheduler: Scheduler, run_id: RunId, state: State, who: str) -> Run:
     """A finished run recorded as another finished state (an operator's correction, logged as such)."""
-    run = await current(scheduler, run_id)
-    marked, entry = mark(run, state, scheduler.clock.now(), f"by {who}")
-    await scheduler.records.store.commit(Changes(runs=[marked], log=[entry]))
-    return marked
-
-
+    return await scheduler.records.mark(await current(scheduler, run_id), state, f"by {who}")
 
 
 async def create(scheduler: Scheduler, job_id: JobId, args: Mapping[str, str], at: datetime | None, who: str
@@ -82,6 +96,35 @@ async def create(scheduler: Scheduler, job_id: JobId, args: Mapping[str, str], a
             ([f"missing: {', '.join(missing)}"] if missing else []) + ([f"not params: {', '.join(extra)}"] if extra
                                                                        else [])))
     return await scheduler.create(job_id, args, origin=Origin.MANUAL, at=at, reason=f"created by {who}")
+
+
+async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: datetime | None, who: str) -> Run:
+    """A run of a program of its own (a job's `program:` value), filed under the job id `name`; BadArgs if the
+    program is not one a job could have, or `name` is a loaded job's (its runs would be mistaken for the job's)."""
+    if not name or len(name) > 200 or "\0" in name or "\n" in name:
+        raise BadArgs("name must be a short text without NUL or newline, such as adhoc or backup-by-hand")
+    if name in scheduler.jobs.jobs:
+        raise BadArgs(f"{name} is a job of the jobs folder; give the ad hoc run another name, or create a run of "
+                      "the job")
+    try:
+        parsed = parse_program(program)
+    except InvalidFields as exc:
+        raise BadArgs(f"{exc.under('program')}") from None
+    calendars = scheduler.jobs.calendars
+
+    def spec_of(run_id: RunId) -> RunSpec:
+        """Bound now (its templates see run_id and job_id), so its spec is fixed before it is committed."""
+        spec = program_spec(bind(parsed, {"run_id": run_id, "job_id": name}, calendars), run_id, JobId(name))
+        check(spec)
+        return spec
+
+    try:
+        return await scheduler.create(JobId(name), {}, origin=Origin.ADHOC, at=at, spec_of=spec_of,
+                                      reason=f"ad hoc run created by {who}")
+    except InvalidFields as exc:
+        raise BadArgs(str(exc)) from None
+    except SpecError as exc:
+        raise BadArgs(f"program: {exc}") from None
 
 
 async def rerun(scheduler: Scheduler, run_id: RunId, who: str) -> Run:

@@ -4,7 +4,8 @@ The order is the rule of the house: the ledger first (so that nothing
 else sees the run's old state once its change is decided), then the store
 (the change is durable), and only then do listeners act on it (start a
 unit, run an action, wake a waiting run). Nothing acts on a change that a
-crash could take back.
+crash could take back. What is committed is also published on the feed
+(with the sequence numbers the store gave it), for the live stream.
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from types import MappingProxyType
 from typing import Any
 
 from apsisd.clock import Clock
-from apsisd.runs.model import LogEntry, Origin, Run, transition
+from apsisd.runs.model import LogEntry, Origin, Run, mark, transition
 from apsisd.runs.state import TRANSITIONS, State
+from apsisd.scheduler.feed import Feed
 from apsisd.scheduler.ledger import Ledger
 from apsisd.store.base import Changes, Store
 from apsisd.types import JobId, RunId
@@ -34,6 +36,7 @@ class Records:
         self.store = store
         self.clock = clock
         self.ledger = Ledger()
+        self.feed = Feed(start=store.next_seq)
         self.listeners: list[Listener] = []
         self.follow_ups: FollowUps | None = None
         self.has_actions: Callable[[Run], bool] = lambda run: False  # a run in this state owes actions
@@ -50,9 +53,10 @@ class Records:
         self.ledger.put(new)
         for draft, _ in drafts:
             self.ledger.put(draft)
-        await self.store.commit(Changes(runs=[new, *(draft for draft, _ in drafts)],
-                                        log=[entry, *(line for _, line in drafts), *notes],
-                                        actions_owed=self._owed([new, *(draft for draft, _ in drafts)])))
+        written = [new, *(draft for draft, _ in drafts)]
+        first = await self.store.commit(Changes(runs=written, log=[entry, *(line for _, line in drafts), *notes],
+                                                actions_owed=self._owed(written)))
+        self.feed.publish_runs(first, written)
         log.info("run %s %s: %s", run_id, state, entry.message, extra={"action": f"run_{state}"})
         self._announce(old, new)
         for draft, _ in drafts:
@@ -66,9 +70,16 @@ class Records:
             return None
         new = replace(old, **changes)
         self.ledger.put(new)
-        await self.store.commit(Changes(runs=[new]))
+        self.feed.publish_runs(await self.store.commit(Changes(runs=[new])), [new])
         self._announce(old, new)
         return new
+
+    async def mark(self, run: Run, state: State, reason: str) -> Run:
+        """A finished run recorded as another finished state (TransitionError unless both are finished)."""
+        marked, entry = mark(run, state, self.clock.now(), reason)
+        self.feed.publish_runs(await self.store.commit(Changes(runs=[marked], log=[entry])), [marked])
+        log.info("run %s marked %s: %s", run.id, state, reason, extra={"action": "run_marked"})
+        return marked
 
     async def note(self, run_id: RunId, message: str) -> None:
         """A line in the run's log that is not a change of state."""
@@ -92,13 +103,14 @@ class Records:
             self.ledger.forget(run_id)
         for run, _ in (*drafts, *moved):
             self.ledger.put(run)
-        await self.store.commit(Changes(runs=[run for run, _ in (*drafts, *moved)],
-                                        log=[entry for _, entry in (*drafts, *moved)],
-                                        deleted=list(deleted), cursors=MappingProxyType(dict(cursors or {})),
-                                        actions_owed=self._owed([
-                                            *(run for run, _ in drafts),
-                                            *(run for old, (run, _) in zip(olds, moved, strict=True)
-                                              if old is None or old.state is not run.state)])))
+        written = [run for run, _ in (*drafts, *moved)]
+        first = await self.store.commit(Changes(runs=written, log=[entry for _, entry in (*drafts, *moved)],
+                                                deleted=list(deleted), cursors=MappingProxyType(dict(cursors or {})),
+                                                actions_owed=self._owed([
+                                                    *(run for run, _ in drafts),
+                                                    *(run for old, (run, _) in zip(olds, moved, strict=True)
+                                                      if old is None or old.state is not run.state)])))
+        self.feed.publish_runs(first, written, deleted)
         for run, _ in drafts:
             self._announce(None, run)
         for old, (run, _) in zip(olds, moved, strict=True):

@@ -17,6 +17,7 @@ from datetime import datetime
 from apsisd.errors import InvalidFiles
 from apsisd.jobs.model import Job, JobSet
 from apsisd.runs.model import LogEntry, Origin, Run
+from apsisd.scheduler.feed import JobsChanged
 from apsisd.scheduler.plan import expand, job_changes, rematch
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
@@ -73,6 +74,9 @@ class Reloader:
             for job_id in changes.added:
                 cursors[job_id] = now
             await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
+            scheduler.records.feed.publish_jobs(JobsChanged(
+                added=tuple(fresh.jobs[job_id] for job_id in changes.added),
+                changed=tuple(fresh.jobs[job_id] for job_id in changes.changed), removed=changes.removed))
             for job_id in (*changes.added, *changes.changed):
                 scheduler.topup_soon(job_id)
             return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,

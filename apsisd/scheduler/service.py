@@ -10,11 +10,13 @@ import asyncio
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from apsisd.clock import Clock, loop_delay
 from apsisd.hosts.base import Host
+from apsisd.hosts.spec import RunSpec
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.retry import next_attempt_delay, reason_class
 from apsisd.jobs.scheduling import Scheduling
@@ -49,6 +51,7 @@ class Scheduler:
         self.post_json = post_json
         self.cursors: dict[JobId, datetime] = {}
         self.ready = asyncio.Event()
+        self.looping = False  # run() is going: what the API's health reports as scheduling
         self._tasks: set[asyncio.Task[None]] = set()
         self._topups: list[tuple[datetime, JobId]] = []
         self._expanding: set[JobId] = set()
@@ -90,6 +93,13 @@ class Scheduler:
         """Start due runs on time and create more as time goes by, until cancelled."""
         for job_id in self.jobs.jobs:
             self.topup_soon(job_id)
+        self.looping = True
+        try:
+            await self._loop()
+        finally:
+            self.looping = False
+
+    async def _loop(self) -> None:
         while True:
             now = self.clock.now()
             for run in self.ledger.pop_due(now + LEAD):
@@ -163,9 +173,12 @@ class Scheduler:
     # -- creating runs --------------------------------------------------------------------
 
     async def create(self, job_id: JobId, args: Mapping[str, str], *, origin: Origin, reason: str,
-                     at: datetime | None = None, **fields: Any) -> Run:
-        """A new run of the job, scheduled at `at` (now by default)."""
-        draft = self.records.draft(job_id, args, at or self.clock.now(), origin=origin, reason=reason, **fields)
+                     at: datetime | None = None, spec_of: Callable[[RunId], RunSpec] | None = None,
+                     **fields: Any) -> Run:
+        """A new run of the job, scheduled at `at` (now by default); `spec_of` fixes its program now (an ad hoc
+        run's, which no job file gives), from the run's id."""
+        run, entry = self.records.draft(job_id, args, at or self.clock.now(), origin=origin, reason=reason, **fields)
+        draft = (replace(run, spec=spec_of(run.id)), entry) if spec_of is not None else (run, entry)
         await self.records.add([draft])
         self.wake()
         return draft[0]
@@ -186,7 +199,7 @@ class Scheduler:
                 self.spawn(self.act(new, new.state), f"actions:{new.id}:{new.state}")
 
     def _actions_for(self, run: Run, state: State) -> list[Any]:
-        job = self.jobs.jobs.get(run.job_id)
+        job = self.jobs.jobs.get(run.job_id) if run.origin is not Origin.ADHOC else None  # an ad hoc run has no job
         return [] if job is None else [action for action in job.actions if state in action.states]
 
     async def act(self, run: Run, state: State) -> None:
@@ -206,7 +219,7 @@ class Scheduler:
     def _follow_ups(self, old: Run, new: Run) -> tuple[list[tuple[Run, LogEntry]], list[LogEntry]]:
         """The retry a failed attempt calls for, made in the same commit as the failure: a crash between the
         two cannot lose it (a run's end is never looked at again once committed)."""
-        job = self.jobs.jobs.get(new.job_id)
+        job = self.jobs.jobs.get(new.job_id) if new.origin is not Origin.ADHOC else None
         if job is None or job.retry is None or new.state not in (State.FAILURE, State.ERROR):
             return [], []
         kind = reason_class(new)

@@ -81,8 +81,18 @@ class Store(Protocol):
         """`count` fresh run ids, never given before (not even to runs that were then deleted)."""
         ...
 
-    async def commit(self, changes: Changes) -> None:
-        """Write `changes` durably (against a crash of apsisd) before returning."""
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next run written will get: every change committed so far has a lower one."""
+        ...
+
+    async def commit(self, changes: Changes) -> int:
+        """Write `changes` durably (against a crash of apsisd) before returning.
+
+        Every run written gets the next sequence number, in order, then every
+        run deleted (kept as a tombstone): the number of the first is returned.
+        The numbers follow the order commit() was called in.
+        """
         ...
 
     async def get(self, run_id: RunId) -> Run:
@@ -105,6 +115,16 @@ class Store(Protocol):
 
     async def actions_owed(self) -> list[tuple[RunId, State]]:
         """The (run, state) whose actions were committed as owed and never crossed off."""
+        ...
+
+    async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
+        """Runs due at or after `since` that started more than `threshold` seconds late, latest due first."""
+        ...
+
+    async def changed_since(self, seq: int, limit: int) -> list[tuple[int, Run | RunId]]:
+        """What changed after sequence number `seq`, in order: each run written since once, as it is now (with
+        the number of its last write), and each run deleted since (its id); at most `limit` runs per call (call
+        again from the last number to go on)."""
         ...
 
     async def close(self) -> None:

@@ -14,6 +14,10 @@ fsync it costs is paid once per grouped transaction, not per commit.
 Run numbers come from memory (new_ids is synchronous); the high-water mark
 is written in meta by the next transaction, with the runs that use it, so
 no number of a committed run is ever handed out again, even after a crash.
+Sequence numbers likewise: commit() gives each run row it writes (and each
+run it deletes, kept as a tombstone) the next one, in the order the commits
+were asked for, which is the order they are written in; the live stream
+resumes from them (changed_since).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,28 +52,34 @@ CACHE_KIB = 32 * 1024
 # (tests/unit/store/test_sqlite_store.py checks the plans), whatever the history's size or shape.
 _UNFINISHED = "state NOT IN ('success', 'failure', 'error', 'skipped')"  # as in the partial index runs_unfinished
 
+_WRITTEN = (*codec.RUN_COLUMNS, "seq")
 _UPSERT_RUN = (
-    f"INSERT INTO runs ({', '.join(codec.RUN_COLUMNS)}) VALUES ({', '.join('?' * len(codec.RUN_COLUMNS))}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in codec.RUN_COLUMNS[1:])}"
+    f"INSERT INTO runs ({', '.join(_WRITTEN)}) VALUES ({', '.join('?' * len(_WRITTEN))}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WRITTEN[1:])}"
 )
+_CHANGED_RUNS = f"SELECT seq, {', '.join(codec.READ_COLUMNS)} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?"
+_LATE = f"{SELECT_RUNS} WHERE schedule_time >= ? AND lateness > ? ORDER BY schedule_time DESC LIMIT ?"
+_TOMBSTONES = "SELECT seq, run_id FROM run_tombstones WHERE seq > ? AND seq <= ? ORDER BY seq"
 _INSERT_LOG = f"INSERT INTO run_log ({', '.join(codec.LOG_COLUMNS)}) VALUES (?, ?, ?, ?)"
 _SELECT_LOG = f"SELECT {', '.join(codec.LOG_COLUMNS)} FROM run_log WHERE run_id = ? ORDER BY rowid"
 _SET_CURSOR = "INSERT INTO cursors (job_id, time) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET time = excluded.time"
 
-_Pending = tuple[Changes, "asyncio.Future[None]"]
+_Pending = tuple[Changes, int, "asyncio.Future[None]"]  # the changes, the seq of their first row, the waiter
 
 
 class SqliteStore:
     """The Store protocol over SQLite; make one with `await SqliteStore.open(path)`, use it on that loop."""
 
-    def __init__(self, *, path: Path, executor: ThreadPoolExecutor, conn: sqlite3.Connection, stored_next: int,
-                 next_number: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, *, path: Path, executor: ThreadPoolExecutor, conn: sqlite3.Connection, counters: _Counters,
+                 loop: asyncio.AbstractEventLoop) -> None:
         self._path = path
         self._executor = executor
         self._conn = conn  # used on the executor's thread only
         self._loop = loop
-        self._next = next_number  # the next run number new_ids gives (loop thread)
-        self._persisted = stored_next  # the next_run stored in meta (store thread)
+        self._next = counters.next_run  # the next run number new_ids gives (loop thread)
+        self._persisted = counters.stored_run  # the next_run stored in meta (store thread)
+        self._next_seq = counters.next_seq  # the next sequence number commit gives (loop thread)
+        self._persisted_seq = counters.stored_seq  # the next_seq stored in meta (store thread)
         self._lock = threading.Lock()  # guards _pending and _flush_queued
         self._pending: list[_Pending] = []
         self._flush_queued = False
@@ -80,13 +91,12 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apsis-store")
         try:
-            conn, stored_next, next_number = await loop.run_in_executor(executor, _connect, path, available())
+            conn, counters = await loop.run_in_executor(executor, _connect, path, available())
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        log.info("store %s open; next run r%d", path, next_number, extra={"action": "store_opened"})
-        return cls(path=path, executor=executor, conn=conn, stored_next=stored_next, next_number=next_number,
-                   loop=loop)
+        log.info("store %s open; next run r%d", path, counters.next_run, extra={"action": "store_opened"})
+        return cls(path=path, executor=executor, conn=conn, counters=counters, loop=loop)
 
     def new_ids(self, count: int) -> list[RunId]:
         """`count` fresh ids from memory; stored with the next commit, before any run that uses them is."""
@@ -97,24 +107,34 @@ class SqliteStore:
         self._next += count
         return [run_id(number) for number in range(first, first + count)]
 
-    async def commit(self, changes: Changes) -> None:
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next run written will get: every change so far has a lower one."""
+        return self._next_seq
+
+    async def commit(self, changes: Changes) -> int:
         """Write `changes` in one transaction, grouped with others that wait; returns once it is committed.
 
-        StoreError (the cause kept) if nothing of `changes` was written. Being
-        cancelled does not withdraw the changes: they may still be committed.
+        Returns the sequence number of its first row: `changes.runs` have it
+        and the next ones in order, then `changes.deleted`. StoreError (the
+        cause kept) if nothing of `changes` was written. Being cancelled does
+        not withdraw the changes: they may still be committed.
         """
         self._check_open()
         for run in changes.runs:  # runs numbered by someone else: new_ids must not give their numbers again
             number = codec.number_of(run.id)
             if number is not None and number >= self._next:
                 self._next = number + 1
+        first = self._next_seq
+        self._next_seq += len(changes.runs) + len(changes.deleted)
         done: asyncio.Future[None] = self._loop.create_future()
         with self._lock:
-            self._pending.append((changes, done))
+            self._pending.append((changes, first, done))
             start, self._flush_queued = not self._flush_queued, True
         if start:
             self._executor.submit(self._flush)
         await done
+        return first
 
     async def get(self, run_id: RunId) -> Run:
         return await self._call(self._get, run_id)
@@ -137,6 +157,12 @@ class SqliteStore:
     async def actions_owed(self) -> list[tuple[RunId, State]]:
         return await self._call(self._actions_owed)
 
+    async def changed_since(self, seq: int, limit: int) -> list[tuple[int, Run | RunId]]:
+        return await self._call(self._changed_since, seq, limit)
+
+    async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
+        return await self._call(self._select, _LATE, (codec.encode_time(since, "since"), threshold, limit))
+
     async def close(self) -> None:
         """Finish the writes already asked for, then close the file (its WAL is folded in and removed)."""
         if self._closed:
@@ -158,7 +184,7 @@ class SqliteStore:
         except Exception as exc:  # even the rollback failed: the connection is unusable
             errors = [self._error("the changes were not written", exc) for _ in batch]
         try:
-            self._loop.call_soon_threadsafe(_settle, [done for _, done in batch], errors)
+            self._loop.call_soon_threadsafe(_settle, [done for _, _, done in batch], errors)
         except RuntimeError:  # the loop is closed: nobody waits any more
             pass
 
@@ -167,17 +193,21 @@ class SqliteStore:
         conn = self._conn
         updated = datetime.now(UTC)  # when the rows were written: the wall clock, not the scheduler's
         high = self._next  # read after the batch was taken: above every number it can hold
+        high_seq = max((first + len(changes.runs) + len(changes.deleted) for changes, first, _ in batch), default=0)
         try:
             conn.execute("BEGIN IMMEDIATE")
             errors = self._apply_all(batch, updated)
             if high > self._persisted:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'next_run'", (high,))
+            if high_seq > self._persisted_seq:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (high_seq,))
             conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             return [self._error("the changes were not written", exc) for _ in batch]
         self._persisted = max(self._persisted, high)
+        self._persisted_seq = max(self._persisted_seq, high_seq)
         return errors
 
     def _apply_all(self, batch: list[_Pending], updated: datetime) -> list[StoreError | None]:
@@ -188,8 +218,8 @@ class SqliteStore:
         conn = self._conn
         conn.execute("SAVEPOINT batch")
         try:
-            for changes, _ in batch:
-                self._apply(changes, updated)
+            for changes, first, _ in batch:
+                self._apply(changes, first, updated)
             return [None] * len(batch)
         except Exception as exc:
             conn.execute("ROLLBACK TO batch")
@@ -198,10 +228,10 @@ class SqliteStore:
         finally:
             conn.execute("RELEASE batch")
         errors: list[StoreError | None] = []
-        for changes, _ in batch:
+        for changes, first, _ in batch:
             conn.execute("SAVEPOINT changes")
             try:
-                self._apply(changes, updated)
+                self._apply(changes, first, updated)
                 errors.append(None)
             except Exception as exc:
                 conn.execute("ROLLBACK TO changes")
@@ -209,14 +239,19 @@ class SqliteStore:
             conn.execute("RELEASE changes")
         return errors
 
-    def _apply(self, changes: Changes, updated: datetime) -> None:
+    def _apply(self, changes: Changes, first: int, updated: datetime) -> None:
         conn = self._conn
         if changes.runs:
-            conn.executemany(_UPSERT_RUN, [codec.encode_run(run, updated) for run in changes.runs])
+            conn.executemany(_UPSERT_RUN, [(*codec.encode_run(run, updated), first + index)
+                                           for index, run in enumerate(changes.runs)])
         if changes.log:
             conn.executemany(_INSERT_LOG, [codec.encode_log(entry) for entry in changes.log])
         if changes.deleted:
-            conn.executemany("DELETE FROM runs WHERE id = ?", [(codec.encode_id(run),) for run in changes.deleted])
+            gone = [codec.encode_id(run) for run in changes.deleted]
+            conn.executemany("DELETE FROM runs WHERE id = ?", [(number,) for number in gone])
+            after = first + len(changes.runs)
+            conn.executemany("INSERT INTO run_tombstones (seq, run_id) VALUES (?, ?)",
+                             [(after + index, number) for index, number in enumerate(gone)])
         if changes.cursors:
             cursors = changes.cursors.items()
             conn.executemany(_SET_CURSOR, [(job, codec.encode_time(time, f"cursor of {job}"))
@@ -245,6 +280,15 @@ class SqliteStore:
             raise UnknownRun(run)
         rows = self._conn.execute(_SELECT_LOG, (number,))
         return [codec.decode_log(row) for row in rows]
+
+    def _changed_since(self, seq: int, limit: int) -> list[tuple[int, Run | RunId]]:
+        """The runs written after `seq` (each once, as it is now) and the runs deleted after it, in seq order;
+        at most `limit` runs, and the deletions up to the last of them (all, if fewer came)."""
+        runs = [(row[0], codec.decode_run(row[1:])) for row in self._conn.execute(_CHANGED_RUNS, (seq, limit))]
+        upto = runs[-1][0] if len(runs) == limit else self._next_seq
+        gone: list[tuple[int, Run | RunId]] = [(number, run_id(victim)) for number, victim in
+                                               self._conn.execute(_TOMBSTONES, (seq, upto))]
+        return sorted([*runs, *gone], key=lambda change: change[0])
 
     def _actions_owed(self) -> list[tuple[RunId, State]]:
         rows = self._conn.execute("SELECT run_id, state FROM pending_actions ORDER BY run_id")
@@ -287,8 +331,18 @@ def _settle(futures: list[asyncio.Future[None]], errors: list[StoreError | None]
             done.set_exception(error)
 
 
-def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Connection, int, int]:
-    """The connection, set up and migrated, meta's next_run, and the next run number; on the store's thread."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Counters:
+    """Where run numbers and sequence numbers go on: as meta has them, and the next to give (above every row)."""
+
+    stored_run: int
+    next_run: int
+    stored_seq: int
+    next_seq: int
+
+
+def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Connection, _Counters]:
+    """The connection, set up and migrated, and its counters; on the store's thread."""
     try:
         path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
@@ -303,9 +357,13 @@ def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Conne
         for pragma in ("synchronous = FULL", "foreign_keys = ON", f"cache_size = -{CACHE_KIB}"):
             conn.execute(f"PRAGMA {pragma}")
         migrate(conn, path, migrations)
-        stored, top = conn.execute(
-            "SELECT (SELECT value FROM meta WHERE key = 'next_run'), (SELECT max(id) FROM runs)").fetchone()
-        return conn, int(stored), max(int(stored), (top or 0) + 1)
+        stored, top, stored_seq, top_seq = conn.execute(
+            "SELECT (SELECT value FROM meta WHERE key = 'next_run'), (SELECT max(id) FROM runs), "
+            "(SELECT value FROM meta WHERE key = 'next_seq'), "
+            "max(coalesce((SELECT max(seq) FROM runs), 0), coalesce((SELECT max(seq) FROM run_tombstones), 0))"
+        ).fetchone()
+        return conn, _Counters(stored_run=int(stored), next_run=max(int(stored), (top or 0) + 1),
+                               stored_seq=int(stored_seq), next_seq=max(int(stored_seq), top_seq + 1))
     except BaseException as exc:
         conn.close()
         if isinstance(exc, sqlite3.DatabaseError) and exc.sqlite_errorname in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):

@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-from typing import Any
-
-import aiohttp
 
 from apsisd.runs.state import State
-from tests.integration.daemon import Daemon, finished, soon, with_daemon
-
-SOCKET = "/run/apsis/api.sock"
-
-
-async def get(path: str) -> tuple[int, Any]:
-    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as session:
-        async with session.get(f"http://apsis{path}") as response:
-            return response.status, await response.json()
+from tests.integration.api import SOCKET, get, post, session
+from tests.integration.daemon import Daemon, finished, with_daemon
 
 
 @with_daemon()
 async def test_health_runs_and_jobs_as_json(daemon: Daemon) -> None:
-    at = soon(1)
-    daemon.job("hello", f'schedule: {{type: explicit, times: ["{at}"]}}\nprogram: "exit 2"\n')
+    daemon.job("hello", 'program: "exit 2"\n')
     await daemon.start()
+    await post("/api/v1/runs", {"job_id": "hello"})
     (run,) = await daemon.wait_runs(finished(1), "hello")
-    assert await get("/api/v1/health") == (200, {"status": "ok", "jobs": 1, "runs_in_flight": 0})
+    status, health = await get("/api/v1/health")
+    assert (status, health["status"], health["jobs"], health["runs_in_flight"]) == (200, "ok", 1, 0)
     status, body = await get("/api/v1/runs?job=hello&state=failure")
     assert status == 200 and [r["run_id"] for r in body["runs"]] == [run.id]
     status, one = await get(f"/api/v1/runs/{run.id}")
@@ -63,16 +54,11 @@ async def test_a_caller_of_no_allowed_user_or_group_is_refused(daemon: Daemon) -
     assert (status, json.loads(body)["error"].startswith("not allowed")) == ("403", True), proc.stderr
 
 
-async def post(path: str) -> tuple[int, Any]:
-    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as session:
-        async with session.post(f"http://apsis{path}") as response:
-            return response.status, await response.json()
-
-
 @with_daemon()
 async def test_a_runs_log_and_a_reload_with_and_without_dry_run(daemon: Daemon) -> None:
-    daemon.job("one", f'schedule: {{type: explicit, times: ["{soon(1)}"]}}\nprogram: "true"\n')
+    daemon.job("one", 'program: "true"\n')
     await daemon.start(*daemon.config("[reload]\nwatch = false\n"))
+    await post("/api/v1/runs", {"job_id": "one"})
     (run,) = await daemon.wait_runs(finished(1), "one")
     status, log = await get(f"/api/v1/runs/{run.id}/log")
     assert status == 200 and [line["state"] for line in log["log"] if line["state"]] == [
@@ -94,8 +80,9 @@ async def test_a_runs_log_and_a_reload_with_and_without_dry_run(daemon: Daemon) 
 @with_daemon()
 async def test_skip_stop_and_mark_a_run(daemon: Daemon) -> None:
     daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
-    daemon.job("long", f'schedule: {{type: explicit, times: ["{soon(1)}"]}}\nprogram: "sleep 60"\n')
+    daemon.job("long", 'program: "sleep 60"\n')
     await daemon.start()
+    await post("/api/v1/runs", {"job_id": "long"})
     (later, *_) = await daemon.wait_runs(lambda runs: bool(runs), "later", "a scheduled run")
     status, skipped = await post(f"/api/v1/runs/{later.id}/skip")
     assert (status, skipped["state"]) == (200, "skipped") and skipped["reason"].startswith("skipped by uid 0")
@@ -111,29 +98,23 @@ async def test_skip_stop_and_mark_a_run(daemon: Daemon) -> None:
     assert (await post("/api/v1/runs/r999999/stop"))[0] == 404
 
 
-async def post_json(path: str, body: Any) -> tuple[int, Any]:
-    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as session:
-        async with session.post(f"http://apsis{path}", json=body) as response:
-            return response.status, await response.json()
-
-
 @with_daemon()
 async def test_create_rerun_and_signal_runs(daemon: Daemon) -> None:
     daemon.job("greet", 'params: [who]\nprogram: "echo hello {{ who }}; exit 3"\n')
     daemon.job("wait", 'program: "sleep 60"\n')
     await daemon.start()
-    status, made = await post_json("/api/v1/runs", {"job_id": "greet", "args": {"who": "ops"}, "count": 2})
+    status, made = await post("/api/v1/runs", {"job_id": "greet", "args": {"who": "ops"}, "count": 2})
     assert status == 201 and [(r["origin"], r["args"]) for r in made["runs"]] == [("manual", {"who": "ops"})] * 2
     runs = await daemon.wait_runs(finished(2), "greet")
     assert [(run.state, run.exit_code) for run in runs] == [(State.FAILURE, 3)] * 2
-    status, error = await post_json("/api/v1/runs", {"job_id": "greet", "args": {"whom": "x"}})
+    status, error = await post("/api/v1/runs", {"job_id": "greet", "args": {"whom": "x"}})
     assert status == 400 and error["error"] == "job greet takes args who; missing: who; not params: whom"
-    assert (await post_json("/api/v1/runs", {"job_id": "nope"}))[0] == 404
-    assert (await post_json("/api/v1/runs", {"job_id": "greet", "args": {"who": "x"}, "at": "tomorrow"}))[0] == 400
-    assert (await post_json("/api/v1/runs", ["not", "an", "object"]))[0] == 400
+    assert (await post("/api/v1/runs", {"job_id": "nope"}))[0] == 404
+    assert (await post("/api/v1/runs", {"job_id": "greet", "args": {"who": "x"}, "at": "tomorrow"}))[0] == 400
+    assert (await post("/api/v1/runs", ["not", "an", "object"]))[0] == 400
     status, again = await post(f"/api/v1/runs/{runs[0].id}/rerun")
-    assert (status, again["origin"], again["previous"], again["args"]) == (200, "rerun", runs[0].id, {"who": "ops"})
-    status, made = await post_json("/api/v1/runs", {"job_id": "wait"})
+    assert (status, again["origin"], again["previous"], again["args"]) == (201, "rerun", runs[0].id, {"who": "ops"})
+    status, made = await post("/api/v1/runs", {"job_id": "wait"})
     (waiting,) = await daemon.wait_runs(lambda runs: bool(runs) and runs[0].state is State.RUNNING, "wait", "running")
     assert (await post(f"/api/v1/runs/{waiting.id}/signal?signal=NOSUCH"))[0] == 400
     assert (await post(f"/api/v1/runs/{waiting.id}/signal?signal=TERM"))[0] == 200
@@ -144,11 +125,10 @@ async def test_create_rerun_and_signal_runs(daemon: Daemon) -> None:
 
 @with_daemon()
 async def test_a_runs_output_as_written(daemon: Daemon) -> None:
-    daemon.job("talk", f'schedule: {{type: explicit, times: ["{soon(1)}"]}}\n'
-                       'program: "printf \'one\\\\n\'; printf \'two\\\\n\' >&2; printf \'caf\\\\351\\\\n\'"\n')
+    daemon.job("talk", 'program: "printf \'one\\\\n\'; printf \'two\\\\n\' >&2; printf \'caf\\\\351\\\\n\'"\n')
     await daemon.start()
+    await post("/api/v1/runs", {"job_id": "talk"})
     (run,) = await daemon.wait_runs(finished(1), "talk")
-    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as session:
-        async with session.get(f"http://apsis/api/v1/runs/{run.id}/output") as response:
-            assert (response.status, await response.read()) == (200, b"one\ntwo\ncaf\xe9\n")
+    async with session() as client, client.get(f"http://apsis/api/v1/runs/{run.id}/output") as response:
+        assert (response.status, await response.read()) == (200, b"one\ntwo\ncaf\xe9\n")
     assert (await get("/api/v1/runs/r999999/output"))[0] == 404

@@ -1,15 +1,31 @@
-"""GET /api/v1/health: is apsisd up and scheduling."""
+"""GET /api/v1/health: is apsisd up and scheduling (503 when its scheduling loop is not running)."""
 from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from apsisd.api.state import scheduler_of
+from apsisd.api.replies import check_params
+from apsisd.api.state import scheduler_of, state_of
 
 routes = web.RouteTableDef()
 
 
+def _version() -> str:
+    try:
+        return version("apsis")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+VERSION = _version()
+
+
 @routes.get("/api/v1/health")
 async def health(request: web.Request) -> web.Response:
+    check_params(request, ())
     scheduler = scheduler_of(request)
-    return web.json_response({"status": "ok", "jobs": len(scheduler.jobs.jobs),
-                              "runs_in_flight": len(scheduler.ledger)})
+    body = {"status": "ok" if scheduler.looping else "degraded", "scheduling": scheduler.looping,
+            "jobs": len(scheduler.jobs.jobs), "runs_in_flight": len(scheduler.ledger), "version": VERSION,
+            "started": state_of(request).started.isoformat(timespec="seconds")}
+    return web.json_response(body, status=200 if scheduler.looping else 503)

@@ -7,6 +7,8 @@ message says why), 400 for a bad parameter; nothing is half done.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -29,23 +31,23 @@ Operation = Callable[[Scheduler, RunId, str], Awaitable[Run]]
 
 @routes.post("/api/v1/runs")
 async def create(request: web.Request) -> web.Response:
-    """{"job_id", "args": {...}, "at": ISO 8601 with offset (default now), "count": 1 to 1000 (default 1)}."""
+    """Runs of a job: {"job_id", "args": {...}, "at", "count"}; or ad hoc, with a program of their own:
+    {"program": (as a job's), "name" (the job id to file them under, default adhoc), "at", "count"}.
+    `at` is ISO 8601 with its offset (default now); `count` 1 to 1000 (default 1)."""
     check_params(request, ())
-    body = await json_object(request, ("job_id", "args", "at", "count"), '{"job_id": "etl/load", "args": {...}}')
-    job_id, args, count = body.get("job_id"), body.get("args", {}), body.get("count", 1)
-    if not isinstance(job_id, str) or not job_id:
-        raise problem(web.HTTPBadRequest, "job_id must be a job's id, such as etl/load")
-    if not isinstance(args, dict) or not all(isinstance(v, str) for v in args.values()):
-        raise problem(web.HTTPBadRequest, "args must be an object of text values, such as {\"date\": \"2026-11-26\"}")
+    body = await json_object(request, ("job_id", "args", "program", "name", "at", "count"),
+                             '{"job_id": "etl/load", "args": {...}} or {"program": "echo hello"}')
+    count = body.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_CREATE:
         raise problem(web.HTTPBadRequest, f"count must be a whole number from 1 to {MAX_CREATE}")
     try:
         at = parse_instant(body["at"]) if body.get("at") is not None else None
     except InvalidFields as exc:
         raise problem(web.HTTPBadRequest, f"at: {exc}") from None
+    make = _adhoc(body, at, who(request)) if "program" in body else _of_job(body, at, who(request))
     scheduler = scheduler_of(request)
     try:
-        made = [await operations.create(scheduler, JobId(job_id), args, at, who(request)) for _ in range(count)]
+        made = [await make(scheduler) for _ in range(count)]
     except operations.UnknownJob as exc:
         raise problem(web.HTTPNotFound, str(exc)) from None
     except operations.BadArgs as exc:
@@ -53,9 +55,37 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response({"runs": [run_jso(run) for run in made]}, status=201)
 
 
+def _of_job(body: dict[str, Any], at: datetime | None, by: str) -> Callable[[Scheduler], Awaitable[Run]]:
+    job_id, args = body.get("job_id"), body.get("args", {})
+    if "name" in body:
+        raise problem(web.HTTPBadRequest, "name is for ad hoc runs (with a program); a job's runs are filed under "
+                                          "its job_id")
+    if not isinstance(job_id, str) or not job_id:
+        raise problem(web.HTTPBadRequest, "job_id must be a job's id, such as etl/load (or give a program for an "
+                                          "ad hoc run)")
+    if not isinstance(args, dict) or not all(isinstance(v, str) for v in args.values()):
+        raise problem(web.HTTPBadRequest, "args must be an object of text values, such as {\"date\": \"2026-11-26\"}")
+    return lambda scheduler: operations.create(scheduler, JobId(job_id), args, at, by)
+
+
+def _adhoc(body: dict[str, Any], at: datetime | None, by: str) -> Callable[[Scheduler], Awaitable[Run]]:
+    if "job_id" in body or "args" in body:
+        raise problem(web.HTTPBadRequest, "an ad hoc run (with a program) takes no job_id or args; name it with "
+                                          "name")
+    name = body.get("name", operations.ADHOC)
+    if not isinstance(name, str):
+        raise problem(web.HTTPBadRequest, "name must be text, such as adhoc")
+    return lambda scheduler: operations.create_adhoc(scheduler, body["program"], name, at, by)
+
+
+@routes.post("/api/v1/runs/{run_id}/start")
+async def start(request: web.Request) -> web.Response:
+    return await _operate(request, (), operations.start_now)
+
+
 @routes.post("/api/v1/runs/{run_id}/rerun")
 async def rerun(request: web.Request) -> web.Response:
-    return await _operate(request, (), operations.rerun)
+    return await _operate(request, (), operations.rerun, status=201)
 
 
 @routes.post("/api/v1/runs/{run_id}/signal")
@@ -85,7 +115,8 @@ async def mark(request: web.Request) -> web.Response:
         scheduler, run_id, state, by))
 
 
-async def _operate(request: web.Request, params: tuple[str, ...], operation: Operation) -> web.Response:
+async def _operate(request: web.Request, params: tuple[str, ...], operation: Operation, status: int = 200
+                   ) -> web.Response:
     """Do it to the run; 404 for an unknown run, 409 when its state does not allow it (saying why)."""
     check_params(request, params)
     run_id = RunId(request.match_info["run_id"])
@@ -97,7 +128,7 @@ async def _operate(request: web.Request, params: tuple[str, ...], operation: Ope
         raise problem(web.HTTPConflict, str(exc)) from None
     except SpecError as exc:
         raise problem(web.HTTPBadRequest, exc.problem) from None
-    return web.json_response(run_jso(run))
+    return web.json_response(run_jso(run), status=status)
 
 
 @routes.post("/api/v1/reload")

@@ -1,6 +1,7 @@
 """Reading runs: the list (filtered, newest first, paged), one run, its log, its dependencies."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from apsisd.types import JobId, RunId
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 10_000
+RUN_ID = re.compile(r"r[1-9][0-9]{0,17}", re.ASCII)  # below SQLite's largest integer
 FILTERS = ("job", "path", "label", "arg", "state", "since", "until", "changed_since", "changed_until", "limit",
            "before")
 
@@ -92,7 +94,7 @@ def _run_query(request: web.Request, jobs: JobSet) -> RunQuery:
     job_ids = frozenset(job.id for job in jobs.select(labels=labels)) if labels else None
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
     before = single(request, "before")
-    if before is not None and not (before.startswith("r") and before[1:].isdigit()):
+    if before is not None and not RUN_ID.fullmatch(before):
         raise problem(web.HTTPBadRequest, f"before must be a run id such as r123, not {before!r}")
     job = single(request, "job")
     return RunQuery(job_id=JobId(job) if job else None, job_prefix=single(request, "path"), job_ids=job_ids,
@@ -124,7 +126,7 @@ def _time(request: web.Request, name: str) -> datetime | None:
         return None
     try:
         return parse_instant(text)
-    except InvalidFields:
+    except (InvalidFields, OverflowError):  # OverflowError: in UTC, before year 1 or after 9999
         # In a query string '+' means a space: an offset such as +01:00 arrives as ' 01:00'.
         plus = "; write + as %2B in a URL (or use Z)" if " " in text else ""
         raise problem(web.HTTPBadRequest, f"{name} must be an ISO 8601 time with its offset, such as "

@@ -79,7 +79,7 @@ def test_open_makes_the_folder_and_a_wal_database(tmp_path: Path) -> None:
 def test_the_connection_syncs_every_commit_to_disk(tmp_path: Path) -> None:
     """synchronous=FULL (2): what is committed survives a power loss, not only a kill -9."""
     tmp_path.joinpath("state").mkdir()
-    conn, _, _ = sqlite_module._connect(db(tmp_path), available())
+    conn, _ = sqlite_module._connect(db(tmp_path), available())
     try:
         assert conn.execute("PRAGMA synchronous").fetchone() == (2,)
     finally:
@@ -314,6 +314,11 @@ def test_naive_query_times_are_refused() -> None:
     (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")}), job_id=JobId("a"),
               states=frozenset({State.SUCCESS})), "runs_job"),
     (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")}), states=frozenset({State.RUNNING})), "runs_state"),
+    (RunQuery(changed_since=T0, changed_until=T0 + timedelta(hours=1)), "runs_updated"),
+    (RunQuery(job_id=JobId("j"), changed_since=T0, changed_until=T0 + timedelta(hours=1)), "runs_job"),
+    (RunQuery(job_id=JobId("j"), changed_since=T0), "runs_job"),
+    (RunQuery(job_prefix="etl/", since=T0), "runs_job"),
+    (RunQuery(states=frozenset({State.RUNNING}), changed_since=T0), "runs_state"),
 ])
 def test_queries_use_their_indexes(tmp_path: Path, query: RunQuery, index: str) -> None:
     run(lambda: _open_close(tmp_path))
@@ -375,7 +380,7 @@ def test_a_bad_commit_writes_nothing_and_fails_alone(tmp_path: Path) -> None:
         await asyncio.sleep(0)
         blocker.execute("ROLLBACK")
         results = await asyncio.gather(*commits, return_exceptions=True)
-        assert results[:2] == [None, None] and results[4] is None
+        assert results[:2] == [1, 2] and results[4] == 6  # sequence numbers: the failed ones' are never used
         assert isinstance(results[2], StoreError) and isinstance(results[2].__cause__, sqlite3.IntegrityError)
         assert "not written" in str(results[2]) and str(db(tmp_path)) in str(results[2])
         assert isinstance(results[3], StoreError) and "stop_time is a naive datetime" in str(results[3])

@@ -1,0 +1,180 @@
+"""GET /api/v1/events: the live stream of changes to runs and jobs, as server-sent events, resumable.
+
+A client that comes back with the number of the last change it had (the
+SSE `Last-Event-ID` header, or `?since=`) is given what it missed before
+the changes that come next: out of the feed's buffer exactly as it
+happened (resume "exact"), or, when the buffer no longer holds its place
+(apsisd restarted, or it was away long), each run changed since in its
+latest state from the store, and every job (resume "changes"). A client
+without a place gets a snapshot: the jobs, the runs in flight and the
+newest finished ones. The subscription to the feed is made first, so
+nothing that happens while the catching up is read falls in between.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+from apsisd.api.replies import check_params, problem, whole
+from apsisd.api.state import scheduler_of
+from apsisd.jobs.jso import job_jso
+from apsisd.runs.jso import run_jso
+from apsisd.runs.model import Run
+from apsisd.runs.state import FINISHED
+from apsisd.scheduler.feed import Change, JobsChanged, Lagged, Subscription
+from apsisd.scheduler.service import Scheduler
+from apsisd.store.base import RunQuery
+from apsisd.types import JobId
+
+routes = web.RouteTableDef()
+KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream: proxies and clients see it is alive
+STORE_PAGE = 1000  # runs read from the store at a time when resuming from it
+
+
+@routes.get("/api/v1/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    check_params(request, ("since", "job", "recent"))
+    since = _since(request)
+    prefix = request.query.get("job") or None
+    recent = whole(request, "recent", 100, 0, 10_000)
+    scheduler = scheduler_of(request)
+    feed = scheduler.records.feed
+    subscription = feed.subscribe()
+    try:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                               "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        if since is not None and feed.covers(since):
+            await _send(response, _event("hello", {"seq": feed.last, "resume": "exact"}))
+            done = await _write(response, feed.since(since), prefix)
+            done = max(done, (since, 0))
+        elif since is not None and since < scheduler.records.store.next_seq:
+            await _send(response, _event("hello", {"seq": feed.last, "resume": "changes"}))
+            done = await _from_store(response, scheduler, since, prefix)
+        else:
+            done = await _snapshot(response, scheduler, prefix, recent)
+        await _follow(response, subscription, done, prefix)
+    except (ConnectionError, Lagged):
+        pass  # the client went away, or fell behind and resumes from where it was
+    finally:
+        subscription.close()
+    return response
+
+
+def _since(request: web.Request) -> int | None:
+    text = request.query.get("since", request.headers.get("Last-Event-ID"))
+    if text is None or text == "":
+        return None
+    if not text.isdigit():
+        raise problem(web.HTTPBadRequest, f"since (or Last-Event-ID) must be the number of a change, as the "
+                                          f"stream's `id:` lines give them, not {text!r}")
+    return int(text)
+
+
+async def _snapshot(response: web.StreamResponse, scheduler: Scheduler, prefix: str | None, recent: int
+                    ) -> tuple[int, int]:
+    """The jobs, the runs in flight and the newest finished: the client's view to start from."""
+    last = scheduler.records.feed.last  # before the store is read: a run finishing meanwhile comes as a change
+    finished = await scheduler.records.store.runs(RunQuery(job_prefix=prefix, states=FINISHED, limit=recent)) \
+        if recent else []
+    in_flight = [run for run in scheduler.ledger.all() if _matches(run.job_id, prefix)]
+    jobs = [job for job_id, job in sorted(scheduler.jobs.jobs.items()) if _matches(job_id, prefix)]
+    runs = sorted([*in_flight, *finished], key=lambda run: int(run.id[1:]))
+    await _send(response, _event("hello", {"seq": last, "resume": "none"}) + _event(
+        "snapshot", {"jobs": [job_jso(job) for job in jobs], "runs": [run_jso(run) for run in runs]}))
+    return last, 0
+
+
+async def _from_store(response: web.StreamResponse, scheduler: Scheduler, since: int, prefix: str | None
+                      ) -> tuple[int, int]:
+    """Each run changed after `since` (as it is now) and each run withdrawn, then every job."""
+    last = since
+    while True:
+        page = await scheduler.records.store.changed_since(last, STORE_PAGE)
+        chunk = b""
+        for seq, change in page:
+            last = seq
+            if isinstance(change, Run):
+                if _matches(change.job_id, prefix):
+                    chunk += _event("run", run_jso(change), seq)
+            else:
+                chunk += _event("run_deleted", {"run_id": change}, seq)
+        await _send(response, chunk)
+        if sum(isinstance(change, Run) for _, change in page) < STORE_PAGE:
+            break
+    jobs = [job for job_id, job in sorted(scheduler.jobs.jobs.items()) if _matches(job_id, prefix)]
+    await _send(response, _event("jobs", {"added": [], "changed": [job_jso(job) for job in jobs], "removed": [],
+                                          "all": True}))
+    return last, 0
+
+
+async def _follow(response: web.StreamResponse, subscription: Subscription, done: tuple[int, int],
+                  prefix: str | None) -> None:
+    """The changes as they come, after `done` (what catching up sent already); a comment when it is quiet."""
+    while (batch := await subscription.next_batch(KEEPALIVE)) is not None:
+        if not batch:
+            await _send(response, b": keepalive\n\n")
+            continue
+        fresh = [change for change in batch if change.key > done]
+        if fresh:
+            done = fresh[-1].key
+            await _write(response, fresh, prefix)
+
+
+async def _write(response: web.StreamResponse, changes: Iterable[Change], prefix: str | None) -> tuple[int, int]:
+    """Send the changes that concern the client; the place of the last one (of any, sent or not)."""
+    done = (0, 0)
+    chunk = b""
+    for change in changes:
+        done = change.key
+        if prefix is None:
+            chunk += _encoded(change)
+        elif (change.run is not None and _matches(change.run.job_id, prefix)) or change.deleted is not None:
+            chunk += _encoded(change)
+        elif change.jobs is not None:
+            chunk += _jobs_event(change.jobs, prefix)
+    await _send(response, chunk)
+    return done
+
+
+def _encoded(change: Change) -> bytes:
+    """The change as an event, encoded once for every client."""
+    if change.encoded is None:
+        if change.run is not None:
+            change.encoded = _event("run", run_jso(change.run), change.seq)
+        elif change.deleted is not None:
+            change.encoded = _event("run_deleted", {"run_id": change.deleted}, change.seq)
+        else:
+            assert change.jobs is not None
+            change.encoded = _jobs_event(change.jobs, None)
+    encoded: bytes = change.encoded
+    return encoded
+
+
+def _jobs_event(jobs: JobsChanged, prefix: str | None) -> bytes:
+    return _event("jobs", {"added": [job_jso(job) for job in jobs.added if _matches(job.id, prefix)],
+                           "changed": [job_jso(job) for job in jobs.changed if _matches(job.id, prefix)],
+                           "removed": [job_id for job_id in jobs.removed if _matches(job_id, prefix)],
+                           "all": False})
+
+
+def _event(name: str, data: Any, seq: int | None = None) -> bytes:
+    head = f"id: {seq}\n" if seq is not None else ""
+    return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def _send(response: web.StreamResponse, chunk: bytes) -> None:
+    if chunk:
+        await response.write(chunk)
+
+
+def _matches(job_id: JobId | str, prefix: str | None) -> bool:
+    """A job under the path `prefix` ('etl/' the jobs under etl/; 'etl' also the job etl itself), or any."""
+    if prefix is None:
+        return True
+    folder = prefix.rstrip("/")
+    return job_id.startswith(folder + "/") or (not prefix.endswith("/") and job_id == folder)
+

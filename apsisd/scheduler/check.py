@@ -1,0 +1,81 @@
+"""The sanity report: what an operator should look at, found by comparing the runs, the jobs and the host.
+
+- late: runs that started more than `late` seconds after their time (in the last `window` seconds);
+- overdue: runs still scheduled well past their time (the scheduler should have started them);
+- lost: runs shown starting, running or stopping whose unit is gone from the host;
+- orphan units: apsis units on the host that belong to no run in flight;
+- unscheduled jobs: jobs whose enabled schedules give a time within their horizon, but have no run created.
+
+Each finding allows GRACE for what is normal in passing (a run that ended a
+moment ago, a unit not yet unloaded), so a healthy apsisd reports nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apsisd.errors import UnknownRun
+from apsisd.hosts.base import UnitState
+from apsisd.runs.model import Run
+from apsisd.runs.state import ON_HOST, State
+from apsisd.scheduler.service import Scheduler
+from apsisd.types import JobId, RunId
+
+GRACE = timedelta(seconds=30)
+MAX_LATE = 1000  # late runs listed at most
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    late: list[Run]
+    overdue: list[Run]
+    lost: list[Run]
+    orphan_units: list[UnitState]
+    unscheduled_jobs: list[JobId]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.late or self.overdue or self.lost or self.orphan_units or self.unscheduled_jobs)
+
+
+async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
+    """What is amiss now (HostError if the host cannot list its units)."""
+    now = scheduler.clock.now()
+    units = {unit.run_id: unit for unit in await scheduler.host.list()}
+    in_flight = scheduler.ledger.all()
+    settled = now - GRACE
+    lost = [run for run in in_flight if run.state in ON_HOST and run.id not in units
+            and run.times.get(run.state, now) < settled and scheduler.ledger.get(run.id) is run]
+    orphans = []
+    for run_id, unit in sorted(units.items()):
+        if scheduler.ledger.get(run_id) is None and not await _ended_lately(scheduler, run_id, settled):
+            orphans.append(unit)
+    return Report(
+        late=await scheduler.records.store.late(now - timedelta(seconds=window), late, MAX_LATE),
+        overdue=sorted((run for run in in_flight if run.state is State.SCHEDULED and run.schedule_time < settled),
+                       key=lambda run: run.schedule_time),
+        lost=sorted(lost, key=lambda run: run.schedule_time),
+        orphan_units=orphans,
+        unscheduled_jobs=_unscheduled(scheduler),
+    )
+
+
+async def _ended_lately(scheduler: Scheduler, run_id: RunId, settled: datetime) -> bool:
+    """The run ended less than GRACE ago: its unit may not be unloaded yet."""
+    try:
+        run = await scheduler.records.store.get(run_id)
+    except UnknownRun:
+        return False
+    return run.finished and run.times.get(run.state, settled) >= settled
+
+
+def _unscheduled(scheduler: Scheduler) -> list[JobId]:
+    now = scheduler.clock.now()
+    found = []
+    for job_id, job in sorted(scheduler.jobs.jobs.items()):
+        horizon = scheduler.policy(job).horizon or 0.0
+        due = next(job.times(now), None)
+        if due is not None and due.time < now + timedelta(seconds=horizon) - GRACE \
+                and not scheduler.ledger.scheduled_by_schedule(job_id):
+            found.append(job_id)
+    return found

@@ -1,0 +1,123 @@
+"""The sanity report against a real store and a host that lists the units it is given: each finding, and the
+grace that keeps what is normal in passing out of it."""
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from apsisd.hosts.base import UnitState
+from apsisd.jobs.load import load_jobs
+from apsisd.jobs.scheduling import DEFAULTS
+from apsisd.runs.model import Run
+from apsisd.runs.state import State
+from apsisd.scheduler.check import sanity
+from apsisd.scheduler.service import Scheduler
+from apsisd.store.base import Changes
+from apsisd.store.sqlite import SqliteStore
+from apsisd.types import JobId, RunId
+
+T = TypeVar("T")
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+    async def sleep_until(self, moment: datetime) -> None:
+        await asyncio.sleep(3600)
+
+
+class ListingHost:
+    """A host that only lists units: all the report asks of it."""
+
+    def __init__(self, *units: str) -> None:
+        self.units = units
+
+    async def list(self) -> list[UnitState]:
+        return [UnitState(run_id=RunId(name), unit=f"apsis-{name}.service", active_state="active",
+                          sub_state="running") for name in self.units]
+
+
+def a_run(number: int, state: State, *, ago: float, job: str = "hourly", **fields: Any) -> Run:
+    """A run due `ago` seconds before now, in `state` since then."""
+    at = NOW - timedelta(seconds=ago)
+    return Run(id=RunId(f"r{number}"), job_id=JobId(job), state=state, schedule_time=at,
+               times=MappingProxyType({state: at}), **fields)
+
+
+def run(scenario: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_each_finding_and_the_grace_that_keeps_the_normal_out(tmp_path: Path) -> None:
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    (jobs_dir / "hourly.yaml").write_text(textwrap.dedent("""\
+        schedule: {type: interval, interval: 1h}
+        program: "true"
+        """))
+    (jobs_dir / "weekly.yaml").write_text(textwrap.dedent("""\
+        schedule: {type: interval, interval: 7d}
+        program: "true"
+        """))
+    (jobs_dir / "daily.yaml").write_text('schedule: {type: interval, interval: 1d}\nprogram: "true"\n')
+    (jobs_dir / "manual.yaml").write_text('program: "true"\n')
+
+    async def scenario() -> None:
+        store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
+        host = ListingHost("r4", "r5", "r6", "r7", "r20")
+        scheduler = Scheduler(store=store, host=host, clock=FixedClock(), jobs=load_jobs(jobs_dir),  # type: ignore[arg-type]
+                              defaults=DEFAULTS, max_waiting=None)
+        runs = [
+            a_run(1, State.SCHEDULED, ago=60),  # overdue
+            a_run(2, State.SCHEDULED, ago=5),  # due a moment ago: not yet overdue
+            a_run(3, State.RUNNING, ago=120),  # its unit is gone: lost
+            a_run(4, State.RUNNING, ago=120),  # its unit is there
+            a_run(5, State.RUNNING, ago=1),
+            a_run(8, State.STARTING, ago=2),  # no unit yet, but only just starting
+        ]
+        finished = [
+            a_run(6, State.SUCCESS, ago=3600, lateness=90.0),  # ended an hour ago: its unit r6 is an orphan; late
+            a_run(7, State.FAILURE, ago=2, lateness=0.01),  # ended a moment ago: its unit may still be there
+            a_run(9, State.SUCCESS, ago=3 * 86400, lateness=500.0),  # late, but before the window
+        ]
+        for each in runs:
+            scheduler.ledger.put(each)
+        await store.commit(Changes(runs=[*runs, *finished]))
+        report = await sanity(scheduler, late=60, window=86400)
+        assert [r.id for r in report.overdue] == ["r1"]
+        assert [r.id for r in report.lost] == ["r3"]
+        assert [unit.unit for unit in report.orphan_units] == ["apsis-r20.service", "apsis-r6.service"]
+        assert [r.id for r in report.late] == ["r6"]
+        # hourly has its runs; daily has none though its next (midnight, 12 h away) is within the day's horizon;
+        # weekly's next (Thursday's midnight: every 7 days from the epoch's) is beyond it; manual has no schedule.
+        assert next(scheduler.jobs.jobs[JobId("weekly")].times(NOW)).time == NOW + timedelta(hours=36)
+        assert report.unscheduled_jobs == ["daily"]
+        assert not report.ok
+        await store.close()
+    run(scenario)
+
+
+def test_a_healthy_state_reports_nothing(tmp_path: Path) -> None:
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    (jobs_dir / "hourly.yaml").write_text('schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+
+    async def scenario() -> None:
+        store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
+        scheduler = Scheduler(store=store, host=ListingHost("r2"), clock=FixedClock(),  # type: ignore[arg-type]
+                              jobs=load_jobs(jobs_dir), defaults=DEFAULTS, max_waiting=None)
+        runs = [a_run(1, State.SCHEDULED, ago=-600), a_run(2, State.RUNNING, ago=300, lateness=0.02)]
+        for each in runs:
+            scheduler.ledger.put(each)
+        await store.commit(Changes(runs=runs))
+        report = await sanity(scheduler, late=60, window=86400)
+        assert report.ok, report
+        await store.close()
+    run(scenario)
