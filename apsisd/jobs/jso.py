@@ -38,19 +38,19 @@ def written(value: Any) -> bytes:
 def job_jso(job: Job) -> dict[str, Any]:
     """The job as plain JSON values: job_id, params, schedules, program, conditions, actions, retry, scheduling,
     metadata."""
-    value = marshal.loads(job.written) if job.written is not None else {}
+    value = _clean(marshal.loads(job.written)) if job.written is not None else {}
+    metadata = value.get("metadata") or {}
     return {
         "job_id": job.id,
         "params": list(job.params),
-        "schedules": [_plain(item) for item in _items(value.get("schedule"))],
+        "schedules": _items(value.get("schedule")),
         "program": _program(value.get("program")),
-        "conditions": [_plain(item) for item in _items(value.get("condition"))],
-        "actions": [*(_plain(item) for item in _items(value.get("action"))),
-                    *(_successor(item) for item in _items(value.get("successors")))],
-        "retry": _plain(value.get("retry")),
-        "scheduling": _plain(value.get("scheduling")),
+        "conditions": _items(value.get("condition")),
+        "actions": [*_items(value.get("action")), *map(_successor, _items(value.get("successors")))],
+        "retry": value.get("retry"),
+        "scheduling": value.get("scheduling"),
         "metadata": {"description": job.metadata.description, "labels": list(job.metadata.labels),
-                     **_plain(job.metadata.extra)},
+                     **{key: item for key, item in metadata.items() if key not in ("description", "labels")}},
     }
 
 
@@ -63,19 +63,42 @@ def _program(value: Any) -> Any:
     if isinstance(value, str):
         return {"type": "shell", "command": value}
     if isinstance(value, list):
-        return {"type": "exec", "argv": _plain(value)}
-    return _plain(value)
+        return {"type": "exec", "argv": value}
+    return value
 
 
 def _successor(value: Any) -> dict[str, Any]:
     """`successors: [job, {job_id, args}]`: what parse reads each as, a schedule action on success."""
     target = {"job_id": value} if not isinstance(value, Mapping) else {
         key: value[key] for key in ("job_id", "args") if key in value}
-    return {"type": "schedule", **_plain(target), "if": {"states": ["success"]}}
+    return {"type": "schedule", **target, "if": {"states": ["success"]}}
+
+
+_JSON_LEAVES = frozenset({str, int, bool, type(None)})
+
+
+def _clean(value: Any) -> Any:
+    """A value just unmarshalled (so ours to change) with only JSON's types: what is not is replaced in place.
+
+    A list of 10,000 jobs walks 10,000 files' values: most of it is text, left
+    as it is, and no dict or list is copied (_plain would copy them all).
+    """
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(item) not in _JSON_LEAVES:
+                value[key] = _clean(item)
+        return value if all(type(key) is str for key in value) else _plain(value)
+    if kind is list:
+        for index, item in enumerate(value):
+            if type(item) not in _JSON_LEAVES:
+                value[index] = _clean(item)
+        return value
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:
-    """`value` with only JSON's types: text for what JSON cannot say."""
+    """A copy of `value` with only JSON's types: text for what JSON cannot say."""
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, float):
