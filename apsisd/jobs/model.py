@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -174,6 +174,6 @@ class JobSet:
         under = folder + "/"
         itself = None if path is None or path.endswith("/") else folder
         wanted = frozenset(labels)
-        return [job for job_id, job in sorted(self.jobs.items())
-                if (not folder or job_id.startswith(under) or job_id == itself)
-                and wanted.issubset(job.metadata.labels)]
+        return sorted((job for job_id, job in self.jobs.items()
+                       if (not folder or job_id.startswith(under) or job_id == itself)
+                       and wanted.issubset(job.metadata.labels)), key=attrgetter("id"))

@@ -51,12 +51,12 @@ async def job(request: web.Request) -> web.Response:
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise problem(web.HTTPNotFound, f"{UnknownJob(job_id)}{hint}")
     upcoming = itertools.islice(found.times(scheduler.clock.now()), NEXT)
-    waiting = sorted((run for run in scheduler.ledger.active(job_id) if run.state in NOT_STARTED),
+    unstarted = sorted((run for run in scheduler.ledger.active(job_id) if run.state in NOT_STARTED),
                      key=lambda run: (run.schedule_time, run_number(run.id)))
     return web.json_response({
         "job": job_jso(found),
         "next": [{"time": instant(due.time), "args": dict(due.args)} for due in upcoming],
-        "scheduled": [run_jso(run) for run in waiting[:MAX_SCHEDULED]],
+        "scheduled": [run_jso(run) for run in unstarted[:MAX_SCHEDULED]],
     })
 
 
