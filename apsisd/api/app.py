@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from apsisd.api.access import PRINCIPAL, Right, peer, socket_principal
+from apsisd.api.lasting import end_all
 from apsisd.api.replies import problem
-from apsisd.api.routes import check, events, health, jobs, openapi, operations, output, runs
-from apsisd.api.state import ApiState, attach, state_of, state_of_app
+from apsisd.api.routes import check, events, health, jobs, metrics, openapi, operations, output, runs
+from apsisd.api.state import ApiState, attach, state_of
 
 log = logging.getLogger("apsisd.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -24,15 +25,10 @@ READING = frozenset({"GET", "HEAD"})
 def make_app(state: ApiState) -> web.Application:
     app = web.Application(middlewares=[_errors_as_json, _access], client_max_size=1 << 20)
     attach(app, state)
-    for module in (health, runs, jobs, operations, output, events, check, openapi):
+    app.on_shutdown.append(end_all)
+    for module in (health, runs, jobs, operations, output, events, check, openapi, metrics):
         app.add_routes(module.routes)
-    app.on_shutdown.append(_end_streams)
     return app
-
-
-async def _end_streams(app: web.Application) -> None:
-    """apsisd is stopping: live streams end now (their clients resume from the next apsisd), not at a timeout."""
-    state_of_app(app).scheduler.records.feed.close()
 
 
 @web.middleware

@@ -6,14 +6,21 @@ what is decided per request from the peer's credentials (api/access.py).
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 log = logging.getLogger("apsisd.api")
+# A handler is cancelled when its client goes away, as aiohttp 3.8 (Debian 12's) always did and 3.9 made an option
+# (off by default): a followed output would otherwise keep reading the journal for nobody until its next write.
+_CANCEL_ON_DISCONNECT: dict[str, Any] = (
+    {"handler_cancellation": True} if "handler_cancellation" in inspect.signature(web.Server).parameters else {}
+)
 
 
 def _make_room(path: Path) -> None:
@@ -24,7 +31,7 @@ def _make_room(path: Path) -> None:
 
 
 async def serve(app: web.Application, listen: tuple[str, ...]) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **_CANCEL_ON_DISCONNECT)
     await runner.setup()
     for address in listen:
         if not address.startswith("unix:"):

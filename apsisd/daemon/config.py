@@ -1,4 +1,5 @@
-"""apsisd.toml: where the jobs and the state are, how far ahead to schedule, where the API listens.
+"""apsisd.toml: where the jobs and the state are, how far ahead to schedule, where the API listens, how many jobs
+get metrics of their own.
 
 Every key is optional; a missing default file means all defaults, so
 `apsisd --jobs DIR --state DIR` alone is a working daemon. Root uses
@@ -36,6 +37,8 @@ RELOAD_DEBOUNCE = 0.5
 RELOAD_MAX_DELAY = 10.0
 API_GROUP = "apsis"  # its members (with root and apsisd's own user) may operate through the API's socket
 OTHERS = ("none", "read")  # what anyone else on the socket may do
+# GET /metrics has series per job while at most this many jobs are loaded (each job adds up to some 60 series).
+PER_JOB_LIMIT = 100
 SOCKET_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, less the final NUL
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*", re.ASCII)
 _POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
@@ -73,7 +76,8 @@ class Config:
     and reloaded once changes have stopped for `reload_debounce` seconds, or
     at the latest `reload_max_delay` seconds after the first of them: a copy
     still under way is not loaded half done, and a folder that never stops
-    changing is still reloaded.
+    changing is still reloaded. `metrics_per_job_limit`: GET /metrics has
+    series per job while at most this many jobs are loaded (0: never).
     """
 
     file: Path | None  # the file read; None when there was none and all are defaults
@@ -89,6 +93,7 @@ class Config:
     reload_watch: bool
     reload_debounce: float
     reload_max_delay: float
+    metrics_per_job_limit: int
 
     def calendar_folders(self) -> tuple[Path, ...]:
         """The calendar folders to read besides the jobs folder (load_jobs's `calendar_folders`)."""
@@ -127,7 +132,7 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
         "jobs_dir": folder / "jobs", "state_dir": _default_state(privileged, env), "log_level": LogLevel.INFO,
         "schedule": Scheduling(), "waiting_max_time": None,
         "reload_watch": True, "reload_debounce": RELOAD_DEBOUNCE, "reload_max_delay": RELOAD_MAX_DELAY,
-        "api_group": API_GROUP, "api_others": "none",
+        "api_group": API_GROUP, "api_others": "none", "metrics_per_job_limit": PER_JOB_LIMIT,
         **(_read_file(file) if found else {}),
         **{name: getattr(overrides, name) for name in Overrides.__dataclass_fields__
            if getattr(overrides, name) is not None},
@@ -210,6 +215,8 @@ def _read_settings(data: dict[str, Any], base: Path) -> dict[str, Any]:
             "waiting_max_time": table.take("max_time", positive_duration, None)}), {}),
         **fields.take("api", _table(lambda table: _read_api(table, base)), {}),
         **fields.take("reload", _table(_read_reload), {}),
+        **fields.take("metrics", _table(lambda table: {
+            "metrics_per_job_limit": table.take("per_job_limit", _job_count, None)}), {}),
     }
     fields.done()
     return {name: value for name, value in settings.items() if value is not None}
@@ -233,6 +240,12 @@ def _others(value: Any) -> str:
     if value not in OTHERS:
         raise invalid(f"must be one of {', '.join(repr(choice) for choice in OTHERS)}, not {describe(value)}")
     return str(value)
+
+
+def _job_count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid(f"must be a whole number of jobs, 0 or more, not {describe(value)}")
+    return value
 
 
 def _read_reload(table: Fields) -> dict[str, Any]:

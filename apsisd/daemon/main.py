@@ -35,6 +35,7 @@ from apsisd.hosts.local import LocalHost
 from apsisd.jobs.load import load_jobs
 from apsisd.jobs.model import JobSet
 from apsisd.quantities import parse_instant
+from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.recovery import recover
 from apsisd.scheduler.reload import Reloader, ReloadResult
 from apsisd.scheduler.service import Scheduler
@@ -107,15 +108,19 @@ async def serve(config: Config, since: datetime | None) -> int:
             scheduler = Scheduler(store=store, host=host, clock=WallClock(), jobs=jobs, defaults=config.schedule,
                                   max_waiting=config.waiting_max_time, post_json=poster)
             reloader = Reloader(scheduler, load)
+            metrics = RunMetrics(scheduler.ledger, lambda: scheduler.jobs.jobs, scheduler.ready.is_set,
+                                 config.metrics_per_job_limit)
+            scheduler.records.listeners.append(metrics.observe)  # before recovery: its skips count too
             notifier.status("recovering runs in flight")
             await recover(scheduler, since)
-            return await _until_stopped(config, scheduler, reloader, notifier)
+            return await _until_stopped(config, scheduler, reloader, notifier, metrics)
     finally:
         await poster.close()
         await store.close()
 
 
-async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloader, notifier: Notifier) -> int:
+async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloader, notifier: Notifier,
+                         metrics: RunMetrics) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -141,7 +146,7 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
     policy = Policy(group=config.api_group, others_read=config.api_others == "read")
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
-                     started=scheduler.clock.now())
+                     started=scheduler.clock.now(), metrics=metrics)
     api = await serve_api(make_app(state), config.api_listen)
     notifier.ready(_status(scheduler))
     log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,

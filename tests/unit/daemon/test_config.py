@@ -17,7 +17,7 @@ ETC = Path(__file__).resolve().parents[3] / "etc" / "apsisd.toml"
 ROOT = Config(file=None, jobs_dir=Path("/etc/apsis/jobs"), calendars_dir=Path("/etc/apsis/jobs"),
               state_dir=Path("/var/lib/apsis"), log_level=LogLevel.INFO, schedule=DEFAULTS, waiting_max_time=None,
               api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_others="none", reload_watch=True,
-              reload_debounce=0.5, reload_max_delay=10.0)
+              reload_debounce=0.5, reload_max_delay=10.0, metrics_per_job_limit=100)
 
 
 def problems(file: Path, text: str) -> list[str]:
@@ -74,6 +74,8 @@ api.others = "read"
 watch = false
 debounce = "2s"
 max_delay = "2s"
+[metrics]
+per_job_limit = 0
 ''')
     assert load_config(file, privileged=True, env={}) == Config(
         file=file, jobs_dir=tmp_path / "conf/jobs", calendars_dir=Path("/srv/calendars"),
@@ -81,7 +83,8 @@ max_delay = "2s"
         schedule=Scheduling(horizon=7200.0, max_scheduled=3, catchup=CatchUp.ALL, max_age=600.0),
         waiting_max_time=3600.0,
         api_listen=(f"unix:{tmp_path}/conf/api.sock", "tcp:localhost:5050", "tcp:[::1]:80", "tcp:10.0.0.1:1"),
-        api_group="ops", api_others="read", reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0)
+        api_group="ops", api_others="read", reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0,
+        metrics_per_job_limit=0)
     assert load_config(file, privileged=True, env={}).calendar_folders() == (Path("/srv/calendars"),)
 
 
@@ -138,8 +141,8 @@ debounce = "30s"
 max_time = 0
 [extra]
 ''') == [
-        "1: jobs: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, reload, schedule, "
-        "state_dir, waiting",
+        "1: jobs: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, metrics, reload, "
+        "schedule, state_dir, waiting",
         "2: log_level: must be one of debug, info, warning, error, critical, not a string 'loud'",
         "3: state_dir: must be the path of a folder, as a string, not a string ''",
         "5: schedule.horizon: 'soon' is not a duration; use a number of seconds or a duration such as 90s, 15m, "
@@ -150,8 +153,8 @@ max_time = 0
         "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
         "13: reload.max_delay: is 10s, shorter than debounce (30s); make it at least as long",
         "16: waiting.max_time: must be a duration above zero such as 30m, 1d, not a number 0",
-        "17: extra: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, reload, schedule, "
-        "state_dir, waiting",
+        "17: extra: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, metrics, reload, "
+        "schedule, state_dir, waiting",
     ]
 
 
@@ -199,7 +202,8 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
     assert load_config(uncommented, privileged=True, env={}) == replace(ROOT, file=uncommented)
     shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
-                     "max_age", "max_time", "listen", "group", "others", "watch", "debounce", "max_delay"}
+                     "max_age", "max_time", "listen", "group", "others", "watch", "debounce", "max_delay",
+                     "per_job_limit"}
 
 
 def test_log_levels_are_python_s() -> None:
@@ -212,3 +216,11 @@ def test_the_api_s_group_and_what_others_may_do_are_checked(tmp_path: Path) -> N
         "2: api.group: must be the name of a group, such as apsis, not a string ''",
         "3: api.others: must be one of 'none', 'read', not a string 'write'",
     ]
+
+
+
+@pytest.mark.parametrize(("value", "described"), [
+    ("-1", "a number -1"), ("1.5", "a number 1.5"), ("true", "a boolean True"), ('"100"', "a string '100'")])
+def test_the_metrics_per_job_limit_is_a_count_of_jobs(tmp_path: Path, value: str, described: str) -> None:
+    assert problems(tmp_path / "apsisd.toml", f"[metrics]\nper_job_limit = {value}\n") == [
+        f"2: metrics.per_job_limit: must be a whole number of jobs, 0 or more, not {described}"]
