@@ -85,7 +85,7 @@ def test_args_are_canonical_text() -> None:
     assert json.loads(codec.encode_args({})) == {}
 
 
-@pytest.mark.parametrize("text", ["r0", "r012", "x1", "r", "", "r-3", "r 3", "R3"])
+@pytest.mark.parametrize("text", ["r0", "r012", "x1", "r", "", "r-3", "r 3", "R3", f"r{2**63}", "r\u0661\u0662"])
 def test_malformed_run_ids(text: str) -> None:
     assert codec.number_of(text) is None
     with pytest.raises(StoreError, match="not of the form r<number>"):
