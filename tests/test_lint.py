@@ -42,7 +42,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.api": (*DOMAIN, "apsisd.scheduler", "apsisd.store.base", "apsisd.api"),
     "apsisd.daemon": ("apsisd",),
     # The commands that work without a daemon (check-jobs, next) read the domain directly.
-    "apsisd.cli": (*DOMAIN, "apsisd.cli", "apsisd.daemon.config", "apsisd.daemon.toml_lines"),
+    # `apsis token new` writes the tokens file's lines as apsisd reads them.
+    "apsisd.cli": (*DOMAIN, "apsisd.cli", "apsisd.daemon.config", "apsisd.daemon.toml_lines", "apsisd.api.tokens",
+                   "apsisd.api.access"),
 }
 
 

@@ -5,7 +5,9 @@ Reading is looking (GET); operating is every other method (creating,
 stopping, marking runs, reloading). On the socket, root, the user apsisd
 runs as and the members of the operators' group (default `apsis`) may
 operate; anyone else may read only if `others = "read"`, and is refused
-otherwise.
+otherwise. Over TCP, the token's line in the tokens file gives its right
+(api/tokens.py); a request without a valid token is refused before any
+route runs, whatever its method.
 """
 from __future__ import annotations
 
@@ -86,6 +88,13 @@ def _in_group(caller: Caller, group: str) -> bool:
     except KeyError:
         return False
     return name in members.gr_mem
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` header (the scheme in any case); None for any other."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token and " " not in token else None
 
 
 def principal_of(request: web.Request) -> Principal:

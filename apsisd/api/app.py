@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from apsisd.api.access import PRINCIPAL, Right, peer, socket_principal
+from apsisd.api.access import PRINCIPAL, Principal, Right, bearer, peer, socket_principal
+from apsisd.api.lasting import end_all
 from apsisd.api.replies import problem
-from apsisd.api.routes import check, events, health, jobs, openapi, operations, output, runs
-from apsisd.api.state import ApiState, attach, state_of, state_of_app
+from apsisd.api.routes import check, events, health, jobs, metrics, openapi, operations, output, runs
+from apsisd.api.state import ApiState, attach, state_of
+from apsisd.api.tokens import TokenStore
 
 log = logging.getLogger("apsisd.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -24,34 +26,42 @@ READING = frozenset({"GET", "HEAD"})
 def make_app(state: ApiState) -> web.Application:
     app = web.Application(middlewares=[_errors_as_json, _access], client_max_size=1 << 20)
     attach(app, state)
-    for module in (health, runs, jobs, operations, output, events, check, openapi):
+    app.on_shutdown.append(end_all)
+    for module in (health, runs, jobs, operations, output, events, check, openapi, metrics):
         app.add_routes(module.routes)
-    app.on_shutdown.append(_end_streams)
     return app
-
-
-async def _end_streams(app: web.Application) -> None:
-    """apsisd is stopping: live streams end now (their clients resume from the next apsisd), not at a timeout."""
-    state_of_app(app).scheduler.records.feed.close()
 
 
 @web.middleware
 async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who calls (the socket's peer, or a TCP caller's bearer token), and whether they may do what they ask."""
+    state = state_of(request)
     caller = peer(request.transport.get_extra_info("socket") if request.transport else None)
-    if caller is None:
-        raise problem(web.HTTPUnauthorized, "this address needs a bearer token (Authorization: Bearer TOKEN)",
-                      **{"WWW-Authenticate": "Bearer"})
-    principal = socket_principal(caller, state_of(request).policy)
+    principal = _token_holder(request, state.tokens) if caller is None else socket_principal(caller, state.policy)
     needed = Right.READ if request.method in READING else Right.OPERATE
     if principal.right < needed:
-        group = state_of(request).policy.group
+        group = state.policy.group
         if principal.right is Right.NONE:
             raise problem(web.HTTPForbidden, f"not allowed: the API answers root, apsisd's user and the group "
                                              f"{group}")
+        operators = f"root, apsisd's user and the group {group}" if caller else "tokens with the right operate"
         raise problem(web.HTTPForbidden, f"not allowed: {principal.name} may read, not operate (operators are "
-                                         f"root, apsisd's user and the group {group})")
+                                         f"{operators})")
     request[PRINCIPAL] = principal
     return await handler(request)
+
+
+def _token_holder(request: web.Request, tokens: TokenStore | None) -> Principal:
+    """The principal of the request's bearer token; 401 without one the tokens file holds (never logged)."""
+    token = bearer(request.headers.get("Authorization"))
+    if token is None:
+        raise problem(web.HTTPUnauthorized, "this address needs a bearer token (Authorization: Bearer TOKEN)",
+                      **{"WWW-Authenticate": "Bearer"})
+    principal = tokens.principal(token) if tokens is not None else None
+    if principal is None:
+        raise problem(web.HTTPUnauthorized, "the bearer token is not valid: unknown, or revoked",
+                      **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return principal
 
 
 @web.middleware

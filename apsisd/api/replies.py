@@ -33,8 +33,16 @@ def check_params(request: web.Request, allowed: Collection[str]) -> None:
         raise problem(web.HTTPBadRequest, f"unknown parameter {unknown[0]!r}; this endpoint takes: {names}")
 
 
+def single(request: web.Request, name: str) -> str | None:
+    """The parameter's value (None when absent); 400 when it is given twice, as which one was meant is unknown."""
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise problem(web.HTTPBadRequest, f"{name} may be given once, not {len(values)} times")
+    return values[0] if values else None
+
+
 def whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query.get(name)
+    text = single(request, name)
     if text is None:
         return default
     try:
@@ -47,7 +55,9 @@ def whole(request: web.Request, name: str, default: int, low: int, high: int) ->
 
 
 def flag(request: web.Request, name: str) -> bool:
-    text = request.query.get(name, "0")
+    text = single(request, name)
+    if text is None:
+        return False
     if text not in ("0", "1", "true", "false"):
         raise problem(web.HTTPBadRequest, f"{name} must be 1 or 0 (true or false), not {text!r}")
     return text in ("1", "true")

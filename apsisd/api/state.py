@@ -1,18 +1,22 @@
-"""What the API's handlers reach: the scheduler, the daemon's reload, and who may do what; one key on the app.
+"""What the API's handlers reach: the scheduler, the daemon's reload, the metrics, and who may do what; one key on
+the app.
 
 A plain string key: web.AppKey is aiohttp 3.9, and Debian 12 ships 3.8.
 """
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import web
 
 from apsisd.api.access import Policy
+from apsisd.api.tokens import TokenStore
+from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 
@@ -26,6 +30,9 @@ class ApiState:
     reload: Reload
     policy: Policy
     started: datetime  # when apsisd started, for the health report
+    metrics: RunMetrics
+    lasting: set[asyncio.Task[Any]] = field(default_factory=set)  # handlers of answers that last (api/lasting.py)
+    tokens: TokenStore | None = None  # the TCP callers' tokens; None: no tokens file, every TCP caller refused
 
 
 def attach(app: web.Application, state: ApiState) -> None:
@@ -35,11 +42,7 @@ def attach(app: web.Application, state: ApiState) -> None:
 
 
 def state_of(request: web.Request) -> ApiState:
-    return state_of_app(request.app)
-
-
-def state_of_app(app: web.Application) -> ApiState:
-    return cast(ApiState, app[KEY])
+    return cast(ApiState, request.app[KEY])
 
 
 def scheduler_of(request: web.Request) -> Scheduler:

@@ -1,4 +1,5 @@
-"""What `apsis` takes from apsisd's own configuration, read as apsisd does: the jobs folder and the API's socket.
+"""What `apsis` takes from apsisd's own configuration, read as apsisd does: the jobs folder, the tokens file, and
+the API's socket.
 
 The file is $APSIS_CONFIG if set, else apsisd's default one (root:
 /etc/apsis/apsisd.toml; anyone else: their XDG config folder), so
@@ -24,14 +25,25 @@ class Folders:
 
 
 def folders(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Folders:
-    """The jobs folder and the calendar folders besides it, from the configuration.
+    """The jobs folder and the calendar folders besides it, from the configuration."""
+    config = configuration(environ, euid)
+    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders())
+
+
+def configuration(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Config:
+    """apsisd's configuration, as apsisd would read it.
 
     A wrong configuration is a ConfigError (FILE:LINE: each problem), not
     InvalidFiles: the commands report problems in the jobs, not in apsisd.toml,
     as their findings.
     """
-    config = _config(os.environ if environ is None else environ, os.geteuid() if euid is None else euid)
-    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders())
+    environ = os.environ if environ is None else environ
+    euid = os.geteuid() if euid is None else euid
+    path = Path(environ["APSIS_CONFIG"]) if environ.get("APSIS_CONFIG") else None
+    try:
+        return load_config(path, privileged=euid == 0, env=environ)
+    except InvalidFiles as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def api_sockets(environ: Mapping[str, str] | None = None, euid: int | None = None) -> tuple[Path, ...]:
@@ -48,7 +60,7 @@ def api_sockets(environ: Mapping[str, str] | None = None, euid: int | None = Non
     environ = os.environ if environ is None else environ
     euid = os.geteuid() if euid is None else euid
     try:
-        found = [_first_socket(_config(environ, euid))]
+        found = [_first_socket(configuration(environ, euid))]
     except OSError:
         found = []
     if (euid != 0 and not environ.get("APSIS_CONFIG")) or not any(found):
@@ -58,14 +70,6 @@ def api_sockets(environ: Mapping[str, str] | None = None, euid: int | None = Non
             system = None
         found.append(system or Path(SYSTEM_SOCKET.removeprefix("unix:")))
     return tuple(path for path in found if path is not None)
-
-
-def _config(environ: Mapping[str, str], euid: int) -> Config:
-    path = Path(environ["APSIS_CONFIG"]) if environ.get("APSIS_CONFIG") else None
-    try:
-        return load_config(path, privileged=euid == 0, env=environ)
-    except InvalidFiles as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def _first_socket(config: Config) -> Path | None:

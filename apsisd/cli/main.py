@@ -1,7 +1,7 @@
 """The `apsis` command: the group, its global options, and its commands gathered from the modules by subject.
 
-Every command but check-jobs and next talks to apsisd through its HTTP API
-only (cli/client.py), never reading the store. Exit statuses (docs/cli.md):
+Every command but check-jobs, next and token talks to apsisd through its
+HTTP API only (cli/client.py), never reading the store. Exit statuses (docs/cli.md):
 0 done; 1 the command ran and found problems (job files, check findings, a
 refused reload, apsisd not scheduling); 2 it could not do what was asked,
 with one line `apsis: message` on stderr. `run --wait` exits as its run did.
@@ -14,6 +14,7 @@ import click
 
 from apsisd.cli import complete, jobs, launch, offline, operate, runs, status, watch
 from apsisd.cli.session import Session
+from apsisd.cli.token import token
 
 
 @click.group(name="apsis", context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,8 +31,8 @@ from apsisd.cli.session import Session
 def apsis(ctx: click.Context, url: str | None, token_file: Path | None, ca: Path | None, utc: bool) -> None:
     """apsis: a job scheduler whose runs are systemd units.
 
-    Every command but check-jobs and next asks the running apsisd, through its
-    API; `apsis COMMAND --help` tells more.
+    Every command but check-jobs, next and token asks the running apsisd,
+    through its API; `apsis COMMAND --help` tells more.
     """
     ctx.obj = Session(url=url, token_file=token_file, ca=ca, utc=utc)
 
@@ -39,6 +40,7 @@ def apsis(ctx: click.Context, url: str | None, token_file: Path | None, ca: Path
 for module in (offline, jobs, runs, launch, operate, watch, status, complete):
     for command in module.commands:
         apsis.add_command(command)
+apsis.add_command(token)
 
 
 def main() -> None:

@@ -1,19 +1,83 @@
-"""Serving the API on the configured addresses: the Unix sockets now; TCP needs bearer tokens, not here yet.
+"""Serving the API on the configured addresses: Unix sockets, and TCP with bearer tokens and (off loopback) TLS.
 
 A socket file left by an apsisd that was killed is replaced (only a socket:
 never another kind of file). The socket is open to all (0666): who may do
 what is decided per request from the peer's credentials (api/access.py).
+A TCP caller needs a token from the tokens file; the configuration refuses
+a TCP address without one, and one other machines may reach without TLS.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import ssl
 import stat
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
+from apsisd.api.tokens import TokenStore
+from apsisd.daemon.config import Config
+from apsisd.errors import ApsisError
+
 log = logging.getLogger("apsisd.api")
+# A handler is cancelled when its client goes away, as aiohttp 3.8 (Debian 12's) always did and 3.9 made an option
+# (off by default): a followed output would otherwise keep reading the journal for nobody until its next write.
+_CANCEL_ON_DISCONNECT: dict[str, Any] = (
+    {"handler_cancellation": True} if "handler_cancellation" in inspect.signature(web.Server).parameters else {}
+)
+
+
+class ServeError(ApsisError):
+    """The API cannot be served as configured: an address taken, a certificate or key unusable."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TcpAccess:
+    """What the TCP addresses need: the tokens (None: no tokens file) and the TLS context (None: plain HTTP)."""
+
+    tokens: TokenStore | None
+    tls: ssl.SSLContext | None
+
+
+def tcp_access(config: Config) -> TcpAccess:
+    """The tokens file read and the certificate loaded, before anything starts: ServeError, TokensError or
+    InvalidFiles (the tokens file's bad lines) if either cannot be used."""
+    tls = None
+    if config.api_tls_cert is not None and config.api_tls_key is not None:
+        tls = tls_context(config.api_tls_cert, config.api_tls_key)
+    return TcpAccess(tokens=TokenStore(config.api_tokens) if config.api_tokens else None, tls=tls)
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server's TLS context (TLS 1.2 at least) from PEM files; ServeError naming the file that is wrong."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    texts = {}
+    for path, what in ((cert, "certificate"), (key, "private key")):
+        try:
+            texts[path] = path.read_bytes()
+        except OSError as exc:
+            raise ServeError(f"{path}: cannot read the API's TLS {what}: {exc.strerror}") from None
+
+    def no_password() -> str:
+        raise ServeError(f"{key}: the API's TLS key is encrypted; apsisd needs it unencrypted (readable by apsisd "
+                         "alone)")
+
+    try:
+        context.load_cert_chain(cert, key, password=no_password)
+    except ssl.SSLError as exc:
+        if b"-----BEGIN CERTIFICATE-----" not in texts[cert]:
+            raise ServeError(f"{cert}: not a PEM certificate (tls_cert)") from None
+        if b"PRIVATE KEY-----" not in texts[key]:
+            raise ServeError(f"{key}: not a PEM private key (tls_key)") from None
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ServeError(f"{key}: not the private key of the certificate {cert}") from None
+        raise ServeError(f"{cert}, {key}: the API's TLS certificate and key cannot be used: {exc}") from None
+    return context
 
 
 def _make_room(path: Path) -> None:
@@ -23,17 +87,31 @@ def _make_room(path: Path) -> None:
         path.unlink()
 
 
-async def serve(app: web.Application, listen: tuple[str, ...]) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
+async def serve(app: web.Application, listen: tuple[str, ...], tls: ssl.SSLContext | None) -> web.AppRunner:
+    """Listening on every address of `listen` (TCP ones with `tls`, if given); ServeError if one cannot be
+    served, then on none."""
+    runner = web.AppRunner(app, access_log=None, **_CANCEL_ON_DISCONNECT)
     await runner.setup()
-    for address in listen:
-        if not address.startswith("unix:"):
-            log.warning("API: not listening on %s: TCP needs bearer tokens and TLS, which this apsisd does not "
-                        "have yet", address, extra={"action": "api_not_listening"})
-            continue
-        path = Path(address.removeprefix("unix:"))
-        _make_room(path)
-        await web.UnixSite(runner, str(path)).start()
-        os.chmod(path, 0o666)
-        log.info("API listening on %s", address, extra={"action": "api_listening"})
+    try:
+        for address in listen:
+            await _listen(runner, address, tls)
+    except OSError as exc:
+        await runner.cleanup()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio words a bind's error its own way
+        raise ServeError(f"cannot serve the API on {address}: {reason}") from None
     return runner
+
+
+async def _listen(runner: web.AppRunner, address: str, tls: ssl.SSLContext | None) -> None:
+    scheme, _, rest = address.partition(":")
+    if scheme == "tcp":
+        host, _, port = rest.rpartition(":")
+        await web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls).start()
+        log.info("API listening on %s (%s)", address, "TLS" if tls else "plain HTTP: loopback only",
+                 extra={"action": "api_listening"})
+        return
+    path = Path(rest)
+    _make_room(path)
+    await web.UnixSite(runner, str(path)).start()
+    os.chmod(path, 0o666)
+    log.info("API listening on %s", address, extra={"action": "api_listening"})

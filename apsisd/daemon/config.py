@@ -1,4 +1,5 @@
-"""apsisd.toml: where the jobs and the state are, how far ahead to schedule, where the API listens.
+"""apsisd.toml: where the jobs and the state are, how far ahead to schedule, where the API listens, how many jobs
+get metrics of their own.
 
 Every key is optional; a missing default file means all defaults, so
 `apsisd --jobs DIR --state DIR` alone is a working daemon. Root uses
@@ -36,6 +37,8 @@ RELOAD_DEBOUNCE = 0.5
 RELOAD_MAX_DELAY = 10.0
 API_GROUP = "apsis"  # its members (with root and apsisd's own user) may operate through the API's socket
 OTHERS = ("none", "read")  # what anyone else on the socket may do
+# GET /metrics has series per job while at most this many jobs are loaded (each job adds up to some 60 series).
+PER_JOB_LIMIT = 100
 SOCKET_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, less the final NUL
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*", re.ASCII)
 _POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
@@ -69,11 +72,15 @@ class Config:
     `waiting_max_time` None: a run may wait for its conditions forever.
     `api_group`: the operators' group on the API's socket; `api_others`:
     "read" lets anyone else on the socket read, "none" refuses them.
+    `api_tokens`: the file of the TCP callers' tokens (api/tokens.py);
+    `api_tls_cert`, `api_tls_key`: the TLS certificate and key of every TCP
+    address (both or neither; only loopback addresses may go without).
     `reload_*`: the jobs folder is watched (unless `reload_watch` is false)
     and reloaded once changes have stopped for `reload_debounce` seconds, or
     at the latest `reload_max_delay` seconds after the first of them: a copy
     still under way is not loaded half done, and a folder that never stops
-    changing is still reloaded.
+    changing is still reloaded. `metrics_per_job_limit`: GET /metrics has
+    series per job while at most this many jobs are loaded (0: never).
     """
 
     file: Path | None  # the file read; None when there was none and all are defaults
@@ -86,9 +93,13 @@ class Config:
     api_listen: tuple[str, ...]
     api_group: str
     api_others: str
+    api_tokens: Path | None
+    api_tls_cert: Path | None
+    api_tls_key: Path | None
     reload_watch: bool
     reload_debounce: float
     reload_max_delay: float
+    metrics_per_job_limit: int
 
     def calendar_folders(self) -> tuple[Path, ...]:
         """The calendar folders to read besides the jobs folder (load_jobs's `calendar_folders`)."""
@@ -127,7 +138,8 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
         "jobs_dir": folder / "jobs", "state_dir": _default_state(privileged, env), "log_level": LogLevel.INFO,
         "schedule": Scheduling(), "waiting_max_time": None,
         "reload_watch": True, "reload_debounce": RELOAD_DEBOUNCE, "reload_max_delay": RELOAD_MAX_DELAY,
-        "api_group": API_GROUP, "api_others": "none",
+        "api_group": API_GROUP, "api_others": "none", "api_tokens": None, "api_tls_cert": None, "api_tls_key": None,
+        "metrics_per_job_limit": PER_JOB_LIMIT,
         **(_read_file(file) if found else {}),
         **{name: getattr(overrides, name) for name in Overrides.__dataclass_fields__
            if getattr(overrides, name) is not None},
@@ -199,7 +211,7 @@ def _syntax_problem(file: Path, text: str, message: str) -> FileProblem:
 def _read_settings(data: dict[str, Any], base: Path) -> dict[str, Any]:
     """Config's fields the file sets, by name; every problem collected (InvalidFields, paths from the top)."""
     fields = Fields(data)
-    folder = _folder(base)
+    folder = _path(base, "folder")
     settings = {
         "jobs_dir": fields.take("jobs_dir", folder, None),
         "calendars_dir": fields.take("calendars_dir", folder, None),
@@ -210,17 +222,54 @@ def _read_settings(data: dict[str, Any], base: Path) -> dict[str, Any]:
             "waiting_max_time": table.take("max_time", positive_duration, None)}), {}),
         **fields.take("api", _table(lambda table: _read_api(table, base)), {}),
         **fields.take("reload", _table(_read_reload), {}),
+        **fields.take("metrics", _table(lambda table: {
+            "metrics_per_job_limit": table.take("per_job_limit", _job_count, None)}), {}),
     }
     fields.done()
     return {name: value for name, value in settings.items() if value is not None}
 
 
 def _read_api(table: Fields, base: Path) -> dict[str, Any]:
-    return {
+    settings: dict[str, Any] = {
         "api_listen": table.take("listen", _listen(base), None),
         "api_group": table.take("group", _group_name, None),
         "api_others": table.take("others", _others, None),
+        "api_tokens": table.take("tokens", _path(base, "file"), None),
+        "api_tls_cert": table.take("tls_cert", _path(base, "file"), None),
+        "api_tls_key": table.take("tls_key", _path(base, "file"), None),
     }
+    for key, other in (("tls_cert", "tls_key"), ("tls_key", "tls_cert")):
+        if key in table and other not in table:
+            table.problems.append(((key,), f"is set without {other}; set both (the certificate and its private "
+                                           "key) or neither"))
+    listen = table.raw("listen")
+    for index, address in enumerate(settings["api_listen"] or ()):
+        where = ("listen", index) if isinstance(listen, list) else ("listen",)
+        if address.startswith("tcp:"):
+            table.problems.extend((where, problem) for problem in _tcp_problems(address, table))
+    return settings
+
+
+def _tcp_problems(address: str, table: Fields) -> list[str]:
+    """A TCP address needs bearer tokens, and TLS unless only this machine can reach it."""
+    problems = []
+    if "tokens" not in table:
+        problems.append(f"{address}: TCP needs bearer tokens: set tokens to the tokens file (apsis token new "
+                        "makes a token and its line)")
+    host = address.removeprefix("tcp:").rpartition(":")[0]
+    if not _loopback(host) and not ("tls_cert" in table and "tls_key" in table):
+        problems.append(f"{address}: other machines may reach it: set tls_cert and tls_key (only a loopback "
+                        "address, 127.0.0.1, ::1 or localhost, may go without TLS)")
+    return problems
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 def _group_name(value: Any) -> str:
@@ -233,6 +282,12 @@ def _others(value: Any) -> str:
     if value not in OTHERS:
         raise invalid(f"must be one of {', '.join(repr(choice) for choice in OTHERS)}, not {describe(value)}")
     return str(value)
+
+
+def _job_count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid(f"must be a whole number of jobs, 0 or more, not {describe(value)}")
+    return value
 
 
 def _read_reload(table: Fields) -> dict[str, Any]:
@@ -263,10 +318,12 @@ def _table(read: Callable[[Fields], T]) -> Callable[[Any], T]:
     return parse
 
 
-def _folder(base: Path) -> Callable[[Any], Path]:
+def _path(base: Path, kind: str) -> Callable[[Any], Path]:
+    """A parser for the path of a `kind` ("file", "folder"), taken from `base` when relative."""
+
     def parse(value: Any) -> Path:
         if not isinstance(value, str) or not value or "\0" in value:
-            raise invalid(f"must be the path of a folder, as a string, not {describe(value)}")
+            raise invalid(f"must be the path of a {kind}, as a string, not {describe(value)}")
         return base / value
 
     return parse

@@ -2,8 +2,9 @@
 
 The one place that names concrete classes (SqliteStore, LocalHost): every
 other room sees them through their protocols. Exit codes: 0 after a clean
-stop, 1 when the jobs folder or the state cannot be used, 2 for a bad
-command line or configuration file.
+stop, 1 when the jobs folder, the state or the API's addresses, tokens
+file or certificate cannot be used, 2 for a bad command line or
+configuration file.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from apsisd.api.access import Policy
 from apsisd.api.app import make_app
 from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
+from apsisd.daemon.api_server import ServeError, TcpAccess, tcp_access
 from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.config import Config, LogLevel, Overrides, load_config
 from apsisd.daemon.http import JsonPoster
@@ -35,6 +37,7 @@ from apsisd.hosts.local import LocalHost
 from apsisd.jobs.load import load_jobs
 from apsisd.jobs.model import JobSet
 from apsisd.quantities import parse_instant
+from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.recovery import recover
 from apsisd.scheduler.reload import Reloader, ReloadResult
 from apsisd.scheduler.service import Scheduler
@@ -84,15 +87,18 @@ def _since(text: str | None) -> datetime | None:
 async def serve(config: Config, since: datetime | None) -> int:
     """Run the daemon until SIGTERM or SIGINT; the exit code."""
     notifier = Notifier()
+    try:
+        tcp = tcp_access(config)
+    except InvalidFiles as exc:
+        return _invalid(exc, f"the API's tokens file {config.api_tokens}", "tokens_invalid")
+    except ApsisError as exc:
+        log.error("apsisd: %s", exc)
+        return 1
     load = partial(load_jobs, config.jobs_dir, config.calendar_folders())
     try:
         jobs: JobSet = await asyncio.to_thread(load)
     except InvalidFiles as exc:
-        for problem in exc.problems:
-            log.error("%s", problem, extra={"action": "jobs_invalid"})
-        log.error("apsisd: the jobs folder %s has %d problems; fix them and start again", config.jobs_dir,
-                  len(exc.problems))
-        return 1
+        return _invalid(exc, f"the jobs folder {config.jobs_dir}", "jobs_invalid")
     except ApsisError as exc:
         log.error("apsisd: %s", exc)
         return 1
@@ -107,15 +113,30 @@ async def serve(config: Config, since: datetime | None) -> int:
             scheduler = Scheduler(store=store, host=host, clock=WallClock(), jobs=jobs, defaults=config.schedule,
                                   max_waiting=config.waiting_max_time, post_json=poster)
             reloader = Reloader(scheduler, load)
+            metrics = RunMetrics(scheduler.ledger, lambda: scheduler.jobs.jobs, scheduler.ready.is_set,
+                                 config.metrics_per_job_limit)
+            scheduler.records.listeners.append(metrics.observe)  # before recovery: its skips count too
             notifier.status("recovering runs in flight")
             await recover(scheduler, since)
-            return await _until_stopped(config, scheduler, reloader, notifier)
+            return await _until_stopped(config, scheduler, reloader, notifier, metrics, tcp)
+    except ServeError as exc:
+        log.error("apsisd: %s", exc)
+        return 1
     finally:
         await poster.close()
         await store.close()
 
 
-async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloader, notifier: Notifier) -> int:
+def _invalid(exc: InvalidFiles, what: str, action: str) -> int:
+    """Each problem logged (FILE:LINE: ...), then what has them; the exit code."""
+    for problem in exc.problems:
+        log.error("%s", problem, extra={"action": action})
+    log.error("apsisd: %s has %d problems; fix them and start again", what, len(exc.problems))
+    return 1
+
+
+async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloader, notifier: Notifier,
+                         metrics: RunMetrics, tcp: TcpAccess) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -133,16 +154,17 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
         return result
 
     loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(reload("SIGHUP"), "reload:SIGHUP"))
+    # Served before anything starts: an address that cannot be served (ServeError) stops apsisd cleanly.
+    policy = Policy(group=config.api_group, others_read=config.api_others == "read")
+    state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
+                     started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens)
+    api = await serve_api(make_app(state), config.api_listen, tcp.tls)
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
     if config.reload_watch:
         tasks.append(asyncio.create_task(
             _watch(config, reload, config.reload_debounce, config.reload_max_delay), name="watch"))
     tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
     tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
-    policy = Policy(group=config.api_group, others_read=config.api_others == "read")
-    state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
-                     started=scheduler.clock.now())
-    api = await serve_api(make_app(state), config.api_listen)
     notifier.ready(_status(scheduler))
     log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
              config.state_dir, extra={"action": "ready"})

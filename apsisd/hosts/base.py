@@ -6,12 +6,12 @@ will do it through agentd over SSH. The scheduler sees only this.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from apsisd.hosts.spec import RunSpec
+from apsisd.hosts.spec import RunSpec, Stream
 from apsisd.types import RunId
 
 
@@ -133,7 +133,12 @@ class Host(Protocol):
         ...
 
     def output(
-        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
-    ) -> AsyncIterator[OutputRecord]:
-        """The run's output; with follow, until the run has ended and all of it is read."""
+        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None, stream: Stream | None = None
+    ) -> AsyncGenerator[OutputRecord, None]:
+        """The run's output; with follow, until the run has ended and all of it is read. Close it (aclose) to stop
+        early: its journal reader goes with it.
+
+        `stream`: only that stream's records, for a run whose spec has `split_output` (otherwise the records of
+        either are not told apart, and asking for one is the caller's mistake).
+        """
         ...

@@ -4,12 +4,13 @@ it is in (journald stores a stream's lines after the process has written them, s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 from apsisd.hosts.base import OutputRecord
+from apsisd.hosts.spec import Stream
 from apsisd.systemd import journal
-from apsisd.systemd.units import run_identifier
+from apsisd.systemd.units import STREAM_PRIORITY, run_identifier
 from apsisd.types import RunId
 
 QUIET_END = 1.0  # without journalctl --sync (unprivileged): output is complete after this much silence
@@ -21,10 +22,13 @@ class JournalOutput:
         self._until_finished = until_finished
 
     async def read(
-        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
-    ) -> AsyncIterator[OutputRecord]:
-        """The run's output; with follow, until the run has ended and all of it is read."""
-        matches = [self._match(run_id), "_TRANSPORT=stdout"]
+        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None, stream: Stream | None = None
+    ) -> AsyncGenerator[OutputRecord, None]:
+        """The run's output; with follow, until the run has ended and all of it is read.
+
+        `stream`: a split run's stdout or stderr, told apart by the PRIORITY systemd-cat gave each (units.py).
+        """
+        matches = self._matches(run_id, stream)
         if not follow:
             await journal.sync()
             async for entry in self._read_output(matches, after_cursor):
@@ -63,19 +67,22 @@ class JournalOutput:
                 task.cancel()
             await asyncio.gather(ended, follower, return_exceptions=True)
 
-    def _match(self, run_id: RunId) -> str:
-        """How the journal knows a run's output.
+    def _matches(self, run_id: RunId, stream: Stream | None) -> list[str]:
+        """How the journal knows a run's output (journalctl's matches; `+` between alternatives).
 
-        journald adds LogExtraFields only for the system manager's units (it
-        reads them from /run/systemd/units/, which user managers cannot
-        write), and the cgroup-derived _SYSTEMD_USER_UNIT goes missing on
-        lines journald reads after their process is gone; so a user
-        manager's runs carry their own SYSLOG_IDENTIFIER, which journald
-        puts on every line of the stream.
+        By its own SYSLOG_IDENTIFIER, which journald puts on every line of a
+        stream (from the stream's header): a user manager's runs and split
+        runs have it. journald adds LogExtraFields (APSIS_RUN_ID) only for the
+        system manager's units (it reads them from /run/systemd/units/, which
+        user managers cannot write), and knows the unit of a stream that does
+        not name it (systemd-cat's) only from the cgroup of its writer, so a
+        line it reads after its writer is gone lacks them. The system
+        manager's other runs are found by APSIS_RUN_ID (PID 1's streams name
+        their unit), as their identifier is their job's.
         """
-        if self.user_manager:
-            return f"SYSLOG_IDENTIFIER={run_identifier(run_id)}"
-        return f"APSIS_RUN_ID={run_id}"
+        only = ["_TRANSPORT=stdout", *([f"PRIORITY={STREAM_PRIORITY[stream]}"] if stream is not None else [])]
+        own = [f"SYSLOG_IDENTIFIER={run_identifier(run_id)}", *only]
+        return own if self.user_manager else [f"APSIS_RUN_ID={run_id}", *only, "+", *own]
 
     async def _drain(self, matches: Sequence[str], cursor: str | None) -> AsyncIterator[OutputRecord]:
         """What journald has not yet stored of an ended run: synced, or waited out when we may not sync."""

@@ -17,7 +17,7 @@ import os
 import pwd
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,12 +26,13 @@ from dbus_fast import Message
 from apsisd.errors import HostError, RunNotFound, SpecError
 from apsisd.hosts.base import Finished, HostEvent, OutputRecord, StartResult, UnitState
 from apsisd.hosts.journal_output import JournalOutput
-from apsisd.hosts.spec import RunSpec, check, parse_signal
+from apsisd.hosts.spec import RunSpec, Stream, check, parse_signal
 from apsisd.hosts.tracker import Tracker
 from apsisd.systemd import journal, outcome
 from apsisd.systemd.bus import MANAGER, NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
 from apsisd.systemd.units import (
     SD_PATH,
+    SYSTEMD_CAT,
     UNIT_PATTERN,
     properties,
     run_id_of,
@@ -186,6 +187,9 @@ class LocalHost:
             raise SpecError(field, f"{program!r} is relative; give an absolute path or a name in PATH")
         if not (os.path.isfile(program) and os.access(program, os.X_OK)):
             raise SpecError(field, f"{program} is not an executable file")
+        if spec.split_output and not os.access(SYSTEMD_CAT, os.X_OK):
+            raise SpecError("output.split", f"keeping stdout and stderr apart needs {SYSTEMD_CAT}, which this host "
+                                            "does not have")
         if self.user_manager:
             me = pwd.getpwuid(os.getuid()).pw_name
             if spec.user not in (None, me, str(os.getuid())):
@@ -459,9 +463,9 @@ class LocalHost:
         return states
 
     def output(
-        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None
-    ) -> AsyncIterator[OutputRecord]:
-        return self._output.read(run_id, follow=follow, after_cursor=after_cursor)
+        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None, stream: Stream | None = None
+    ) -> AsyncGenerator[OutputRecord, None]:
+        return self._output.read(run_id, follow=follow, after_cursor=after_cursor, stream=stream)
 
     async def _until_finished(self, run_id: RunId) -> None:
         """Wait for the run's end without consuming it: releasing the tracker is events()'s alone."""

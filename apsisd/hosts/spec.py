@@ -7,6 +7,7 @@ the program there) are the host's, through the same SpecError.
 """
 from __future__ import annotations
 
+import enum
 import re
 import signal
 from collections.abc import Mapping
@@ -44,6 +45,13 @@ def parse_signal(value: str | int, field_name: str = "signal") -> signal.Signals
         raise SpecError(field_name, f"unknown signal {value!r}; use a name such as TERM, INT, KILL") from None
 
 
+class Stream(enum.StrEnum):
+    """One of a run's output streams, told apart only in the output of a spec with `split_output`."""
+
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunSpec:
     """One run to start: the program, who runs it, and its limits.
@@ -51,6 +59,8 @@ class RunSpec:
     Exactly one of `argv` (executed as is) and `shell` (a command for
     /bin/sh -c, passed as one argument, never pasted together with others).
     Durations are seconds; `memory_max` bytes; `cpu_quota` percent of one CPU.
+    `split_output`: the host keeps stdout and stderr apart, so that output()
+    can give either; without it they are one stream, in the order written.
     """
 
     run_id: RunId
@@ -68,6 +78,7 @@ class RunSpec:
     cpu_quota: float | None = None
     tasks_max: int | None = None
     nice: int | None = None
+    split_output: bool = False
 
     def command(self) -> tuple[str, ...]:
         """The argv the unit executes."""
@@ -103,6 +114,8 @@ def check(spec: RunSpec) -> None:
     _check_number(spec.memory_max, "limits.memory", minimum=1, maximum=MAX_COUNT, integer=True)
     _check_number(spec.cpu_quota, "limits.cpu", minimum=0, maximum=MAX_CPU_PERCENT, inclusive=False)
     _check_number(spec.tasks_max, "limits.tasks", minimum=1, maximum=MAX_COUNT, integer=True)
+    if not isinstance(spec.split_output, bool):
+        raise SpecError("output.split", f"must be true or false, not {spec.split_output!r}")
     if spec.nice is not None:
         if isinstance(spec.nice, bool) or not isinstance(spec.nice, int) or spec.nice not in NICE_RANGE:
             raise SpecError("limits.nice", f"must be an integer from -20 to 19, not {spec.nice!r}")

@@ -7,10 +7,10 @@ loads has no condition or action the daemon would refuse later.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -42,6 +42,10 @@ class Job:
 
     `actions` includes the `successors` shorthand, expanded to `schedule`
     actions on success. `retry` is None when failed runs are not retried.
+    `written` is the file's value as jobs/jso.py keeps it (None for a job
+    made in code), for the job's JSON; it is not compared: a job changes
+    when what it does changes, so a reload that only rewords a file (a
+    program string written as a mapping) changes no runs.
     """
 
     id: JobId
@@ -53,6 +57,7 @@ class Job:
     retry: Retry | None = None
     metadata: Metadata = NO_METADATA
     scheduling: Scheduling = UNSET
+    written: bytes | None = field(default=None, compare=False, repr=False)
 
     def times(self, start: datetime) -> Iterator[Due]:
         """Every run due at or after `start` from the enabled schedules, in time order, args cut to the params.
@@ -158,3 +163,17 @@ class JobSet:
         """The job's params; None when no such job is loaded (what conditions and actions name jobs by)."""
         job = self.jobs.get(job_id)
         return None if job is None else job.params
+
+    def select(self, path: str | None = None, labels: Collection[str] = ()) -> list[Job]:
+        """The jobs under `path` having every one of `labels`, by id.
+
+        A path is a folder: 'etl/' names the jobs under etl/, 'etl' also the
+        job etl itself, never etl2 (as RunQuery.job_prefix); '' or '/' every job.
+        """
+        folder = (path or "").rstrip("/")
+        under = folder + "/"
+        itself = None if path is None or path.endswith("/") else folder
+        wanted = frozenset(labels)
+        return sorted((job for job_id, job in self.jobs.items()
+                       if (not folder or job_id.startswith(under) or job_id == itself)
+                       and wanted.issubset(job.metadata.labels)), key=attrgetter("id"))

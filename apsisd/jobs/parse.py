@@ -18,6 +18,7 @@ from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.registry import parse_condition
 from apsisd.errors import InvalidFields, invalid
 from apsisd.fields import Fields, describe, each, remembered, string
+from apsisd.jobs.jso import written
 from apsisd.jobs.model import NO_METADATA, Job, Metadata
 from apsisd.jobs.params import check_schedules, parse_params
 from apsisd.jobs.program import parse_program
@@ -73,7 +74,7 @@ class JobParser:
         fields.done()
         return Job(id=JobId(job_id), params=params, schedules=tuple(schedules), program=program,
                    conditions=tuple(conditions), actions=(*actions, *successors), retry=retry, metadata=metadata,
-                   scheduling=scheduling)
+                   scheduling=scheduling, written=written(data))
 
     def _parse_schedules(self, fields: Fields) -> tuple[list[Schedule], list[Path], list[frozenset[str]]]:
         """Each schedule that parses, its path (`schedule` or `schedule[i]`) and its arg names; problems go

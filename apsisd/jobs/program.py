@@ -62,8 +62,16 @@ class Limits:
     nice: int | Template | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Output:
+    """What becomes of the run's output: `split` keeps stdout and stderr apart (else they are one stream)."""
+
+    split: bool = False
+
+
 DEFAULT_STOP = Stop()
 NO_LIMITS = Limits()
+DEFAULT_OUTPUT = Output()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +90,7 @@ class Program:
     timeout: float | Template | None = None
     stop: Stop = DEFAULT_STOP
     limits: Limits = NO_LIMITS
+    output: Output = DEFAULT_OUTPUT
     host: str | None = None
 
 
@@ -112,7 +121,7 @@ def parse_program(value: Any) -> Program:
         env=fields.take("env", _ENV, EMPTY), cwd=fields.take("cwd", _DEFERRED["cwd"], None),
         timeout=fields.take("timeout", _DEFERRED["timeout"], None),
         stop=fields.take("stop", _STOP, DEFAULT_STOP), limits=fields.take("limits", _LIMITS, NO_LIMITS),
-        host=fields.take("host", _name, None),
+        output=fields.take("output", _OUTPUT, DEFAULT_OUTPUT), host=fields.take("host", _name, None),
     )
     fields.done()
     return parsed
@@ -316,6 +325,13 @@ def _limits(value: Any) -> Limits:
     return limits
 
 
+def _output(value: Any) -> Output:
+    fields = Fields(value, "output")
+    output = Output(split=fields.take("split", boolean, False))
+    fields.done()
+    return output
+
+
 # The parsers of the fields a template may defer, made once: a large folder parses many programs.
 # Those of the sub-mappings remember what they read: most jobs of a folder share their limits.
 _DEFERRED: dict[str, Callable[[Any], Any]] = {
@@ -327,3 +343,4 @@ _DEFERRED: dict[str, Callable[[Any], Any]] = {
 _ENV = remembered(_env)
 _STOP = remembered(_stop)
 _LIMITS = remembered(_limits)
+_OUTPUT = remembered(_output)

@@ -34,7 +34,7 @@ def program_spec(program: Program, run_id: RunId, job_id: JobId) -> RunSpec:
         user=program.user, group=program.group, cwd=_plain(program.cwd), timeout=_plain(program.timeout),
         stop_signal=int(_plain(stop.signal)), grace_period=float(_plain(stop.grace_period)),
         memory_max=_plain(limits.memory), cpu_quota=_plain(limits.cpu), tasks_max=_plain(limits.tasks),
-        nice=_plain(limits.nice),
+        nice=_plain(limits.nice), split_output=program.output.split,
     )
 
 

@@ -14,9 +14,9 @@ def run_jso(run: Run) -> dict[str, Any]:
         "job_id": run.job_id,
         "args": dict(run.args),
         "state": str(run.state),
-        "times": {"schedule": _instant(run.schedule_time),
-                  **{str(state): _instant(time) for state, time in run.times.items()},
-                  **({"stop": _instant(run.stop_time)} if run.stop_time is not None else {})},
+        "times": {"schedule": instant(run.schedule_time),
+                  **{str(state): instant(time) for state, time in run.times.items()},
+                  **({"stop": instant(run.stop_time)} if run.stop_time is not None else {})},
         "origin": str(run.origin),
         "attempt": run.attempt,
         "previous": run.previous,
@@ -32,5 +32,6 @@ def run_jso(run: Run) -> dict[str, Any]:
     }
 
 
-def _instant(moment: datetime) -> str:
+def instant(moment: datetime) -> str:
+    """An instant as every JSON shape writes it: ISO 8601 in UTC, to the microsecond."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")

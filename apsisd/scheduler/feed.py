@@ -26,8 +26,10 @@ from apsisd.jobs.model import Job
 from apsisd.runs.model import Run
 from apsisd.types import JobId, RunId
 
-BUFFER = 100_000  # changes kept for clients that reconnect
-QUEUE = 20_000  # changes a subscriber may be behind before it is cut off
+# Changes kept for clients that reconnect: a minute at 200 changes a second, for about 15 MB (a run's version and
+# its encoded event). A client away longer resumes from the store: each run once, in its latest state.
+BUFFER = 10_000
+QUEUE = 10_000  # changes a subscriber may be behind before it is cut off (and resumes from where it was)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

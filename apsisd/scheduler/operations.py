@@ -16,6 +16,7 @@ from apsisd.hosts.spec import RunSpec, check, parse_signal
 from apsisd.jobs.program import bind, parse_program
 from apsisd.jobs.spec import program_spec
 from apsisd.runs.model import Origin, Run
+from apsisd.runs.skips import by_operator
 from apsisd.runs.state import TRANSITIONS, State
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
@@ -45,7 +46,7 @@ async def skip(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
     if run.state not in (State.SCHEDULED, State.WAITING):
         raise TransitionError(run_id, run.state, State.SKIPPED, [str(s) for s in sorted(TRANSITIONS[run.state])],
                               why="only a scheduled or waiting run can be skipped")
-    moved = await scheduler.records.move(run_id, State.SKIPPED, f"skipped by {who}")
+    moved = await scheduler.records.move(run_id, State.SKIPPED, by_operator(who))
     if moved is None:  # it started meanwhile
         return await skip(scheduler, run_id, who)
     return moved

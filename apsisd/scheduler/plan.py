@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from apsisd.jobs.model import Job
 from apsisd.jobs.scheduling import CatchUp, Scheduling
+from apsisd.runs.skips import missed_reason
 from apsisd.schedules.base import Due
 from apsisd.types import JobId, RunId
 
@@ -97,19 +98,18 @@ def catch_up(missed: Sequence[Missed], policy: Scheduling, now: datetime, since:
     verdicts = []
     for item in ordered:
         if since is not None and item.time < since:
-            verdicts.append(Verdict(missed=item, start=False, reason=f"missed while apsisd was down; before "
-                                                                      f"--since {since.isoformat()}"))
-        elif oldest is not None and item.time < oldest:
-            verdicts.append(Verdict(missed=item, start=False, reason=f"missed while apsisd was down; older than "
-                                                                      f"max_age ({_seconds(max_age)})"))
-        elif policy.catchup is CatchUp.NONE:
             verdicts.append(Verdict(missed=item, start=False,
-                                    reason="missed while apsisd was down; catchup is none"))
+                                    reason=missed_reason(f"before --since {since.isoformat()}")))
+        elif oldest is not None and item.time < oldest:
+            verdicts.append(Verdict(missed=item, start=False,
+                                    reason=missed_reason(f"older than max_age ({_seconds(max_age)})")))
+        elif policy.catchup is CatchUp.NONE:
+            verdicts.append(Verdict(missed=item, start=False, reason=missed_reason("catchup is none")))
         elif policy.catchup is CatchUp.LATEST and item.time != newest:
-            verdicts.append(Verdict(missed=item, start=False, reason="missed while apsisd was down; catchup is latest: "
-                                                                      "the job's latest missed run starts instead"))
+            verdicts.append(Verdict(missed=item, start=False, reason=missed_reason(
+                "catchup is latest: the job's latest missed run starts instead")))
         else:
-            verdicts.append(Verdict(missed=item, start=True, reason="missed while apsisd was down; caught up"))
+            verdicts.append(Verdict(missed=item, start=True, reason=missed_reason("caught up")))
     return verdicts
 
 

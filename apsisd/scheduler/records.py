@@ -9,6 +9,7 @@ crash could take back. What is committed is also published on the feed
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -17,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from apsisd.clock import Clock
+from apsisd.errors import UnknownRun
 from apsisd.runs.model import LogEntry, Origin, Run, mark, transition
 from apsisd.runs.state import TRANSITIONS, State
 from apsisd.scheduler.feed import Feed
@@ -40,6 +42,7 @@ class Records:
         self.listeners: list[Listener] = []
         self.follow_ups: FollowUps | None = None
         self.has_actions: Callable[[Run], bool] = lambda run: False  # a run in this state owes actions
+        self._watches: dict[RunId, list[Callable[[Run | None], None]]] = {}
 
     async def move(self, run_id: RunId, state: State, reason: str = "", **changes: Any) -> Run | None:
         """The run moved to `state` and committed; None (nothing done) when the run is no longer where that
@@ -115,12 +118,39 @@ class Records:
             self._announce(None, run)
         for old, (run, _) in zip(olds, moved, strict=True):
             self._announce(old, run)
+        for run_id in deleted:
+            for see in self._watches.get(run_id, ()):
+                see(None)
+
+    async def until(self, run_id: RunId, condition: Callable[[Run], bool]) -> Run | None:
+        """The run as soon as `condition` holds for it (at once if it does now), waiting on its changes as they
+        are announced; None if the run is withdrawn first (a reload deleted it, or it was never recorded)."""
+        found: asyncio.Future[Run | None] = asyncio.get_running_loop().create_future()
+
+        def see(run: Run | None) -> None:
+            if not found.done() and (run is None or condition(run)):
+                found.set_result(run)
+
+        watches = self._watches.setdefault(run_id, [])
+        watches.append(see)  # before reading the run: a change made while the store is read is seen
+        try:
+            try:
+                see(self.ledger.get(run_id) or await self.store.get(run_id))
+            except UnknownRun:
+                see(None)
+            return await found
+        finally:
+            watches.remove(see)
+            if not watches:
+                del self._watches[run_id]
 
     def _owed(self, runs: Sequence[Run]) -> list[tuple[RunId, State]]:
         """The actions these runs' states call for, recorded as owed in the commit that makes the states."""
         return [(run.id, run.state) for run in runs if self.has_actions(run)]
 
     def _announce(self, old: Run | None, new: Run) -> None:
+        for see in self._watches.get(new.id, ()):
+            see(new)
         for listener in self.listeners:
             try:
                 listener(old, new)

@@ -18,6 +18,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from apsisd.runs.model import LogEntry, Origin, Run, transition
+from apsisd.runs.skips import job_not_loaded
 from apsisd.runs.state import State
 from apsisd.scheduler.plan import Missed, catch_up
 from apsisd.scheduler.reload import refit
@@ -44,7 +45,7 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
                 if run.schedule_time > now:
                     withdrawn.append(run.id)
                 else:
-                    moved.append(transition(run, State.SKIPPED, now, f"job {run.job_id} is no longer loaded"))
+                    moved.append(transition(run, State.SKIPPED, now, job_not_loaded(run.job_id)))
             elif run.schedule_time < now:  # from now on, refit() below takes it
                 missed[run.job_id].append(Missed(job_id=run.job_id, time=run.schedule_time, args=run.args,
                                                  existing=run.id))
@@ -104,7 +105,7 @@ def _follow(scheduler: Scheduler, runs: list[Run]) -> None:
         elif run.state is State.WAITING:
             job = jobs.get(run.job_id)
             if job is None:
-                scheduler.spawn(scheduler.records.move(run.id, State.ERROR, f"job {run.job_id} is no longer loaded"),
+                scheduler.spawn(scheduler.records.move(run.id, State.ERROR, job_not_loaded(run.job_id)),
                                 f"error:{run.id}")
             else:
                 scheduler.spawn(scheduler.waiter.enter(run, job, resumed=True), f"wait:{run.id}")

@@ -49,9 +49,12 @@ class Reloader:
                 return ReloadResult(errors=tuple(str(problem) for problem in exc.problems))
             scheduler = self.scheduler
             changes = job_changes(scheduler.jobs.jobs, fresh.jobs)
-            if dry_run or (not changes and fresh.calendars == scheduler.jobs.calendars):
+            if dry_run:
                 return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,
                                     applied=False)
+            if not changes and fresh.calendars == scheduler.jobs.calendars:
+                scheduler.jobs = fresh  # the same jobs, maybe worded anew (Job.written): shown as now written
+                return ReloadResult(applied=False)
             now = scheduler.clock.now()
             scheduler.jobs = fresh
             withdrawn: list[RunId] = []

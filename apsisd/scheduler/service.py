@@ -50,8 +50,7 @@ class Scheduler:
         self.defaults = defaults
         self.post_json = post_json
         self.cursors: dict[JobId, datetime] = {}
-        self.ready = asyncio.Event()
-        self.looping = False  # run() is going: what the API's health reports as scheduling
+        self.ready = asyncio.Event()  # set while run() schedules: what the API's health reports
         self._tasks: set[asyncio.Task[None]] = set()
         self._topups: list[tuple[datetime, JobId]] = []
         self._expanding: set[JobId] = set()
@@ -90,14 +89,14 @@ class Scheduler:
         return job.scheduling.over(self.defaults)
 
     async def run(self) -> None:
-        """Start due runs on time and create more as time goes by, until cancelled."""
+        """Start due runs on time and create more as time goes by, until cancelled; `ready` is set meanwhile."""
         for job_id in self.jobs.jobs:
             self.topup_soon(job_id)
-        self.looping = True
+        self.ready.set()
         try:
             await self._loop()
         finally:
-            self.looping = False
+            self.ready.clear()
 
     async def _loop(self) -> None:
         while True:

@@ -9,7 +9,7 @@ queries, never a scan of memory.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Protocol
@@ -47,17 +47,24 @@ class RunQuery:
     may have more), or with exactly these args when `exact_args` (what a
     dependency looks for: an index finds them); `job_prefix` is a path:
     'etl/' matches the jobs under etl/, 'etl' also the job etl itself, never
-    etl2; `before` pages: only runs with a lower id; the times bound
-    `schedule_time` in [since, until).
+    etl2; `job_ids` matches the runs of any of these jobs (an empty set,
+    none); `before` pages: only runs with a lower id; `since` and `until`
+    bound `schedule_time` in [since, until), `changed_since` and
+    `changed_until` the instant the run last changed (its row was last
+    written, by the wall clock) in [changed_since, changed_until). Every
+    filter given must hold.
     """
 
     job_id: JobId | None = None
     job_prefix: str | None = None
+    job_ids: frozenset[JobId] | None = None
     args: Mapping[str, str] | None = None
     exact_args: bool = False
     states: frozenset[State] | None = None
     since: datetime | None = None
     until: datetime | None = None
+    changed_since: datetime | None = None
+    changed_until: datetime | None = None
     before: RunId | None = None
     limit: int = 100
 
@@ -122,3 +129,16 @@ class Store(Protocol):
 
     async def close(self) -> None:
         ...
+
+
+async def runs_page(store: Store, query: RunQuery) -> tuple[list[Run], RunId | None]:
+    """The runs of `query` and the `before` of the page after them (None when there is none).
+
+    One run more than the limit is asked for: whether another page exists is
+    known without a second query, and never promised when it would be empty.
+    """
+    found = await store.runs(replace(query, limit=query.limit + 1))
+    if len(found) <= query.limit:
+        return found, None
+    page = found[:query.limit]
+    return page, page[-1].id if page else None

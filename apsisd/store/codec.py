@@ -33,6 +33,7 @@ RUN_COLUMNS = (
 )
 READ_COLUMNS = RUN_COLUMNS[:-1]
 LOG_COLUMNS = ("run_id", "time", "state", "message")
+MAX_NUMBER = 2**63 - 1  # SQLite's largest integer: a run id above it names no row (and cannot be bound)
 
 Row = tuple[Any, ...]
 
@@ -137,12 +138,13 @@ def decode_log(row: Row) -> LogEntry:
 
 
 def number_of(run: str) -> int | None:
-    """The row id of a run id ('r12' -> 12); None unless it is exactly as run_id() writes one ('r012' is not)."""
+    """The row id of a run id ('r12' -> 12); None unless it is exactly as run_id() writes one ('r012' is not) and
+    a row id can be that large."""
     try:
         number = run_number(RunId(run))
     except (ValueError, TypeError, IndexError):
         return None
-    return number if number > 0 and run_id(number) == run else None
+    return number if 0 < number <= MAX_NUMBER and run_id(number) == run else None
 
 
 def encode_id(run: RunId) -> int:

@@ -9,7 +9,7 @@ import string
 
 from dbus_fast import Variant
 
-from apsisd.hosts.spec import RunSpec, parse_signal
+from apsisd.hosts.spec import RunSpec, Stream, parse_signal
 from apsisd.types import RunId
 
 UNIT_PREFIX = "apsis-"
@@ -24,6 +24,10 @@ _USEC = 1_000_000
 # journald's per-unit rate limit cannot be switched off with 0 in systemd 252
 # (0 means "the default" there); an interval of 1 µs never fills its bucket.
 _LOG_RATE_LIMIT_INTERVAL_USEC = 1
+# A split run's program runs under systemd-cat, which gives its stdout and its stderr a journal stream each, told
+# apart by PRIORITY (info and err); it exec()s the program, so the unit's main process is still the program.
+SYSTEMD_CAT = "/usr/bin/systemd-cat"
+STREAM_PRIORITY = {Stream.STDOUT: 6, Stream.STDERR: 3}
 
 
 def escape(text: str) -> str:
@@ -117,11 +121,21 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
 
     `executable` is argv[0] already resolved to an absolute path by the host.
     """
-    argv = list(spec.command())
     # Under a user manager the identifier is the run's own: journald drops
     # LogExtraFields there, and SYSLOG_IDENTIFIER (sent in the stream's header,
     # so on every line) is then what finds a run's output (see run_identifier).
-    identifier = run_identifier(spec.run_id) if user_manager else spec.job_id or run_identifier(spec.run_id)
+    # A split run's too: systemd-cat's streams, unlike those PID 1 opens, do not
+    # name their unit, so journald knows it (and its LogExtraFields) only from
+    # the cgroup of a writer still alive when it reads the line.
+    own = user_manager or spec.split_output
+    identifier = run_identifier(spec.run_id) if own else spec.job_id or run_identifier(spec.run_id)
+    argv = list(spec.command())
+    if spec.split_output:
+        # systemd-cat exec()s the program in the unit's cgroup; the program's argv[0] is its absolute path then.
+        argv = [SYSTEMD_CAT, f"--identifier={identifier}", f"--priority={STREAM_PRIORITY[Stream.STDOUT]}",
+                f"--stderr-priority={STREAM_PRIORITY[Stream.STDERR]}", "--level-prefix=false", "--",
+                executable, *argv[1:]]
+        executable = SYSTEMD_CAT
     extra_fields = [f"APSIS_RUN_ID={spec.run_id}".encode()]
     if spec.job_id:
         extra_fields.append(f"APSIS_JOB_ID={spec.job_id}".encode())
@@ -141,6 +155,8 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
         ["StandardOutput", Variant("s", "journal")],
         ["StandardError", Variant("s", "inherit")],
         ["SyslogIdentifier", Variant("s", identifier)],
+        # A line that starts with <N> is output as written, not a priority for journald to take off.
+        ["SyslogLevelPrefix", Variant("b", False)],
         ["LogExtraFields", Variant("aay", extra_fields)],
         ["LogRateLimitIntervalUSec", Variant("t", _LOG_RATE_LIMIT_INTERVAL_USEC)],
         ["KillMode", Variant("s", "control-group")],

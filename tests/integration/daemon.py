@@ -69,6 +69,7 @@ class Daemon:
             self.store.new_ids(next(FIRST_RUN_NUMBERS))
             await self.store.commit(Changes())
         address = self.root / f"notify-{len(self.messages)}.sock"
+        address.unlink(missing_ok=True)  # an apsisd that stopped before it said anything leaves the same name
         self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._notify.bind(str(address))
         self._notify.setblocking(False)

@@ -47,18 +47,18 @@ async def test_ad_hoc_runs_have_a_program_of_their_own(daemon: Daemon) -> None:
 
 @with_daemon()
 async def test_a_scheduled_or_waiting_run_started_now(daemon: Daemon) -> None:
-    daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+    daemon.job("later", 'program: "true"\n')
     daemon.job("never", 'program: "true"\n')
     daemon.job("blocked", 'program: "true"\ncondition: {type: dependency, job_id: never}\n')
     await daemon.start()
-    (later, *_) = await daemon.wait_runs(lambda runs: bool(runs), "later", "a scheduled run")
-    assert later.schedule_time > datetime.now(UTC) + timedelta(minutes=1)
-    status, started = await post(f"/api/v1/runs/{later.id}/start")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    (later,) = (await post("/api/v1/runs", {"job_id": "later", "at": tomorrow}))[1]["runs"]
+    status, started = await post(f"/api/v1/runs/{later['run_id']}/start")
     assert status == 200 and started["state"] in ("starting", "running", "success")
     (done,) = [run for run in await daemon.wait_runs(lambda runs: any(r.finished for r in runs), "later")
                if run.finished]
-    assert (done.id, done.state) == (later.id, State.SUCCESS)
-    assert any("started now by uid 0" in entry.message for entry in await daemon.entries(later.id))
+    assert (done.id, done.state) == (later["run_id"], State.SUCCESS)
+    assert any("started now by uid 0" in entry.message for entry in await daemon.entries(done.id))
     _, made = await post("/api/v1/runs", {"job_id": "blocked"})
     (blocked,) = made["runs"]
     await daemon.wait_runs(lambda runs: runs[0].state is State.WAITING, "blocked", "waiting")

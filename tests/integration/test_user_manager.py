@@ -82,6 +82,8 @@ def test_localhost_runs_on_the_users_own_manager(user_manager: dict[str, str]) -
                              "succeeded": False, "recovered": False, "finished_events": 1}
     # Lines of short-lived children too (journald may read them after their process is gone).
     assert seen["plain_output"] == f"out\n{UID}\nchild1\nchild2\nchild3\ncaf\xe9\n"
+    assert seen["split"]["exit_code"] == 5
+    assert seen["split_output"] == [["out\n", 6], ["err\n", 3]]
     assert f"{prefix}b" in seen["listed"]
     assert seen["stopped"]["stop_requested"] is True and seen["stopped"]["succeeded"] is False
     assert seen["other_user"] == "user"

@@ -37,6 +37,12 @@ async def main(prefix: str) -> dict[str, object]:
         # follow: ends with the run, then waits journald out (an unprivileged user may not sync it)
         seen["plain_output"] = b"".join([r.data async for r in host.output(plain, follow=True)]).decode("latin-1")
 
+        # split: systemd-cat's streams carry the run's own identifier, by which a user manager's output is found
+        split = RunId(f"{prefix}e")
+        await host.start(RunSpec(run_id=split, shell="echo out; sleep 0.3; echo err >&2; exit 5", split_output=True))
+        seen["split"] = await finished(host, split)
+        seen["split_output"] = [[r.data.decode(), r.priority] async for r in host.output(split, follow=True)]
+
         stopped = RunId(f"{prefix}b")
         await host.start(RunSpec(run_id=stopped, argv=("/bin/sleep", "300"), grace_period=5))
         await anext(aiter(host.events(stopped)))  # Started

@@ -25,7 +25,8 @@ VERSION = _version()
 async def health(request: web.Request) -> web.Response:
     check_params(request, ())
     scheduler = scheduler_of(request)
-    body = {"status": "ok" if scheduler.looping else "degraded", "scheduling": scheduler.looping,
+    scheduling = scheduler.ready.is_set()
+    body = {"status": "ok" if scheduling else "degraded", "scheduling": scheduling,
             "jobs": len(scheduler.jobs.jobs), "runs_in_flight": len(scheduler.ledger), "version": VERSION,
             "started": state_of(request).started.isoformat(timespec="seconds")}
-    return web.json_response(body, status=200 if scheduler.looping else 503)
+    return web.json_response(body, status=200 if scheduling else 503)

@@ -1,21 +1,136 @@
-"""A run's output as written, from the journal."""
+"""A run's output as written, from the journal: whole, a byte range, or followed live until the run has ended.
+
+`stream=stdout|stderr` needs a run whose program keeps them apart (`output: {split: true}`); `both` is every
+line in the order the journal has them. A followed answer's headers come once the run has started (its spec,
+which says whether it splits, is bound then), and it ends once the run has ended and all of its output is sent.
+"""
 from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
 
 from aiohttp import web
 
-from apsisd.api.replies import check_params, the_run
+from apsisd.api.byte_range import ByteRange, RangeError, parse_range, skip_bytes
+from apsisd.api.lasting import lasting
+from apsisd.api.replies import check_params, flag, problem, the_run
 from apsisd.api.state import scheduler_of
+from apsisd.errors import HostError
+from apsisd.hosts.spec import Stream
+from apsisd.runs.model import Run
+from apsisd.scheduler.service import Scheduler
 
+log = logging.getLogger("apsisd.api")
 routes = web.RouteTableDef()
+OCTETS = "application/octet-stream"
+STREAMS = {"both": None, "stdout": Stream.STDOUT, "stderr": Stream.STDERR}
 
 
 @routes.get("/api/v1/runs/{run_id}/output")
-async def output(request: web.Request) -> web.Response:
-    """The run's output as written (bytes, stdout and stderr interleaved), from the journal; empty before it ran."""
-    check_params(request, ())
+async def output(request: web.Request) -> web.StreamResponse:
+    """?stream=both|stdout|stderr&follow=1; `Range: bytes=...` (one range; with follow, bytes=A- only)."""
+    check_params(request, ("stream", "follow"))
+    follow = flag(request, "follow")
+    stream = _stream(request)
+    wanted = _range(request)
+    skip = _resume_from(wanted) if follow else 0
     scheduler = scheduler_of(request)
     run = await the_run(request, scheduler)
+    _check_split(scheduler, run, stream)
+    if follow:
+        with lasting(request):
+            return await _follow(request, scheduler, run, stream, skip)
+    try:
+        data = b"".join([chunk async for chunk in _records(scheduler, run, stream, follow=False)])
+    except HostError as exc:
+        raise problem(web.HTTPServiceUnavailable, f"the journal could not be read: {exc}") from None
+    return _bytes(data, wanted)
+
+
+async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: Stream | None, skip: int
+                  ) -> web.StreamResponse:
+    """The output as it is written, from byte `skip` on; once the run has started (or ended without)."""
+    if run.unit is None and not run.finished:
+        log.debug("run %s: its output is followed once it starts", run.id, extra={"action": "output_waiting"})
+    started = await scheduler.records.until(run.id, lambda r: r.unit is not None or r.finished)
+    if started is None:
+        raise problem(web.HTTPNotFound, f"run {run.id} was withdrawn (its job changed or went) before it started")
+    _check_split(scheduler, started, stream)
+    response = web.StreamResponse(headers={"Content-Type": OCTETS, "Accept-Ranges": "bytes"})
+    await response.prepare(request)
+    try:
+        records = _records(scheduler, started, stream, follow=not started.finished)
+        async with contextlib.aclosing(records), contextlib.aclosing(skip_bytes(records, skip)) as chunks:
+            async for chunk in chunks:
+                await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away: nothing more to send (the journal reader is closed)
+    except HostError as exc:
+        log.warning("run %s: following its output failed: %s", run.id, exc, extra={"action": "output_failed"})
+        if request.transport is not None:
+            request.transport.close()  # the answer ends without its last chunk: the client sees it is cut short
+    return response
+
+
+async def _records(scheduler: Scheduler, run: Run, stream: Stream | None, *, follow: bool
+                   ) -> AsyncGenerator[bytes, None]:
+    """The data of the run's output records; none for a run that never had a unit."""
     if run.unit is None:
-        return web.Response(body=b"", content_type="application/octet-stream")
-    data = b"".join([record.data async for record in scheduler.host.output(run.id)])
-    return web.Response(body=data, content_type="application/octet-stream")
+        return
+    async with contextlib.aclosing(scheduler.host.output(run.id, follow=follow, stream=stream)) as records:
+        async for record in records:
+            yield record.data
+
+
+def _bytes(data: bytes, wanted: ByteRange | None) -> web.Response:
+    """200 with all of it, 206 with the range, 416 for a range outside it."""
+    total = len(data)
+    if wanted is None:
+        return web.Response(body=data, content_type=OCTETS, headers={"Accept-Ranges": "bytes"})
+    selected = wanted.within(total)
+    if selected is None:
+        raise problem(web.HTTPRequestRangeNotSatisfiable, f"{wanted} selects nothing of the output's {total} bytes",
+                      **{"Content-Range": f"bytes */{total}"})
+    start, stop = selected
+    return web.Response(status=206, body=data[start:stop], content_type=OCTETS,
+                        headers={"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{stop - 1}/{total}"})
+
+
+def _stream(request: web.Request) -> Stream | None:
+    text = request.query.get("stream", "both")
+    if text not in STREAMS:
+        raise problem(web.HTTPBadRequest, f"stream must be {', '.join(STREAMS)}, not {text!r}")
+    return STREAMS[text]
+
+
+def _range(request: web.Request) -> ByteRange | None:
+    header = request.headers.get("Range")
+    try:
+        return None if header is None else parse_range(header)
+    except RangeError as exc:
+        raise problem(web.HTTPBadRequest, str(exc)) from None
+
+
+def _resume_from(wanted: ByteRange | None) -> int:
+    """Where a followed output starts: byte A of `bytes=A-` (the one range an output still growing has)."""
+    if wanted is None:
+        return 0
+    if wanted.first is None or wanted.last is not None:
+        raise problem(web.HTTPBadRequest, f"with follow, Range must be bytes=A- (the output from byte A on, as it "
+                                          f"is written), not {wanted}")
+    return wanted.first
+
+
+def _check_split(scheduler: Scheduler, run: Run, stream: Stream | None) -> None:
+    """409 for stdout or stderr of a run whose output is one stream. Its spec says, once bound; before, the job's
+    program as loaded now (which the spec will be bound from)."""
+    if stream is None:
+        return
+    job = scheduler.jobs.jobs.get(run.job_id)
+    splits = run.spec.split_output if run.spec is not None else job is not None and job.program.output.split
+    if not splits:
+        raise problem(web.HTTPConflict, f"run {run.id} keeps stdout and stderr as one stream: ask for stream=both; "
+                                        f"for runs to keep them apart, the job's program must set "
+                                        f"output: {{split: true}}")

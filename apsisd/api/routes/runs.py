@@ -1,28 +1,39 @@
-"""Reading runs: the list (filtered, newest first, paged), one run, its log."""
+"""Reading runs: the list (filtered, newest first, paged), one run, its log, its dependencies."""
 from __future__ import annotations
+
+import re
+from datetime import datetime
 
 from aiohttp import web
 
-from apsisd.api.replies import check_params, problem, the_run, whole
+from apsisd.api.replies import check_params, problem, single, the_run, whole
 from apsisd.api.state import scheduler_of
-from apsisd.errors import UnknownRun
+from apsisd.errors import InvalidFields, UnknownRun
+from apsisd.jobs.model import JobSet
+from apsisd.quantities import parse_instant
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
+from apsisd.scheduler.dependencies import dependencies
+from apsisd.scheduler.operations import UnknownJob
 from apsisd.scheduler.service import Scheduler
-from apsisd.store.base import RunQuery
+from apsisd.store.base import RunQuery, runs_page
 from apsisd.types import JobId, RunId
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 10_000
+RUN_ID = re.compile(r"r[1-9][0-9]{0,17}", re.ASCII)  # below SQLite's largest integer
+FILTERS = ("job", "path", "label", "arg", "state", "since", "until", "changed_since", "changed_until", "limit",
+           "before")
 
 
 @routes.get("/api/v1/runs")
 async def runs(request: web.Request) -> web.Response:
-    query = _run_query(request)
+    """Every filter given must hold; `next` is the `before` of the page after this one (null: this is the last)."""
     scheduler = scheduler_of(request)
-    found = await scheduler.records.store.runs(query)
-    return web.json_response({"runs": [run_jso(_fresher(scheduler, run)) for run in found]})
+    query = _run_query(request, scheduler.jobs)
+    found, after = await runs_page(scheduler.records.store, query)
+    return web.json_response({"runs": [run_jso(_fresher(scheduler, run)) for run in found], "next": after})
 
 
 @routes.get("/api/v1/runs/{run_id}")
@@ -44,24 +55,79 @@ async def run_log(request: web.Request) -> web.Response:
                                        "message": entry.message} for entry in entries]})
 
 
+@routes.get("/api/v1/runs/{run_id}/dependencies")
+async def run_dependencies(request: web.Request) -> web.Response:
+    """The run's `dependency` conditions bound to it; 404 when its job is not loaded (its conditions unknown)."""
+    check_params(request, ())
+    scheduler = scheduler_of(request)
+    subject = await the_run(request, scheduler)
+    try:
+        found = await dependencies(scheduler, subject)
+    except UnknownJob:
+        raise problem(web.HTTPNotFound, f"run {subject.id}'s job {subject.job_id} is not loaded (removed from the jobs "
+                                        "folder, or the run is ad hoc): its dependencies are unknown") from None
+    return web.json_response({"dependencies": [{
+        "job_id": each.job_id,
+        "args": dict(each.args),
+        "states": [str(state) for state in State if state in each.states],
+        "satisfied": each.satisfied,
+        "runs": list(each.runs),
+        "error": each.error,
+    } for each in found]})
+
+
 def _fresher(scheduler: Scheduler, run: Run) -> Run:
     """The ledger is ahead of the store by at most a commit: a run in flight is shown as it is now."""
     return scheduler.ledger.get(run.id) or run
 
 
-def _run_query(request: web.Request) -> RunQuery:
+def _run_query(request: web.Request, jobs: JobSet) -> RunQuery:
     params = request.query
-    check_params(request, ("job", "state", "limit", "before"))
+    check_params(request, FILTERS)
     states = None
     if "state" in params:
         try:
             states = frozenset(State(name) for name in params.getall("state"))
         except ValueError:
             raise problem(web.HTTPBadRequest, f"state must be one of {', '.join(State)}") from None
+    labels = params.getall("label", [])
+    job_ids = frozenset(job.id for job in jobs.select(labels=labels)) if labels else None
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
-    before = params.get("before")
-    if before is not None and not (before.startswith("r") and before[1:].isdigit()):
-        raise problem(web.HTTPBadRequest, "before must be a run id such as r123")
-    job = params.get("job")
-    return RunQuery(job_id=JobId(job) if job else None, states=states, limit=limit,
-                    before=RunId(before) if before else None)
+    before = single(request, "before")
+    if before is not None and not RUN_ID.fullmatch(before):
+        raise problem(web.HTTPBadRequest, f"before must be a run id such as r123, not {before!r}")
+    job = single(request, "job")
+    return RunQuery(job_id=JobId(job) if job else None, job_prefix=single(request, "path"), job_ids=job_ids,
+                    args=_args(params.getall("arg", [])), states=states,
+                    since=_time(request, "since"), until=_time(request, "until"),
+                    changed_since=_time(request, "changed_since"), changed_until=_time(request, "changed_until"),
+                    limit=limit, before=RunId(before) if before else None)
+
+
+def _args(given: list[str]) -> dict[str, str] | None:
+    """`arg=NAME=VALUE`, each given: the args a run must have (with these values; it may have others)."""
+    if not given:
+        return None
+    args: dict[str, str] = {}
+    for text in given:
+        name, equals, value = text.partition("=")
+        if not name or not equals:
+            raise problem(web.HTTPBadRequest, f"arg must be NAME=VALUE, such as arg=date=2026-11-26, not {text!r}")
+        if args.get(name, value) != value:
+            raise problem(web.HTTPBadRequest, f"arg {name} is given twice ({name}={args[name]}, {text}); a run has "
+                                              "one value per arg")
+        args[name] = value
+    return args
+
+
+def _time(request: web.Request, name: str) -> datetime | None:
+    text = single(request, name)
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except (InvalidFields, OverflowError):  # OverflowError: in UTC, before year 1 or after 9999
+        # In a query string '+' means a space: an offset such as +01:00 arrives as ' 01:00'.
+        plus = "; write + as %2B in a URL (or use Z)" if " " in text else ""
+        raise problem(web.HTTPBadRequest, f"{name} must be an ISO 8601 time with its offset, such as "
+                                          f"2026-11-26T09:30:00Z, not {text!r}{plus}") from None

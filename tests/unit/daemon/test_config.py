@@ -16,8 +16,9 @@ from apsisd.jobs.scheduling import DEFAULTS, CatchUp, Scheduling
 ETC = Path(__file__).resolve().parents[3] / "etc" / "apsisd.toml"
 ROOT = Config(file=None, jobs_dir=Path("/etc/apsis/jobs"), calendars_dir=Path("/etc/apsis/jobs"),
               state_dir=Path("/var/lib/apsis"), log_level=LogLevel.INFO, schedule=DEFAULTS, waiting_max_time=None,
-              api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_others="none", reload_watch=True,
-              reload_debounce=0.5, reload_max_delay=10.0)
+              api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_others="none", api_tokens=None,
+              api_tls_cert=None, api_tls_key=None, reload_watch=True, reload_debounce=0.5, reload_max_delay=10.0,
+              metrics_per_job_limit=100)
 
 
 def problems(file: Path, text: str) -> list[str]:
@@ -70,10 +71,15 @@ waiting = { max_time = "1h" }
 api.listen = ["unix:api.sock", "tcp:localhost:5050", "tcp:[0:0::1]:80", "tcp:10.0.0.1:1"]
 api.group = "ops"
 api.others = "read"
+api.tokens = "tokens"
+api.tls_cert = "/etc/ssl/apsis.pem"
+api.tls_key = "../key.pem"
 [reload]
 watch = false
 debounce = "2s"
 max_delay = "2s"
+[metrics]
+per_job_limit = 0
 ''')
     assert load_config(file, privileged=True, env={}) == Config(
         file=file, jobs_dir=tmp_path / "conf/jobs", calendars_dir=Path("/srv/calendars"),
@@ -81,7 +87,9 @@ max_delay = "2s"
         schedule=Scheduling(horizon=7200.0, max_scheduled=3, catchup=CatchUp.ALL, max_age=600.0),
         waiting_max_time=3600.0,
         api_listen=(f"unix:{tmp_path}/conf/api.sock", "tcp:localhost:5050", "tcp:[::1]:80", "tcp:10.0.0.1:1"),
-        api_group="ops", api_others="read", reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0)
+        api_group="ops", api_others="read", api_tokens=tmp_path / "conf/tokens",
+        api_tls_cert=Path("/etc/ssl/apsis.pem"), api_tls_key=tmp_path / "conf/../key.pem",
+        reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0, metrics_per_job_limit=0)
     assert load_config(file, privileged=True, env={}).calendar_folders() == (Path("/srv/calendars"),)
 
 
@@ -138,8 +146,8 @@ debounce = "30s"
 max_time = 0
 [extra]
 ''') == [
-        "1: jobs: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, reload, schedule, "
-        "state_dir, waiting",
+        "1: jobs: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, metrics, reload, "
+        "schedule, state_dir, waiting",
         "2: log_level: must be one of debug, info, warning, error, critical, not a string 'loud'",
         "3: state_dir: must be the path of a folder, as a string, not a string ''",
         "5: schedule.horizon: 'soon' is not a duration; use a number of seconds or a duration such as 90s, 15m, "
@@ -150,8 +158,8 @@ max_time = 0
         "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
         "13: reload.max_delay: is 10s, shorter than debounce (30s); make it at least as long",
         "16: waiting.max_time: must be a duration above zero such as 30m, 1d, not a number 0",
-        "17: extra: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, reload, schedule, "
-        "state_dir, waiting",
+        "17: extra: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, metrics, reload, "
+        "schedule, state_dir, waiting",
     ]
 
 
@@ -161,7 +169,7 @@ def test_dotted_keys_and_inline_tables_have_their_lines(tmp_path: Path) -> None:
         "3: schedule.nope: unknown key; allowed here: catchup, horizon, max_age, max_scheduled",
         "4: api.listen: 'x' is not an address; write unix:/PATH or tcp:HOST:PORT, such as "
         "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
-        "4: api.more: unknown key; allowed here: group, listen, others",
+        "4: api.more: unknown key; allowed here: group, listen, others, tls_cert, tls_key, tokens",
         "5: waiting: must be a table of keys, not a number 5",
     ]
 
@@ -186,7 +194,7 @@ def test_bad_listen_addresses(tmp_path: Path, listen: str, message: str) -> None
 
 
 def test_one_listen_address_may_be_given_bare(tmp_path: Path) -> None:
-    (tmp_path / "apsisd.toml").write_text('api.listen = "tcp:127.0.0.1:5050"\n')
+    (tmp_path / "apsisd.toml").write_text('api.listen = "tcp:127.0.0.1:5050"\napi.tokens = "t"\n')
     assert load_config(tmp_path / "apsisd.toml", privileged=True, env={}).api_listen == ("tcp:127.0.0.1:5050",)
 
 
@@ -199,7 +207,8 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
     assert load_config(uncommented, privileged=True, env={}) == replace(ROOT, file=uncommented)
     shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
-                     "max_age", "max_time", "listen", "group", "others", "watch", "debounce", "max_delay"}
+                     "max_age", "max_time", "listen", "group", "others", "tokens", "tls_cert", "tls_key", "watch",
+                     "debounce", "max_delay", "per_job_limit"}
 
 
 def test_log_levels_are_python_s() -> None:
@@ -211,4 +220,63 @@ def test_the_api_s_group_and_what_others_may_do_are_checked(tmp_path: Path) -> N
     assert problems(tmp_path / "apsisd.toml", '[api]\ngroup = ""\nothers = "write"\n') == [
         "2: api.group: must be the name of a group, such as apsis, not a string ''",
         "3: api.others: must be one of 'none', 'read', not a string 'write'",
+    ]
+
+
+
+@pytest.mark.parametrize(("value", "described"), [
+    ("-1", "a number -1"), ("1.5", "a number 1.5"), ("true", "a boolean True"), ('"100"', "a string '100'")])
+def test_the_metrics_per_job_limit_is_a_count_of_jobs(tmp_path: Path, value: str, described: str) -> None:
+    assert problems(tmp_path / "apsisd.toml", f"[metrics]\nper_job_limit = {value}\n") == [
+        f"2: metrics.per_job_limit: must be a whole number of jobs, 0 or more, not {described}"]
+
+def test_tcp_needs_tokens_and_off_loopback_tls(tmp_path: Path) -> None:
+    assert problems(tmp_path / "apsisd.toml", """\
+[api]
+listen = [
+  "unix:/run/apsis/api.sock",
+  "tcp:127.0.0.1:5050",
+  "tcp:0.0.0.0:5051",
+  "tcp:[::1]:5052",
+  "tcp:apsis.example.com:5053",
+]
+""") == [
+        "4: api.listen[1]: tcp:127.0.0.1:5050: TCP needs bearer tokens: set tokens to the tokens file (apsis token "
+        "new makes a token and its line)",
+        "5: api.listen[2]: tcp:0.0.0.0:5051: TCP needs bearer tokens: set tokens to the tokens file (apsis token "
+        "new makes a token and its line)",
+        "5: api.listen[2]: tcp:0.0.0.0:5051: other machines may reach it: set tls_cert and tls_key (only a loopback "
+        "address, 127.0.0.1, ::1 or localhost, may go without TLS)",
+        "6: api.listen[3]: tcp:[::1]:5052: TCP needs bearer tokens: set tokens to the tokens file (apsis token new "
+        "makes a token and its line)",
+        "7: api.listen[4]: tcp:apsis.example.com:5053: TCP needs bearer tokens: set tokens to the tokens file "
+        "(apsis token new makes a token and its line)",
+        "7: api.listen[4]: tcp:apsis.example.com:5053: other machines may reach it: set tls_cert and tls_key (only "
+        "a loopback address, 127.0.0.1, ::1 or localhost, may go without TLS)",
+    ]
+
+
+@pytest.mark.parametrize("address", ["tcp:127.0.0.1:5050", "tcp:127.8.9.10:5050", "tcp:[::1]:5050",
+                                     "tcp:localhost:5050"])
+def test_a_loopback_address_may_go_without_tls(tmp_path: Path, address: str) -> None:
+    (tmp_path / "apsisd.toml").write_text(f'[api]\nlisten = "{address}"\ntokens = "api-tokens"\n')
+    config = load_config(tmp_path / "apsisd.toml", privileged=True, env={})
+    assert (config.api_listen, config.api_tokens, config.api_tls_cert) == ((address,), tmp_path / "api-tokens", None)
+
+
+def test_any_address_with_tls_and_tokens(tmp_path: Path) -> None:
+    (tmp_path / "apsisd.toml").write_text('[api]\nlisten = ["tcp:0.0.0.0:443", "tcp:[::]:443"]\ntokens = "t"\n'
+                                          'tls_cert = "c.pem"\ntls_key = "k.pem"\n')
+    config = load_config(tmp_path / "apsisd.toml", privileged=True, env={})
+    assert (config.api_tls_cert, config.api_tls_key) == (tmp_path / "c.pem", tmp_path / "k.pem")
+
+
+def test_a_certificate_needs_its_key_and_the_paths_are_checked(tmp_path: Path) -> None:
+    assert problems(tmp_path / "apsisd.toml", '[api]\ntls_cert = "c.pem"\ntokens = 5\n') == [
+        "2: api.tls_cert: is set without tls_key; set both (the certificate and its private key) or neither",
+        "3: api.tokens: must be the path of a file, as a string, not a number 5",
+    ]
+    assert problems(tmp_path / "apsisd.toml", '[api]\ntls_key = ""\n') == [
+        "2: api.tls_key: must be the path of a file, as a string, not a string ''",
+        "2: api.tls_key: is set without tls_cert; set both (the certificate and its private key) or neither",
     ]

@@ -127,6 +127,10 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"nice": False}, "limits.nice"),
     ({"nice": 1.0}, "limits.nice"),
     ({"nice": "5"}, "limits.nice"),
+    # output.split: a boolean
+    ({"split_output": 1}, "output.split"),
+    ({"split_output": "true"}, "output.split"),
+    ({"split_output": None}, "output.split"),
 ]
 
 VALID: list[dict[str, Any]] = [
@@ -174,6 +178,8 @@ VALID: list[dict[str, Any]] = [
     {"nice": -20},
     {"nice": 0},
     {"nice": 19},
+    {"split_output": True},
+    {"split_output": False},
 ]
 
 

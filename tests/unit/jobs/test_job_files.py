@@ -114,6 +114,15 @@ CASES: list[tuple[str, list[str]]] = [
      program:
        type: exec
      """, ["job.yaml:1: program.argv: is required"]),
+    ("""
+     program:
+       type: exec
+       argv: [ls]
+       output:
+         split: yes please
+         tee: /tmp/x
+     """, ["job.yaml:5: program.output.split: must be true or false, not a string 'yes please'",
+           "job.yaml:6: program.output.tee: unknown key; allowed here: split"]),
     # templates: undefined names and syntax errors, wherever strings are templated
     ("""
      params: [date]

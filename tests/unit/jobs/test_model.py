@@ -1,4 +1,4 @@
-"""Job.times(): every enabled schedule's runs merged in time order, args cut to the job's params."""
+"""Job.times(): every enabled schedule's runs merged in time order, args cut to the job's params; JobSet.select()."""
 from __future__ import annotations
 
 import itertools
@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from apsisd.jobs.model import Job
+from apsisd.jobs.model import Job, JobSet, Metadata
 from apsisd.jobs.program import Kind, Program
 from apsisd.schedules.base import Context
 from apsisd.schedules.registry import parse_schedule
+from apsisd.types import JobId
 
 PROGRAM = Program(kind=Kind.SHELL, command="true")
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
@@ -106,3 +107,26 @@ def test_due_between_reads_a_missing_arg_as_the_schedule_does() -> None:
     job = Job(id="j", params=("nowhere",), program=PROGRAM, schedules=(schedule(type="interval", interval="1h"),))
     with pytest.raises(KeyError, match="nowhere"):
         job.due_between(START, at("2026-03-03T00:00Z"))
+
+
+LABELLED = {"etl": ("etl",), "etl/load": ("etl", "nightly"), "etl/load/more": ("nightly",), "etl2/x": ("etl",),
+            "etla": (), "reports/daily": ("nightly", "reports")}
+
+
+@pytest.mark.parametrize(("path", "labels", "expected"), [
+    (None, (), ["etl", "etl/load", "etl/load/more", "etl2/x", "etla", "reports/daily"]),
+    ("", (), ["etl", "etl/load", "etl/load/more", "etl2/x", "etla", "reports/daily"]),
+    ("/", (), ["etl", "etl/load", "etl/load/more", "etl2/x", "etla", "reports/daily"]),
+    ("etl/", (), ["etl/load", "etl/load/more"]),
+    ("etl", (), ["etl", "etl/load", "etl/load/more"]),
+    ("etl/load", (), ["etl/load", "etl/load/more"]),
+    ("etl/lo", (), []),
+    (None, ("nightly",), ["etl/load", "etl/load/more", "reports/daily"]),
+    (None, ("nightly", "etl"), ["etl/load"]),
+    ("etl", ("etl",), ["etl", "etl/load"]),
+    (None, ("nowhere",), []),
+])
+def test_select_by_path_and_labels(path: str | None, labels: tuple[str, ...], expected: list[str]) -> None:
+    jobs = JobSet(jobs={JobId(job_id): Job(id=JobId(job_id), program=PROGRAM, metadata=Metadata(labels=labels))
+                        for job_id, labels in reversed(LABELLED.items())}, calendars={})
+    assert [job.id for job in jobs.select(path, labels)] == expected

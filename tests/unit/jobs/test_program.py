@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from apsisd.errors import InvalidFields
-from apsisd.jobs.program import Kind, Limits, Program, Stop, bind, parse_program
+from apsisd.jobs.program import Kind, Limits, Output, Program, Stop, bind, parse_program
 from apsisd.jobs.templates import Template
 
 
@@ -25,6 +25,7 @@ def test_defaults() -> None:
     assert program == Program(kind=Kind.EXEC, argv=("true",))
     assert program.stop == Stop(signal=Signals.SIGTERM, grace_period=30.0)
     assert program.limits == Limits()
+    assert program.output == Output(split=False)
     assert (program.user, program.group, dict(program.env), program.cwd, program.timeout, program.host) == (
         None, None, {}, None, None, None)
     assert parse_program({"type": "no-op"}) == Program(kind=Kind.NO_OP, duration=0.0, success=True)
@@ -34,12 +35,13 @@ def test_every_field() -> None:
     program = parse_program({
         "type": "shell", "command": "run", "user": "batch", "group": 100, "env": {"A": "1", "B_2": 2},
         "cwd": "/srv", "timeout": "1h30m", "stop": {"signal": "int", "grace_period": 90},
-        "limits": {"memory": "1.5G", "cpu": "150%", "tasks": 64, "nice": -5}, "host": "db1",
+        "limits": {"memory": "1.5G", "cpu": "150%", "tasks": 64, "nice": -5}, "output": {"split": True},
+        "host": "db1",
     })
     assert program == Program(
         kind=Kind.SHELL, command="run", user="batch", group="100", env={"A": "1", "B_2": "2"}, cwd="/srv",
         timeout=5400.0, stop=Stop(signal=Signals.SIGINT, grace_period=90.0),
-        limits=Limits(memory=1610612736, cpu=150.0, tasks=64, nice=-5), host="db1")
+        limits=Limits(memory=1610612736, cpu=150.0, tasks=64, nice=-5), output=Output(split=True), host="db1")
     with pytest.raises(FrozenInstanceError):
         program.command = "x"  # type: ignore[misc]
 
@@ -75,13 +77,15 @@ PROBLEMS: list[tuple[Any, list[tuple[tuple[str | int, ...], str]]]] = [
     ({"type": "shell"}, [(("command",), "is required")]),
     ({"type": "shell", "argv": ["x"]},
      [(("command",), "is required"),
-      (("argv",), "unknown key; allowed here: command, cwd, env, group, host, limits, stop, timeout, type, user")]),
+      (("argv",), "unknown key; allowed here: command, cwd, env, group, host, limits, output, stop, timeout, type, "
+                  "user")]),
     ({"type": "exec", "argv": "ls -l"},
      [(("argv",), "must be a non-empty list: the program, then its arguments, not a string 'ls -l'; for a shell "
                   "command use type: shell with command:")]),
     ({"type": "exec", "command": "ls"},
      [(("argv",), "is required"),
-      (("command",), "unknown key; allowed here: argv, cwd, env, group, host, limits, stop, timeout, type, user")]),
+      (("command",), "unknown key; allowed here: argv, cwd, env, group, host, limits, output, stop, timeout, type, "
+                     "user")]),
     ({"type": "no-op", "duration": "soon", "success": "maybe", "user": "x"},
      [(("duration",), "'soon' is not a duration; use a number of seconds or a duration such as 90s, 15m, 4h, 1d or "
                       "1h30m"),
@@ -130,6 +134,13 @@ PROBLEMS: list[tuple[Any, list[tuple[tuple[str | int, ...], str]]]] = [
                           "string 'fast'"),
       (("limits", "tasks"), "must be a whole number of tasks, at least 1, not a number 1.5"),
       (("limits", "nice"), "must be a whole number from -20 (first served) to 19 (last), not a boolean True")]),
+    ({"type": "shell", "command": "x", "output": True},
+     [(("output",), "output must be a mapping of keys to values, not a boolean True")]),
+    ({"type": "shell", "command": "x", "output": {"split": "yes", "merge": True}},
+     [(("output", "split"), "must be true or false, not a string 'yes'"),
+      (("output", "merge"), "unknown key; allowed here: split")]),
+    ({"type": "no-op", "output": {"split": True}},
+     [(("output",), "unknown key; allowed here: duration, success, type")]),
     ({"type": "shell", "command": "x", "limits": {"cpu": "100001%"}},
      [(("limits", "cpu"), "must be a percentage of one CPU from above 0 to 100000, such as 50 or '150%', not a "
                           "string '100001%'")]),

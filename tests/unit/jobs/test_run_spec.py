@@ -45,6 +45,8 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("a stop signal and a grace period from the args",
      "{type: shell, command: 'true', stop: {signal: '{{ minutes }}', grace_period: '{{ minutes }}m'}}",
      {"shell": "true", "stop_signal": signal.SIGINT, "grace_period": 120.0}),
+    ("output kept apart", "{type: exec, argv: [/bin/ls], output: {split: true}}",
+     {"argv": ("/bin/ls",), "stop_signal": signal.SIGTERM, "split_output": True}),
     # A no-op runs too, as a unit that sleeps its duration and exits 0, or 1 when it is to fail.
     ("a no-op", "{type: no-op}", {"argv": no_op("0", "0")}),
     ("a no-op that fails", "{type: no-op, duration: 1.5, success: false}", {"argv": no_op("1.5", "1")}),

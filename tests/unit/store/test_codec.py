@@ -18,7 +18,8 @@ from apsisd.types import JobId, RunId
 T = datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=UTC)
 SPEC = RunSpec(run_id=RunId("r42"), job_id=JobId("etl/load"), argv=("/bin/etl", "--date", "2026-03-29", "ü"),
                user="etl", group="data", env={"B": "2", "A": "1"}, cwd="/srv", timeout=3600.5, stop_signal=15,
-               grace_period=12.25, memory_max=2 << 30, cpu_quota=150.0, tasks_max=64, nice=-5)
+               grace_period=12.25, memory_max=2 << 30, cpu_quota=150.0, tasks_max=64, nice=-5,
+               split_output=True)
 FULL = Run(
     id=RunId("r42"), job_id=JobId("etl/load"), args={"region": "eu", "date": "2026-03-29"}, state=State.FAILURE,
     schedule_time=T, times={State.SCHEDULED: T - timedelta(hours=1), State.STARTING: T + timedelta(microseconds=1),
@@ -54,6 +55,12 @@ def test_shell_spec_and_defaults() -> None:
     assert codec.decode_spec(codec.encode_spec(SPEC)) == SPEC
 
 
+def test_a_spec_stored_before_a_field_was_added_reads_with_its_default() -> None:
+    old = json.loads(codec.encode_spec(SPEC))
+    del old["split_output"]
+    assert codec.decode_spec(json.dumps(old)).split_output is False
+
+
 def test_times_are_exact_microseconds_in_any_zone() -> None:
     paris = datetime(2026, 10, 25, 2, 30, 0, 1, tzinfo=ZoneInfo("Europe/Paris"), fold=1)
     for moment in (T, paris, datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
@@ -78,7 +85,7 @@ def test_args_are_canonical_text() -> None:
     assert json.loads(codec.encode_args({})) == {}
 
 
-@pytest.mark.parametrize("text", ["r0", "r012", "x1", "r", "", "r-3", "r 3", "R3"])
+@pytest.mark.parametrize("text", ["r0", "r012", "x1", "r", "", "r-3", "r 3", "R3", f"r{2**63}", "r\u0661\u0662"])
 def test_malformed_run_ids(text: str) -> None:
     assert codec.number_of(text) is None
     with pytest.raises(StoreError, match="not of the form r<number>"):

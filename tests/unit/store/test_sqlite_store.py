@@ -21,7 +21,7 @@ from apsisd.hosts.spec import RunSpec
 from apsisd.runs.model import LogEntry, Origin, Run, transition
 from apsisd.runs.state import FINISHED, State
 from apsisd.store import sqlite as sqlite_module
-from apsisd.store.base import Changes, RunQuery
+from apsisd.store.base import Changes, RunQuery, runs_page
 from apsisd.store.migrate import available
 from apsisd.store.query import runs_sql
 from apsisd.store.sqlite import SqliteStore
@@ -201,6 +201,21 @@ async def history(store: SqliteStore) -> list[Run]:
     (RunQuery(before=RunId("r5")), lambda r: int(r.id[1:]) < 5),
     (RunQuery(job_prefix="etl", states=frozenset({State.SUCCESS}), args={"region": "eu"}),
      lambda r: r.job_id.startswith("etl/") and r.finished and r.state is State.SUCCESS and "region" in r.args),
+    (RunQuery(job_ids=frozenset({JobId("etl"), JobId("etla"), JobId("nowhere")})),
+     lambda r: r.job_id in ("etl", "etla")),
+    (RunQuery(job_ids=frozenset({JobId("etl/load")})), lambda r: r.job_id == "etl/load"),
+    (RunQuery(job_ids=frozenset()), lambda r: False),
+    (RunQuery(job_ids=frozenset({JobId("etl"), JobId("etla")}), job_prefix="etl/"), lambda r: False),
+    (RunQuery(job_ids=frozenset({JobId("etl"), JobId("etl/load")}), job_prefix="etl/"),
+     lambda r: r.job_id == "etl/load"),
+    (RunQuery(job_ids=frozenset({JobId("etl"), JobId("reports/daily")}), job_id=JobId("etl")),
+     lambda r: r.job_id == "etl"),
+    (RunQuery(job_ids=frozenset({JobId("etl"), JobId("reports/daily")}), states=frozenset({State.RUNNING})),
+     lambda r: r.job_id in ("etl", "reports/daily") and r.state is State.RUNNING),
+    (RunQuery(job_ids=frozenset({JobId("etl"), JobId("etla"), JobId("reports/daily")}), args={"region": "eu"},
+              since=T0 + timedelta(minutes=2), before=RunId("r17")),
+     lambda r: r.job_id in ("etl", "etla", "reports/daily") and "region" in r.args and _minute(r) >= 2
+     and int(r.id[1:]) < 17),
 ])
 def test_queries_filter_and_list_newest_first(tmp_path: Path, query: RunQuery, expected: Callable[[Run], bool]) -> None:
     async def scenario() -> tuple[list[Run], list[Run]]:
@@ -230,9 +245,60 @@ def test_limit_and_paging_walk_everything_once(tmp_path: Path) -> None:
     assert [rid for page in pages for rid in page] == [f"r{n}" for n in range(9, 0, -1)]
 
 
+def test_the_last_change_bounds_runs_by_when_their_rows_were_written(tmp_path: Path) -> None:
+    """changed_since/changed_until bound the wall-clock instant of each run's latest write, not its times."""
+    async def scenario() -> None:
+        store = await opened(tmp_path)
+        old, changed, new = (store.new_ids(2) for _ in range(3))
+        await store.commit(Changes(runs=[a_run(rid) for rid in (*old, *changed)]))
+        first = datetime.now(UTC)
+        await store.commit(Changes(runs=[a_run(rid, state=State.WAITING) for rid in changed]))
+        second = datetime.now(UTC)
+        await store.commit(Changes(runs=[a_run(rid) for rid in new]))
+        found = {
+            "since first": await store.runs(RunQuery(changed_since=first)),
+            "until first": await store.runs(RunQuery(changed_until=first)),
+            "between": await store.runs(RunQuery(changed_since=first, changed_until=second)),
+            "between, waiting": await store.runs(RunQuery(changed_since=first, changed_until=second,
+                                                          states=frozenset({State.WAITING}))),
+            "between, of a job": await store.runs(RunQuery(changed_since=first, changed_until=second,
+                                                           job_id=JobId("reports"))),
+        }
+        await store.close()
+        expected = {"since first": [*new, *changed], "until first": old, "between": changed,
+                    "between, waiting": changed, "between, of a job": []}
+        assert {key: [r.id for r in runs] for key, runs in found.items()} == {
+            key: sorted(ids, key=lambda rid: -int(rid[1:])) for key, ids in expected.items()}
+    run(scenario)
+
+
+def test_a_page_says_where_the_next_begins_and_the_last_says_none(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[list[RunId]], list[RunId | None]]:
+        store = await opened(tmp_path)
+        await history(store)
+        pages: list[list[RunId]] = []
+        nexts: list[RunId | None] = []
+        before: RunId | None = None
+        while True:
+            page, before = await runs_page(store, RunQuery(job_prefix="etl", limit=3, before=before))
+            pages.append([r.id for r in page])
+            nexts.append(before)
+            if before is None:
+                break
+        assert await runs_page(store, RunQuery(job_id=JobId("nowhere"))) == ([], None)
+        await store.close()
+        return pages, nexts
+    pages, nexts = run(scenario)
+    # 9 runs under etl, 3 a page: the third page is full and the last, so no empty fourth page is promised.
+    assert pages == [["r9", "r8", "r7"], ["r6", "r5", "r4"], ["r3", "r2", "r1"]]
+    assert nexts == ["r7", "r4", None]
+
+
 def test_naive_query_times_are_refused() -> None:
     with pytest.raises(StoreError, match="the query's since is a naive datetime"):
         runs_sql(RunQuery(since=datetime(2026, 1, 1)))
+    with pytest.raises(StoreError, match="the query's changed_until is a naive datetime"):
+        runs_sql(RunQuery(changed_until=datetime(2026, 1, 1)))
 
 
 @pytest.mark.parametrize(("query", "index"), [
@@ -244,6 +310,15 @@ def test_naive_query_times_are_refused() -> None:
     (RunQuery(states=frozenset({State.FAILURE})), "runs_state"),
     (RunQuery(since=T0, until=T0 + timedelta(days=1)), "runs_schedule_time"),
     (RunQuery(job_prefix="etl/"), "runs_job"),
+    (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")})), "runs_job"),
+    (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")}), job_id=JobId("a"),
+              states=frozenset({State.SUCCESS})), "runs_job"),
+    (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")}), states=frozenset({State.RUNNING})), "runs_state"),
+    (RunQuery(changed_since=T0, changed_until=T0 + timedelta(hours=1)), "runs_updated"),
+    (RunQuery(job_id=JobId("j"), changed_since=T0, changed_until=T0 + timedelta(hours=1)), "runs_job"),
+    (RunQuery(job_id=JobId("j"), changed_since=T0), "runs_job"),
+    (RunQuery(job_prefix="etl/", since=T0), "runs_job"),
+    (RunQuery(states=frozenset({State.RUNNING}), changed_since=T0), "runs_state"),
 ])
 def test_queries_use_their_indexes(tmp_path: Path, query: RunQuery, index: str) -> None:
     run(lambda: _open_close(tmp_path))

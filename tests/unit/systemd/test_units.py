@@ -142,6 +142,8 @@ def test_fixed_properties() -> None:
     assert p["KillMode"] == Variant("s", "control-group")
     assert p["SendSIGKILL"] == Variant("b", True)
     assert p["StandardOutput"] == Variant("s", "journal")
+    assert p["StandardError"] == Variant("s", "inherit")
+    assert p["SyslogLevelPrefix"] == Variant("b", False)  # "<3>..." is output as written, not a priority
     for accounting in ("CPUAccounting", "MemoryAccounting", "TasksAccounting"):
         assert p[accounting] == Variant("b", True)
     assert p["KillSignal"] == Variant("i", int(signal.SIGTERM))
@@ -172,6 +174,25 @@ def test_exec_start_passes_argv_unchanged(argv: tuple[str, ...]) -> None:
 def test_exec_start_of_a_shell_command() -> None:
     p = props(executable="/bin/sh", argv=None, shell="echo $HOME; exit 3")
     assert p["ExecStartEx"].value == [["/bin/sh", ["/bin/sh", "-c", "echo $HOME; exit 3"], ["no-env-expand"]]]
+
+
+@pytest.mark.parametrize("user_manager", [False, True])
+def test_a_split_run_runs_its_program_under_systemd_cat(user_manager: bool) -> None:
+    # Always the run's own identifier: journald may not know systemd-cat's unit, and the output is found by it.
+    identifier = "apsis-r7"
+    p = props(user_manager=user_manager, run_id="r7", job_id="backup", executable="/usr/bin/resolved",
+              argv=("prog", "$HOME", "--", "-p"), split_output=True)
+    cat = ["/usr/bin/systemd-cat", f"--identifier={identifier}", "--priority=6", "--stderr-priority=3",
+           "--level-prefix=false", "--"]
+    assert p["ExecStartEx"].value == [["/usr/bin/systemd-cat", [*cat, "/usr/bin/resolved", "$HOME", "--", "-p"],
+                                       ["no-env-expand"]]]
+    assert p["SyslogIdentifier"] == Variant("s", identifier)
+    assert p["StandardOutput"] == Variant("s", "journal")
+
+
+def test_a_split_shell_command() -> None:
+    p = props(executable="/bin/sh", argv=None, shell="echo hi", split_output=True)
+    assert p["ExecStartEx"].value[0][1][-4:] == ["--", "/bin/sh", "-c", "echo hi"]
 
 
 def test_job_id_in_extra_fields_and_identifier() -> None:
