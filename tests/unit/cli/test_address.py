@@ -48,7 +48,8 @@ def test_root_talks_to_the_configured_socket(tmp_path: Path) -> None:
     if not Path("/etc/apsis/apsisd.toml").exists():
         assert api_sockets({}, euid=0) == (Path("/run/apsis/api.sock"),)
     config = tmp_path / "apsisd.toml"
-    config.write_text('[api]\nlisten = ["tcp:127.0.0.1:5050", "unix:sock/api.sock"]\n')
+    (tmp_path / "tokens").write_text("")
+    config.write_text('[api]\nlisten = ["tcp:127.0.0.1:5050", "unix:sock/api.sock"]\ntokens = "tokens"\n')
     assert api_sockets({"APSIS_CONFIG": str(config)}, euid=0) == (tmp_path / "sock" / "api.sock",)
     assert api_sockets({"APSIS_CONFIG": str(config)}, euid=1000) == (tmp_path / "sock" / "api.sock",)
 
