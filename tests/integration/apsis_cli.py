@@ -12,11 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from apsisd.cli.address import parse_url
-from apsisd.cli.client import ApiError, Client
-
 APSIS = str(Path(sys.executable).parent / "apsis")
 SOCKET = "/run/apsis/api.sock"
 
@@ -96,13 +91,3 @@ class Running:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def needs(endpoint: str, method: str, path: str, query: Any = (), body: Any = None,
-          absent: str = "does not know") -> None:
-    """Skip the test while the apsisd under test lacks `endpoint` (its answer to a harmless request says `absent`):
-    a part of the API the CLI was built to before it landed."""
-    try:
-        Client(parse_url(f"unix:{SOCKET}")).call(method, path, query, body)
-    except ApiError as exc:
-        if absent in str(exc):
-            pytest.skip(f"waits for {endpoint} in apsisd")

@@ -7,15 +7,8 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 from apsisd.runs.state import State
-from tests.integration.apsis_cli import Running, apsis, needs
+from tests.integration.apsis_cli import Running, apsis
 from tests.integration.daemon import Daemon, finished, with_daemon
-
-
-def adhoc_waits() -> None:
-    needs("ad hoc runs (POST /api/v1/runs with a program)", "POST", "/api/v1/runs",
-          body={"program": "true", "at": "not a time"}, absent="unknown field 'program'")
-    needs("following a run's output (GET .../output?follow=1)", "GET", "/api/v1/runs/r999999/output",
-          [("follow", "1")], absent="unknown parameter 'follow'")
 
 
 @with_daemon()
@@ -57,7 +50,6 @@ async def test_run_wait_streams_the_output_and_exits_as_the_run_did(daemon: Daem
     daemon.job("greet", 'params: [who]\nprogram: "echo hello {{ who }}"\n')
     daemon.job("slow", 'program: {type: shell, command: "sleep 30", timeout: 1s}\n')
     await daemon.start()
-    adhoc_waits()
     failing = apsis("run", "--wait", "--", "sh", "-c", "echo out; echo err >&2; exit 7")
     assert (failing.code, failing.out) == (7, "out\nerr\n"), failing
     first, last = failing.err.splitlines()
@@ -78,7 +70,6 @@ async def test_run_wait_streams_the_output_and_exits_as_the_run_did(daemon: Daem
 @with_daemon()
 async def test_run_wait_for_a_later_run_that_is_skipped(daemon: Daemon) -> None:
     await daemon.start()
-    adhoc_waits()
     with Running("run", "--wait", "--at", "+1h", "--shell", "true") as waiting:
         waiting.wait_for("Running as r", err=True)
         run_id = waiting.errors().split("Running as ")[1].split()[0]
@@ -91,7 +82,6 @@ async def test_run_wait_for_a_later_run_that_is_skipped(daemon: Daemon) -> None:
 @with_daemon()
 async def test_run_wait_goes_on_across_an_apsisd_restart(daemon: Daemon) -> None:
     await daemon.start()
-    adhoc_waits()
     gate = daemon.root / "gate"
     with Running("run", "--wait", "--shell", f"echo before; while [ ! -e {gate} ]; do sleep 0.1; done; echo after; "
                                              "exit 5") as waiting:
@@ -147,7 +137,6 @@ async def test_skip_start_stop_signal_mark_and_rerun(daemon: Daemon) -> None:
     assert apsis("show", new, "--json").json()["previous"] == long
     apsis("stop", new)
 
-    needs("POST /api/v1/runs/{id}/start", "POST", "/api/v1/runs/r999999/start")
     started = apsis("start", third.id)  # skipped: refused
     assert started.code == 2 and started.err.startswith(f"apsis: run {third.id} is skipped")
     fourth = (await daemon.runs("later"))[3]
