@@ -28,7 +28,7 @@ async def test_a_job_every_second_runs_and_succeeds(daemon: Daemon) -> None:
 
 @with_daemon()
 async def test_failure_and_timeout_outcomes(daemon: Daemon) -> None:
-    at = soon(1)
+    at = soon(3)  # apsisd must have loaded the job by then: it starts in about a second, more when busy
     daemon.job("fails", f"""
         schedule: {{type: explicit, times: ["{at}"]}}
         program: "exit 3"
