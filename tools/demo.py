@@ -1,4 +1,5 @@
-"""The demo: apsisd with the example jobs of etc/jobs for a while, then the runs it made.
+"""The demo: apsisd with the example jobs of etc/jobs for a while, then the runs it made; or, with `shell`, apsisd
+in the background and a shell beside it to try the apsis command in.
 
 State is kept in .demo/state under the checkout, so a second demo shows
 catch-up: the runs missed in between are recorded (the newest of each job
@@ -7,6 +8,7 @@ started late, the others skipped, with why).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +25,8 @@ APSISD = Path(sys.executable).parent / "apsisd"
 
 
 def main() -> int:
+    if sys.argv[1:] == ["shell"]:
+        return shell()
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 40.0
     print(f"apsisd with the jobs in etc/jobs, state in {STATE.relative_to(ROOT)}, for {seconds:g} s:", flush=True)
     process = subprocess.Popen([str(APSISD), "--jobs", str(ROOT / "etc" / "jobs"), "--state", str(STATE)])
@@ -42,6 +46,24 @@ def main() -> int:
     if runs:
         print(f"\neach run's output is in the journal: journalctl APSIS_RUN_ID={runs[0].id}")
     return process.returncode or 0
+
+
+def shell() -> int:
+    """apsisd in the background, and an interactive shell with .venv/bin on its PATH; apsisd stops with the shell."""
+    print(f"apsisd with the jobs in etc/jobs, state in {STATE.relative_to(ROOT)}, in the background; try\n"
+          "  apsis status; apsis runs; apsis run demo/hello --wait; apsis watch; apsis output -f RUN;\n"
+          "  journalctl APSIS_RUN_ID=RUN\nand leave the shell (exit) to stop it.", flush=True)
+    log = (STATE.parent / "apsisd.log").open("ab")
+    process = subprocess.Popen([str(APSISD), "--jobs", str(ROOT / "etc" / "jobs"), "--state", str(STATE)],
+                               stdout=log, stderr=log)
+    env = {**os.environ, "PATH": f"{APSISD.parent}:{os.environ.get('PATH', '')}", "PS1": "(apsis demo) \\$ "}
+    try:
+        return subprocess.run(["bash", "--norc", "-i"], env=env, check=False).returncode
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+        log.close()
+        print(f"apsisd stopped; its log is in {(STATE.parent / 'apsisd.log').relative_to(ROOT)}")
 
 
 async def _last_runs(count: int) -> tuple[list[Run], int]:
