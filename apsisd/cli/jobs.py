@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from apsisd.cli.complete import job_ids
-from apsisd.cli.render import NONE, flow, line, pairs, plural, print_json, table, when
+from apsisd.cli.render import NONE, flow, line, pairs, plural, print_answer, print_json, print_table, table, when
 from apsisd.cli.run_view import RUN_HEADERS, row
-from apsisd.cli.session import Session, fails_cleanly, pass_session, utc_option
+from apsisd.cli.session import Session, fails_cleanly, json_option, pass_session, utc_option
 
 JOB_HEADERS = ("JOB", "SCHEDULES", "PARAMS", "LABELS", "DESCRIPTION")
 Job = Mapping[str, Any]
@@ -20,7 +20,7 @@ Job = Mapping[str, Any]
 @click.option("--path", metavar="PREFIX", help="Only the jobs under PREFIX: 'etl/' the folder, 'etl' also job etl.")
 @click.option("--label", "labels", metavar="LABEL", multiple=True, help="Only jobs with this label (repeatable: all).")
 @click.option("--no-legend", is_flag=True, help="Leave out the column headers and the count.")
-@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@json_option()
 @pass_session
 @fails_cleanly
 def jobs(session: Session, path: str | None, labels: tuple[str, ...], no_legend: bool, as_json: bool) -> None:
@@ -31,26 +31,22 @@ def jobs(session: Session, path: str | None, labels: tuple[str, ...], no_legend:
         print_json(body)
         return
     loaded = body["jobs"]
-    for text in table(JOB_HEADERS, (_job_row(job) for job in loaded), session.style, legend=not no_legend):
-        click.echo(text)
-    if not no_legend:
-        click.echo(f"\n{plural(len(loaded), 'job')} listed.")
+    print_table(JOB_HEADERS, (_job_row(job) for job in loaded), session.style, legend=not no_legend,
+                summary=f"{plural(len(loaded), 'job')} listed.")
 
 
 @click.command("job")
 @click.argument("job_id", metavar="JOB", shell_complete=job_ids)
-@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@json_option()
 @utc_option
 @pass_session
 @fails_cleanly
 def job(session: Session, job_id: str, as_json: bool) -> None:
     """Show JOB as apsisd has loaded it: its fields, its next runs from its schedules, its runs not yet started."""
     body = session.client.get(f"/api/v1/jobs/{job_id}")
+    print_answer(body, as_json, _job_lines(body["job"], body.get("next", []), session.zone))
     if as_json:
-        print_json(body)
         return
-    for text in _job_lines(body["job"], body.get("next", []), session.zone):
-        click.echo(text)
     scheduled = body.get("scheduled", [])
     click.echo(f"\nScheduled runs: {len(scheduled) or 'none'}")
     now = datetime.now(UTC)

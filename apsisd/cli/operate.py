@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from apsisd.cli.complete import run_ids, signal_names
-from apsisd.cli.render import plural, print_json
-from apsisd.cli.session import FAILED, FOUND, Session, fails_cleanly, pass_session, warn
+from apsisd.cli.render import plural, print_answer, print_json
+from apsisd.cli.session import FAILED, FOUND, Session, fails_cleanly, json_option, pass_session, warn
 from apsisd.errors import ApsisError
 from apsisd.runs.state import FINISHED, ON_HOST, State
 
@@ -68,22 +68,19 @@ rerun = _operation("rerun", "rerun", "Run each finished RUN again, with the same
 @click.command("signal")
 @click.argument("run_id", metavar="RUN", shell_complete=run_ids(*ON_HOST))
 @click.argument("signal", metavar="SIG", shell_complete=signal_names)
-@click.option("--json", "as_json", is_flag=True, help="Print the run as apsisd answered, as JSON.")
+@json_option("Print the run as apsisd answered, as JSON.")
 @pass_session
 @fails_cleanly
 def signal(session: Session, run_id: str, signal: str, as_json: bool) -> None:
     """Send signal SIG (HUP, USR1, TERM, 15...) to every process of the running RUN; its state does not change."""
     run = session.client.post(f"/api/v1/runs/{run_id}/signal", [("signal", signal)])
-    if as_json:
-        print_json(run)
-    else:
-        click.echo(f"{run_id}: sent {signal}")
+    print_answer(run, as_json, [f"{run_id}: sent {signal}"])
 
 
 @click.command("mark")
 @click.argument("run_id", metavar="RUN", shell_complete=run_ids(*FINISHED))
 @click.argument("state", metavar="STATE", type=FINISHED_STATES)
-@click.option("--json", "as_json", is_flag=True, help="Print the run as apsisd answered, as JSON.")
+@json_option("Print the run as apsisd answered, as JSON.")
 @pass_session
 @fails_cleanly
 def mark(session: Session, run_id: str, state: str, as_json: bool) -> None:
@@ -92,15 +89,12 @@ def mark(session: Session, run_id: str, state: str, as_json: bool) -> None:
     Its log keeps what it was and who marked it.
     """
     run = session.client.post(f"/api/v1/runs/{run_id}/mark", [("state", state)])
-    if as_json:
-        print_json(run)
-    else:
-        click.echo(f"{run_id}: {run['state']}")
+    print_answer(run, as_json, [f"{run_id}: {run['state']}"])
 
 
 @click.command("reload")
 @click.option("--dry-run", is_flag=True, help="Only say what would change (and the folder's problems).")
-@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@json_option()
 @pass_session
 @fails_cleanly
 def reload(session: Session, dry_run: bool, as_json: bool) -> None:

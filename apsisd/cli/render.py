@@ -50,6 +50,24 @@ class Style:
         return click.style(text, fg=cell.colour, bold=cell.bold or None)
 
 
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[str | Cell]], style: Style, *, legend: bool,
+                summary: str) -> None:
+    """A listing as systemctl prints one: the table, then (with its legend) a blank line and `summary`."""
+    for text in table(headers, rows, style, legend=legend):
+        click.echo(text)
+    if legend:
+        click.echo(f"\n{summary}")
+
+
+def print_answer(body: Any, as_json: bool, lines: Iterable[str]) -> None:
+    """What a command prints: apsisd's answer as JSON with --json, else `lines` (not made at all with --json)."""
+    if as_json:
+        print_json(body)
+        return
+    for text in lines:
+        click.echo(text)
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[str | Cell]], style: Style,
           legend: bool = True) -> Iterator[str]:
     """The rows in columns two spaces apart, under bold headers (left out with `legend` false); the last column

@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from apsisd.cli.complete import job_ids, run_ids
-from apsisd.cli.render import Cell, line, plural, print_json, table, when
+from apsisd.cli.render import Cell, line, plural, print_answer, print_json, print_table, when
 from apsisd.cli.run_view import COLOURS, RUN_HEADERS, details, row
-from apsisd.cli.session import Failed, Session, fails_cleanly, pass_session, utc_option
+from apsisd.cli.session import Failed, Session, fails_cleanly, json_option, pass_session, utc_option
 from apsisd.cli.when import BadTime, parse_time
 from apsisd.runs.state import State
 
@@ -34,7 +34,7 @@ STATES = click.Choice([str(state) for state in State])
               help="Show at most this many runs.")
 @click.option("--before", metavar="RUN", help="Only runs older than RUN (the next page: the id the list ends with).")
 @click.option("--no-legend", is_flag=True, help="Leave out the column headers and the count.")
-@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@json_option()
 @utc_option
 @pass_session
 @fails_cleanly
@@ -68,29 +68,22 @@ def runs(session: Session, job: str | None, path: str | None, states: tuple[str,
         print_json(body)
         return
     found = body["runs"]
-    for text in table(RUN_HEADERS, (row(run, session.zone, now) for run in found), session.style,
-                      legend=not no_legend):
-        click.echo(text)
-    if not no_legend:
-        more = f"; older ones: --before {body['next']}" if body.get("next") else ""
-        click.echo(f"\n{plural(len(found), 'run')} listed{more}.")
+    more = f"; older ones: --before {body['next']}" if body.get("next") else ""
+    print_table(RUN_HEADERS, (row(run, session.zone, now) for run in found), session.style, legend=not no_legend,
+                summary=f"{plural(len(found), 'run')} listed{more}.")
 
 
 @click.command("show")
 @click.argument("run_id", metavar="RUN", shell_complete=run_ids())
-@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@json_option()
 @utc_option
 @pass_session
 @fails_cleanly
 def show(session: Session, run_id: str, as_json: bool) -> None:
     """Show RUN's fields, times in the local zone (or UTC with --utc); what a run not started yet depends on."""
     run = session.client.get(f"/api/v1/runs/{run_id}")
-    if as_json:
-        print_json(run)
-        return
-    for text in details(run, session.zone, datetime.now(UTC)):
-        click.echo(text)
-    if run["state"] in (State.SCHEDULED, State.WAITING):
+    print_answer(run, as_json, details(run, session.zone, datetime.now(UTC)))
+    if not as_json and run["state"] in (State.SCHEDULED, State.WAITING):
         body = session.client.get(f"/api/v1/runs/{run_id}/dependencies")
         for number, dependency in enumerate(body.get("dependencies", [])):
             click.echo(line("Depends on" if number == 0 else "", _dependency(dependency)))
@@ -108,7 +101,7 @@ def _dependency(dependency: Mapping[str, Any]) -> str:
 
 @click.command("log")
 @click.argument("run_id", metavar="RUN", shell_complete=run_ids())
-@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@json_option()
 @utc_option
 @pass_session
 @fails_cleanly

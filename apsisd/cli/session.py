@@ -109,6 +109,11 @@ class Session:
 pass_session = click.make_pass_decorator(Session, ensure=True)
 
 
+def json_option(help: str = "Print apsisd's answer as JSON.") -> Callable[[F], F]:
+    """`--json`, as every command that prints data takes it (its value is `as_json`)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
 def utc_option(command: F) -> F:
     """`--utc` after the command too (`apsis runs --utc`), as journalctl and systemctl take it anywhere."""
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
-from apsisd.cli.render import NONE, Cell, duration, line, print_json, table, when
+from apsisd.cli.render import NONE, Cell, duration, line, print_answer, print_json, table, when
 from apsisd.cli.run_view import RUN_HEADERS, row
-from apsisd.cli.session import FOUND, Failed, Session, fails_cleanly, pass_session, utc_option
+from apsisd.cli.session import FOUND, Failed, Session, fails_cleanly, json_option, pass_session, utc_option
 from apsisd.errors import InvalidFields
 from apsisd.quantities import parse_duration
 
@@ -27,7 +27,7 @@ RUN_FINDINGS = (
 
 
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@json_option()
 @utc_option
 @pass_session
 @fails_cleanly
@@ -39,11 +39,7 @@ def status(session: Session, as_json: bool) -> None:
     reply = session.client.call("GET", "/api/v1/health", accept=frozenset({503}))
     health = reply.body
     scheduling = health.get("scheduling", health.get("status") == "ok") and reply.status == 200
-    if as_json:
-        print_json(health)
-    else:
-        for text in _health_lines(session, health, scheduling):
-            click.echo(text)
+    print_answer(health, as_json, _health_lines(session, health, scheduling))
     if not scheduling:
         sys.exit(FOUND)
 
@@ -68,7 +64,7 @@ def _health_lines(session: Session, health: Mapping[str, Any], scheduling: bool)
                                                  "[default: apsisd's, 1 minute].")
 @click.option("--window", metavar="DURATION", help="How far back to look for late runs (6h, 2d) [default: apsisd's, "
                                                    "a day].")
-@click.option("--json", "as_json", is_flag=True, help="Print apsisd's answer as JSON.")
+@json_option()
 @utc_option
 @pass_session
 @fails_cleanly
