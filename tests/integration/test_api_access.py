@@ -55,6 +55,17 @@ def openssl_cert(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def tls_api(port: int, tokens: Path, cert: Path, key: Path) -> str:
+    """apsisd.toml's [api]: the socket, and TCP on 127.0.0.1:`port` with these tokens and TLS."""
+    return f"""
+        [api]
+        listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{port}"]
+        tokens = "{tokens}"
+        tls_cert = "{cert}"
+        tls_key = "{key}"
+        """
+
+
 def tokens_file(folder: Path, *entries: tuple[str, Right, str]) -> Path:
     path = folder / "api-tokens"
     path.write_text("# name right hash\n" + "".join(f"{token_line(*entry)}\n" for entry in entries))
@@ -97,13 +108,7 @@ async def test_tcp_with_tls_refuses_every_route_without_a_token_and_operations_w
     tokens = tokens_file(daemon.root, ("ops", Right.OPERATE, OPS), ("viewer", Right.READ, VIEWER))
     port = free_port()
     daemon.job("later", 'program: "true"\n')
-    await daemon.start(*daemon.config(f"""
-        [api]
-        listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{port}"]
-        tokens = "{tokens}"
-        tls_cert = "{cert}"
-        tls_key = "{key}"
-        """))
+    await daemon.start(*daemon.config(tls_api(port, tokens, cert, key)))
     run_id = await scheduled(daemon)
     tcp = Tcp(f"https://127.0.0.1:{port}", ca=cert)
     status, headers, body = await tcp.call("GET", "/api/v1/health")
@@ -233,13 +238,7 @@ async def test_what_tcp_needs_but_cannot_use_stops_apsisd_naming_it(daemon: Daem
 
     async def start(tls_cert: Path, tokens_path: Path) -> str:
         before = len(daemon.log()) if daemon.log_file.exists() else 0
-        await daemon.start(*daemon.config(f"""
-            [api]
-            listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{port}"]
-            tokens = "{tokens_path}"
-            tls_cert = "{tls_cert}"
-            tls_key = "{key}"
-            """), ready=False)
+        await daemon.start(*daemon.config(tls_api(port, tokens_path, tls_cert, key)), ready=False)
         assert await daemon.wait_exit() == 1
         return daemon.log()[before:]
 

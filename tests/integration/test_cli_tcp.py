@@ -6,9 +6,9 @@ import json
 
 from apsisd.api.access import Right
 from apsisd.api.tokens import new_token
-from tests.integration.apsis_cli import SOCKET, Running, apsis
+from tests.integration.apsis_cli import Running, apsis
 from tests.integration.daemon import Daemon, with_daemon
-from tests.integration.test_api_access import free_port, openssl_cert, tokens_file
+from tests.integration.test_api_access import free_port, openssl_cert, tls_api, tokens_file
 
 OPS, VIEWER = new_token(), new_token()
 
@@ -19,13 +19,7 @@ async def test_https_with_a_token_and_its_ca(daemon: Daemon) -> None:
     tokens = tokens_file(daemon.root, ("ops", Right.OPERATE, OPS), ("viewer", Right.READ, VIEWER))
     secure, plain = free_port(), free_port()
     daemon.job("hello", 'program: "echo hello"\n')
-    await daemon.start(*daemon.config(f"""
-        [api]
-        listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{secure}"]
-        tokens = "{tokens}"
-        tls_cert = "{cert}"
-        tls_key = "{key}"
-        """))
+    await daemon.start(*daemon.config(tls_api(secure, tokens, cert, key)))
     url = f"https://127.0.0.1:{secure}"
     (daemon.root / "ops-token").write_text(f"{OPS}\n")
     as_ops = ["--url", url, "--ca", str(cert), "--token-file", str(daemon.root / "ops-token")]
