@@ -15,6 +15,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from apsisd.api.access import Policy
+from apsisd.api.job_texts import JobTexts
 from apsisd.api.tokens import TokenStore
 from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.reload import ReloadResult
@@ -32,6 +33,7 @@ class ApiState:
     started: datetime  # when apsisd started, for the health report
     metrics: RunMetrics
     lasting: set[asyncio.Task[Any]] = field(default_factory=set)  # handlers of answers that last (api/lasting.py)
+    job_texts: JobTexts = field(default_factory=JobTexts)
     tokens: TokenStore | None = None  # the TCP callers' tokens; None: no tokens file, every TCP caller refused
 
 

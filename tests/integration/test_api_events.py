@@ -2,6 +2,8 @@
 apsisd restart without missing one."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from tests.integration.api import events, get, post
 from tests.integration.daemon import Daemon, finished, with_daemon
 
@@ -24,6 +26,14 @@ async def test_a_snapshot_then_each_change_of_a_run_as_it_happens(daemon: Daemon
         assert snapshot.name == "snapshot"
         assert [job["job_id"] for job in snapshot.data["jobs"]] == ["etl/one"]
         assert snapshot.data["runs"] == []  # the run of `other` is not under etl/
+    in_2h = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    _, later = await post("/api/v1/runs", {"job_id": "etl/one", "at": in_2h})
+    for query, shown in (("?job=etl/&recent=0", []), ("?job=etl/&recent=0&ahead=86400", later["runs"])):
+        async with events(query) as stream:
+            await stream.next()
+            assert (await stream.next()).data["runs"] == shown  # a run due beyond `ahead` is left out
+    async with events("?job=etl/") as stream:
+        await stream.until("snapshot")
         _, made = await post("/api/v1/runs", {"job_id": "etl/one"})
         (run_id,) = [run["run_id"] for run in made["runs"]]
         seen = await stream.until("run", lambda run: run["state"] == "success")

@@ -6,24 +6,26 @@ the changes that come next: out of the feed's buffer exactly as it
 happened (resume "exact"), or, when the buffer no longer holds its place
 (apsisd restarted, or it was away long), each run changed since in its
 latest state from the store, and every job (resume "changes"). A client
-without a place gets a snapshot: the jobs, the runs in flight and the
-newest finished ones. The subscription to the feed is made first, so
+without a place gets a snapshot: the jobs, the runs under way and due soon,
+and the newest finished ones. The subscription to the feed is made first, so
 nothing that happens while the catching up is read falls in between.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from apsisd.api.replies import check_params, problem, whole
-from apsisd.api.state import scheduler_of
+from apsisd.api.state import ApiState, scheduler_of, state_of
 from apsisd.jobs.jso import job_jso
 from apsisd.runs.jso import run_jso
-from apsisd.runs.model import Run
-from apsisd.runs.state import FINISHED
+from apsisd.runs.model import Run, run_number
+from apsisd.runs.state import FINISHED, State
 from apsisd.scheduler.feed import Change, JobsChanged, Lagged, Subscription
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import RunQuery
@@ -36,10 +38,11 @@ STORE_PAGE = 1000  # runs read from the store at a time when resuming from it
 
 @routes.get("/api/v1/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    check_params(request, ("since", "job", "recent"))
+    check_params(request, ("since", "job", "recent", "ahead"))
     since = _since(request)
     prefix = request.query.get("job") or None
     recent = whole(request, "recent", 100, 0, 10_000)
+    ahead = whole(request, "ahead", 3600, 0, 86_400)
     scheduler = scheduler_of(request)
     feed = scheduler.records.feed
     subscription = feed.subscribe()
@@ -55,7 +58,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             await _send(response, _event("hello", {"seq": feed.last, "resume": "changes"}))
             done = await _from_store(response, scheduler, since, prefix)
         else:
-            done = await _snapshot(response, scheduler, prefix, recent)
+            done = await _snapshot(response, state_of(request), prefix, recent, ahead)
         await _follow(response, subscription, done, prefix)
     except (ConnectionError, Lagged):
         pass  # the client went away, or fell behind and resumes from where it was
@@ -74,17 +77,27 @@ def _since(request: web.Request) -> int | None:
     return int(text)
 
 
-async def _snapshot(response: web.StreamResponse, scheduler: Scheduler, prefix: str | None, recent: int
+async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str | None, recent: int, ahead: int
                     ) -> tuple[int, int]:
-    """The jobs, the runs in flight and the newest finished: the client's view to start from."""
+    """The client's view to start from: the jobs, the runs under way (waiting, starting, running, stopping), the
+    runs due within `ahead` seconds, and the `recent` newest finished. Written off the event loop, one run and one
+    job at a time: it may be thousands of each, and a hundred clients may come at once."""
+    scheduler = state.scheduler
     last = scheduler.records.feed.last  # before the store is read: a run finishing meanwhile comes as a change
     finished = await scheduler.records.store.runs(RunQuery(job_prefix=prefix, states=FINISHED, limit=recent)) \
         if recent else []
-    in_flight = [run for run in scheduler.ledger.all() if _matches(run.job_id, prefix)]
+    soon = scheduler.clock.now() + timedelta(seconds=ahead)
+    in_flight = [run for run in scheduler.ledger.all() if _matches(run.job_id, prefix)
+                 and (run.state is not State.SCHEDULED or run.schedule_time <= soon)]
     jobs = [job for job_id, job in sorted(scheduler.jobs.jobs.items()) if _matches(job_id, prefix)]
-    runs = sorted([*in_flight, *finished], key=lambda run: int(run.id[1:]))
-    await _send(response, _event("hello", {"seq": last, "resume": "none"}) + _event(
-        "snapshot", {"jobs": [job_jso(job) for job in jobs], "runs": [run_jso(run) for run in runs]}))
+    state.job_texts.forget_others(scheduler.jobs.jobs)
+    runs = sorted([*in_flight, *finished], key=lambda run: run_number(run.id))
+
+    def text() -> bytes:
+        encoded = ",".join(json.dumps(run_jso(run), separators=(",", ":")) for run in runs)
+        return f'event: snapshot\ndata: {{"jobs":{state.job_texts.array(jobs)},"runs":[{encoded}]}}\n\n'.encode()
+
+    await _send(response, _event("hello", {"seq": last, "resume": "none"}) + await asyncio.to_thread(text))
     return last, 0
 
 

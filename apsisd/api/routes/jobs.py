@@ -9,15 +9,13 @@ import asyncio
 import bisect
 import difflib
 import itertools
-import json
 from collections.abc import Collection
 
 from aiohttp import web
 
 from apsisd.api.replies import check_params, problem, single
-from apsisd.api.state import scheduler_of
+from apsisd.api.state import scheduler_of, state_of
 from apsisd.jobs.jso import job_jso
-from apsisd.jobs.model import Job
 from apsisd.runs.jso import instant, run_jso
 from apsisd.runs.model import run_number
 from apsisd.runs.state import State
@@ -36,7 +34,9 @@ async def jobs(request: web.Request) -> web.Response:
     """?path=PREFIX (a folder: 'etl/' under etl/, 'etl' also the job etl) &label=L (repeatable: all of them)."""
     check_params(request, ("path", "label"))
     selected = scheduler_of(request).jobs.select(single(request, "path"), request.query.getall("label", []))
-    return web.Response(text=await asyncio.to_thread(_jobs_json, selected), content_type="application/json")
+    texts = state_of(request).job_texts
+    return web.Response(text='{"jobs": ' + await asyncio.to_thread(texts.array, selected) + "}",
+                        content_type="application/json")
 
 
 @routes.get("/api/v1/jobs/{job_id:.+}")
@@ -58,12 +58,6 @@ async def job(request: web.Request) -> web.Response:
         "next": [{"time": instant(due.time), "args": dict(due.args)} for due in upcoming],
         "scheduled": [run_jso(run) for run in unstarted[:MAX_SCHEDULED]],
     })
-
-
-def _jobs_json(jobs: list[Job]) -> str:
-    """{"jobs": [...]} as text, written off the event loop: 10,000 jobs take most of a second, and one job at a
-    time (not one json.dumps of them all, which would hold the GIL throughout) lets the loop run between."""
-    return '{"jobs": [' + ", ".join(json.dumps(job_jso(job)) for job in jobs) + "]}"
 
 
 def _close_matches(job_id: str, loaded: Collection[str]) -> list[str]:
