@@ -36,6 +36,7 @@ from apsisd.quantities import parse_duration, parse_size
 T = TypeVar("T")
 EMPTY: Mapping[str, str] = MappingProxyType({})
 DEFAULT_SIGNAL = parse_signal(DEFAULT_STOP_SIGNAL)
+SHELL_COMMAND = ("program", "command")  # the path of the one field /bin/sh reads as a command
 
 
 class Kind(enum.StrEnum):
@@ -130,6 +131,9 @@ def parse_program(value: Any) -> Program:
 def bind(program: Program, args: Mapping[str, str], calendars: Mapping[str, Calendar]) -> Program:
     """The program of one run: every template rendered with `args`, every deferred field checked.
 
+    In a shell command every template's value is quoted for the shell, so an arg (which an operator may type
+    through the API) is always one word of the command, never a command of its own.
+
     InvalidFields (paths as in the job file, under `program`) if a template
     fails or a rendered value is not valid for its field.
     """
@@ -140,7 +144,7 @@ def bind(program: Program, args: Mapping[str, str], calendars: Mapping[str, Cale
             if isinstance(value, Template):
                 return value.parse(render(value.text, args, calendars))
             if isinstance(value, str):
-                return render(value, args, calendars)
+                return render(value, args, calendars, shell=path == SHELL_COMMAND and program.kind is Kind.SHELL)
         except InvalidFields as exc:
             problems.extend(exc.under(*path).problems)
             return value

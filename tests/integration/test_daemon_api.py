@@ -107,6 +107,12 @@ async def test_create_rerun_and_signal_runs(daemon: Daemon) -> None:
     assert status == 201 and [(r["origin"], r["args"]) for r in made["runs"]] == [("manual", {"who": "ops"})] * 2
     runs = await daemon.wait_runs(finished(2), "greet")
     assert [(run.state, run.exit_code) for run in runs] == [(State.FAILURE, 3)] * 2
+    # An arg is a word of a shell command, never a command of its own.
+    _, sly = await post("/api/v1/runs", {"job_id": "greet", "args": {"who": "ops; exit 0 #"}})
+    (ran,) = [run for run in await daemon.wait_runs(finished(3), "greet") if run.id == sly["runs"][0]["run_id"]]
+    assert (ran.state, ran.exit_code) == (State.FAILURE, 3)
+    async with session() as client, client.get(f"http://apsis/api/v1/runs/{ran.id}/output") as response:
+        assert await response.read() == b"hello ops; exit 0 #\n"
     status, error = await post("/api/v1/runs", {"job_id": "greet", "args": {"whom": "x"}})
     assert status == 400 and error["error"] == "job greet takes args who; missing: who; not params: whom"
     assert (await post("/api/v1/runs", {"job_id": "nope"}))[0] == 404

@@ -211,3 +211,25 @@ def test_a_templated_path_must_still_be_absolute_once_rendered() -> None:
     with pytest.raises(InvalidFields) as caught:
         bind(program, {"dir": "data"}, {})
     assert caught.value.problems == [(("program", "cwd"), "must be an absolute path (starting with /), not 'data'")]
+
+
+@pytest.mark.parametrize(("value", "command"), [
+    ("2026-11-26", "load --date 2026-11-26"),  # letters, digits and @%+=:,./- as they are
+    ("eu west", "load --date 'eu west'"),
+    ("x; rm -rf /", "load --date 'x; rm -rf /'"),
+    ("$(reboot)", "load --date '$(reboot)'"),
+    ("it's", "load --date 'it'\"'\"'s'"),
+    ("", "load --date ''"),
+])
+def test_a_shell_command_gets_each_value_quoted_for_the_shell(value: str, command: str) -> None:
+    program = parse_program("load --date {{ date }}")
+    assert bind(program, {"date": value}, {}).command == command
+    jinja = parse_program("load --date {{ date | lower }}")  # through Jinja, not the plain substitution
+    assert bind(jinja, {"date": value}, {}).command == command.lower()
+
+
+def test_an_argv_and_the_other_fields_get_the_values_as_they_are() -> None:
+    program = parse_program({"type": "exec", "argv": ["/bin/echo", "{{ who }}"], "cwd": "/srv/{{ who }}",
+                             "env": {"WHO": "{{ who }}"}})
+    bound = bind(program, {"who": "a b;c"}, {})
+    assert (bound.argv, bound.cwd, dict(bound.env)) == (("/bin/echo", "a b;c"), "/srv/a b;c", {"WHO": "a b;c"})
