@@ -40,6 +40,7 @@ from floor import Daemon, percentiles, scratch
 from apsisd.runs.state import FINISHED, State
 from apsisd.store.base import RunQuery
 from apsisd.store.sqlite import SqliteStore
+from apsisd.types import JobId
 
 SOCKET = "/run/apsis/api.sock"
 TARGETS = {"list_p99": 0.050, "lag": 1.0}
@@ -185,8 +186,8 @@ async def measure(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         await daemon.start("--log-level", "warning", timeout=300)
         lists = await time_lists(daemon.store, list_queries(args.jobs))
         results, made, driven = await stream_bench(args.clients, args.rate, args.seconds)
-        stored = len(await daemon.store.runs(RunQuery(job_id="bench/tick", limit=1_000_000)))
-        ended = len(await daemon.store.runs(RunQuery(job_id="bench/tick", states=FINISHED, limit=1_000_000)))
+        stored = len(await daemon.store.runs(RunQuery(job_id=JobId("bench/tick"), limit=1_000_000)))
+        ended = len(await daemon.store.runs(RunQuery(job_id=JobId("bench/tick"), states=FINISHED, limit=1_000_000)))
         assert await daemon.stop() == 0, daemon.log()[-3000:]
     finally:
         await daemon.close()
