@@ -20,6 +20,7 @@ from apsisd.conditions.base import Condition
 from apsisd.jobs.program import Program
 from apsisd.jobs.retry import Retry
 from apsisd.jobs.scheduling import UNSET, Scheduling
+from apsisd.runs.model import Origin, Run
 from apsisd.schedules.base import EMPTY, ArgSource, Due, LazyArgs, RunSource, Schedule, make_due
 from apsisd.types import JobId
 
@@ -164,16 +165,21 @@ class JobSet:
         job = self.jobs.get(job_id)
         return None if job is None else job.params
 
-    def select(self, path: str | None = None, labels: Collection[str] = ()) -> list[Job]:
-        """The jobs under `path` having every one of `labels`, by id.
+    def job_of(self, run: Run) -> Job | None:
+        """The loaded job the run is a run of; None for a job no longer loaded, and for an ad hoc run, whose
+        program is its own whatever job now has its name (no job's conditions, actions or retries apply to it)."""
+        return None if run.origin is Origin.ADHOC else self.jobs.get(run.job_id)
 
-        A path is a folder: 'etl/' names the jobs under etl/, 'etl' also the
-        job etl itself, never etl2 (as RunQuery.job_prefix); '' or '/' every job.
-        """
-        folder = (path or "").rstrip("/")
-        under = folder + "/"
-        itself = None if path is None or path.endswith("/") else folder
+    def select(self, path: str | None = None, labels: Collection[str] = ()) -> list[Job]:
+        """The jobs under `path` (in_folder) having every one of `labels`, by id."""
         wanted = frozenset(labels)
         return sorted((job for job_id, job in self.jobs.items()
-                       if (not folder or job_id.startswith(under) or job_id == itself)
-                       and wanted.issubset(job.metadata.labels)), key=attrgetter("id"))
+                       if in_folder(job_id, path) and wanted.issubset(job.metadata.labels)), key=attrgetter("id"))
+
+
+def in_folder(job_id: str, path: str | None) -> bool:
+    """Whether the job is under `path`, a folder: 'etl/' names the jobs under etl/, 'etl' also the job etl itself,
+    never etl2 (as RunQuery.job_prefix); None, '' or '/' every job."""
+    folder = (path or "").rstrip("/")
+    return not folder or job_id.startswith(folder + "/") or (path is not None and not path.endswith("/")
+                                                             and job_id == folder)

@@ -42,7 +42,7 @@ async def dependencies(scheduler: Scheduler, run: Run) -> list[DependencyStatus]
     """The run's dependencies in the order its job lists its conditions; UnknownJob when the job is not loaded
     (removed since, or the run was ad hoc): its conditions are then unknown."""
     jobs = scheduler.jobs
-    job = jobs.jobs.get(run.job_id)
+    job = jobs.job_of(run)
     if job is None:
         raise UnknownJob(run.job_id)
     found = []

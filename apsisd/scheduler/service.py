@@ -160,7 +160,7 @@ class Scheduler:
     async def begin(self, run: Run) -> None:
         """A scheduled run is (all but) due: wait for its conditions at its time, or commit it as starting now
         and start it at its time."""
-        job = self.jobs.jobs.get(run.job_id)
+        job = self.jobs.job_of(run)
         if job is not None and job.conditions and run.spec is None:
             await self.clock.sleep_until(run.schedule_time)
             await self.waiter.enter(run, job)
@@ -189,8 +189,7 @@ class Scheduler:
             self.waiter.forget(new.id)
         if old is None or old.state is not new.state:
             self.waiter.changed(new.job_id)
-            job = self.jobs.jobs.get(new.job_id)
-            if job is None:
+            if self.jobs.job_of(new) is None:
                 return
             if old is not None and old.state is State.SCHEDULED and new.origin is Origin.SCHEDULE:
                 self.topup_soon(new.job_id)  # room for one more under max_scheduled
@@ -198,7 +197,7 @@ class Scheduler:
                 self.spawn(self.act(new, new.state), f"actions:{new.id}:{new.state}")
 
     def _actions_for(self, run: Run, state: State) -> list[Any]:
-        job = self.jobs.jobs.get(run.job_id) if run.origin is not Origin.ADHOC else None  # an ad hoc run has no job
+        job = self.jobs.job_of(run)
         return [] if job is None else [action for action in job.actions if state in action.states]
 
     async def act(self, run: Run, state: State) -> None:
@@ -218,7 +217,7 @@ class Scheduler:
     def _follow_ups(self, old: Run, new: Run) -> tuple[list[tuple[Run, LogEntry]], list[LogEntry]]:
         """The retry a failed attempt calls for, made in the same commit as the failure: a crash between the
         two cannot lose it (a run's end is never looked at again once committed)."""
-        job = self.jobs.jobs.get(new.job_id) if new.origin is not Origin.ADHOC else None
+        job = self.jobs.job_of(new)
         if job is None or job.retry is None or new.state not in (State.FAILURE, State.ERROR):
             return [], []
         kind = reason_class(new)

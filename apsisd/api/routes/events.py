@@ -23,13 +23,12 @@ from aiohttp import web
 from apsisd.api.replies import check_params, problem, whole
 from apsisd.api.state import ApiState, scheduler_of, state_of
 from apsisd.jobs.jso import job_jso
+from apsisd.jobs.model import in_folder
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run, run_number
 from apsisd.runs.state import FINISHED, State
 from apsisd.scheduler.feed import Change, JobsChanged, Lagged, Subscription
-from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import RunQuery
-from apsisd.types import JobId
 
 routes = web.RouteTableDef()
 KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream: proxies and clients see it is alive
@@ -56,7 +55,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             done = max(done, (since, 0))
         elif since is not None and since < scheduler.records.store.next_seq:
             await _send(response, _event("hello", {"seq": feed.last, "resume": "changes"}))
-            done = await _from_store(response, scheduler, since, prefix)
+            done = await _from_store(response, state_of(request), since, prefix)
         else:
             done = await _snapshot(response, state_of(request), prefix, recent, ahead)
         await _follow(response, subscription, done, prefix)
@@ -87,9 +86,9 @@ async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str |
     finished = await scheduler.records.store.runs(RunQuery(job_prefix=prefix, states=FINISHED, limit=recent)) \
         if recent else []
     soon = scheduler.clock.now() + timedelta(seconds=ahead)
-    in_flight = [run for run in scheduler.ledger.all() if _matches(run.job_id, prefix)
+    in_flight = [run for run in scheduler.ledger.all() if in_folder(run.job_id, prefix)
                  and (run.state is not State.SCHEDULED or run.schedule_time <= soon)]
-    jobs = [job for job_id, job in sorted(scheduler.jobs.jobs.items()) if _matches(job_id, prefix)]
+    jobs = scheduler.jobs.select(prefix)
     state.job_texts.forget_others(scheduler.jobs.jobs)
     runs = sorted([*in_flight, *finished], key=lambda run: run_number(run.id))
 
@@ -101,9 +100,10 @@ async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str |
     return last, 0
 
 
-async def _from_store(response: web.StreamResponse, scheduler: Scheduler, since: int, prefix: str | None
+async def _from_store(response: web.StreamResponse, state: ApiState, since: int, prefix: str | None
                       ) -> tuple[int, int]:
     """Each run changed after `since` (as it is now) and each run withdrawn, then every job."""
+    scheduler = state.scheduler
     last = since
     while True:
         page = await scheduler.records.store.changed_since(last, STORE_PAGE)
@@ -111,16 +111,15 @@ async def _from_store(response: web.StreamResponse, scheduler: Scheduler, since:
         for seq, change in page:
             last = seq
             if isinstance(change, Run):
-                if _matches(change.job_id, prefix):
+                if in_folder(change.job_id, prefix):
                     chunk += _event("run", run_jso(change), seq)
             else:
                 chunk += _event("run_deleted", {"run_id": change}, seq)
         await _send(response, chunk)
         if sum(isinstance(change, Run) for _, change in page) < STORE_PAGE:
             break
-    jobs = [job for job_id, job in sorted(scheduler.jobs.jobs.items()) if _matches(job_id, prefix)]
-    await _send(response, _event("jobs", {"added": [], "changed": [job_jso(job) for job in jobs], "removed": [],
-                                          "all": True}))
+    every = await asyncio.to_thread(state.job_texts.array, scheduler.jobs.select(prefix))
+    await _send(response, f'event: jobs\ndata: {{"added":[],"changed":{every},"removed":[],"all":true}}\n\n'.encode())
     return last, 0
 
 
@@ -145,7 +144,7 @@ async def _write(response: web.StreamResponse, changes: Iterable[Change], prefix
         done = change.key
         if prefix is None:
             chunk += _encoded(change)
-        elif (change.run is not None and _matches(change.run.job_id, prefix)) or change.deleted is not None:
+        elif (change.run is not None and in_folder(change.run.job_id, prefix)) or change.deleted is not None:
             chunk += _encoded(change)
         elif change.jobs is not None:
             chunk += _jobs_event(change.jobs, prefix)
@@ -168,9 +167,9 @@ def _encoded(change: Change) -> bytes:
 
 
 def _jobs_event(jobs: JobsChanged, prefix: str | None) -> bytes:
-    return _event("jobs", {"added": [job_jso(job) for job in jobs.added if _matches(job.id, prefix)],
-                           "changed": [job_jso(job) for job in jobs.changed if _matches(job.id, prefix)],
-                           "removed": [job_id for job_id in jobs.removed if _matches(job_id, prefix)],
+    return _event("jobs", {"added": [job_jso(job) for job in jobs.added if in_folder(job.id, prefix)],
+                           "changed": [job_jso(job) for job in jobs.changed if in_folder(job.id, prefix)],
+                           "removed": [job_id for job_id in jobs.removed if in_folder(job_id, prefix)],
                            "all": False})
 
 
@@ -183,11 +182,4 @@ async def _send(response: web.StreamResponse, chunk: bytes) -> None:
     if chunk:
         await response.write(chunk)
 
-
-def _matches(job_id: JobId | str, prefix: str | None) -> bool:
-    """A job under the path `prefix` ('etl/' the jobs under etl/; 'etl' also the job etl itself), or any."""
-    if prefix is None:
-        return True
-    folder = prefix.rstrip("/")
-    return job_id.startswith(folder + "/") or (not prefix.endswith("/") and job_id == folder)
 

@@ -128,7 +128,7 @@ def _check_split(scheduler: Scheduler, run: Run, stream: Stream | None) -> None:
     program as loaded now (which the spec will be bound from)."""
     if stream is None:
         return
-    job = scheduler.jobs.jobs.get(run.job_id)
+    job = scheduler.jobs.job_of(run)
     splits = run.spec.split_output if run.spec is not None else job is not None and job.program.output.split
     if not splits:
         raise problem(web.HTTPConflict, f"run {run.id} keeps stdout and stderr as one stream: ask for stream=both; "

@@ -1,17 +1,20 @@
-"""Job.times(): every enabled schedule's runs merged in time order, args cut to the job's params; JobSet.select()."""
+"""Job.times(): every enabled schedule's runs merged in time order, args cut to the job's params; JobSet.select(),
+in_folder(), job_of()."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from apsisd.jobs.model import Job, JobSet, Metadata
+from apsisd.jobs.model import Job, JobSet, Metadata, in_folder
 from apsisd.jobs.program import Kind, Program
+from apsisd.runs.model import Origin, Run
 from apsisd.schedules.base import Context
 from apsisd.schedules.registry import parse_schedule
-from apsisd.types import JobId
+from apsisd.types import JobId, RunId
 
 PROGRAM = Program(kind=Kind.SHELL, command="true")
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
@@ -130,3 +133,19 @@ def test_select_by_path_and_labels(path: str | None, labels: tuple[str, ...], ex
     jobs = JobSet(jobs={JobId(job_id): Job(id=JobId(job_id), program=PROGRAM, metadata=Metadata(labels=labels))
                         for job_id, labels in reversed(LABELLED.items())}, calendars={})
     assert [job.id for job in jobs.select(path, labels)] == expected
+
+
+@pytest.mark.parametrize(("path", "inside"), [
+    (None, ["etl", "etl/load", "etl2"]), ("", ["etl", "etl/load", "etl2"]), ("/", ["etl", "etl/load", "etl2"]),
+    ("etl", ["etl", "etl/load"]), ("etl/", ["etl/load"]), ("etl/load", ["etl/load"]),
+])
+def test_in_folder_is_a_path_never_a_text_prefix(path: str | None, inside: list[str]) -> None:
+    assert [job_id for job_id in ("etl", "etl/load", "etl2") if in_folder(job_id, path)] == inside
+
+
+def test_a_run_s_job_is_none_for_an_ad_hoc_run_even_when_a_job_has_its_name() -> None:
+    jobs = JobSet(jobs={JobId("adhoc"): Job(id=JobId("adhoc"), program=PROGRAM)}, calendars={})
+    of_job = Run(id=RunId("r1"), job_id=JobId("adhoc"), schedule_time=START, origin=Origin.MANUAL)
+    assert jobs.job_of(of_job) is jobs.jobs[JobId("adhoc")]
+    assert jobs.job_of(replace(of_job, origin=Origin.ADHOC)) is None
+    assert jobs.job_of(replace(of_job, job_id=JobId("gone"))) is None
