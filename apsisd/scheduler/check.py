@@ -45,7 +45,7 @@ async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
     in_flight = scheduler.ledger.all()
     settled = now - GRACE
     lost = [run for run in in_flight if run.state in ON_HOST and run.id not in units
-            and run.times.get(run.state, now) < settled and scheduler.ledger.get(run.id) is run]
+            and run.times.get(run.state, now) < settled]
     orphans = []
     for run_id, unit in sorted(units.items()):
         if scheduler.ledger.get(run_id) is None and not await _ended_lately(scheduler, run_id, settled):

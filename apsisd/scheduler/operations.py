@@ -58,11 +58,11 @@ async def start_now(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
     if run.state not in (State.SCHEDULED, State.WAITING):
         raise TransitionError(run_id, run.state, State.STARTING, [],
                               why="only a scheduled or waiting run can be started now")
-    await scheduler.records.note(run_id, f"started now by {who}" + (
-        ", without waiting for its conditions" if run.state is State.WAITING else ""))
     prepared = await scheduler.driver.prepare(run)
     if prepared is None:  # it moved meanwhile (started on its own, skipped) or could not be bound (now in error)
         return await current(scheduler, run_id)
+    await scheduler.records.note(run_id, f"started now by {who}" + (
+        ", without waiting for its conditions" if run.state is State.WAITING else ""))
     await scheduler.driver.start_on_host(prepared)
     return await current(scheduler, run_id)
 

@@ -29,6 +29,9 @@ from apsisd.store.codec import READ_COLUMNS, encode_args, encode_id, encode_time
 SELECT_RUNS = f"SELECT {', '.join(READ_COLUMNS)} FROM runs"
 _ARG_PRESENT = "EXISTS (SELECT 1 FROM json_each(runs.args) WHERE key = ? AND value = ?)"
 _ONE_OF_JOBS = "job_id IN (SELECT value FROM json_each(?))"
+# RunQuery's time bounds: its field, and what it asks of a row.
+_TIME_BOUNDS = (("since", "schedule_time >= ?"), ("until", "schedule_time < ?"), ("changed_since", "updated >= ?"),
+                ("changed_until", "updated < ?"))
 
 
 def runs_sql(query: RunQuery) -> tuple[str, list[Any]] | None:
@@ -60,18 +63,11 @@ def runs_sql(query: RunQuery) -> tuple[str, list[Any]] | None:
         column = "+state" if query.job_id is not None else "state"
         where.append(f"{column} IN ({', '.join('?' * len(query.states))})")
         params.extend(sorted(str(state) for state in query.states))
-    if query.since is not None:
-        where.append("schedule_time >= ?")
-        params.append(encode_time(query.since, "the query's since"))
-    if query.until is not None:
-        where.append("schedule_time < ?")
-        params.append(encode_time(query.until, "the query's until"))
-    if query.changed_since is not None:
-        where.append("updated >= ?")
-        params.append(encode_time(query.changed_since, "the query's changed_since"))
-    if query.changed_until is not None:
-        where.append("updated < ?")
-        params.append(encode_time(query.changed_until, "the query's changed_until"))
+    for name, condition in _TIME_BOUNDS:
+        bound = getattr(query, name)
+        if bound is not None:
+            where.append(condition)
+            params.append(encode_time(bound, f"the query's {name}"))
     if query.before is not None:
         where.append("id < ?")
         params.append(encode_id(query.before))

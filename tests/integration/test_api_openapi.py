@@ -4,7 +4,6 @@ the document allows and requests it does not, checking that none answers 5xx, th
 from __future__ import annotations
 
 import asyncio
-import http.client
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -137,8 +136,3 @@ async def test_the_api_answers_as_its_openapi_document_says(daemon: Daemon) -> N
     # Still up and scheduling after all that.
     assert (await get("/api/v1/health"))[0] == 200
 
-
-def test_the_unix_adapter_speaks_http() -> None:
-    """A plain check of the adapter the fuzzing rides on (it must not reach the network)."""
-    assert _UnixPool("apsis").ConnectionCls is _UnixConnection
-    assert issubclass(_UnixConnection, http.client.HTTPConnection)
