@@ -118,7 +118,7 @@ def parse_program(value: Any) -> Program:
     argv = fields.take("argv", _argv) if kind is Kind.EXEC else None
     parsed = Program(
         kind=kind, command=command, argv=argv,
-        user=fields.take("user", _name, None), group=fields.take("group", _name, None),
+        user=fields.take("user", _account, None), group=fields.take("group", _account, None),
         env=fields.take("env", _ENV, EMPTY), cwd=fields.take("cwd", _DEFERRED["cwd"], None),
         timeout=fields.take("timeout", _DEFERRED["timeout"], None),
         stop=fields.take("stop", _STOP, DEFAULT_STOP), limits=fields.take("limits", _LIMITS, NO_LIMITS),
@@ -224,6 +224,16 @@ def _name(value: Any) -> str:
     text = string(value).strip()
     if not text or "\0" in text:
         raise invalid("must be a non-empty name")
+    return text
+
+
+def _account(value: Any) -> str:
+    """A user or group, fixed by the file: a template would let whoever gives the args choose it (docs/api.md,
+    Rights: an operator may give args, only an admin may choose whom a program runs as)."""
+    text = _name(value)
+    if has_template(text):
+        raise invalid("must be a name or a numeric id, not a template: an arg would choose whom the program runs "
+                      "as, and args are an operator's to give; write one job per user")
     return text
 
 

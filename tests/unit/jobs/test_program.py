@@ -91,6 +91,11 @@ PROBLEMS: list[tuple[Any, list[tuple[tuple[str | int, ...], str]]]] = [
                       "1h30m"),
       (("success",), "must be true or false, not a string 'maybe'"),
       (("user",), "unknown key; allowed here: duration, success, type")]),
+    ({"type": "shell", "command": "x", "user": "{{ who }}", "group": "g{% if 1 %}{% endif %}"},
+     [(("user",), "must be a name or a numeric id, not a template: an arg would choose whom the program runs as, "
+                  "and args are an operator's to give; write one job per user"),
+      (("group",), "must be a name or a numeric id, not a template: an arg would choose whom the program runs as, "
+                   "and args are an operator's to give; write one job per user")]),
     ({"type": "shell", "command": "x", "user": "", "group": [1], "host": None},
      [(("user",), "must be a non-empty name"), (("group",), "must be a string, not a list"),
       (("host",), "must be a string, not nothing (null)")]),
@@ -155,7 +160,7 @@ def test_problems(value: Any, expected: list[tuple[tuple[str | int, ...], str]])
 
 
 TEMPLATED = {
-    "type": "shell", "command": "report {{ date }}", "user": "{{ who }}", "env": {"DAY": "{{ date }}"},
+    "type": "shell", "command": "report {{ date }}", "user": "batch", "env": {"DAY": "{{ date }}"},
     "cwd": "/srv/{{ who }}", "timeout": "{{ minutes }}m",
     "stop": {"signal": "{{ sig }}", "grace_period": "{{ minutes }}"},
     "limits": {"memory": "{{ mem }}", "cpu": "{{ cpu }}", "tasks": "{{ n }}", "nice": "{{ n }}"},
