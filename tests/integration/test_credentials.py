@@ -90,3 +90,18 @@ async def test_an_ad_hoc_program_may_not_name_credentials(daemon: Daemon) -> Non
                                                              "credentials": {"shadow": "/etc/shadow"}}})
     assert status == 400 and answer["error"].startswith("program: credentials are for the jobs of the jobs folder")
     assert await daemon.runs() == []
+
+
+@with_daemon()
+async def test_a_credential_file_that_is_not_there_fails_the_run_at_its_start(daemon: Daemon) -> None:
+    daemon.job("missing", f"""
+        program:
+          type: exec
+          argv: [/bin/true]
+          credentials: {{token: {daemon.root}/not-there}}
+        """)
+    await daemon.start()
+    status, made = await post("/api/v1/runs", {"job_id": "missing"})
+    assert status == 201, made
+    (done,) = await daemon.wait_runs(lambda runs: bool(runs) and runs[0].finished, "missing")
+    assert (done.state, done.exit_code, done.reason) == (State.FAILURE, 243, "exit code 243")
