@@ -13,7 +13,7 @@ import aiohttp
 from apsisd.api.access import Right
 from apsisd.api.tokens import new_token
 from apsisd.runs.state import State
-from tests.integration.api import SOCKET, get, post
+from tests.integration.api import SOCKET, Stream, get, post
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_api_access import free_port, routes, tokens_file
 
@@ -132,5 +132,30 @@ async def test_readers_never_see_secrets_and_operators_see_all_but_header_values
     (operated,) = [answer for path, answer in zip(paths, await over_tcp(port, OPS, paths), strict=True)
                    if path == "/api/v1/events"]
     assert ENV_SECRET in operated and QUERY_SECRET in operated and HEADER_SECRET not in operated
-    for secret in (USER_SECRET, QUERY_SECRET, HEADER_SECRET):
+    for secret in FOR_READERS:
         assert secret not in daemon.log(), secret
+
+
+@with_daemon()
+async def test_a_reader_following_the_stream_is_sent_changed_jobs_without_their_secrets(daemon: Daemon) -> None:
+    tokens = tokens_file(daemon.root, ("viewer", Right.READ, VIEWER))
+    port = free_port()
+    daemon.job("secret", JOB)
+    await daemon.start(*daemon.config(f"""
+        [api]
+        listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{port}"]
+        tokens = "{tokens}"
+        """))
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {VIEWER}"}) as session, \
+            session.get(f"http://127.0.0.1:{port}/api/v1/events") as response:
+        stream = Stream(response)
+        await stream.until("snapshot")
+        daemon.job("secret", JOB.replace("command: \"true\"", "command: \"exit 0\""))
+        daemon.job("another", JOB)
+        status, reloaded = await post("/api/v1/reload")
+        assert (status, reloaded["added"], reloaded["changed"]) == (200, ["another"], ["secret"]), reloaded
+        (*_, jobs) = await stream.until("jobs")
+    assert [job["job_id"] for job in jobs.data["added"] + jobs.data["changed"]] == ["another", "secret"]
+    for secret in FOR_READERS:
+        assert secret not in json.dumps(jobs.data), secret
+    assert jobs.data["changed"][0]["program"]["env"] == {"DB_PASSWORD": "(hidden)"}
