@@ -122,7 +122,7 @@ def _url(value: Any) -> str:
     text = string(value)
     if has_template(text) or is_url(text):
         return text
-    raise invalid(f"{URL_WANTED}, not {text!r}")
+    raise invalid(f"{URL_WANTED}, not {scrubbed(text, text)!r}")  # scrubbed: the problem is logged
 
 
 def _headers(value: Any) -> Mapping[str, str]:

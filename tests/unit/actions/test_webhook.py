@@ -5,7 +5,8 @@ import pytest
 from fake_action_context import FakeContext, awaited, make_run
 
 from apsisd.actions.registry import parse_action
-from apsisd.actions.webhook import Webhook, public, scrubbed, shown
+from apsisd.actions.webhook import URL_WANTED, Webhook, public, scrubbed, shown
+from apsisd.errors import InvalidFields
 from apsisd.runs.state import State
 
 URL = "https://hooks.example.com/services/T0/B0/s3cr3t?token=abc"
@@ -100,3 +101,12 @@ def test_scrubbed_hides_every_url_and_the_secret_parts_of_the_webhooks() -> None
 def test_public_urls_keep_scheme_host_and_path() -> None:
     assert public("https://user:pw@hooks.example.com:8443/a/b?c=d#e") == "https://hooks.example.com:8443/a/b"
     assert public("http://[::1") == "(hidden)"
+
+
+def test_a_url_refused_at_load_is_quoted_without_its_secrets() -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_action({"type": "webhook", "url": "ftp://bot:pa55@files.example.com/s3cr3t?token=t0k3n"})
+    with pytest.raises(InvalidFields) as no_scheme:
+        parse_action({"type": "webhook", "url": "hooks.example.com/x?token=t0k3n"})
+    assert [str(caught.value), str(no_scheme.value)] == [
+        f"url: {URL_WANTED}, not 'ftp://files.example.com/...'", f"url: {URL_WANTED}, not 'hooks.example.com/x?...'"]
