@@ -102,8 +102,9 @@ async def create(scheduler: Scheduler, job_id: JobId, args: Mapping[str, str], a
 async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: datetime | None, who: str,
                        vet: Callable[[RunSpec], RunSpec]) -> Run:
     """A run of a program of its own (a job's `program:` value), filed under the job id `name`; BadArgs if the
-    program is not one a job could have, or `name` is a loaded job's (its runs would be mistaken for the job's).
-    `vet` makes the checked spec what its caller may run (their own user, say), or raises why not."""
+    program is not one a job could have, names credentials (files systemd would read as root for the caller), or
+    `name` is a loaded job's (its runs would be mistaken for the job's). `vet` makes the checked spec what its
+    caller may run (their own user, say), or raises why not."""
     if not name or len(name) > 200 or "\0" in name or "\n" in name:
         raise BadArgs("name must be a short text without NUL or newline, such as adhoc or backup-by-hand")
     if name in scheduler.jobs.jobs:
@@ -113,6 +114,9 @@ async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: dateti
         parsed = parse_program(program)
     except InvalidFields as exc:
         raise BadArgs(f"{exc.under('program')}") from None
+    if parsed.credentials or parsed.encrypted_credentials:
+        raise BadArgs("program: credentials are for the jobs of the jobs folder: systemd reads their files as root, "
+                      "so only a job's author names them; put the program in a job")
     calendars = scheduler.jobs.calendars
 
     def spec_of(run_id: RunId) -> RunSpec:

@@ -54,6 +54,14 @@ def test_stop_signals(written: Any, expected: Signals) -> None:
     assert parse_program({"type": "shell", "command": "x", "stop": {"signal": written}}).stop.signal == expected
 
 
+def test_credentials_name_files_for_systemd_to_read() -> None:
+    program = parse_program({"type": "exec", "argv": ["x"], "credentials": {"api-token": "/etc/apsis/api-token"},
+                             "encrypted_credentials": {"db.password": "/etc/apsis/db.cred"}})
+    assert (dict(program.credentials), dict(program.encrypted_credentials)) == (
+        {"api-token": "/etc/apsis/api-token"}, {"db.password": "/etc/apsis/db.cred"})
+    assert bind(program, {"who": "x"}, {}) == program
+
+
 def test_no_op() -> None:
     assert parse_program({"type": "no-op", "duration": "2m", "success": False}) == Program(
         kind=Kind.NO_OP, duration=120.0, success=False)
@@ -77,15 +85,15 @@ PROBLEMS: list[tuple[Any, list[tuple[tuple[str | int, ...], str]]]] = [
     ({"type": "shell"}, [(("command",), "is required")]),
     ({"type": "shell", "argv": ["x"]},
      [(("command",), "is required"),
-      (("argv",), "unknown key; allowed here: command, cwd, env, group, host, limits, output, stop, timeout, type, "
-                  "user")]),
+      (("argv",), "unknown key; allowed here: command, credentials, cwd, encrypted_credentials, env, group, host, "
+                  "limits, output, stop, timeout, type, user")]),
     ({"type": "exec", "argv": "ls -l"},
      [(("argv",), "must be a non-empty list: the program, then its arguments, not a string 'ls -l'; for a shell "
                   "command use type: shell with command:")]),
     ({"type": "exec", "command": "ls"},
      [(("argv",), "is required"),
-      (("command",), "unknown key; allowed here: argv, cwd, env, group, host, limits, output, stop, timeout, type, "
-                     "user")]),
+      (("command",), "unknown key; allowed here: argv, credentials, cwd, encrypted_credentials, env, group, host, "
+                     "limits, output, stop, timeout, type, user")]),
     ({"type": "no-op", "duration": "soon", "success": "maybe", "user": "x"},
      [(("duration",), "'soon' is not a duration; use a number of seconds or a duration such as 90s, 15m, 4h, 1d or "
                       "1h30m"),
@@ -146,6 +154,22 @@ PROBLEMS: list[tuple[Any, list[tuple[tuple[str | int, ...], str]]]] = [
       (("output", "merge"), "unknown key; allowed here: split")]),
     ({"type": "no-op", "output": {"split": True}},
      [(("output",), "unknown key; allowed here: duration, success, type")]),
+    ({"type": "shell", "command": "x", "credentials": {".hidden": "/etc/a", "a/b": "/etc/b", "ok": "etc/c",
+                                                        "dots": "/etc/../shadow", "tpl": "/etc/{{ who }}"}},
+     [((("credentials", ".hidden"),
+        "is not a credential name; use letters, digits, _, - and ., not starting with . or -")),
+      (("credentials", "a/b"), "is not a credential name; use letters, digits, _, - and ., not starting with . or -"),
+      (("credentials", "ok"), "must be an absolute path (starting with /), not 'etc/c'"),
+      (("credentials", "dots"), "must be a plain absolute path to a file (no //, . or .. and no trailing /), not "
+                                "'/etc/../shadow'"),
+      (("credentials", "tpl"), "takes no template: systemd reads the file as root, and no arg may choose which")]),
+    ({"type": "shell", "command": "x", "credentials": {"t": "/a"}, "encrypted_credentials": {"t": "/b", "u": "//c"}},
+     [(("encrypted_credentials", "u"), "must be a plain absolute path to a file (no //, . or .. and no trailing /), "
+                                       "not '//c'")]),
+    ({"type": "shell", "command": "x", "credentials": {"t": "/a"}, "encrypted_credentials": {"t": "/b"}},
+     [(("encrypted_credentials", "t"), "is also in credentials; give each name once")]),
+    ({"type": "no-op", "credentials": {"t": "/a"}},
+     [(("credentials",), "unknown key; allowed here: duration, success, type")]),
     ({"type": "shell", "command": "x", "limits": {"cpu": "100001%"}},
      [(("limits", "cpu"), "must be a percentage of one CPU from above 0 to 100000, such as 50 or '150%', not a "
                           "string '100001%'")]),
