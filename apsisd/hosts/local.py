@@ -360,7 +360,8 @@ class LocalHost:
             # previous apsis, an operator) said so in the journal.
             records, notes = await self._journal_story(tracker)
             stopped, sent = outcome.requests_from_journal(records, notes)
-            tracker.writer = trust.writer_from_notes(notes, outcome.invocation_hex(snapshot.get("InvocationID")))
+            tracker.writer = tracker.writer or trust.writer_from_notes(
+                notes, outcome.invocation_hex(snapshot.get("InvocationID")))
             if tracker.writer is None and splits_output(snapshot):
                 uid = snapshot.get("UID")
                 tracker.split_uid = uid if isinstance(uid, int) and uid < 2**32 - 1 else os.geteuid()
@@ -403,7 +404,7 @@ class LocalHost:
         if started is None and finished is None and not tracker.events:
             raise RunNotFound(tracker.run_id)
         if started is not None and not tracker.started:
-            tracker.writer = trust.writer_from_notes(notes, started.invocation_id)
+            tracker.writer = tracker.writer or trust.writer_from_notes(notes, started.invocation_id)
             tracker.emit(started)
         if finished is None:
             log.warning("run %s: unit %s is gone and the journal does not say how it ended",
