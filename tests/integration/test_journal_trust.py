@@ -13,9 +13,12 @@ import pytest
 from apsisd.errors import RunNotFound
 from apsisd.hosts.local import LocalHost
 from apsisd.hosts.spec import RunSpec, Stream
+from apsisd.runs.state import State
 from apsisd.systemd import outcome
-from apsisd.types import RunId
+from apsisd.types import JobId, RunId
 from tests.integration.conftest import finished, hosted, new_run_id, output, wait_until
+from tests.integration.daemon import Daemon, with_daemon
+from tests.integration.test_daemon_output import get, post_json
 from tests.integration.test_recovery import start_elsewhere, unit_gone_or_ended
 
 # A stream to journald whose header names a unit, as PID 1's do (journald believes that only from root).
@@ -102,7 +105,7 @@ async def test_a_forged_start_does_not_make_a_run_nobody_started_exist(host: Loc
 @hosted()
 async def test_forged_lines_are_not_a_runs_output(host: LocalHost, user: str | None) -> None:
     run_id = new_run_id()
-    await host.start(RunSpec(run_id=run_id, job_id="report", user=user, shell="echo real; echo real err >&2"))
+    await host.start(RunSpec(run_id=run_id, job_id=JobId("report"), user=user, shell="echo real; echo real err >&2"))
     assert (await finished(host, run_id)).succeeded
     forge_output(run_id, "report")
     assert await output(host, run_id) == b"real\nreal err\n"
@@ -116,7 +119,7 @@ async def test_forged_lines_are_not_a_split_runs_output(host: LocalHost, user: s
     # Many at once: journald reads some of these lines only after their writer is gone, without its unit.
     run_ids = [new_run_id() for _ in range(10)]
     for run_id in run_ids:
-        await host.start(RunSpec(run_id=run_id, job_id="split", user=user, shell="echo out; echo err >&2",
+        await host.start(RunSpec(run_id=run_id, job_id=JobId("split"), user=user, shell="echo out; echo err >&2",
                                  split_output=True))
     for run_id in run_ids:
         await finished(host, run_id)
@@ -134,10 +137,42 @@ async def test_forged_lines_are_not_a_split_runs_output(host: LocalHost, user: s
 @hosted()
 async def test_forged_lines_are_not_followed_as_a_runs_output(host: LocalHost) -> None:
     run_id = new_run_id()
-    await host.start(RunSpec(run_id=run_id, job_id="slow", shell="echo one; sleep 2; echo two", split_output=True))
+    await host.start(RunSpec(run_id=run_id, job_id=JobId("slow"), shell="echo one; sleep 2; echo two",
+                             split_output=True))
     followed = []
     async for record in host.output(run_id, follow=True):
         followed.append(record.data)
         if record.data == b"one\n":
             forge_output(run_id, "slow")
     assert followed == [b"one\n", b"two\n"]
+
+
+@with_daemon()
+async def test_after_a_restart_apsisd_reports_the_real_end_and_output_whatever_was_forged(daemon: Daemon) -> None:
+    daemon.job("fails", "program: 'echo real; sleep 2; exit 1'\n")
+    daemon.job("splits", "program: {type: shell, command: 'echo out; echo err >&2; sleep 2; exit 1', "
+                         "output: {split: true}}\n")
+    await daemon.start()
+    for job_id in ("fails", "splits"):
+        await post_json("/api/v1/runs", {"job_id": job_id})
+    runs = await daemon.wait_runs(lambda runs: len(runs) == 2 and all(r.state is State.RUNNING for r in runs),
+                                  what="both running")
+    await daemon.kill()  # they end while no apsisd runs
+    for run in runs:
+        unit = f"apsis-{run.id}.service"
+        await wait_until(lambda unit=unit: unit_gone_or_ended(unit), "the unit to end", timeout=30)  # type: ignore[misc]
+        subprocess.run(["systemctl", "reset-failed", unit], check=True, timeout=30)  # gone: only the journal tells
+        forge_record(MESSAGE=f"{unit}: Main process exited, code=exited, status=0/SUCCESS", UNIT=unit,
+                     MESSAGE_ID=outcome.MSG_PROCESS_EXITED, EXIT_CODE="exited", EXIT_STATUS="0",
+                     INVOCATION_ID=invocation_of(unit))
+        forge_record(MESSAGE=f"{unit}: Deactivated successfully.", UNIT=unit, MESSAGE_ID=outcome.MSG_SUCCEEDED,
+                     INVOCATION_ID=invocation_of(unit))
+        forge_output(run.id, run.job_id or "")
+    await daemon.start()
+    runs = await daemon.wait_runs(lambda runs: all(r.finished for r in runs), what="both read back")
+    assert [(r.job_id, r.state, r.exit_code) for r in runs] == [("fails", State.FAILURE, 1),
+                                                                  ("splits", State.FAILURE, 1)]
+    fails, splits = runs
+    assert (await get(f"/api/v1/runs/{fails.id}/output"))[:2] == (200, b"real\n")
+    assert (await get(f"/api/v1/runs/{splits.id}/output?stream=stdout"))[:2] == (200, b"out\n")
+    assert (await get(f"/api/v1/runs/{splits.id}/output?stream=stderr"))[:2] == (200, b"err\n")
