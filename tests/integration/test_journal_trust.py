@@ -53,11 +53,12 @@ def forge_output(run_id: RunId, identifier: str) -> None:
 
 
 def invocation_of(unit: str) -> str:
-    """The unit's invocation id, from PID 1's record of its start (a forger may know it as well)."""
+    """The unit's invocation id, from PID 1's records of it (a forger may know it as well). Not only from
+    "Started": a program that exits at once may fail before PID 1 has seen it start."""
     subprocess.run(["journalctl", "--sync"], check=True, timeout=30)
-    out = subprocess.run(["journalctl", "-o", "json", f"UNIT={unit}", f"MESSAGE_ID={outcome.MSG_STARTED}", "_PID=1"],
+    out = subprocess.run(["journalctl", "-o", "json", f"UNIT={unit}", "_PID=1"],
                          capture_output=True, text=True, check=True, timeout=30).stdout
-    return str(json.loads(out.splitlines()[-1])["INVOCATION_ID"])
+    return str([json.loads(line) for line in out.splitlines()][-1]["INVOCATION_ID"])
 
 
 @hosted()
