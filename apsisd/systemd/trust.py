@@ -28,7 +28,7 @@ from apsisd.systemd.journal import entry_time
 from apsisd.types import RunId
 
 # The fields of an output record that decide whether it is the run's.
-PROVENANCE_FIELDS = "_SYSTEMD_UNIT,_SYSTEMD_INVOCATION_ID,_UID"
+PROVENANCE_FIELDS = "_SYSTEMD_UNIT,_SYSTEMD_INVOCATION_ID"
 NOTE_IDENTIFIER = "apsisd"
 
 
