@@ -1,0 +1,179 @@
+"""Templates in code a shell reads: the values go in the environment, the code only refers to them.
+
+A value pasted into shell code is code, however it is quoted: `shlex.quote`
+is right outside quotes and wrong inside them (`echo "got {{ a }}"` with
+`$(id)` ran id). So a shell never sees a value in its code. Each
+`{{ expression }}` of a shell command (`program: "..."`, `type: shell`) or
+of the script of an argv that runs a shell with `-c` becomes a reference
+to a variable of the run's environment: `"${APSIS_ARG_name}"` outside
+quotes, `${APSIS_ARG_name}` inside double quotes, both of which the shell
+expands to exactly the value, as one word, running nothing. An expression
+other than a plain name gets a variable of its own, APSIS_TEMPLATE_<n> (the
+n-th template of the text). Where a reference would not mean exactly the
+value (inside single quotes, a comment, a here-document, `$(( ))`...), and
+for `{% %}` statements (which would choose code by an arg), the job is
+refused when it is loaded, with what to write instead.
+"""
+from __future__ import annotations
+
+import functools
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jinja2
+
+from apsisd.calendars.calendar import Calendar
+from apsisd.errors import InvalidFields
+from apsisd.jobs.shell_contexts import SLOT, Context, slot_contexts
+from apsisd.jobs.templates import CONSTANTS, ENV, HELPERS, has_template, render
+
+ARG_PREFIX = "APSIS_ARG_"
+EXPRESSION_PREFIX = "APSIS_TEMPLATE_"
+# Variables apsisd sets for every run (apsisd.jobs.spec): `{{ run_id }}` and `{{ job_id }}` refer to them.
+RESERVED_VARIABLES = {"run_id": "APSIS_RUN_ID", "job_id": "APSIS_JOB_ID"}
+# The programs that read an argument as shell code after -c (argv items compared by their last path part).
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "ash", "yash", "posh"})
+# Long options of bash that take the next argument as their value.
+_LONG_WITH_VALUE = frozenset({"--rcfile", "--init-file"})
+_FIXES = {
+    Context.SINGLE: "end the quotes before it and start them again after it ('text '{t}' more'); if the quoted "
+                    "text is code for another program (awk, sed, sh -c, ssh), hand the value to that program as data "
+                    "instead: awk -v v={t} '... v ...', sh -c '... \"$1\"' sh {t}",
+    Context.ANSI: "end the $'...' quotes before it and start them again after it",
+    Context.BACKTICK: "write $( ... ) instead of backticks",
+    Context.PARAMETER: "assign it to a variable first (v={t}) and write $v inside the ${...}",
+    Context.ARITHMETIC: "bash evaluates what arithmetic expands as code; assign it to a variable first "
+                        "(v={t}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), then use $v",
+    Context.TEST: "bash may evaluate the operands of [[ ]] as arithmetic code; use [ ... ] (test) instead",
+    Context.COMMENT: "a template in a comment does nothing; take it out of the comment",
+    Context.HEREDOC: "assign it to a variable before the here-document (v={t}) and write $v in it",
+    Context.BACKSLASH: "take out the backslash: the template already gives the value as it is",
+    Context.DOLLAR: "take out the $: the template already gives the value, not a variable's name",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ShellCode:
+    """Shell code whose templates are references: `code`, and each variable's name and template."""
+
+    code: str
+    variables: tuple[tuple[str, str], ...]  # (variable name, template text rendering its value)
+
+
+@functools.lru_cache(maxsize=4096)
+def shell_code(text: str) -> ShellCode | list[str]:
+    """The code of `text` with references in place of its templates, or what is wrong with it.
+
+    Cached: the load check and every run of the job read the same text.
+    A template syntax error is reported by templates.check, and here only
+    as "cannot read"; bind() renders nothing of such a text.
+    """
+    try:
+        tokens = list(ENV.lex(text))
+    except jinja2.TemplateSyntaxError as exc:
+        return [f"template syntax error: {exc.message} (template line {exc.lineno})"]
+    code_parts, expressions, lines = [""], [], []  # code, then the template of each slot, and its line
+    expression: list[str] | None = None
+    for line, kind, value in tokens:
+        if kind == "data":
+            code_parts[-1] += value
+        elif kind == "variable_begin":
+            expression = []
+        elif kind == "variable_end" and expression is not None:
+            expressions.append("".join(expression).strip())
+            lines.append(line)
+            code_parts.append("")
+            expression = None
+        elif expression is not None:
+            expression.append(value)
+        elif kind in ("block_begin", "comment_begin", "raw_begin"):
+            return [_where(text, line) + "{% ... %} statements and {# #} comments cannot be used in shell code, "
+                    "where they would choose the code by an arg; write the choice in the shell "
+                    "(if [ {{ region }} = UK ]; then ...; fi)"]
+    if any(SLOT in part for part in code_parts):
+        return ["shell code must not hold NUL characters"]
+    contexts = slot_contexts(SLOT.join(code_parts))
+    out, variables, problems = [code_parts[0]], [], []
+    for index, (source, context, line) in enumerate(zip(expressions, contexts, lines, strict=True)):
+        name = _variable(source, index + 1)
+        template = "{{ " + source + " }}"
+        if context is Context.WORD:
+            out.append(f'"${{{name}}}"')
+        elif context is Context.QUOTED:
+            out.append(f"${{{name}}}")
+        else:
+            where = context.value if context in (Context.BACKSLASH, Context.DOLLAR) else f"inside {context.value}"
+            problems.append(f"{_where(text, line)}template {template} is {where}, where the shell cannot take it "
+                            f"as data; {_FIXES[context].replace('{t}', template)}")
+        out.append(code_parts[index + 1])
+        variables.append((name, template))  # a plain name's too: rendering it says if the run lacks that arg
+    if problems:
+        return problems
+    return ShellCode(code="".join(out), variables=tuple(variables))
+
+
+def check_shell(text: str) -> None:
+    """InvalidFields (at this field) with every template of `text` that shell code cannot take as data."""
+    if not has_template(text):
+        return
+    parsed = shell_code(text)
+    if isinstance(parsed, list) and not parsed[0].startswith("template syntax error"):  # that is check()'s to say
+        raise InvalidFields([((), message) for message in parsed])
+
+
+def bind_shell(text: str, args: Mapping[str, str], calendars: Mapping[str, Calendar]) -> tuple[str, dict[str, str]]:
+    """The code of `text` for a run with `args`, and the variables it refers to; InvalidFields if it cannot be."""
+    if not has_template(text):
+        return text, {}
+    parsed = shell_code(text)
+    if isinstance(parsed, list):
+        raise InvalidFields([((), message) for message in parsed])
+    return parsed.code, {name: render(template, args, calendars) for name, template in parsed.variables}
+
+
+@functools.lru_cache(maxsize=1024)
+def shell_script(argv: tuple[str, ...]) -> tuple[int | None, list[tuple[int, str]]]:
+    """The index of the shell code in an argv that runs a shell with -c (None if it runs none), and problems.
+
+    The shell is the first item named like one (so `env sh -c`, `nice bash
+    -c`, `/bin/dash -ec` count); its options are read as sh reads them. A
+    template at the start of an option or of the shell's first operand is
+    refused: a value such as `-c` would make the next argument code.
+    """
+    start = next((index for index, word in enumerate(argv) if posixpath.basename(word) in SHELLS), None)
+    if start is None:
+        return None, []
+    index, dash_c = start + 1, False
+    while index < len(argv):
+        word = argv[index]
+        if word.startswith(("{{", "{%", "{#")):
+            return None, [(index, f"a template at the start of an argument of the shell {argv[start]} before its "
+                                  "code could be read as an option (a value -c would make the next argument "
+                                  "code); put '--' before it, or text before the template")]
+        if word == "--":
+            index += 1
+            break
+        if len(word) < 2 or word[0] not in "-+":
+            break
+        if word.startswith("--"):
+            index += 2 if word in _LONG_WITH_VALUE else 1
+            continue
+        dash_c = dash_c or (word[0] == "-" and "c" in word)
+        index += 2 if word[-1] in "oO" else 1  # -o pipefail, -euo pipefail, -O extglob
+    return (index if dash_c and index < len(argv) else None), []
+
+
+def _variable(source: str, number: int) -> str:
+    """The variable a template refers to: APSIS_ARG_<name> for a plain name, else one of its own."""
+    if source in RESERVED_VARIABLES:
+        return RESERVED_VARIABLES[source]
+    if source.isidentifier() and source.isascii() and source not in CONSTANTS and source not in HELPERS:
+        return ARG_PREFIX + source
+    return f"{EXPRESSION_PREFIX}{number}"
+
+
+def _where(text: str, line: int) -> str:
+    """`(line N of the code) ` for a text of several lines; nothing for one line."""
+    return f"(line {line} of the code) " if "\n" in text.strip("\n") else ""
+
