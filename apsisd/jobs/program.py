@@ -32,7 +32,8 @@ from apsisd.hosts.spec import (
     NICE_RANGE,
     parse_signal,
 )
-from apsisd.jobs.shell_templates import bind_shell, check_shell, shell_script
+from apsisd.jobs.code_arguments import shell_script
+from apsisd.jobs.shell_templates import bind_shell, check_shell, code_argument_problems
 from apsisd.jobs.templates import Template, has_template, render
 from apsisd.quantities import parse_duration, parse_size
 
@@ -237,9 +238,10 @@ def _argv(value: Any) -> tuple[str, ...]:
         problems.append(((0,), "the program must not be empty"))
     if problems:
         raise InvalidFields(problems)
-    script, refusals = shell_script(tuple(argv))
+    refusals = code_argument_problems(tuple(argv))
     if refusals:
         raise InvalidFields([((index,), message) for index, message in refusals])
+    script = shell_script(tuple(argv))[0]
     if script is not None:
         try:
             check_shell(argv[script])

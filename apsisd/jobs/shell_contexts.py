@@ -13,6 +13,7 @@ not follow is refused rather than guessed.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 SLOT = "\0"  # no shell command holds a NUL (the program's parser refuses it)
 _BLANKS = " \t"
@@ -43,8 +44,16 @@ _HOLDERS = {"'": Context.SINGLE, "$'": Context.ANSI, "`": Context.BACKTICK, "${"
             "((": Context.ARITHMETIC, _ARITH_PAREN: Context.ARITHMETIC, "[[": Context.TEST, "#": Context.COMMENT}
 
 
-def slot_contexts(code: str) -> list[Context]:
-    """The context of each SLOT in `code`, in order."""
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One slot: its context, and the text of its simple command up to it (from the last `;`, `|`, newline...)."""
+
+    context: Context
+    command: str
+
+
+def scan(code: str) -> list[Slot]:
+    """Each SLOT of `code`, in order."""
     return _Lexer(code).run()
 
 
@@ -52,10 +61,11 @@ class _Lexer:
     def __init__(self, code: str) -> None:
         self.code = code
         self.stack = [_CODE]
-        self.found: list[Context] = []
+        self.starts = [0]  # where the current simple command of each level of plain code starts
+        self.found: list[Slot] = []
         self.heredocs: list[tuple[str, bool]] = []  # delimiter, tabs stripped (<<-): read after the line ends
 
-    def run(self) -> list[Context]:
+    def run(self) -> list[Slot]:
         code, i = self.code, 0
         while i < len(code):
             i = self.step(i, code[i], self.stack[-1])
@@ -65,7 +75,7 @@ class _Lexer:
         """Read what starts at `i`; the index after it."""
         code = self.code
         if char == SLOT:
-            self.found.append(self.context())
+            self.add(i, self.context())
             return i + 1
         if top == "#":
             if char == "\n":
@@ -79,7 +89,7 @@ class _Lexer:
         if char == "\\":
             if code[i + 1 : i + 2] == SLOT:
                 context = self.context()
-                self.found.append(Context.BACKSLASH if context in (Context.WORD, Context.QUOTED) else context)
+                self.add(i + 1, Context.BACKSLASH if context in (Context.WORD, Context.QUOTED) else context)
             return i + 2
         if top == "$'":
             if char == "'":
@@ -118,8 +128,14 @@ class _Lexer:
             return i + 2
         elif char == "(":
             self.stack.append(_SUBSHELL)
+            self.starts.append(i + 1)
         elif char == ")" and top in (_SUBSHELL, _COMMAND_SUB):
-            self.stack.pop()  # a `)` in plain code is a case pattern's end
+            self.stack.pop()
+            self.starts.pop()
+        elif char in ";&|\n" or char == ")":  # a `)` in plain code is a case pattern's end
+            self.starts[-1] = i + 1
+            if char == "\n" and self.heredocs:
+                return self.heredoc_bodies(i + 1)
         elif code.startswith("[[", i) and starts_word and code[i + 2 : i + 3] in ("", *_BLANKS, "\n"):
             self.stack.append("[[")
             return i + 2
@@ -130,8 +146,6 @@ class _Lexer:
             return i + 3  # a here-string: a word follows
         elif code.startswith("<<", i):
             return self.heredoc_operator(i + 2)
-        elif char == "\n" and self.heredocs:
-            return self.heredoc_bodies(i + 1)
         return i + 1
 
     def dollar(self, i: int) -> int:
@@ -140,7 +154,7 @@ class _Lexer:
         after = code[i + 1 : i + 2]
         if after == SLOT:
             context = self.context()
-            self.found.append(Context.DOLLAR if context in (Context.WORD, Context.QUOTED) else context)
+            self.add(i + 1, Context.DOLLAR if context in (Context.WORD, Context.QUOTED) else context)
             return i + 2
         if after == "'" and top != '"':
             self.stack.append("$'")
@@ -149,6 +163,7 @@ class _Lexer:
             return i + 3
         elif after == "(":
             self.stack.append(_COMMAND_SUB)
+            self.starts.append(i + 2)
         elif after == "{":
             self.stack.append("${")
         else:
@@ -176,7 +191,7 @@ class _Lexer:
         while i < len(code) and (quote or code[i] not in _WORD_END):
             char = code[i]
             if char == SLOT:
-                self.found.append(Context.HEREDOC)
+                self.add(i, Context.HEREDOC)
             elif quote and char == quote:
                 quote = ""
             elif not quote and char in "'\"":
@@ -198,12 +213,17 @@ class _Lexer:
                 end = code.find("\n", i)
                 end = len(code) if end < 0 else end
                 line = code[i:end]
-                self.found.extend(Context.HEREDOC for _ in range(line.count(SLOT)))
+                self.found.extend(Slot(Context.HEREDOC, "") for _ in range(line.count(SLOT)))
                 i = end + 1
                 if (line.lstrip("\t") if strip else line) == delimiter:
                     break
         self.heredocs = []
         return i
+
+    def add(self, i: int, context: Context) -> None:
+        """A slot at `i`: with its command's text when a reference may stand there."""
+        command = self.code[self.starts[-1] : i] if context in (Context.WORD, Context.QUOTED) else ""
+        self.found.append(Slot(context, command))
 
     def context(self) -> Context:
         """The context of a slot at the current position."""

@@ -10,14 +10,17 @@ quotes, `${APSIS_ARG_name}` inside double quotes, both of which the shell
 expands to exactly the value, as one word, running nothing. An expression
 other than a plain name gets a variable of its own, APSIS_TEMPLATE_<n> (the
 n-th template of the text). Where a reference would not mean exactly the
-value (inside single quotes, a comment, a here-document, `$(( ))`...), and
-for `{% %}` statements (which would choose code by an arg), the job is
-refused when it is loaded, with what to write instead.
+value (inside single quotes, a comment, a here-document, `$(( ))`...), in
+an argument that a program the shell starts runs as code (`sh -c "..."`,
+`eval`, `ssh host "..."`: see code_arguments), and for `{% %}` statements
+(which would choose code by an arg), the job is refused when it is loaded,
+with what to write instead.
 """
 from __future__ import annotations
 
 import functools
-import posixpath
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,17 +28,28 @@ import jinja2
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields
-from apsisd.jobs.shell_contexts import SLOT, Context, slot_contexts
+from apsisd.jobs.code_arguments import CODE_OPTIONS, code_arguments, program_name, shell_script
+from apsisd.jobs.shell_contexts import SLOT, Context, scan
 from apsisd.jobs.templates import CONSTANTS, ENV, HELPERS, has_template, render
 
 ARG_PREFIX = "APSIS_ARG_"
 EXPRESSION_PREFIX = "APSIS_TEMPLATE_"
 # Variables apsisd sets for every run (apsisd.jobs.spec): `{{ run_id }}` and `{{ job_id }}` refer to them.
 RESERVED_VARIABLES = {"run_id": "APSIS_RUN_ID", "job_id": "APSIS_JOB_ID"}
-# The programs that read an argument as shell code after -c (argv items compared by their last path part).
-SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "ash", "yash", "posh"})
-# Long options of bash that take the next argument as their value.
-_LONG_WITH_VALUE = frozenset({"--rcfile", "--init-file"})
+_KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "exec", "command"})
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_INTERPRETER_FIX = ("pass the value as an argument after the code and read it there (python3 -c '... sys.argv[1]' "
+                    "{{ a }}; perl -e '... $ARGV[0]' {{ a }}; node -e '... process.argv[1]' {{ a }})")
+_CODE_FIXES = {
+    **{name: _INTERPRETER_FIX for name in CODE_OPTIONS},
+    "sh": "give the shell the value as an argument after its code: sh -c '... \"$1\"' sh {{ a }}",
+    "eval": "eval only fixed text, and let it refer to a variable: v={{ a }}; eval 'cmd \"$v\"'",
+    "ssh": "ssh runs it with the remote shell; send the value on ssh's input instead: "
+           "printf '%s\\n' {{ a }} | ssh host 'read -r v; cmd \"$v\"'",
+    "watch": "watch runs it with sh -c; give the value as an argument: watch -x sh -c '... \"$1\"' sh {{ a }}",
+    **{name: "hand it the value as data (an argument, or an environment variable its code reads), not inside "
+             "its code" for name in ("su", "runuser", "flock", "script", "fish", "csh", "tcsh", "pwsh")},
+}
 _FIXES = {
     Context.SINGLE: "end the quotes before it and start them again after it ('text '{t}' more'); if the quoted "
                     "text is code for another program (awk, sed, sh -c, ssh), hand the value to that program as data "
@@ -93,12 +107,16 @@ def shell_code(text: str) -> ShellCode | list[str]:
                     "(if [ {{ region }} = UK ]; then ...; fi)"]
     if any(SLOT in part for part in code_parts):
         return ["shell code must not hold NUL characters"]
-    contexts = slot_contexts(SLOT.join(code_parts))
+    slots = scan(SLOT.join(code_parts))
     out, variables, problems = [code_parts[0]], [], []
-    for index, (source, context, line) in enumerate(zip(expressions, contexts, lines, strict=True)):
+    for index, (source, slot, line) in enumerate(zip(expressions, slots, lines, strict=True)):
         name = _variable(source, index + 1)
         template = "{{ " + source + " }}"
-        if context is Context.WORD:
+        context = slot.context
+        code_problem = _command_problem(slot.command) if context in (Context.WORD, Context.QUOTED) else None
+        if code_problem is not None:
+            problems.append(f"{_where(text, line)}template {template}: {code_problem}")
+        elif context is Context.WORD:
             out.append(f'"${{{name}}}"')
         elif context is Context.QUOTED:
             out.append(f"${{{name}}}")
@@ -132,36 +150,44 @@ def bind_shell(text: str, args: Mapping[str, str], calendars: Mapping[str, Calen
     return parsed.code, {name: render(template, args, calendars) for name, template in parsed.variables}
 
 
-@functools.lru_cache(maxsize=1024)
-def shell_script(argv: tuple[str, ...]) -> tuple[int | None, list[tuple[int, str]]]:
-    """The index of the shell code in an argv that runs a shell with -c (None if it runs none), and problems.
+def code_argument_problems(argv: tuple[str, ...]) -> list[tuple[int, str]]:
+    """Each item of an argv that holds a template and that a program of it runs as code (a shell's -c script
+    aside, which shell_code rewrites), with what to write instead."""
+    script, problems = shell_script(argv)
+    return problems or [(index, _runs_as_code(name)) for index, name in code_arguments(argv).items()
+                        if index != script and has_template(argv[index])]
 
-    The shell is the first item named like one (so `env sh -c`, `nice bash
-    -c`, `/bin/dash -ec` count); its options are read as sh reads them. A
-    template at the start of an option or of the shell's first operand is
-    refused: a value such as `-c` would make the next argument code.
-    """
-    start = next((index for index, word in enumerate(argv) if posixpath.basename(word) in SHELLS), None)
-    if start is None:
-        return None, []
-    index, dash_c = start + 1, False
-    while index < len(argv):
-        word = argv[index]
-        if word.startswith(("{{", "{%", "{#")):
-            return None, [(index, f"a template at the start of an argument of the shell {argv[start]} before its "
-                                  "code could be read as an option (a value -c would make the next argument "
-                                  "code); put '--' before it, or text before the template")]
-        if word == "--":
-            index += 1
-            break
-        if len(word) < 2 or word[0] not in "-+":
-            break
-        if word.startswith("--"):
-            index += 2 if word in _LONG_WITH_VALUE else 1
-            continue
-        dash_c = dash_c or (word[0] == "-" and "c" in word)
-        index += 2 if word[-1] in "oO" else 1  # -o pipefail, -euo pipefail, -O extglob
-    return (index if dash_c and index < len(argv) else None), []
+
+def _runs_as_code(program: str) -> str:
+    fix = _CODE_FIXES.get(program_name(program), _CODE_FIXES["sh"])
+    return f"{program} runs this argument as code, so a template in it would make an arg code; {fix}"
+
+
+def _command_problem(command: str) -> str | None:
+    """Why the slot at the end of `command` (a simple command's text up to it) is code for a program, if it is."""
+    words = _words(command + SLOT)
+    if not words:
+        return None
+    argv = tuple(word.replace(SLOT, "{{}}") for word in words)
+    code = code_arguments(argv)
+    if len(argv) - 1 in code:
+        return _runs_as_code(code[len(argv) - 1])
+    problems = shell_script(argv)[1]
+    return problems[0][1] if problems and problems[0][0] == len(argv) - 1 else None
+
+
+def _words(command: str) -> list[str]:
+    """The words of a simple command's text as sh splits them (leading assignments and keywords dropped);
+    none if it cannot tell."""
+    lexer = shlex.shlex(command + ('"' if command.count('"') % 2 else ""), posix=True)
+    lexer.whitespace_split, lexer.commenters = True, ""
+    try:
+        words = list(lexer)
+    except ValueError:
+        return []
+    while words and (words[0] in _KEYWORDS or _ASSIGNMENT.match(words[0])):
+        words.pop(0)
+    return words
 
 
 def _variable(source: str, number: int) -> str:

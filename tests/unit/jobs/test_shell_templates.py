@@ -18,10 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apsisd.errors import InvalidFields, InvalidFiles
+from apsisd.jobs.code_arguments import shell_script
 from apsisd.jobs.load import load_jobs
 from apsisd.jobs.program import Kind, bind, parse_program
-from apsisd.jobs.shell_contexts import SLOT, Context, slot_contexts
-from apsisd.jobs.shell_templates import shell_code, shell_script
+from apsisd.jobs.shell_contexts import SLOT, Context, scan
+from apsisd.jobs.shell_templates import shell_code
 
 ROOT = Path(__file__).resolve().parents[3]
 SHELLS = [shell for shell in ("/bin/sh", "bash", "zsh", "ksh", "mksh") if shutil.which(shell)]
@@ -118,7 +119,7 @@ CONTEXTS = [
 
 @pytest.mark.parametrize(("code", "expected"), CONTEXTS, ids=[code for code, _ in CONTEXTS])
 def test_each_slot_gets_its_context(code: str, expected: list[Context]) -> None:
-    assert slot_contexts(code.replace("\0", SLOT)) == expected
+    assert [slot.context for slot in scan(code.replace("\0", SLOT))] == expected
 
 
 REFUSED = [
@@ -151,6 +152,56 @@ REFUSED = [
 ]
 
 
+SH = "give the shell the value as an argument after its code: sh -c '... \"$1\"' sh {{ a }}"
+INTERPRETER = ("pass the value as an argument after the code and read it there (python3 -c '... sys.argv[1]' "
+               "{{ a }}; perl -e '... $ARGV[0]' {{ a }}; node -e '... process.argv[1]' {{ a }})")
+CODE = "runs this argument as code, so a template in it would make an arg code"
+NESTED = [
+    ('sh -c "echo {{ a }}"', f"template {{{{ a }}}}: sh {CODE}; {SH}"),
+    ('cd /srv && sudo -u batch /bin/bash -ec "make {{ a }}"', f"template {{{{ a }}}}: bash {CODE}; {SH}"),
+    ("find /srv -exec sh -c {{ a }} \\;", f"template {{{{ a }}}}: sh {CODE}; {SH}"),
+    ('if X=1 eval "v={{ a }}"; then :; fi', f"template {{{{ a }}}}: eval {CODE}; eval only fixed text, and let it "
+                                              "refer to a variable: v={{ a }}; eval 'cmd \"$v\"'"),
+    ('x=$(ssh -p 22 -lbatch host "backup {{ a }}")', f"template {{{{ a }}}}: ssh {CODE}; ssh runs it with the "
+                                                      "remote shell; send the value on ssh's input instead: printf "
+                                                      "'%s\\n' {{ a }} | ssh host 'read -r v; cmd \"$v\"'"),
+    ('echo | python3.11 -c "print({{ a }})"', f"template {{{{ a }}}}: python {CODE}; {INTERPRETER}"),
+    ("(su - batch -c 'true' && su -c {{ a }})", f"template {{{{ a }}}}: su {CODE}; hand it the value as data (an "
+                                                "argument, or an environment variable its code reads), not inside "
+                                                "its code"),
+    ("bash {{ a }} x", "template {{ a }}: a template at the start of an argument of the shell bash before its code "
+                       "could be read as an option (a value -c would make the next argument code); put '--' before "
+                       "it, or text before the template"),
+]
+
+
+@pytest.mark.parametrize(("command", "message"), NESTED, ids=[command for command, _ in NESTED])
+def test_a_template_in_an_argument_a_program_runs_as_code_is_refused(command: str, message: str) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_program(command)
+    assert caught.value.problems == [((), message)]
+
+
+@pytest.mark.parametrize("command", [
+    "sh -c 'echo \"$1\"' sh {{ a }}", "echo eval {{ a }}", "ssh {{ a }} uptime", "python3 -c 'import sys' {{ a }}",
+    "perl -ne 'print' -- {{ a }}", "sh -c true; printf %s {{ a }}", "watch_it {{ a }}",
+])
+def test_a_template_that_is_data_for_such_a_program_is_not_refused(command: str) -> None:
+    assert parse_program(command).command == command
+
+
+@pytest.mark.parametrize(("argv", "index", "program"), [
+    (["python3.11", "-c", "print('{{ a }}')"], 2, "python"), (["perl", "-e{{ a }}"], 1, "perl"),
+    (["ssh", "-i", "key", "-p22", "host", "ls {{ a }}"], 5, "ssh"), (["ssh", "--", "host", "x", "{{ a }}"], 4, "ssh"),
+    (["watch", "-n", "5", "{{ a }}"], 3, "watch"), (["flock", "/run/l", "-c", "{{ a }}"], 3, "flock"),
+])
+def test_an_argv_item_a_program_runs_as_code_may_hold_no_template(argv: list[str], index: int, program: str) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_program(argv)
+    ((path, message),) = caught.value.problems
+    assert path == (index,) and message.startswith(f"{program} runs this argument as code")
+
+
 @pytest.mark.parametrize(("command", "message"), REFUSED, ids=[command for command, _ in REFUSED])
 def test_a_template_where_a_reference_cannot_be_exact_is_refused_with_the_fix(command: str, message: str) -> None:
     with pytest.raises(InvalidFields) as caught:
@@ -165,7 +216,7 @@ def test_a_template_where_a_reference_cannot_be_exact_is_refused_with_the_fix(co
     (["sh", "-c", "x"], 2), (["/bin/bash", "-euxo", "pipefail", "-c", "x"], 4), (["env", "A=1", "zsh", "-lc", "x"], 4),
     (["nice", "-n5", "/usr/bin/dash", "--", "x"], None), (["dash", "-c", "--", "x", "y"], 3),
     (["bash", "--norc", "--rcfile", "f", "-c", "x"], 5), (["bash", "script.sh", "-c", "x"], None),
-    (["grep", "sh", "-c"], None), (["sh", "-c"], None), (["/bin/echo", "-c", "x"], None),
+    (["grep", "sh", "-c"], None), (["sh", "-c"], None), (["/bin/echo", "-c", "x"], None), (["sh", "-c", "{{ a }}"], 2),
 ])
 def test_the_script_of_an_argv_is_the_operand_after_a_shells_c_option(argv: list[str], script: int | None) -> None:
     assert shell_script(tuple(argv)) == (script, [])
