@@ -13,11 +13,14 @@ not follow is refused rather than guessed.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 SLOT = "\0"  # no shell command holds a NUL (the program's parser refuses it)
 _BLANKS = " \t"
 _WORD_END = " \t\n;&|()<>"
+# Characters that mean nothing to the lexer in any context: skipped in runs.
+_PLAIN = re.compile(r"[A-Za-z0-9 \t_\-./=,:@+%^~*?!]+")
 
 
 class Context(enum.Enum):
@@ -68,6 +71,10 @@ class _Lexer:
     def run(self) -> list[Slot]:
         code, i = self.code, 0
         while i < len(code):
+            plain = _PLAIN.match(code, i)
+            if plain is not None:
+                i = plain.end()
+                continue
             i = self.step(i, code[i], self.stack[-1])
         return self.found
 

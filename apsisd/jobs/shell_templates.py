@@ -28,14 +28,17 @@ import jinja2
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields
-from apsisd.jobs.code_arguments import CODE_OPTIONS, code_arguments, program_name, shell_script
+from apsisd.jobs.code_arguments import CODE_OPTIONS, FIRST_WORD, SHELLS, code_arguments, program_name, shell_script
 from apsisd.jobs.shell_contexts import SLOT, Context, scan
-from apsisd.jobs.templates import CONSTANTS, ENV, HELPERS, has_template, render
+from apsisd.jobs.templates import CONSTANTS, ENV, HELPERS, SIMPLE, has_template, render, simple_names
 
 ARG_PREFIX = "APSIS_ARG_"
 EXPRESSION_PREFIX = "APSIS_TEMPLATE_"
 # Variables apsisd sets for every run (apsisd.jobs.spec): `{{ run_id }}` and `{{ job_id }}` refer to them.
 RESERVED_VARIABLES = {"run_id": "APSIS_RUN_ID", "job_id": "APSIS_JOB_ID"}
+# A word that may name a program of code_arguments' tables: only then are a command's words read.
+_PROGRAMS = "|".join(sorted({*SHELLS, *CODE_OPTIONS, *FIRST_WORD, "ssh"}, key=len, reverse=True))
+_MAY_RUN_CODE = re.compile(rf"(?:^|[\s/\"'])(?:{_PROGRAMS})[0-9.]*(?:$|[\s\"'])")
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "exec", "command"})
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _INTERPRETER_FIX = ("pass the value as an argument after the code and read it there (python3 -c '... sys.argv[1]' "
@@ -83,28 +86,10 @@ def shell_code(text: str) -> ShellCode | list[str]:
     A template syntax error is reported by templates.check, and here only
     as "cannot read"; bind() renders nothing of such a text.
     """
-    try:
-        tokens = list(ENV.lex(text))
-    except jinja2.TemplateSyntaxError as exc:
-        return [f"template syntax error: {exc.message} (template line {exc.lineno})"]
-    code_parts, expressions, lines = [""], [], []  # code, then the template of each slot, and its line
-    expression: list[str] | None = None
-    for line, kind, value in tokens:
-        if kind == "data":
-            code_parts[-1] += value
-        elif kind == "variable_begin":
-            expression = []
-        elif kind == "variable_end" and expression is not None:
-            expressions.append("".join(expression).strip())
-            lines.append(line)
-            code_parts.append("")
-            expression = None
-        elif expression is not None:
-            expression.append(value)
-        elif kind in ("block_begin", "comment_begin", "raw_begin"):
-            return [_where(text, line) + "{% ... %} statements and {# #} comments cannot be used in shell code, "
-                    "where they would choose the code by an arg; write the choice in the shell "
-                    "(if [ {{ region }} = UK ]; then ...; fi)"]
+    split = _split(text)
+    if isinstance(split, str):
+        return [split]
+    code_parts, expressions, lines = split
     if any(SLOT in part for part in code_parts):
         return ["shell code must not hold NUL characters"]
     slots = scan(SLOT.join(code_parts))
@@ -129,6 +114,44 @@ def shell_code(text: str) -> ShellCode | list[str]:
     if problems:
         return problems
     return ShellCode(code="".join(out), variables=tuple(variables))
+
+
+def _split(text: str) -> tuple[list[str], list[str], list[int]] | str:
+    """The code around the templates of `text`, each template's expression and line; or why it cannot be.
+
+    A text of only `{{ name }}` templates (most) is split by a regular
+    expression; any other by Jinja's own lexer, which knows where its
+    expressions end (`{{ f("}}") }}`) and strips whitespace as `{{-` asks.
+    """
+    if simple_names(text) is not None:
+        matches = list(SIMPLE.finditer(text))
+        ends = [0, *(match.end() for match in matches)]
+        starts = [*(match.start() for match in matches), len(text)]
+        return ([text[end:start] for end, start in zip(ends, starts, strict=True)],
+                [match.group(1) for match in matches], [text.count("\n", 0, match.start()) + 1 for match in matches])
+    try:
+        tokens = list(ENV.lex(text))
+    except jinja2.TemplateSyntaxError as exc:
+        return f"template syntax error: {exc.message} (template line {exc.lineno})"
+    code_parts, expressions, lines = [""], [], []
+    expression: list[str] | None = None
+    for line, kind, value in tokens:
+        if kind == "data":
+            code_parts[-1] += value
+        elif kind == "variable_begin":
+            expression = []
+        elif kind == "variable_end" and expression is not None:
+            expressions.append("".join(expression).strip())
+            lines.append(line)
+            code_parts.append("")
+            expression = None
+        elif expression is not None:
+            expression.append(value)
+        elif kind in ("block_begin", "comment_begin", "raw_begin"):
+            return (_where(text, line) + "{% ... %} statements and {# #} comments cannot be used in shell code, "
+                    "where they would choose the code by an arg; write the choice in the shell "
+                    "(if [ {{ region }} = UK ]; then ...; fi)")
+    return code_parts, expressions, lines
 
 
 def check_shell(text: str) -> None:
@@ -165,6 +188,8 @@ def _runs_as_code(program: str) -> str:
 
 def _command_problem(command: str) -> str | None:
     """Why the slot at the end of `command` (a simple command's text up to it) is code for a program, if it is."""
+    if not _MAY_RUN_CODE.search(command):
+        return None  # most commands: no program of the tables in them
     words = _words(command + SLOT)
     if not words:
         return None

@@ -90,7 +90,7 @@ def render(text: str, args: Mapping[str, str], calendars: Mapping[str, Calendar]
     """
     if not has_template(text):
         return text
-    simple = _simple_names(text)
+    simple = simple_names(text)
     if simple is not None and simple <= args.keys():
         return SIMPLE.sub(lambda match: str(args[match.group(1)]), text)
     helpers = _helpers(calendars)
@@ -119,7 +119,7 @@ def _parse(text: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]
 
     Cached: many jobs share the same command text.
     """
-    simple = _simple_names(text)
+    simple = simple_names(text)
     if simple is not None:
         return simple, (), ()
     try:
@@ -140,7 +140,7 @@ def _parse(text: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]
     return frozenset(meta.find_undeclared_variables(ast)), tuple(literals), tuple(wrong)
 
 
-def _simple_names(text: str) -> frozenset[str] | None:
+def simple_names(text: str) -> frozenset[str] | None:
     """The names in a template made only of `{{ name }}` expressions; None for any other template.
 
     Jinja would read such a template the same way (the value of each name as

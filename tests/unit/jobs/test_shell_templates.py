@@ -279,3 +279,12 @@ def test_the_shipped_examples_hold_no_value_in_their_code() -> None:
         code = program.command if program.kind is Kind.SHELL else " ".join(program.argv or ())
         if program.kind is Kind.SHELL or shell_script(job.program.argv or ())[0] is not None:
             assert hostile not in (code or ""), job.id
+
+
+def test_a_value_that_looks_like_a_template_is_never_rendered_again() -> None:
+    value = "{{ run_id }}{% for x in range(9) %}x{% endfor %}{# #}"
+    args = {"a": value, "run_id": "r1", "job_id": "j"}
+    shell = bind(parse_program('echo {{ a }} "{{ a | lower }}"'), args, {})
+    assert dict(shell.env) == {"APSIS_ARG_a": value, "APSIS_TEMPLATE_2": value.lower()}
+    argv = bind(parse_program(["/bin/echo", "{{ a }}", "{{ a }}{{ run_id }}"]), args, {})
+    assert argv.argv == ("/bin/echo", value, value + "r1")
