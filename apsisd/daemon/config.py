@@ -70,8 +70,10 @@ class Config:
     `calendars_dir` is read besides the holiday calendars of `jobs_dir`
     (which are always read); it defaults to the jobs folder itself.
     `waiting_max_time` None: a run may wait for its conditions forever.
-    `api_group`: the operators' group on the API's socket; `api_others`:
-    "read" lets anyone else on the socket read, "none" refuses them.
+    `api_group`: the operators' group on the API's socket; `api_admin_group`:
+    the admins' (None: root and apsisd's user only); `api_others`: "read"
+    lets anyone else on the socket read, "none" refuses them;
+    `api_adhoc_users`: the only users ad hoc runs may run as (None: any).
     `api_tokens`: the file of the TCP callers' tokens (api/tokens.py);
     `api_tls_cert`, `api_tls_key`: the TLS certificate and key of every TCP
     address (both or neither; only loopback addresses may go without).
@@ -92,7 +94,9 @@ class Config:
     waiting_max_time: float | None
     api_listen: tuple[str, ...]
     api_group: str
+    api_admin_group: str | None
     api_others: str
+    api_adhoc_users: frozenset[str] | None
     api_tokens: Path | None
     api_tls_cert: Path | None
     api_tls_key: Path | None
@@ -138,7 +142,8 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
         "jobs_dir": folder / "jobs", "state_dir": _default_state(privileged, env), "log_level": LogLevel.INFO,
         "schedule": Scheduling(), "waiting_max_time": None,
         "reload_watch": True, "reload_debounce": RELOAD_DEBOUNCE, "reload_max_delay": RELOAD_MAX_DELAY,
-        "api_group": API_GROUP, "api_others": "none", "api_tokens": None, "api_tls_cert": None, "api_tls_key": None,
+        "api_group": API_GROUP, "api_admin_group": None, "api_others": "none", "api_adhoc_users": None,
+        "api_tokens": None, "api_tls_cert": None, "api_tls_key": None,
         "metrics_per_job_limit": PER_JOB_LIMIT,
         **(_read_file(file) if found else {}),
         **{name: getattr(overrides, name) for name in Overrides.__dataclass_fields__
@@ -233,7 +238,9 @@ def _read_api(table: Fields, base: Path) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "api_listen": table.take("listen", _listen(base), None),
         "api_group": table.take("group", _group_name, None),
+        "api_admin_group": table.take("admin_group", _group_name, None),
         "api_others": table.take("others", _others, None),
+        "api_adhoc_users": table.take("adhoc_users", lambda value: frozenset(each(_user_name)(value)), None),
         "api_tokens": table.take("tokens", _path(base, "file"), None),
         "api_tls_cert": table.take("tls_cert", _path(base, "file"), None),
         "api_tls_key": table.take("tls_key", _path(base, "file"), None),
@@ -275,6 +282,13 @@ def _loopback(host: str) -> bool:
 def _group_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or "\0" in value or ":" in value:
         raise invalid(f"must be the name of a group, such as apsis, not {describe(value)}")
+    return value.strip()
+
+
+def _user_name(value: Any) -> str:
+    """One of [api] adhoc_users: a name, as systemd's User= would not take an all-digits one for a name."""
+    if not isinstance(value, str) or not value.strip() or "\0" in value or ":" in value or value.strip().isdigit():
+        raise invalid(f"must be a user's name (not a uid), such as batch, not {describe(value)}")
     return value.strip()
 
 

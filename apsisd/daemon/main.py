@@ -155,7 +155,8 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
 
     loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(reload("SIGHUP"), "reload:SIGHUP"))
     # Served before anything starts: an address that cannot be served (ServeError) stops apsisd cleanly.
-    policy = Policy(group=config.api_group, others_read=config.api_others == "read")
+    policy = Policy(group=config.api_group, admin_group=config.api_admin_group, others_read=config.api_others == "read",
+                    adhoc_users=config.api_adhoc_users)
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
                      started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens)
     api = await serve_api(make_app(state), config.api_listen, tcp.tls)

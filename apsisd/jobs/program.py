@@ -8,6 +8,11 @@ see shell_templates. A typed field (a duration, a size, a path, a
 signal...) whose text holds a `{{ template }}` cannot be checked before its
 run's args are known: it is kept as a Template and checked by bind(), when
 the run is bound. Its template itself is checked when the job is loaded.
+
+`credentials` and `encrypted_credentials` (a credential's name -> the file
+systemd reads for it) are how a secret reaches a program: env values are
+unit properties that every local user reads with `systemctl show`. They
+take no template: systemd reads the file as root, and no arg may choose it.
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields, SpecError, invalid
 from apsisd.fields import Fields, boolean, describe, remembered, string, string_map
 from apsisd.hosts.spec import (
+    CREDENTIAL_NAME,
+    CREDENTIAL_NAME_WANTED,
     DEFAULT_GRACE_PERIOD,
     DEFAULT_STOP_SIGNAL,
     ENV_NAME,
@@ -30,6 +37,7 @@ from apsisd.hosts.spec import (
     MAX_CPU_PERCENT,
     MAX_SECONDS,
     NICE_RANGE,
+    credential_path_problem,
     parse_signal,
 )
 from apsisd.jobs.code_arguments import shell_script
@@ -96,6 +104,8 @@ class Program:
     limits: Limits = NO_LIMITS
     output: Output = DEFAULT_OUTPUT
     host: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    encrypted_credentials: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
 
 def parse_program(value: Any) -> Program:
@@ -121,13 +131,19 @@ def parse_program(value: Any) -> Program:
     argv = fields.take("argv", _argv) if kind is Kind.EXEC else None
     parsed = Program(
         kind=kind, command=command, argv=argv,
-        user=fields.take("user", _name, None), group=fields.take("group", _name, None),
+        user=fields.take("user", _account, None), group=fields.take("group", _account, None),
         env=fields.take("env", _ENV, EMPTY), cwd=fields.take("cwd", _DEFERRED["cwd"], None),
         timeout=fields.take("timeout", _DEFERRED["timeout"], None),
         stop=fields.take("stop", _STOP, DEFAULT_STOP), limits=fields.take("limits", _LIMITS, NO_LIMITS),
         output=fields.take("output", _OUTPUT, DEFAULT_OUTPUT), host=fields.take("host", _name, None),
+        credentials=fields.take("credentials", _CREDENTIALS, EMPTY),
+        encrypted_credentials=fields.take("encrypted_credentials", _CREDENTIALS, EMPTY),
     )
     fields.done()
+    both = sorted(parsed.credentials.keys() & parsed.encrypted_credentials.keys())
+    if both:
+        raise InvalidFields([(("encrypted_credentials", name), "is also in credentials; give each name once")
+                             for name in both])
     return parsed
 
 
@@ -263,6 +279,16 @@ def _name(value: Any) -> str:
     return text
 
 
+def _account(value: Any) -> str:
+    """A user or group, fixed by the file: a template would let whoever gives the args choose it (docs/api.md,
+    Rights: an operator may give args, only an admin may choose whom a program runs as)."""
+    text = _name(value)
+    if has_template(text):
+        raise invalid("must be a name or a numeric id, not a template: an arg would choose whom the program runs "
+                      "as, and args are an operator's to give; write one job per user")
+    return text
+
+
 def _env(value: Any) -> Mapping[str, str]:
     env = string_map(value)
     problems: list[tuple[tuple[str | int, ...], str]] = [
@@ -271,6 +297,20 @@ def _env(value: Any) -> Mapping[str, str]:
     if problems:
         raise InvalidFields(problems)
     return MappingProxyType(env)
+
+
+def _credentials(value: Any) -> Mapping[str, str]:
+    files = string_map(value)
+    problems: list[tuple[tuple[str | int, ...], str]] = [
+        ((name,), CREDENTIAL_NAME_WANTED) for name in files if not CREDENTIAL_NAME.match(name)]
+    for name, path in files.items():
+        problem = "takes no template: systemd reads the file as root, and no arg may choose which" if (
+            has_template(path)) else credential_path_problem(path)
+        if problem is not None:
+            problems.append(((name,), problem))
+    if problems:
+        raise InvalidFields(problems)
+    return MappingProxyType(files)
 
 
 def _cwd(value: Any) -> str:
@@ -381,6 +421,7 @@ _DEFERRED: dict[str, Callable[[Any], Any]] = {
     }.items()
 }
 _ENV = remembered(_env)
+_CREDENTIALS = remembered(_credentials)
 _STOP = remembered(_stop)
 _LIMITS = remembered(_limits)
 _OUTPUT = remembered(_output)

@@ -173,6 +173,12 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
             props.append(["Group", Variant("s", spec.group)])
     if spec.env:
         props.append(["Environment", Variant("as", [f"{k}={v}" for k, v in spec.env.items()])])
+    # A credential's file is read by systemd as root at the start; the unit's properties hold only its path.
+    if spec.credentials:
+        props.append(["LoadCredential", Variant("a(ss)", [[name, path] for name, path in spec.credentials.items()])])
+    if spec.encrypted_credentials:
+        props.append(["LoadCredentialEncrypted", Variant("a(ss)", [
+            [name, path] for name, path in spec.encrypted_credentials.items()])])
     if spec.cwd is not None:
         props.append(["WorkingDirectory", Variant("s", spec.cwd)])
     if spec.memory_max is not None:

@@ -46,6 +46,10 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("a stop signal and a grace period from the args",
      "{type: shell, command: 'true', stop: {signal: '{{ minutes }}', grace_period: '{{ minutes }}m'}}",
      {"shell": "true", "stop_signal": signal.SIGINT, "grace_period": 120.0}),
+    ("credentials, as files for systemd to read",
+     "{type: exec, argv: [/bin/ls], credentials: {token: /etc/token}, encrypted_credentials: {db: /etc/db.cred}}",
+     {"argv": ("/bin/ls",), "stop_signal": signal.SIGTERM, "credentials": {"token": "/etc/token"},
+      "encrypted_credentials": {"db": "/etc/db.cred"}}),
     ("output kept apart", "{type: exec, argv: [/bin/ls], output: {split: true}}",
      {"argv": ("/bin/ls",), "stop_signal": signal.SIGTERM, "split_output": True}),
     # A no-op runs too, as a unit that sleeps its duration and exits 0, or 1 when it is to fail.
