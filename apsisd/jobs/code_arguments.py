@@ -27,7 +27,7 @@ CODE_OPTIONS = {
     "pwsh": ("-c", "-Command", "-command"), "su": ("-c", "--command", "--session-command"),
     "runuser": ("-c", "--command", "--session-command"), "flock": ("-c", "--command"), "script": ("-c", "--command"),
 }
-FIRST_WORD = frozenset({"eval", "watch"})  # as the command itself: every argument is code
+FIRST_WORD = frozenset({"eval", "watch", "let"})  # as the command itself: every argument is code (let: arithmetic)
 _SSH_OPTIONS_WITH_VALUE = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
 TEMPLATE_STARTS = ("{{", "{%", "{#")
 

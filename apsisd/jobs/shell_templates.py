@@ -49,6 +49,8 @@ _CODE_FIXES = {
     "eval": "eval only fixed text, and let it refer to a variable: v={{ a }}; eval 'cmd \"$v\"'",
     "ssh": "ssh runs it with the remote shell; send the value on ssh's input instead: "
            "printf '%s\\n' {{ a }} | ssh host 'read -r v; cmd \"$v\"'",
+    "let": "bash evaluates let's arithmetic as code; assign it to a variable first (v={{ a }}), check it is a "
+           "number (case $v in ''|*[!0-9]*) exit 2;; esac), then let n=v+1",
     "watch": "watch runs it with sh -c; give the value as an argument: watch -x sh -c '... \"$1\"' sh {{ a }}",
     **{name: "hand it the value as data (an argument, or an environment variable its code reads), not inside "
              "its code" for name in ("su", "runuser", "flock", "script", "fish", "csh", "tcsh", "pwsh")},

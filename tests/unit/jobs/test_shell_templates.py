@@ -169,6 +169,9 @@ NESTED = [
     ("(su - batch -c 'true' && su -c {{ a }})", f"template {{{{ a }}}}: su {CODE}; hand it the value as data (an "
                                                 "argument, or an environment variable its code reads), not inside "
                                                 "its code"),
+    ("let n={{ a }}+1", f"template {{{{ a }}}}: let {CODE}; bash evaluates let's arithmetic as code; assign it to "
+                        "a variable first (v={{ a }}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), "
+                        "then let n=v+1"),
     ("bash {{ a }} x", "template {{ a }}: a template at the start of an argument of the shell bash before its code "
                        "could be read as an option (a value -c would make the next argument code); put '--' before "
                        "it, or text before the template"),
