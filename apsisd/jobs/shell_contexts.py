@@ -21,6 +21,7 @@ _BLANKS = " \t"
 _WORD_END = " \t\n;&|()<>"
 # Characters that mean nothing to the lexer in any context: skipped in runs.
 _PLAIN = re.compile(r"[A-Za-z0-9 \t_\-./=,:@+%^~*?!]+")
+_WORD = re.compile(r"[^ \t]+")
 
 
 class Context(enum.Enum):
@@ -65,6 +66,7 @@ class _Lexer:
         self.code = code
         self.stack = [_CODE]
         self.starts = [0]  # where the current simple command of each level of plain code starts
+        self.cases = [0]  # how many `case` statements are open at each level: their patterns end in `)`
         self.found: list[Slot] = []
         self.heredocs: list[tuple[str, bool]] = []  # delimiter, tabs stripped (<<-): read after the line ends
 
@@ -73,6 +75,8 @@ class _Lexer:
         while i < len(code):
             plain = _PLAIN.match(code, i)
             if plain is not None:
+                if self.stack[-1] in _CODE_KINDS:
+                    self.keywords(i, plain.end())
                 i = plain.end()
                 continue
             i = self.step(i, code[i], self.stack[-1])
@@ -136,9 +140,11 @@ class _Lexer:
         elif char == "(":
             self.stack.append(_SUBSHELL)
             self.starts.append(i + 1)
-        elif char == ")" and top in (_SUBSHELL, _COMMAND_SUB):
+            self.cases.append(0)
+        elif char == ")" and top in (_SUBSHELL, _COMMAND_SUB) and not self.cases[-1]:
             self.stack.pop()
             self.starts.pop()
+            self.cases.pop()
         elif char in ";&|\n" or char == ")":  # a `)` in plain code is a case pattern's end
             self.starts[-1] = i + 1
             if char == "\n" and self.heredocs:
@@ -154,6 +160,16 @@ class _Lexer:
         elif code.startswith("<<", i):
             return self.heredoc_operator(i + 2)
         return i + 1
+
+    def keywords(self, start: int, end: int) -> None:
+        """Count the `case` and `esac` words of plain text from `start` to `end`."""
+        code = self.code
+        for word in _WORD.finditer(code, start, end):
+            if word.group() not in ("case", "esac"):
+                continue
+            before, after = word.start() - 1, word.end()
+            if (before < 0 or code[before] in _WORD_END) and (after == len(code) or code[after] in _WORD_END):
+                self.cases[-1] = max(0, self.cases[-1] + (1 if word.group() == "case" else -1))
 
     def dollar(self, i: int) -> int:
         """`$` and what it starts: `$'`, `$(`, `$((`, `${` (in double quotes only the last three)."""
@@ -171,6 +187,7 @@ class _Lexer:
         elif after == "(":
             self.stack.append(_COMMAND_SUB)
             self.starts.append(i + 2)
+            self.cases.append(0)
         elif after == "{":
             self.stack.append("${")
         else:

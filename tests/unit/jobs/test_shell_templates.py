@@ -52,6 +52,7 @@ POSITIONS = [
     ("printf '%s\\0' \"$(printf '%s.' {{ a }})\"", lambda a, b: [a + "."]),
     ("printf '%s\\0' $(printf '%s' x{{ b }}x | wc -c)", lambda a, b: [str(len(("x" + b + "x").encode()))]),
     ("case {{ a }} in *) printf '%s\\0' \"{{ a }}\";; esac", lambda a, b: [a]),
+    ("printf '%s\\0' \"$(case 1 in 1) printf '%s.' {{ a }};; esac)\"", lambda a, b: [a + "."]),
     ("for x in {{ a }} {{ b }}; do printf '%s\\0' \"$x\"; done", lambda a, b: [a, b]),
     ("if [ {{ a }} = {{ b }} ]; then :; fi 2>/dev/null\nprintf '%s\\0' \\\n  {{ b }} # the end", lambda a, b: [b]),
 ]
@@ -114,6 +115,8 @@ CONTEXTS = [
     ("echo \\\0 \"\\\0\" \\\\\0 $\0 \"$\0\" '$\0'", [Context.BACKSLASH, Context.BACKSLASH, Context.WORD,
                                                      Context.DOLLAR, Context.DOLLAR, Context.SINGLE]),
     ("case a in a) echo \0;; esac; echo \"\0\"", [Context.WORD, Context.QUOTED]),
+    ('echo "$(case a in a|(b)) echo \0;; esac) \0" "$(x=esac; (echo) \0)"', [Context.WORD, Context.QUOTED,
+                                                                               Context.WORD]),
 ]
 
 
