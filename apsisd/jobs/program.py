@@ -2,7 +2,9 @@
 
 Three forms: a string (a shell command for /bin/sh -c), a list (an argv,
 executed without a shell), or a mapping with `type` shell, exec or no-op and
-the systemd-native fields. A typed field (a duration, a size, a path, a
+the systemd-native fields. Templates in code a shell reads (the command, or
+the script of an argv that runs `sh -c`) never put a value in the code:
+see shell_templates. A typed field (a duration, a size, a path, a
 signal...) whose text holds a `{{ template }}` cannot be checked before its
 run's args are known: it is kept as a Template and checked by bind(), when
 the run is bound. Its template itself is checked when the job is loaded.
@@ -38,13 +40,14 @@ from apsisd.hosts.spec import (
     credential_path_problem,
     parse_signal,
 )
+from apsisd.jobs.code_arguments import shell_script
+from apsisd.jobs.shell_templates import bind_shell, check_shell, code_argument_problems
 from apsisd.jobs.templates import Template, has_template, render
 from apsisd.quantities import parse_duration, parse_size
 
 T = TypeVar("T")
 EMPTY: Mapping[str, str] = MappingProxyType({})
 DEFAULT_SIGNAL = parse_signal(DEFAULT_STOP_SIGNAL)
-SHELL_COMMAND = ("program", "command")  # the path of the one field /bin/sh reads as a command
 
 
 class Kind(enum.StrEnum):
@@ -108,7 +111,7 @@ class Program:
 def parse_program(value: Any) -> Program:
     """The program from its job-file value; InvalidFields with every problem otherwise."""
     if isinstance(value, str):
-        return Program(kind=Kind.SHELL, command=_command(value))
+        return Program(kind=Kind.SHELL, command=_shell_command(value))
     if isinstance(value, list):
         return Program(kind=Kind.EXEC, argv=_argv(value))
     if not isinstance(value, Mapping):
@@ -124,7 +127,7 @@ def parse_program(value: Any) -> Program:
                          success=fields.take("success", _DEFERRED["success"], True))
         fields.done()
         return parsed
-    command = fields.take("command", _command) if kind is Kind.SHELL else None
+    command = fields.take("command", _shell_command) if kind is Kind.SHELL else None
     argv = fields.take("argv", _argv) if kind is Kind.EXEC else None
     parsed = Program(
         kind=kind, command=command, argv=argv,
@@ -147,20 +150,27 @@ def parse_program(value: Any) -> Program:
 def bind(program: Program, args: Mapping[str, str], calendars: Mapping[str, Calendar]) -> Program:
     """The program of one run: every template rendered with `args`, every deferred field checked.
 
-    In a shell command every template's value is quoted for the shell, so an arg (which an operator may type
-    through the API) is always one word of the command, never a command of its own.
+    In code a shell reads, templates are references to environment variables
+    (shell_templates), and the values go into the program's env: an arg (which
+    an operator may type through the API) is always data, never code.
 
     InvalidFields (paths as in the job file, under `program`) if a template
     fails or a rendered value is not valid for its field.
     """
     problems: list[tuple[tuple[str | int, ...], str]] = []
+    script = _script_path(program)
+    variables: dict[str, str] = {}
 
     def fill(value: Any, path: tuple[str | int, ...]) -> Any:
         try:
             if isinstance(value, Template):
                 return value.parse(render(value.text, args, calendars))
+            if isinstance(value, str) and path == script:
+                code, values = bind_shell(value, args, calendars)
+                variables.update(values)
+                return code
             if isinstance(value, str):
-                return render(value, args, calendars, shell=path == SHELL_COMMAND and program.kind is Kind.SHELL)
+                return render(value, args, calendars)
         except InvalidFields as exc:
             problems.extend(exc.under(*path).problems)
             return value
@@ -180,7 +190,17 @@ def bind(program: Program, args: Mapping[str, str], calendars: Mapping[str, Cale
     bound = fill_fields(program, ("program",))
     if problems:
         raise InvalidFields(problems)
-    return bound  # type: ignore[no-any-return]
+    return dataclasses.replace(bound, env=MappingProxyType({**bound.env, **variables})) if variables else bound
+
+
+def _script_path(program: Program) -> tuple[str | int, ...] | None:
+    """The path of the field a shell reads as code: the command, the script of an argv running sh -c, or None."""
+    if program.kind is Kind.SHELL:
+        return ("program", "command")
+    if program.kind is Kind.EXEC and program.argv is not None:
+        index = shell_script(program.argv)[0]
+        return None if index is None else ("program", "argv", index)
+    return None
 
 
 def deferred(parse: Callable[[Any], T]) -> Callable[[Any], T | Template]:
@@ -212,6 +232,13 @@ def _command(value: Any) -> str:
     return text
 
 
+def _shell_command(value: Any) -> str:
+    """A shell command whose templates can all be handed to the shell as data (else refused, with the fix)."""
+    text = _command(value)
+    check_shell(text)
+    return text
+
+
 def _argv(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise invalid(f"must be a non-empty list: the program, then its arguments, not {describe(value)}; "
@@ -227,6 +254,15 @@ def _argv(value: Any) -> tuple[str, ...]:
         problems.append(((0,), "the program must not be empty"))
     if problems:
         raise InvalidFields(problems)
+    refusals = code_argument_problems(tuple(argv))
+    if refusals:
+        raise InvalidFields([((index,), message) for index, message in refusals])
+    script = shell_script(tuple(argv))[0]
+    if script is not None:
+        try:
+            check_shell(argv[script])
+        except InvalidFields as exc:
+            raise exc.under(script) from None
     return tuple(argv)
 
 
