@@ -19,7 +19,7 @@ import yaml
 from apsisd.calendars.calendar import Calendar
 from apsisd.calendars.spec import SPEC_HELP, weekday_set
 from apsisd.errors import FileProblem, InvalidFields, InvalidFiles, format_path, invalid
-from apsisd.fields import Fields, describe, each, string
+from apsisd.fields import Fields, bounded, describe, each, string
 
 TEXT_SUFFIX = ".calendar"
 YAML_SUFFIX = ".calendar.yaml"
@@ -148,7 +148,7 @@ def holiday(value: Any) -> date:
 
 
 def _weekdays(value: Any) -> frozenset[int]:
-    text = string(value)
+    text = bounded(string(value), "a weekday set")
     weekdays = weekday_set(text)
     if weekdays is None:
         raise invalid(f"{text!r} is not a set of weekdays; use {SPEC_HELP}")
