@@ -21,7 +21,7 @@ from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, 
 from apsisd.jobs import read_ahead
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.parse import JobParser
-from apsisd.jobs.yaml_source import read_job_file
+from apsisd.yaml_source import read_job_file
 from apsisd.types import JobId
 
 JOB_SUFFIX = ".yaml"

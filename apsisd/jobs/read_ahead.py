@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from apsisd.errors import FileProblem, InvalidFiles
-from apsisd.jobs.yaml_source import read_job_file
+from apsisd.yaml_source import read_job_file
 
 HELPERS = 2  # with this process checking, two keep it busy (one leaves it waiting a fifth of the time)
 CHUNK = 250  # files per request: sending costs nothing next to reading them, and the first comes back at once

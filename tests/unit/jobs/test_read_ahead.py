@@ -10,7 +10,7 @@ import pytest
 from apsisd.errors import FileProblem, InvalidFiles
 from apsisd.jobs import read_ahead
 from apsisd.jobs.load import load_jobs
-from apsisd.jobs.yaml_source import read_job_file
+from apsisd.yaml_source import read_job_file
 
 FILES = {
     "plain.yaml": "params: [date]\nschedule: {type: interval, interval: 1h}\nprogram: echo {{ date }}\n",
