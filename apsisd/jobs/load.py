@@ -11,6 +11,7 @@ since the operator surely meant them as jobs. Any other file (README.md,
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,10 +22,13 @@ from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, 
 from apsisd.jobs import read_ahead
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.parse import JobParser
-from apsisd.yaml_source import read_job_file
 from apsisd.types import JobId
+from apsisd.yaml_source import read_yaml_file
 
 JOB_SUFFIX = ".yaml"
+MAX_PROBLEMS = 100  # reported per file
+
+log = logging.getLogger(__name__)
 
 
 class NoJobsFolder(ApsisError):
@@ -82,7 +86,8 @@ def _results(top: str, files: list[str], parser: JobParser) -> Iterator[Job | li
     if not helpers:
         return (load_job(top, job_id, parser) for job_id in files)
     reads = read_ahead.read_files([job_path(top, job_id) for job_id in files], helpers)
-    return (problems if problems is not None else _checked(top, job_id, value, parser)
+    return (_capped(problems, len(problems), job_path(top, job_id)) if problems is not None
+            else _checked(top, job_id, value, parser)
             for job_id, (value, problems) in zip(files, reads, strict=True))
 
 
@@ -91,7 +96,7 @@ def _checked(top: str, job_id: str, value: Any, parser: JobParser) -> Job | list
     file is loaded again here."""
     try:
         return parser.parse(job_id, value)
-    except (InvalidFields, InvalidFiles):
+    except Exception:  # InvalidFields (or anything else load_job makes a problem of)
         return load_job(top, job_id, parser)
 
 
@@ -120,13 +125,31 @@ def job_path(folder: Path | str, job_id: str) -> str:
 
 
 def load_job(folder: Path | str, job_id: str, parser: JobParser) -> Job | list[FileProblem]:
-    """The job `job_id` of `folder`, or every problem of its file."""
+    """The job `job_id` of `folder`, or the problems of its file (the first MAX_PROBLEMS).
+
+    Never raises: whatever a file holds, it is its own problem, so one file cannot stop a folder from loading
+    (or a reload, or the daemon). An error no check foresaw is a bug, reported as the file's problem and logged
+    with its traceback.
+    """
     file = job_path(folder, job_id)
     try:
-        document = read_job_file(file)
+        document = read_yaml_file(file)
         return parser.parse(job_id, document.value)
     except InvalidFiles as exc:
-        return exc.problems
+        return _capped(exc.problems, len(exc.problems), file)
     except InvalidFields as exc:
-        return [FileProblem(file, document.line(where), format_path(where), message)
-                for where, message in exc.problems]
+        return _capped([FileProblem(file, document.line(where), format_path(where), message)
+                        for where, message in exc.problems[:MAX_PROBLEMS]], len(exc.problems), file)
+    except Exception as exc:
+        log.error("%s: reading it failed", file, exc_info=True, extra={"action": "job_file_failed"})
+        return [FileProblem(file, 1, "", f"cannot be read ({type(exc).__name__}); this is a bug in apsis: "
+                                         "please report it with the file")]
+
+
+def _capped(problems: list[FileProblem], total: int, file: str) -> list[FileProblem]:
+    """The first MAX_PROBLEMS of a file's `total` problems, then one saying how many more there are (a file
+    of 100,000 unknown keys would flood the log, and finding each one's line costs a look through the file)."""
+    shown = problems[:MAX_PROBLEMS]
+    if total > len(shown):
+        shown.append(FileProblem(file, shown[-1].line, "", f"and {total - len(shown)} more problems in this file"))
+    return shown
