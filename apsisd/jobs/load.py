@@ -55,10 +55,8 @@ def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
     except InvalidFiles as exc:
         problems.extend(exc.problems)
         calendars = {}
-    files, misnamed = job_files(folder)
-    problems.extend(FileProblem(str(folder / name), 1, "", f"job files end in .yaml; rename it to "
-                                f"{Path(name).with_suffix(JOB_SUFFIX).name} (a .yml file is not read)")
-                    for name in misnamed)
+    files, refused = job_files(folder)
+    problems.extend(FileProblem(str(folder / name), 1, "", message) for name, message in refused)
     jobs: dict[JobId, Job] = {}
     top = str(folder)
     parser = JobParser(calendars, frozenset(files))
@@ -100,10 +98,11 @@ def _checked(top: str, job_id: str, value: Any, parser: JobParser) -> Job | list
         return load_job(top, job_id, parser)
 
 
-def job_files(folder: Path) -> tuple[list[str], list[str]]:
-    """The job ids under `folder`, sorted, and the relative names of any `*.yml` files."""
+def job_files(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The job ids under `folder`, sorted, and the relative names of the files that cannot be jobs (`*.yml`, a
+    name a job id cannot be), each with what to do."""
     # Plain strings rather than Paths: pathlib costs microseconds per file, and a folder may hold 100,000.
-    ids, misnamed = [], []
+    ids, refused = [], []
     top = os.fspath(folder)
     for root, dirs, names in os.walk(top):
         dirs[:] = sorted(name for name in dirs if not name.startswith("."))
@@ -112,10 +111,30 @@ def job_files(folder: Path) -> tuple[list[str], list[str]]:
             if name.startswith(".") or is_calendar_file(name):
                 continue
             if name.endswith(JOB_SUFFIX):
-                ids.append(prefix + name[:-len(JOB_SUFFIX)])
+                job_id = prefix + name[:-len(JOB_SUFFIX)]
+                if _fit_for_an_id(job_id):
+                    ids.append(job_id)
+                else:
+                    refused.append((ascii(prefix + name)[1:-1], "a job id is its file's path, and this one is not "
+                                    "UTF-8 or holds a control character; rename the file"))
             elif name.endswith(".yml"):
-                misnamed.append(prefix + name)
-    return ids, misnamed
+                refused.append((prefix + name, f"job files end in .yaml; rename it to "
+                                f"{Path(name).with_suffix(JOB_SUFFIX).name} (a .yml file is not read)"))
+    return ids, refused
+
+
+def _fit_for_an_id(job_id: str) -> bool:
+    """Whether a path can be a job id: UTF-8 (an undecodable name could not be stored, nor sent as JSON text),
+    without control characters (a newline in an id would forge a log line)."""
+    return job_id.isprintable() or (not any(char < " " or char == "\x7f" for char in job_id) and _utf8(job_id))
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a byte of the name that is not UTF-8, kept by Python as a lone surrogate
+        return False
+    return True
 
 
 def job_path(folder: Path | str, job_id: str) -> str:

@@ -270,3 +270,14 @@ def test_a_template_too_deep_for_jinja_is_a_problem(tmp_path: Path, command: str
     problem = only_problem(load(tmp_path, "deep", f"params: [a]\nprogram: '{command}'\n"))
     assert (problem.line, problem.field, problem.message) == (
         2, "program", "template nested too deeply to read (brackets, blocks or operators); write it in simpler parts")
+
+
+def test_a_name_no_job_id_can_be_is_refused(tmp_path: Path) -> None:
+    """An undecodable name loaded as an id SQLite and JSON text cannot hold; a newline would forge log lines."""
+    for name in (b"\xff.yaml", b"a\nb.yaml", b"ok \xc3\xa9.yaml"):
+        (tmp_path / os.fsdecode(name)).write_text("program: x\n")
+    with pytest.raises(InvalidFiles) as caught:
+        load_jobs(tmp_path)
+    why = "a job id is its file's path, and this one is not UTF-8 or holds a control character; rename the file"
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"{tmp_path}/\\udcff.yaml:1: {why}", f"{tmp_path}/a\\nb.yaml:1: {why}"]
