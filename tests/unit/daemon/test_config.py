@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apsisd.daemon.config import Config, ConfigError, LogLevel, Overrides, load_config
 from apsisd.errors import InvalidFiles
@@ -294,3 +296,22 @@ def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
     file.write_text("# " + "x" * (1 << 20) + "\n")
     with pytest.raises(ConfigError, match="larger than 1 MiB, the most a configuration file may be"):
         load_config(file, privileged=True, env={})
+
+
+TOML_PIECES = st.sampled_from([
+    "[api]\n", "[schedule]\n", "[reload]\n", "[[x]]\n", "listen", "jobs_dir", "horizon", "debounce", "per_job_limit",
+    " = ", "\n", '"', "'", '"""', "[", "]", "{", "}", ",", ".", "#", "9" * 400, "1e400", "inf", "nan", "-",
+    "tcp:localhost:", "unix:/x", "\u00b2", "1979-05-27T07:32:00Z", "true", "\\", "\x00", "\ud800", "1h",
+])
+
+
+@settings(max_examples=200, deadline=2000, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(TOML_PIECES, max_size=40))
+def test_fuzz_the_configuration_gives_a_config_or_problems(tmp_path: Path, pieces: list[str]) -> None:
+    file = tmp_path / "apsisd.toml"
+    file.write_bytes("".join(pieces).encode("utf-8", "surrogatepass"))
+    try:
+        load_config(file, privileged=True, env={})
+    except (InvalidFiles, ConfigError) as exc:
+        assert str(exc)

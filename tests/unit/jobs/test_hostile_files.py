@@ -281,3 +281,18 @@ def test_a_name_no_job_id_can_be_is_refused(tmp_path: Path) -> None:
     why = "a job id is its file's path, and this one is not UTF-8 or holds a control character; rename the file"
     assert [str(problem) for problem in caught.value.problems] == [
         f"{tmp_path}/\\udcff.yaml:1: {why}", f"{tmp_path}/a\\nb.yaml:1: {why}"]
+
+
+@settings(max_examples=150, deadline=2000, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(pieces=st.lists(st.one_of(PIECES, st.sampled_from(["holidays", "weekdays", "description", "2026-12-25",
+                                                          "Mon..Fri", "Sat-Mon,", "2026-02-30"])), max_size=60),
+       suffix=st.sampled_from([".calendar.yaml", ".calendar"]))
+def test_fuzz_calendar_files_give_only_calendars_or_problems(tmp_path: Path, pieces: list[str], suffix: str) -> None:
+    for old in tmp_path.iterdir():
+        old.unlink()
+    (tmp_path / f"fuzz{suffix}").write_bytes("".join(pieces).encode("utf-8", "surrogatepass"))
+    try:
+        load_calendars([tmp_path])
+    except InvalidFiles as exc:
+        assert exc.problems and not any("bug in apsis" in str(problem) for problem in exc.problems)
