@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields, SpecError, invalid
-from apsisd.fields import Fields, boolean, describe, remembered, string, string_map
+from apsisd.fields import Fields, boolean, bounded, describe, remembered, string, string_map
 from apsisd.hosts.spec import (
     DEFAULT_GRACE_PERIOD,
     DEFAULT_STOP_SIGNAL,
@@ -221,7 +221,7 @@ def _success(value: Any) -> bool:
 
 
 def _name(value: Any) -> str:
-    text = string(value).strip()
+    text = bounded(string(value), "a user, group or host name").strip()
     if not text or "\0" in text:
         raise invalid("must be a non-empty name")
     return text

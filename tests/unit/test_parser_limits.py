@@ -46,6 +46,8 @@ TOO_LONG: list[tuple[str, Callable[[Any], Any], Any, tuple[str | int, ...], str]
      "1," * MAX_EXPRESSION, ("expr",), f"a calendar event has at most {MAX_EXPRESSION}"),
     ("max_running count", lambda value: parse_condition({"type": "max_running", "count": value}), "1" * LONG,
      ("count",), f"a count has at most {MAX_TEXT}"),
+    ("program user", lambda value: parse_program({"type": "shell", "command": "true", "user": value}), "u" * LONG,
+     ("user",), f"a user, group or host name has at most {MAX_TEXT}"),
     ("program timeout (the 15 KB attack)",
      lambda value: parse_program({"type": "shell", "command": "true", "timeout": value}), "1" * 15_000,
      ("timeout",), f"a duration has at most {MAX_TEXT}"),
