@@ -40,6 +40,7 @@ OTHERS = ("none", "read")  # what anyone else on the socket may do
 # GET /metrics has series per job while at most this many jobs are loaded (each job adds up to some 60 series).
 PER_JOB_LIMIT = 100
 SOCKET_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, less the final NUL
+MAX_FILE = 1 << 20  # bytes of the configuration file: it is a few dozen lines
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*", re.ASCII)
 _POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
@@ -181,7 +182,11 @@ def _default_socket(privileged: bool, env: Mapping[str, str], state_dir: Path) -
 
 def _read_file(file: Path) -> dict[str, Any]:
     try:
-        text = file.read_bytes().decode("utf-8")
+        with file.open("rb") as stream:
+            data = stream.read(MAX_FILE + 1)
+        if len(data) > MAX_FILE:
+            raise ConfigError(f"{file}: larger than {MAX_FILE >> 20} MiB, the most a configuration file may be")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such configuration file; give an existing file to --config, or leave "
                           "--config out to use the default one") from None
@@ -190,11 +195,14 @@ def _read_file(file: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: the configuration is not UTF-8 text (byte {exc.start})") from None
     try:
-        data = tomllib.loads(text)
+        settings = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidFiles([_syntax_problem(file, text, str(exc))]) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        raise InvalidFiles([FileProblem(str(file), 1, "", "not valid TOML: arrays or tables nested too deeply "
+                                        "to read; a configuration needs two levels")]) from None
     try:
-        return _read_settings(data, file.parent)
+        return _read_settings(settings, file.parent)
     except InvalidFields as exc:
         lines = key_lines(text)
         problems = [FileProblem(str(file), line_of(lines, path), format_path(path), message)
@@ -387,7 +395,7 @@ def _socket_path(text: str, base: Path) -> Path:
 def _host_port(text: str) -> str:
     """HOST:PORT with HOST a name, an IPv4 address or a [bracketed] IPv6 address; PORT 1-65535."""
     host, colon, port = text.rpartition(":")
-    if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not colon or not (port.isascii() and port.isdigit() and len(port) <= 5) or not 1 <= int(port) <= 65535:
         raise invalid(f"tcp:{text}: give a port from 1 to 65535 after the host, as in tcp:127.0.0.1:5050")
     if host.startswith("[") and host.endswith("]"):
         try:

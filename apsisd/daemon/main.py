@@ -189,9 +189,15 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
 
 async def _watch(config: Config, reload: Callable[[str], Awaitable[ReloadResult]], debounce: float,
                  max_delay: float) -> None:
+    """Reload on each burst of changes; a reload that fails is logged and the watch goes on (the jobs in force
+    stay): whatever is dropped into the folder, the watch must not end apsisd."""
     async for _ in watch_folders([config.jobs_dir, *config.calendar_folders()], debounce=debounce,
                                  max_delay=max_delay):
-        await reload("the jobs folder changed")
+        try:
+            await reload("the jobs folder changed")
+        except Exception:
+            log.error("reload (the jobs folder changed) failed; the jobs in force are unchanged", exc_info=True,
+                      extra={"action": "reload_failed"})
 
 
 async def _keep_status(scheduler: Scheduler, notifier: Notifier) -> None:

@@ -12,7 +12,7 @@ A job keeps its file's value marshalled (`Job.written`, made by written()):
 a tenth of the memory of its dicts and lists, for a value read only when a
 client asks. Values JSON has no word for become text: an infinite float
 (`1e999`), and the dates, sets and bytes PyYAML's own loader makes (the job
-file loader, apsisd/jobs/yaml_source.py, keeps dates as the text written and
+file loader, apsisd/yaml_source.py, keeps dates as the text written and
 refuses !!set and !!binary).
 
 What a file writes may hold secrets: the program's `env` values and a

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields, SpecError, invalid
-from apsisd.fields import Fields, boolean, describe, remembered, string, string_map
+from apsisd.fields import Fields, boolean, bounded, describe, remembered, string, string_map
 from apsisd.hosts.spec import (
     CREDENTIAL_NAME,
     CREDENTIAL_NAME_WANTED,
@@ -273,7 +273,7 @@ def _success(value: Any) -> bool:
 
 
 def _name(value: Any) -> str:
-    text = string(value).strip()
+    text = bounded(string(value), "a user, group or host name").strip()
     if not text or "\0" in text:
         raise invalid("must be a non-empty name")
     return text
@@ -364,7 +364,7 @@ def _cpu(value: Any) -> float:
     text = value.strip().removesuffix("%") if isinstance(value, str) else value
     try:
         percent = float(text) if not isinstance(text, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400 digits
         percent = None
     if percent is None or not 0 < percent <= MAX_CPU_PERCENT:
         raise invalid(f"must be a percentage of one CPU from above 0 to {MAX_CPU_PERCENT:g}, such as 50 or "

@@ -123,9 +123,15 @@ def _parse(text: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]
     if simple is not None:
         return simple, (), ()
     try:
-        ast = ENV.parse(text)
+        return _analysed(ENV.parse(text))
     except jinja2.TemplateSyntaxError as exc:
         return f"template syntax error: {exc.message} (template line {exc.lineno})"
+    except RecursionError:  # Jinja's parser and its tree walks recurse once per level of brackets, blocks...
+        return "template nested too deeply to read (brackets, blocks or operators); write it in simpler parts"
+
+
+def _analysed(ast: nodes.Template) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """_parse() of a parsed template."""
     literals, wrong = [], []
     for call in ast.find_all(nodes.Call):
         if isinstance(call.node, nodes.Name) and call.node.name in HELPERS:

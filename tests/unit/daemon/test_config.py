@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apsisd.daemon.config import Config, ConfigError, LogLevel, Overrides, load_config
 from apsisd.errors import InvalidFiles
@@ -191,6 +193,8 @@ def test_dotted_keys_and_inline_tables_have_their_lines(tmp_path: Path) -> None:
     ('"tcp:bad_host:80"', "'bad_host' is not a host name or an IP address"),
     ('"tcp:[1::x]:80"', "[1::x] is not an IPv6 address"),
     ('"tcp:::1:80"', "write an IPv6 address in brackets"),
+    ('"tcp:localhost:\u00b2"', "give a port from 1 to 65535"),  # a digit to str.isdigit(), not to int()
+    (f'"tcp:localhost:{"9" * 5000}"', "give a port from 1 to 65535"),  # past int()'s 4300 digits
 ])
 def test_bad_listen_addresses(tmp_path: Path, listen: str, message: str) -> None:
     [problem] = problems(tmp_path / "apsisd.toml", f"[api]\nlisten = {listen}\n")
@@ -290,3 +294,34 @@ def test_a_certificate_needs_its_key_and_the_paths_are_checked(tmp_path: Path) -
         "2: api.tls_key: must be the path of a file, as a string, not a string ''",
         "2: api.tls_key: is set without tls_cert; set both (the certificate and its private key) or neither",
     ]
+
+
+def test_nesting_too_deep_for_tomllib_is_a_problem(tmp_path: Path) -> None:
+    assert problems(tmp_path / "apsisd.toml", "x = " + "[" * 5000 + "]" * 5000 + "\n") == [
+        "1: not valid TOML: arrays or tables nested too deeply to read; a configuration needs two levels"]
+
+
+def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
+    file = tmp_path / "apsisd.toml"
+    file.write_text("# " + "x" * (1 << 20) + "\n")
+    with pytest.raises(ConfigError, match="larger than 1 MiB, the most a configuration file may be"):
+        load_config(file, privileged=True, env={})
+
+
+TOML_PIECES = st.sampled_from([
+    "[api]\n", "[schedule]\n", "[reload]\n", "[[x]]\n", "listen", "jobs_dir", "horizon", "debounce", "per_job_limit",
+    " = ", "\n", '"', "'", '"""', "[", "]", "{", "}", ",", ".", "#", "9" * 400, "1e400", "inf", "nan", "-",
+    "tcp:localhost:", "unix:/x", "\u00b2", "1979-05-27T07:32:00Z", "true", "\\", "\x00", "\ud800", "1h",
+])
+
+
+@settings(max_examples=200, deadline=2000, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(TOML_PIECES, max_size=40))
+def test_fuzz_the_configuration_gives_a_config_or_problems(tmp_path: Path, pieces: list[str]) -> None:
+    file = tmp_path / "apsisd.toml"
+    file.write_bytes("".join(pieces).encode("utf-8", "surrogatepass"))
+    try:
+        load_config(file, privileged=True, env={})
+    except (InvalidFiles, ConfigError) as exc:
+        assert str(exc)
