@@ -267,9 +267,11 @@ def test_an_error_no_check_foresaw_is_the_files_problem_not_a_crash(tmp_path: Pa
 @pytest.mark.parametrize("command", ["{{ " + "(" * 5000 + "a" + ")" * 5000 + " }}", "{{ " + "a+" * 5000 + "a }}",
                                      "{% if a %}" * 5000])
 def test_a_template_too_deep_for_jinja_is_a_problem(tmp_path: Path, command: str) -> None:
-    problem = only_problem(load(tmp_path, "deep", f"params: [a]\nprogram: '{command}'\n"))
-    assert (problem.line, problem.field, problem.message) == (
-        2, "program", "template nested too deeply to read (brackets, blocks or operators); write it in simpler parts")
+    problems = load(tmp_path, "deep", f"params: [a]\nprogram: '{command}'\n")
+    assert isinstance(problems, list), problems
+    # ({% %} in shell code is also refused for itself: that second problem is not this test's.)
+    assert (2, "program", "template nested too deeply to read (brackets, blocks or operators); write it in simpler "
+            "parts") in [(p.line, p.field, p.message) for p in problems]
 
 
 def test_a_name_no_job_id_can_be_is_refused(tmp_path: Path) -> None:
