@@ -27,6 +27,7 @@ from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
 from apsisd.daemon.api_server import ServeError, TcpAccess, tcp_access
 from apsisd.daemon.api_server import serve as serve_api
+from apsisd.daemon.api_socket import socket_access
 from apsisd.daemon.config import Config, LogLevel, Overrides, load_config
 from apsisd.daemon.http import JsonPoster
 from apsisd.daemon.logs import setup_logging
@@ -46,6 +47,9 @@ from apsisd.store.sqlite import SqliteStore
 log = logging.getLogger("apsisd")
 DATABASE = "apsis.db"
 STATUS_EVERY = 10.0
+# Whatever apsisd makes (its state database, the socket's folder) is its own: others get in only where a file is
+# opened to them on purpose (the API socket, daemon/api_socket.py). Runs are started by systemd, with their own.
+UMASK = 0o077
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,6 +65,7 @@ STATUS_EVERY = 10.0
 def main(config_file: Path | None, jobs_dir: Path | None, calendars_dir: Path | None, state_dir: Path | None,
          log_level: str | None, since: str | None) -> None:
     """The apsis scheduler daemon."""
+    os.umask(UMASK)
     try:
         config = load_config(config_file, privileged=os.geteuid() == 0, env=os.environ, overrides=Overrides(
             jobs_dir=jobs_dir, calendars_dir=calendars_dir, state_dir=state_dir,
@@ -158,7 +163,8 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     policy = Policy(group=config.api_group, others_read=config.api_others == "read")
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
                      started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens)
-    api = await serve_api(make_app(state), config.api_listen, tcp.tls)
+    api = await serve_api(make_app(state), config.api_listen, tcp.tls,
+                          socket_access(group=config.api_group, others_read=config.api_others == "read"))
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
     if config.reload_watch:
         tasks.append(asyncio.create_task(
