@@ -33,7 +33,7 @@ from apsisd.daemon.http import JsonPoster
 from apsisd.daemon.logs import setup_logging
 from apsisd.daemon.notify import Notifier
 from apsisd.daemon.watch import watch_folders
-from apsisd.errors import ApsisError, InvalidFiles
+from apsisd.errors import ApsisError, InvalidFiles, StoreError
 from apsisd.hosts.local import LocalHost
 from apsisd.jobs.load import load_jobs
 from apsisd.jobs.model import JobSet
@@ -122,7 +122,11 @@ async def serve(config: Config, since: datetime | None) -> int:
                                  config.metrics_per_job_limit)
             scheduler.records.listeners.append(metrics.observe)  # before recovery: its skips count too
             notifier.status("recovering runs in flight")
-            await recover(scheduler, since)
+            try:
+                await recover(scheduler, since)
+            except StoreError as exc:  # systemd starts apsisd again (Restart=on-failure): until there is room
+                log.error("apsisd: cannot record what it found at start: %s", exc, extra={"action": "store_failing"})
+                return 1
             return await _until_stopped(config, scheduler, reloader, notifier, metrics, tcp)
     except ServeError as exc:
         log.error("apsisd: %s", exc)
@@ -158,7 +162,9 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
         _log_reload(why, result)
         return result
 
-    loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(reload("SIGHUP"), "reload:SIGHUP"))
+    retrying = scheduler.records.health.retrying  # a reload the store refuses is made again (the API's: 503)
+    loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(
+        retrying("reload (SIGHUP)", partial(reload, "SIGHUP")), "reload:SIGHUP"))
     # Served before anything starts: an address that cannot be served (ServeError) stops apsisd cleanly.
     policy = Policy(group=config.api_group, others_read=config.api_others == "read")
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
@@ -168,7 +174,8 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
     if config.reload_watch:
         tasks.append(asyncio.create_task(
-            _watch(config, reload, config.reload_debounce, config.reload_max_delay), name="watch"))
+            _watch(config, partial(retrying, "reload (the jobs folder changed)", partial(reload, "the jobs folder "
+                                   "changed")), config.reload_debounce, config.reload_max_delay), name="watch"))
     tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
     tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
     notifier.ready(_status(scheduler))
@@ -192,11 +199,11 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     return 1 if failed else 0
 
 
-async def _watch(config: Config, reload: Callable[[str], Awaitable[ReloadResult]], debounce: float,
+async def _watch(config: Config, reload: Callable[[], Awaitable[ReloadResult]], debounce: float,
                  max_delay: float) -> None:
     async for _ in watch_folders([config.jobs_dir, *config.calendar_folders()], debounce=debounce,
                                  max_delay=max_delay):
-        await reload("the jobs folder changed")
+        await reload()
 
 
 async def _keep_status(scheduler: Scheduler, notifier: Notifier) -> None:

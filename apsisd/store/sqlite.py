@@ -167,6 +167,10 @@ class SqliteStore:
     async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
         return await self._call(self._select, _LATE, (codec.encode_time(since, "since"), threshold, limit))
 
+    async def check_writable(self) -> None:
+        self._check_open()
+        await self._loop.run_in_executor(self._executor, self._check_writable)
+
     async def close(self) -> None:
         """Finish the writes already asked for, then close the file (its WAL is folded in and removed)."""
         if self._closed:
@@ -267,6 +271,14 @@ class SqliteStore:
         if changes.actions_done:
             conn.executemany("DELETE FROM pending_actions WHERE run_id = ? AND state = ?",
                              [(codec.encode_id(run), str(state)) for run, state in changes.actions_done])
+
+    def _check_writable(self) -> None:
+        """meta's `checked` set to now, in a transaction of its own (the connection is in autocommit mode)."""
+        try:
+            self._conn.execute("INSERT INTO meta (key, value) VALUES ('checked', ?) ON CONFLICT (key) DO UPDATE "
+                               "SET value = excluded.value", (datetime.now(UTC).isoformat(),))
+        except sqlite3.Error as exc:
+            raise self._error("cannot write", exc) from exc
 
     def _get(self, run: RunId) -> Run:
         number = codec.number_of(run)
