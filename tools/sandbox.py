@@ -107,6 +107,10 @@ for d in {keep}; do
   n=$((n + 1))
 done
 rm -rf /run/sandbox-keep
+# On a booted host / is shared (systemd makes it so, but not in a container):
+# systemd mounts a unit's credentials in a child's namespace and they reach
+# /run/credentials by propagation. Our own /run, shared within the sandbox.
+mount --make-shared /run
 # The host's cgroup tmpfs must never be seen (let alone remounted) by this
 # systemd: detach our private copy of it and mount cgroup2 in its place,
 # rooted at the sandbox's own cgroup through the cgroup namespace.

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from apsisd.api.access import PRINCIPAL, Principal, Right, bearer, peer, socket_principal
+from apsisd.api.access import PRINCIPAL, Principal, Right, bearer, peer, refusal, socket_principal
 from apsisd.api.lasting import end_all
 from apsisd.api.replies import problem
 from apsisd.api.routes import check, events, health, jobs, metrics, openapi, operations, output, runs
@@ -41,13 +41,7 @@ async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
     principal = _token_holder(request, state.tokens) if caller is None else socket_principal(caller, state.policy)
     needed = Right.READ if request.method in READING else Right.OPERATE
     if principal.right < needed:
-        group = state.policy.group
-        if principal.right is Right.NONE:
-            raise problem(web.HTTPForbidden, f"not allowed: the API answers root, apsisd's user and the group "
-                                             f"{group}")
-        operators = f"root, apsisd's user and the group {group}" if caller else "tokens with the right operate"
-        raise problem(web.HTTPForbidden, f"not allowed: {principal.name} may read, not operate (operators are "
-                                         f"{operators})")
+        raise problem(web.HTTPForbidden, refusal(principal, needed, state.policy))
     request[PRINCIPAL] = principal
     return await handler(request)
 

@@ -1,9 +1,11 @@
 """The API's bearer tokens (for its TCP addresses): the file of their hashes, read strictly, re-read when it changes.
 
 The file holds one token per line, `NAME RIGHT sha256:HEX`: the name run
-logs give the caller ("token ci"), `read` or `operate`, and the SHA-256 of
-the token. `#` starts a comment; blank lines are allowed. `apsis token new`
-makes a token and its line.
+logs give the caller ("token ci"), `read`, `operate` or `admin`
+(api/access.py), and the SHA-256 of the token. `#` starts a comment; blank
+lines are allowed. `apsis token new` makes a token and its line. Every
+line has always named its right: one written before `admin` existed keeps
+the right it names (`operate` no longer makes ad hoc runs), never more.
 
 Only hashes are stored, so the file may be read by anyone who may read the
 configuration. A token is 256 random bits (secrets.token_urlsafe(32)), not
@@ -36,7 +38,7 @@ log = logging.getLogger("apsisd.api")
 HASH = "sha256"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
 NAME_HELP = "1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
-RIGHTS = {"read": Right.READ, "operate": Right.OPERATE}
+RIGHTS = {right.word: right for right in Right if right > Right.NONE}
 _HEX = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 Digest = bytes  # a token's SHA-256
 
@@ -70,8 +72,7 @@ def digest(token: str) -> Digest:
 
 def token_line(name: str, right: Right, token: str) -> str:
     """The tokens file's line for `token`: `NAME RIGHT sha256:HEX` (`name` matching NAME)."""
-    word = next(word for word, value in RIGHTS.items() if value is right)
-    return f"{name} {word} {HASH}:{digest(token).hex()}"
+    return f"{name} {right.word} {HASH}:{digest(token).hex()}"
 
 
 def parse_tokens(text: str, file: str) -> dict[Digest, Token]:
@@ -111,7 +112,7 @@ def _fields(fields: list[str]) -> tuple[str, Right, Digest]:
     if not NAME.fullmatch(name):
         raise ValueError(f"the name (first field) must be {NAME_HELP}")
     if right not in RIGHTS:
-        raise ValueError(f"the right (second field) must be {' or '.join(RIGHTS)}")
+        raise ValueError(f"the right (second field) must be one of {', '.join(RIGHTS)}")
     scheme, colon, hex_digits = hashed.partition(":")
     if scheme != HASH or not colon or not _HEX.fullmatch(hex_digits):
         raise ValueError(f"the third field must be the token's hash, {HASH}: and 64 hex digits, as apsis token new "

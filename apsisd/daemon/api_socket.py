@@ -6,7 +6,8 @@ moment when the socket is open wider than it should be (a chmod after
 bind leaves one). The mode follows [api] others: 0666 if others may read,
 else 0660 for the operators' group ([api] group), else 0600 when that
 group does not exist or apsisd (not root, not a member) cannot give the
-socket to it. Who may do what once connected is still decided per request
+socket to it. Members of [api] admin_group must be operators too to reach
+it (a file has one group; the warning at start says so). Who may do what once connected is still decided per request
 (api/access.py).
 
 The umask is the process's, so it is changed only for the bind itself;
@@ -33,10 +34,16 @@ class SocketAccess:
     gid: int | None
 
 
-def socket_access(*, group: str, others_read: bool) -> SocketAccess:
-    """The mode and group the socket is bound with, for the operators' `group` and `others_read`."""
+def socket_access(*, group: str, others_read: bool, admin_group: str | None = None) -> SocketAccess:
+    """The mode and group the socket is bound with, for the operators' `group` and `others_read`.
+
+    A file has one group: the admins' (`admin_group`) reach the socket only if they are operators too.
+    """
     if others_read:
         return SocketAccess(mode=0o666, gid=None)
+    if admin_group is not None and admin_group != group:
+        log.warning("API socket: it belongs to the group %s; members of the admins' group %s reach it only if they "
+                    "are in %s too", group, admin_group, group, extra={"action": "api_group_admins"})
     try:
         gid = grp.getgrnam(group).gr_gid
     except KeyError:

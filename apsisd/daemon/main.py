@@ -166,11 +166,13 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(
         retrying("reload (SIGHUP)", partial(reload, "SIGHUP")), "reload:SIGHUP"))
     # Served before anything starts: an address that cannot be served (ServeError) stops apsisd cleanly.
-    policy = Policy(group=config.api_group, others_read=config.api_others == "read")
+    policy = Policy(group=config.api_group, admin_group=config.api_admin_group, others_read=config.api_others == "read",
+                    adhoc_users=config.api_adhoc_users)
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
                      started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens)
     api = await serve_api(make_app(state), config.api_listen, tcp.tls,
-                          socket_access(group=config.api_group, others_read=config.api_others == "read"))
+                          socket_access(group=config.api_group, others_read=config.api_others == "read",
+                                        admin_group=config.api_admin_group))
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
     if config.reload_watch:
         tasks.append(asyncio.create_task(
@@ -201,9 +203,15 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
 
 async def _watch(config: Config, reload: Callable[[], Awaitable[ReloadResult]], debounce: float,
                  max_delay: float) -> None:
+    """Reload on each burst of changes; a reload that fails is logged and the watch goes on (the jobs in force
+    stay): whatever is dropped into the folder, the watch must not end apsisd."""
     async for _ in watch_folders([config.jobs_dir, *config.calendar_folders()], debounce=debounce,
                                  max_delay=max_delay):
-        await reload()
+        try:
+            await reload()  # one the store refuses is made again until it is recorded
+        except Exception:
+            log.error("reload (the jobs folder changed) failed; the jobs in force are unchanged", exc_info=True,
+                      extra={"action": "reload_failed"})
 
 
 async def _keep_status(scheduler: Scheduler, notifier: Notifier) -> None:

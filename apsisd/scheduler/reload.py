@@ -10,17 +10,20 @@ up: a reload is not a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from apsisd.errors import InvalidFiles, StoreError
+from apsisd.errors import ApsisError, InvalidFiles, StoreError
 from apsisd.jobs.model import Job, JobSet
 from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.scheduler.feed import JobsChanged
 from apsisd.scheduler.plan import expand, job_changes, rematch
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
+
+log = logging.getLogger("apsisd.scheduler")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +51,12 @@ class Reloader:
                 fresh = await asyncio.to_thread(self.load)
             except InvalidFiles as exc:
                 return ReloadResult(errors=tuple(str(problem) for problem in exc.problems))
+            except ApsisError as exc:  # the folder itself: gone, or not a folder
+                return ReloadResult(errors=(str(exc),))
+            except Exception as exc:  # a bug in the loader: the jobs in force stay, as for any refused folder
+                log.error("reading the jobs folder failed", exc_info=True, extra={"action": "reload_failed"})
+                return ReloadResult(errors=(f"the jobs folder could not be read ({type(exc).__name__}); this is a "
+                                            "bug in apsis: please report it",))
             scheduler = self.scheduler
             changes = job_changes(scheduler.jobs.jobs, fresh.jobs)
             if dry_run:

@@ -16,3 +16,20 @@ def test_a_duration_must_be_finite(value: object) -> None:
 @pytest.mark.parametrize(("value", "seconds"), [(0, 0.0), (1.5, 1.5), ("90", 90.0), ("1h30m", 5400.0)])
 def test_finite_durations_are_read(value: object, seconds: float) -> None:
     assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("30sec", 30.0), ("2min", 120.0), ("1hour 30min", 5400.0),
+                                                ("1day", 86400.0), ("1 h 30 m", 5400.0)])
+def test_the_long_unit_names_are_read(value: str, seconds: float) -> None:
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["1h30", "h", "1.h", "1hx", "-1h", "1H", "", "  "])
+def test_what_is_not_a_duration_is_refused(value: str) -> None:
+    with pytest.raises(InvalidFields, match="is not a duration"):
+        parse_duration(value)
+
+
+def test_a_number_too_large_for_a_float_is_a_problem_not_an_overflow() -> None:
+    with pytest.raises(InvalidFields, match="is far too large a duration"):
+        parse_duration(10**400)

@@ -57,7 +57,7 @@ def test_every_bad_line_with_its_line_and_never_its_text() -> None:
         "prints it",
         "/etc/apsis/api-tokens:3: the third field must be the token's hash, sha256: and 64 hex digits, as apsis "
         "token new prints it (never the token itself)",
-        "/etc/apsis/api-tokens:4: the right (second field) must be read or operate",
+        "/etc/apsis/api-tokens:4: the right (second field) must be one of read, operate, admin",
         "/etc/apsis/api-tokens:5: the name (first field) must be 1 to 64 letters, digits, '.', '_', '@' or '-', "
         "starting with a letter or digit",
         "/etc/apsis/api-tokens:6: the third field must be the token's hash, sha256: and 64 hex digits, as apsis "
@@ -113,7 +113,7 @@ def test_the_store_follows_the_file_and_keeps_the_last_good_tokens(tmp_path: Pat
         for _ in range(3):
             assert store.principal(VIEWER) is not None and store.principal(CI) is None
         assert invalid() == [  # each problem, then what it means: once
-            f"{file}:2: the right (second field) must be read or operate",
+            f"{file}:2: the right (second field) must be one of read, operate, admin",
             f"API tokens: {file} cannot be used; the tokens read before stay in force until it is fixed",
         ]
         file.unlink()  # gone: kept too, said once
