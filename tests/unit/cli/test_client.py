@@ -227,3 +227,16 @@ def test_status_of_an_apsisd_not_scheduling_exits_1(tmp_path: Path, api: Any) ->
     assert result.exit_code == 1
     assert result.stdout.splitlines()[:2] == ["         apsisd: up, NOT scheduling (degraded)",
                                               f"        Address: unix:{tmp_path}/api.sock"]
+
+
+def test_status_says_degraded_with_the_problem_when_the_state_cannot_be_written(tmp_path: Path, api: Any) -> None:
+    problem = ("the state cannot be written: state database /var/lib/apsis/apsis.db: the changes were not written: "
+               "database or disk is full; nothing is started that cannot be recorded")
+    api.answers["/api/v1/health"] = answer(503, {
+        "status": "degraded", "scheduling": True, "jobs": 3, "runs_in_flight": 2, "version": "1.0",
+        "started": "2026-03-09T13:00:00+00:00", "problem": problem})
+    result = CliRunner().invoke(apsis, ["--url", f"unix:{tmp_path}/api.sock", "status"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].split(None, 1)[1].strip() == "up, DEGRADED"
+    assert lines[1].split(None, 1)[1].strip() == problem
