@@ -90,8 +90,8 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
-        """Open (creating the folder, mode 0750, and the file, mode 0600, if missing) and migrate; StoreError if
-        it cannot."""
+        """Open (creating the folder, mode 0750 less the umask, and the file, mode 0600, if missing) and migrate;
+        StoreError if it cannot."""
         loop = asyncio.get_running_loop()
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apsis-store")
         try:
