@@ -1,5 +1,5 @@
 """The answers that last (the live stream, a run's output), counted per caller and in all: one more than [api]
-streams_per_caller or streams allows is refused (429, or 503 for the total) before anything is read for it.
+max_streams_per_caller or max_streams allows is refused (429, or 503 for the total) before anything is read for it.
 
 Each holds a journal reader or a feed subscription and a connection for as long as its client wants: without a
 count, one caller could hold them all. Root and apsisd's own user on the socket are not counted (api/limits.py).
@@ -30,13 +30,13 @@ class StreamSlots:
             yield
             return
         held, total = self._held[caller], self._held.total()
-        if held >= limits.streams_per_caller:
+        if held >= limits.max_streams_per_caller:
             raise problem(web.HTTPTooManyRequests, f"{caller} has {held} streams open (live streams and run "
-                          f"outputs), as many as [api] streams_per_caller allows; close one and try again",
+                          f"outputs), as many as [api] max_streams_per_caller allows; close one and try again",
                           **{"Retry-After": "1"})
-        if total >= limits.streams:
+        if total >= limits.max_streams:
             raise problem(web.HTTPServiceUnavailable, f"apsisd is answering {total} streams (live streams and run "
-                          f"outputs), as many as [api] streams allows; try again later", **{"Retry-After": "5"})
+                          f"outputs), as many as [api] max_streams allows; try again later", **{"Retry-After": "5"})
         self._held[caller] += 1
         try:
             yield
