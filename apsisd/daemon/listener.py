@@ -68,14 +68,20 @@ class Listener(asyncio.AbstractServer):
             self._take(conn)
 
     def _pause(self, exc: OSError) -> None:
-        """Out of descriptors or memory (or any other failure of accept): accept nothing for RETRY seconds (the
-        kernel keeps the queue), and say so now and then."""
+        """Out of descriptors or memory (or any other failure of accept): accept nothing until a connection ends,
+        or RETRY seconds at most (the kernel keeps the queue), and say so now and then."""
         for sock in self._socks:
             self._loop.remove_reader(sock.fileno())
         if self._paused is None:
             self._paused = self._loop.call_later(RETRY, self._resume)
-        self._short.note(f"API: cannot accept connections on {self._name}: {exc.strerror or exc}; trying again each "
-                         f"{RETRY:g} s (raise LimitNOFILE=, or lower [api] max_connections)")
+        self._short.note(f"API: cannot accept connections on {self._name}: {exc.strerror or exc}; trying again as "
+                         f"connections end, or in {RETRY:g} s (raise LimitNOFILE=, or lower [api] max_connections)")
+
+    def _wake(self) -> None:
+        """A connection ended, and its descriptor is free: accepting again at once if it had paused."""
+        if self._paused is not None:
+            self._paused.cancel()
+            self._resume()
 
     def _take(self, conn: socket.socket) -> None:
         conn.setblocking(False)
@@ -102,6 +108,7 @@ class Listener(asyncio.AbstractServer):
             if not released:
                 released = True
                 self._door.leave(key)
+                self._wake()
 
         def protocol() -> asyncio.Protocol:
             made.append(Connection(self._handler(), self.limits, release))

@@ -37,6 +37,11 @@ WRITE_SIZE = 1 << 16  # bytes of output sent at a time (a record is a line: one 
 async def output(request: web.Request) -> web.StreamResponse:
     """?stream=both|stdout|stderr&follow=1; `Range: bytes=...` (one range; with follow, bytes=A- only)."""
     check_params(request, ("stream", "follow"))
+    with held(request):
+        return await _answer(request)
+
+
+async def _answer(request: web.Request) -> web.StreamResponse:
     follow = flag(request, "follow")
     stream = _stream(request)
     wanted = _range(request)
@@ -44,20 +49,19 @@ async def output(request: web.Request) -> web.StreamResponse:
     scheduler = scheduler_of(request)
     run = await the_run(request, scheduler)
     _check_split(scheduler, run, stream)
-    with held(request):
-        if follow:
-            with lasting(request):
-                return await _follow(request, scheduler, run, stream, skip)
-        if wanted is None:
-            return await _send(request, _records(scheduler, run, stream, follow=False), 0, None)
-        total = await _measure(scheduler, run, stream)
-        selected = wanted.within(total)
-        if selected is None:
-            raise problem(web.HTTPRequestRangeNotSatisfiable, f"{wanted} selects nothing of the output's {total} "
-                                                              f"bytes", **{"Content-Range": f"bytes */{total}"})
-        start, stop = selected
-        return await _send(request, _records(scheduler, run, stream, follow=False), start, stop,
-                           {"Content-Range": f"bytes {start}-{stop - 1}/{total}"})
+    if follow:
+        with lasting(request):
+            return await _follow(request, scheduler, run, stream, skip)
+    if wanted is None:
+        return await _send(request, _records(scheduler, run, stream, follow=False), 0, None)
+    total = await _measure(scheduler, run, stream)
+    selected = wanted.within(total)
+    if selected is None:
+        raise problem(web.HTTPRequestRangeNotSatisfiable, f"{wanted} selects nothing of the output's {total} bytes",
+                      **{"Content-Range": f"bytes */{total}"})
+    start, stop = selected
+    return await _send(request, _records(scheduler, run, stream, follow=False), start, stop,
+                       {"Content-Range": f"bytes {start}-{stop - 1}/{total}"})
 
 
 async def _measure(scheduler: Scheduler, run: Run, stream: Stream | None) -> int:
