@@ -226,7 +226,9 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
     shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
                      "max_age", "max_time", "listen", "group", "admin_group", "others", "adhoc_users", "tokens",
-                     "tls_cert", "tls_key", "watch", "debounce", "max_delay", "per_job_limit"}
+                     "tls_cert", "tls_key", "max_connections_per_caller", "max_connections", "max_streams_per_caller",
+                     "max_streams", "idle_timeout", "request_timeout", "watch", "debounce", "max_delay",
+                     "per_job_limit"}
 
 
 def test_log_levels_are_python_s() -> None:
