@@ -28,6 +28,7 @@ class Connection(asyncio.Protocol):
         self._clock: asyncio.TimerHandle | None = None
         self._receiving = False
         self._answering = 0
+        self._lost = False
 
     @property
     def made(self) -> bool:
@@ -49,6 +50,7 @@ class Connection(asyncio.Protocol):
         return self._handler.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True  # an answer that ends after this starts no clock
         self._stop()
         self._release()
         self._handler.connection_lost(exc)
@@ -77,6 +79,8 @@ class Connection(asyncio.Protocol):
 
     def _start(self, seconds: float, why: str) -> None:
         self._stop()
+        if self._lost:
+            return
         self._clock = asyncio.get_running_loop().call_later(seconds, self._expire, seconds, why)
 
     def _stop(self) -> None:
