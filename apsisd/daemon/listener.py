@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import socket
 import ssl
@@ -22,6 +21,7 @@ from apsisd.api.limits import ApiLimits
 from apsisd.daemon.connection import Connection
 from apsisd.daemon.door import Door, Refused
 from apsisd.daemon.log_throttle import Throttled
+from apsisd.daemon.refusals import Refusals
 
 log = logging.getLogger("apsisd.api")
 BATCH = 64  # connections accepted at most per turn of the event loop: the rest of apsisd gets its turns too
@@ -42,6 +42,7 @@ class Listener(asyncio.AbstractServer):
         self._opening: set[asyncio.Task[object]] = set()
         self._paused: asyncio.TimerHandle | None = None
         self._closed = asyncio.Event()
+        self._refusals = Refusals()
         self._short = Throttled(log, "api_accept_failed", every=5.0, now=self._loop.time)
         for sock in self._socks:
             sock.setblocking(False)
@@ -91,7 +92,9 @@ class Listener(asyncio.AbstractServer):
             conn.close()  # gone before it was looked at
             return
         if isinstance(entered, Refused):
-            self._turn_away(conn, entered)
+            log.debug("API: a connection on %s refused: %s", self._name, entered.message,
+                      extra={"action": "api_refused"})
+            self._refusals.turn_away(conn, entered, plain=self._tls is None)
             return
         task = self._loop.create_task(self._open(conn, entered), name=f"api-connection:{self._name}")
         self._opening.add(task)
@@ -124,19 +127,6 @@ class Listener(asyncio.AbstractServer):
             if not (made and made[0].made):
                 release()
 
-    def _turn_away(self, conn: socket.socket, refused: Refused) -> None:
-        """The refusal written (in plain HTTP; over TLS the connection is only closed), the connection closed."""
-        log.debug("API: a connection on %s refused: %s", self._name, refused.message, extra={"action": "api_refused"})
-        if self._tls is None:
-            body = json.dumps({"error": refused.message}).encode()
-            head = (f"HTTP/1.1 {refused.status} {refused.reason}\r\nContent-Type: application/json; charset=utf-8\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-            with contextlib.suppress(OSError):
-                conn.recv(1 << 16)  # the request, if it came: a socket closed with it unread resets the connection
-            with contextlib.suppress(OSError):
-                conn.send(head + body)
-        conn.close()
-
     def close(self) -> None:
         if self._paused is not None:
             self._paused.cancel()
@@ -146,6 +136,7 @@ class Listener(asyncio.AbstractServer):
                 self._loop.remove_reader(sock.fileno())
             sock.close()
         self._socks = []
+        self._refusals.close()
         self._closed.set()
         for task in self._opening:
             task.cancel()
