@@ -1,10 +1,15 @@
 """Door: who comes in at accept. Over TCP each address may hold max_connections_per_caller, all callers together
-max_connections; a place is given back when its connection leaves. (The socket's refusal of a user with no right
-and root's exemption need other users: tests/integration/test_api_load.py.)"""
+max_connections; a place is given back when its connection leaves. On the socket a user with no right is refused,
+and root is neither refused nor counted."""
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +55,44 @@ def test_per_address_and_overall_caps(server: socket.socket) -> None:
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_a_user_with_no_right_is_refused_and_root_is_not_counted(tmp_path: Path) -> None:
+    """(The socket's mode keeps such users out (daemon/api_socket.py); the door refuses them even so.)"""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to connect as nobody")
+    folder = Path(tempfile.mkdtemp(prefix="apsis-door-"))  # not under pytest's folder: nobody cannot enter it
+    try:
+        folder.chmod(0o755)
+        with socket.socket(socket.AF_UNIX) as listening:
+            listening.bind(str(folder / "api.sock"))
+            os.chmod(folder / "api.sock", 0o666)
+            listening.listen()
+            door = Door(Policy(group="no-such-group"), ApiLimits(max_connections_per_caller=1, max_connections=1))
+            client = subprocess.Popen(["/usr/bin/python3", "-c", NOBODY_CONNECTS, str(folder / "api.sock")],
+                                      user="nobody", group="nogroup", stdin=subprocess.PIPE, cwd="/")
+            try:
+                conn, _ = listening.accept()
+                with conn:
+                    refused = door.enter(conn)
+            finally:
+                client.kill()
+                client.wait(10)
+            assert isinstance(refused, Refused) and (refused.status, refused.message) == (
+                403, "not allowed: the API answers root, apsisd's user and the group no-such-group (and anyone, "
+                     'with [api] others = "read")')
+            with socket.socket(socket.AF_UNIX) as mine:
+                mine.connect(str(folder / "api.sock"))
+                conn, _ = listening.accept()
+                with conn:
+                    assert [door.enter(conn), door.enter(conn), door.held()] == [None, None, 0]  # root: not counted
+    finally:
+        shutil.rmtree(folder)
+
+
+NOBODY_CONNECTS = """
+import socket, sys
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+sys.stdin.read()
+"""
