@@ -32,9 +32,13 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value < 0:
             raise invalid(f"must not be negative, not {value}; use {DURATION_HELP}")
-        if not math.isfinite(value):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int of more than 308 digits
+            raise invalid(f"must be a finite duration, not a number that large; use {DURATION_HELP}") from None
+        if not math.isfinite(seconds):
             raise invalid(f"must be a finite duration, not {value}; use {DURATION_HELP}")
-        return float(value)
+        return seconds
     raise invalid(f"must be {DURATION_HELP}, not {describe(value)}")
 
 
@@ -49,7 +53,7 @@ def _duration_text(value: str) -> float:
     parts = DURATION_PART.findall(text)
     if not parts or DURATION_PART.sub("", text).strip():
         raise invalid(f"{value!r} is not a duration; use {DURATION_HELP}")
-    return sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+    return parse_duration(sum(float(number) * DURATION_UNITS[unit] for number, unit in parts))  # finite
 
 
 def parse_size(value: Any) -> int:
@@ -67,7 +71,10 @@ def _size_text(value: str) -> int:
     match = SIZE.fullmatch(value.strip())
     if match is None:
         raise invalid(f"{value!r} is not a size; {SIZE_HELP}")
-    return int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])
+    size = float(match.group(1)) * SIZE_UNITS[match.group(2).upper()]
+    if not math.isfinite(size):  # digits past float's range read as inf, which no int holds
+        raise invalid(f"is too large a number for a size; {SIZE_HELP}")
+    return int(size)
 
 
 def parse_daytime(value: Any) -> time:
@@ -113,4 +120,7 @@ def parse_instant(value: Any) -> datetime:
         raise invalid(f"must be an ISO 8601 time, not {describe(value)}")
     if moment.tzinfo is None:
         raise invalid(f"{value!r} has no UTC offset; add one (Z, +01:00) so the instant is unambiguous")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC, 9999-12-31T23:00-01:00 in year 10000
+        raise invalid(f"{value!r} is outside the years 1 to 9999 in UTC") from None

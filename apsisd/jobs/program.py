@@ -288,7 +288,7 @@ def _cpu(value: Any) -> float:
     text = value.strip().removesuffix("%") if isinstance(value, str) else value
     try:
         percent = float(text) if not isinstance(text, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of more than 308 digits
         percent = None
     if percent is None or not 0 < percent <= MAX_CPU_PERCENT:
         raise invalid(f"must be a percentage of one CPU from above 0 to {MAX_CPU_PERCENT:g}, such as 50 or "

@@ -141,6 +141,15 @@ PROBLEMS: list[tuple[Any, list[tuple[tuple[str | int, ...], str]]]] = [
       (("output", "merge"), "unknown key; allowed here: split")]),
     ({"type": "no-op", "output": {"split": True}},
      [(("output",), "unknown key; allowed here: duration, success, type")]),
+    ({"type": "shell", "command": "x", "timeout": 10**400, "stop": {"grace_period": 10**400},
+      "limits": {"memory": "9" * 400, "cpu": 10**400}},  # past float's range: refused, not an OverflowError
+     [(("timeout",), "must be a finite duration, not a number that large; use a number of seconds or a duration "
+                     "such as 90s, 15m, 4h, 1d or 1h30m"),
+      (("stop", "grace_period"), "must be a finite duration, not a number that large; use a number of seconds or a "
+                                 "duration such as 90s, 15m, 4h, 1d or 1h30m"),
+      (("limits", "memory"), "is too large a number for a size; use a number of bytes or a size such as 512M or 2G"),
+      (("limits", "cpu"), "must be a percentage of one CPU from above 0 to 100000, such as 50 or '150%', not a "
+                          "number")]),
     ({"type": "shell", "command": "x", "limits": {"cpu": "100001%"}},
      [(("limits", "cpu"), "must be a percentage of one CPU from above 0 to 100000, such as 50 or '150%', not a "
                           "string '100001%'")]),
