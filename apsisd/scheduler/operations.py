@@ -111,6 +111,8 @@ async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: dateti
         parsed = parse_program(program)
     except InvalidFields as exc:
         raise BadArgs(f"{exc.under('program')}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # a parser let its own error out: still the caller's
+        raise BadArgs(f"program: cannot be read: {exc}") from exc
     calendars = scheduler.jobs.calendars
 
     def spec_of(run_id: RunId) -> RunSpec:
