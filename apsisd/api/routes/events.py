@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from apsisd.api.replies import check_params, problem, whole
+from apsisd.api.replies import check_params, decimal, problem, shown, whole
 from apsisd.api.state import ApiState, scheduler_of, state_of
 from apsisd.jobs.jso import job_jso
 from apsisd.jobs.model import in_folder
@@ -70,10 +70,11 @@ def _since(request: web.Request) -> int | None:
     text = request.query.get("since", request.headers.get("Last-Event-ID"))
     if text is None or text == "":
         return None
-    if not text.isdigit():
+    since = decimal(text)
+    if since is None:
         raise problem(web.HTTPBadRequest, f"since (or Last-Event-ID) must be the number of a change, as the "
-                                          f"stream's `id:` lines give them, not {text!r}")
-    return int(text)
+                                          f"stream's `id:` lines give them, not {shown(text)}")
+    return since
 
 
 async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str | None, recent: int, ahead: int
