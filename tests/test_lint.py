@@ -15,13 +15,15 @@ PACKAGE = ROOT / "apsisd"
 # specific prefix wins. Layer 0 imports nothing of ours (but itself); the pure
 # domain (calendars, schedules, jobs, run specs) layer 0 and the rooms below
 # it; protocols (hosts.base) only layer 0; the systemd adapter the protocols.
-LAYER0 = ("apsisd.errors", "apsisd.types", "apsisd.fields", "apsisd.quantities", "apsisd.clock", "apsisd.plugins")
+LAYER0 = ("apsisd.errors", "apsisd.types", "apsisd.fields", "apsisd.quantities", "apsisd.clock", "apsisd.plugins",
+          "apsisd.text")
 DOMAIN = (*LAYER0, "apsisd.calendars", "apsisd.schedules", "apsisd.jobs", "apsisd.hosts.spec", "apsisd.runs",
           "apsisd.conditions", "apsisd.actions")
 ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.errors": (),
     "apsisd.types": (),
     "apsisd.clock": (),
+    "apsisd.text": (),
     "apsisd.plugins": ("apsisd.errors", "apsisd.fields"),
     "apsisd.fields": ("apsisd.errors",),
     "apsisd.quantities": ("apsisd.errors", "apsisd.fields"),

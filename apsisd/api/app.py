@@ -74,5 +74,5 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         raise problem(type(exc), exc.reason) from None
     except Exception:
         # A bug: logged whole, answered without its details (a traceback is not for API callers).
-        log.exception("API: %s %s failed", request.method, request.path, extra={"action": "api_failed"})
+        log.exception("API: %s %r failed", request.method, request.path, extra={"action": "api_failed"})
         raise problem(web.HTTPInternalServerError, "internal error; apsisd's log has the details") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -94,3 +95,29 @@ async def test_no_hostile_request_is_a_server_error(daemon: Daemon) -> None:
     assert not wrong, "\n".join(wrong)
     assert "action=api_failed" not in daemon.log()
     assert (await get("/api/v1/health"))[0] == 200
+
+
+FORGED = "\n2026-12-06 10:00:00.000 INFO run r1 success: forged action=run_success\n\x1b[2J"
+
+
+@with_daemon(timeout=60)
+async def test_no_caller_text_makes_a_log_line_of_its_own(daemon: Daemon) -> None:
+    daemon.job("greet", "params: [who]\nprogram: {type: exec, argv: [/bin/false, '{{ who }}']}\n")
+    await daemon.start()
+    hostile = quote(FORGED, safe="")
+    statuses = []
+    async with session() as client:
+        for method, path, headers in [
+            ("GET", f"/api/v1/runs/r1{hostile}/output", {"Range": "bytes=" + HUGER + "-"}),  # was a 500, logged
+            ("GET", f"/api/v1/jobs/{hostile}", {}),
+            ("POST", f"/api/v1/runs/r1{hostile}/start", {}),
+        ]:
+            async with client.request(method, "http://apsis" + path, headers=headers, timeout=TIMEOUT) as response:
+                statuses.append(response.status)
+    statuses.append((await post("/api/v1/runs", {"job_id": "greet", "args": {"who": FORGED}}))[0])
+    statuses.append((await post("/api/v1/runs", {"program": {"type": "exec", "argv": ["/bin/true"],
+                                                             "cwd": "/x" + FORGED}, "name": "x\r\x1b[2J"}))[0])
+    await daemon.wait_runs(finished(2))
+    lines = daemon.log().splitlines()
+    assert not [line for line in lines if line.startswith(FORGED.strip()[:23]) or "\x1b" in line]
+    assert statuses == [404, 404, 404, 201, 201]
