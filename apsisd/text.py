@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
-# C0 but tab, DEL, C1; the line and paragraph separators; the bidi embeddings, overrides and isolates.
-CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 but tab; DEL, C1, the line and paragraph separators, the bidi embeddings, overrides and isolates.
+_PAST_C0 = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+CONTROLS = re.compile(f"[\x00-\x08\x0a-\x1f{_PAST_C0}]")
+PAST_C0 = re.compile(f"[{_PAST_C0}]")  # the ones json.dumps(ensure_ascii=False) leaves raw
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 
 
