@@ -69,6 +69,9 @@ CASES: list[tuple[str, str, dict[str, str], bytes | None, int, str]] = [
     ("GET", "/api/v1/runs/{done}/output", {"Range": "bytes=%C2%B2-"}, None, 400, "Range must be"),
     ("POST", "/api/v1/runs/{running}/signal?signal=" + HUGER, {}, None, 400, "unknown signal"),
     ("POST", "/api/v1/runs/{running}/signal?signal=%C2%B2", {}, None, 400, "unknown signal"),
+    ("POST", "/api/v1/health", {}, None, 405, '{"error": "Method Not Allowed"}'),  # was a 500, made anew
+    ("DELETE", "/api/v1/runs/{done}", {}, None, 405, '{"error": "Method Not Allowed"}'),
+    ("GET", "/api/v1/nowhere", {}, None, 404, '{"error": "Not Found"}'),
 ]
 
 
