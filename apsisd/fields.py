@@ -13,6 +13,12 @@ from apsisd.errors import InvalidFields, invalid
 
 T = TypeVar("T")
 REQUIRED: Any = object()
+# The longest text read as a value with a syntax of its own (a duration, a size, a time of day, a zone, a
+# weekday set, a name): far above any real one, and small enough that reading it, and quoting it in a problem,
+# costs nothing whatever a file or an API caller sends.
+MAX_TEXT = 256
+# The longest schedule expression (cron, OnCalendar): a list of every minute of the hour fits six times over.
+MAX_EXPRESSION = 1024
 
 
 class Fields:
@@ -114,6 +120,17 @@ def string(value: Any) -> str:
     return str(value)
 
 
+def bounded(text: str, what: str, limit: int | None = None) -> str:
+    """`text`, if it has at most `limit` (MAX_TEXT) characters; else a problem that says so without quoting it.
+
+    Checked before a value is parsed, so no syntax is ever read from more than `limit` characters.
+    """
+    limit = MAX_TEXT if limit is None else limit
+    if len(text) > limit:
+        raise invalid(f"is {len(text)} characters long; {what} has at most {limit}")
+    return text
+
+
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise invalid(f"must be true or false, not {describe(value)}")
@@ -147,5 +164,10 @@ def describe(value: object) -> str:
     kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
              dict: "a mapping", type(None): "nothing (null)"}
     kind = next((name for cls, name in kinds.items() if type(value) is cls), type(value).__name__)
+    # Not the repr of a collection (a deeply nested one's recurses too far), nor of a long text or number (it
+    # would flood the message; an int of 5,000 digits has none).
+    if value is None or isinstance(value, list | dict) or (isinstance(value, str) and len(value) > 40) or (
+            isinstance(value, int) and value.bit_length() > 128):
+        return kind
     text = repr(value)
-    return f"{kind} {text}" if value is not None and len(text) <= 40 and not isinstance(value, list | dict) else kind
+    return f"{kind} {text}" if len(text) <= 40 else kind

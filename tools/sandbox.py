@@ -20,10 +20,12 @@ import argparse
 import ctypes
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 CGROUP_V2 = Path("/sys/fs/cgroup/unified")
@@ -72,12 +74,21 @@ MASKED_UNITS = (
 # read-only (a per-mount flag, "remount,bind,ro"; a plain "remount,ro" would
 # change the host's superblock). Then fresh tmpfs where writing is expected.
 READ_ONLY = ("/etc", "/root", "/var", "/home", "/usr", "/boot")
-PRIVATE_TMPFS = ("/run", "/tmp", "/var/tmp", "/var/log/journal")
+PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/var/log/journal")  # and /run, mounted first (INNER)
 
 INNER = r"""
 set -eu
 mount --make-rprivate /
 mount -t proc proc /proc
+# /run first: it holds the binds of the folders to keep (a checkout under /tmp,
+# /var/tmp or a read-only folder) while the mounts below hide or freeze them.
+mount -t tmpfs -o mode=0755 tmpfs /run
+n=0
+for d in {keep}; do
+  mkdir -p "/run/sandbox-keep/$n"
+  mount --bind "$d" "/run/sandbox-keep/$n"
+  n=$((n + 1))
+done
 for d in {read_only}; do
   [ -d "$d" ] || continue
   mount --bind "$d" "$d"
@@ -88,6 +99,18 @@ for d in {private_tmpfs}; do
   mount -t tmpfs -o mode=0755 tmpfs "$d"
 done
 chmod 1777 /tmp /var/tmp
+# Each kept folder back at its own path, writable, over whatever now hides it.
+n=0
+for d in {keep}; do
+  mkdir -p "$d"
+  mount --move "/run/sandbox-keep/$n" "$d"
+  n=$((n + 1))
+done
+rm -rf /run/sandbox-keep
+# On a booted host / is shared (systemd makes it so, but not in a container):
+# systemd mounts a unit's credentials in a child's namespace and they reach
+# /run/credentials by propagation. Our own /run, shared within the sandbox.
+mount --make-shared /run
 # The host's cgroup tmpfs must never be seen (let alone remounted) by this
 # systemd: detach our private copy of it and mount cgroup2 in its place,
 # rooted at the sandbox's own cgroup through the cgroup namespace.
@@ -113,6 +136,29 @@ def host_runs_systemd() -> bool:
     except OSError:
         return False
     return comm == "systemd" and Path("/run/systemd/system").is_dir()
+
+
+def hidden_inside(folders: Iterable[str]) -> list[str]:
+    """Of `folders`, those the sandbox's mounts would hide or make read-only, outermost only.
+
+    A checkout under /tmp or /var/tmp would vanish under the fresh tmpfs, one
+    under /home or /var would be read-only: the sandbox binds each back at its
+    own path. One under /run cannot be kept (/run is where they wait).
+    """
+    covered = (*PRIVATE_TMPFS, *READ_ONLY)
+    found: list[str] = []
+    for folder in sorted({os.path.realpath(f) for f in folders}):
+        if any(_under(folder, k) for k in found):
+            continue
+        if _under(folder, "/run"):
+            raise SandboxError(f"{folder} is under /run, which the sandbox replaces: work from another folder")
+        if any(_under(folder, c) for c in covered):
+            found.append(folder)
+    return found
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _alive(pid: int) -> bool:
@@ -176,7 +222,8 @@ def _die_with_parent() -> None:
 class Sandbox:
     """One booted systemd; use as a context manager so teardown always happens."""
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, keep: Iterable[str] = ()) -> None:
+        self.keep = hidden_inside(keep)
         self.name = name or f"{PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
         if not self.name.startswith(PREFIX + str(os.getpid())):
             self.name = f"{PREFIX}{os.getpid()}-{self.name}"
@@ -209,6 +256,7 @@ class Sandbox:
         script = INNER.format(
             read_only=" ".join(READ_ONLY),
             private_tmpfs=" ".join(PRIVATE_TMPFS),
+            keep=" ".join(shlex.quote(k) for k in self.keep),
             masked=" ".join(MASKED_UNITS),
             name=self.name[:63],
         )
@@ -339,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     try:
-        with Sandbox(args.name) as sandbox:
+        # The checkout and the command's folder stay visible (and writable) inside.
+        with Sandbox(args.name, keep=(str(Path(__file__).resolve().parents[1]), os.getcwd())) as sandbox:
             print(f"sandbox: {sandbox.name} booted (systemd pid {sandbox.pid})", file=sys.stderr)
             return sandbox.run(cmd).returncode
     except SandboxError as exc:

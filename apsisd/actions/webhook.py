@@ -15,7 +15,12 @@ attempt fails, the run's log says so. The run's state never changes and
 nothing is raised to the scheduler. Header values are never written
 anywhere (they hold tokens), and the log names the URL by its scheme, host
 and port only, since paths and queries of webhook URLs often hold tokens
-too.
+too; an error's text is scrubbed of the URL the same way (aiohttp quotes
+a URL it refuses whole, user:password@ and ?query included).
+
+The API shows the action as written, less its secrets (redacted()):
+header values to no one, and to callers who may only read, the URL
+without user:password@, query and fragment.
 """
 from __future__ import annotations
 
@@ -38,6 +43,8 @@ from apsisd.runs.state import FINISHED, State
 
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 MAX_RETRIES = 100
+HIDDEN = "(hidden)"  # what the API shows in place of a secret value
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 URL_WANTED = "must be an http:// or https:// URL with a host, such as https://hooks.example.com/apsis"
 
 
@@ -73,11 +80,49 @@ def shown(url: str) -> str:
     return origin + "/..." if parts.path.strip("/") or parts.query else origin
 
 
+def public(url: str) -> str:
+    """The URL as a caller who may only read sees it: scheme://host:port/path (no user:password@, query or
+    fragment)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return HIDDEN
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def scrubbed(text: str, url: str) -> str:
+    """An error's text fit for a log: every URL in it as shown() names it, and the secret parts of `url` (its
+    user:password and query) wherever else they appear."""
+    text = URL_IN_TEXT.sub(lambda match: shown(match.group()), text)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text
+    secrets = [parts.netloc.rpartition("@")[0], parts.query, parts.fragment, parts.password or ""]
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "...")
+    return text
+
+
+def redacted(written: dict[str, Any], *, full_url: bool) -> dict[str, Any]:
+    """A webhook action as its file wrote it, its secrets hidden: every header's value, and unless `full_url`
+    the URL's user:password, query and fragment. `written` is the caller's to change."""
+    headers = written.get("headers")
+    if isinstance(headers, dict):
+        written["headers"] = {name: HIDDEN for name in headers}
+    elif headers is not None:
+        written["headers"] = HIDDEN
+    url = written.get("url")
+    if not full_url and url is not None:
+        written["url"] = public(url) if isinstance(url, str) else HIDDEN
+    return written
+
+
 def _url(value: Any) -> str:
     text = string(value)
     if has_template(text) or is_url(text):
         return text
-    raise invalid(f"{URL_WANTED}, not {text!r}")
+    raise invalid(f"{URL_WANTED}, not {scrubbed(text, text)!r}")  # scrubbed: the problem is logged
 
 
 def _headers(value: Any) -> Mapping[str, str]:
@@ -162,5 +207,5 @@ class Webhook:
         except TimeoutError:
             return f"no answer within {self.timeout:g} s"
         except Exception as exc:  # OSError by contract; anything else is retried and reported alike
-            return f"{type(exc).__name__}: {exc}"
+            return scrubbed(f"{type(exc).__name__}: {exc}", url)
         return None if 200 <= status < 300 else f"HTTP {status}"

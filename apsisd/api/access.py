@@ -1,13 +1,19 @@
 """Who is calling and what they may do: on a Unix socket, the peer's credentials (SO_PEERCRED: the kernel's
 word, not the caller's); over TCP, a bearer token.
 
-Reading is looking (GET); operating is every other method (creating,
-stopping, marking runs, reloading). On the socket, root, the user apsisd
-runs as and the members of the operators' group (default `apsis`) may
-operate; anyone else may read only if `others = "read"`, and is refused
-otherwise. Over TCP, the token's line in the tokens file gives its right
-(api/tokens.py); a request without a valid token is refused before any
-route runs, whatever its method.
+Three rights, each including the ones below it. Reading is looking (GET,
+HEAD). Operating is every other method on what the jobs folder defines:
+runs of loaded jobs (create, start now, stop, signal, skip, rerun, mark)
+and reload; it runs the jobs' programs as the users their files name.
+Admin adds what no job file defines: ad hoc runs of a program of the
+caller's own, as any user and group; it is root's power when apsisd runs
+as root. On the socket, root and the user apsisd runs as are admins, the
+members of `[api] admin_group` (none by default) too; the members of the
+operators' group (default `apsis`) may operate, and their own ad hoc runs
+run as themselves (api/adhoc.py); anyone else may read only if
+`others = "read"`, and is refused otherwise. Over TCP, the token's line in
+the tokens file gives its right (api/tokens.py); a request without a valid
+token is refused before any route runs, whatever its method.
 """
 from __future__ import annotations
 
@@ -31,6 +37,12 @@ class Right(enum.IntEnum):
     NONE = 0
     READ = 1
     OPERATE = 2
+    ADMIN = 3
+
+    @property
+    def word(self) -> str:
+        """The right as tokens files, the configuration and messages name it: read, operate, admin."""
+        return self.name.lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,19 +60,40 @@ class Principal:
 
     name: str
     right: Right
+    caller: Caller | None = None  # a socket caller's credentials; None over TCP
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
-    """`group`: the operators' group; `others_read`: whether anyone else on the socket may read."""
+    """`group`: the operators' group; `admin_group`: the admins' group (None: only root and apsisd's user);
+    `others_read`: whether anyone else on the socket may read; `adhoc_users`: the only users ad hoc runs may run
+    as (None: any the caller's right allows)."""
 
     group: str = "apsis"
+    admin_group: str | None = None
     others_read: bool = False
+    adhoc_users: frozenset[str] | None = None
 
     def right_of(self, caller: Caller) -> Right:
-        if caller.uid in (0, os.geteuid()) or _in_group(caller, self.group):
+        if caller.uid in (0, os.geteuid()) or (self.admin_group and _in_group(caller, self.admin_group)):
+            return Right.ADMIN
+        if _in_group(caller, self.group):
             return Right.OPERATE
         return Right.READ if self.others_read else Right.NONE
+
+    def holders(self, right: Right, *, socket: bool) -> str:
+        """Who has `right` (or a higher one), in words for a refusal: on the socket, or over TCP."""
+        if not socket:
+            return "tokens with the right " + " or ".join(held.word for held in Right if held >= right)
+        groups = [group for group in dict.fromkeys((self.group if right <= Right.OPERATE else "", self.admin_group))
+                  if group]
+        named = f"root, apsisd's user and the group{'s' if len(groups) > 1 else ''} {' and '.join(groups)}" \
+            if groups else "root and apsisd's user"
+        if right is Right.ADMIN and self.admin_group is None:
+            named += " ([api] admin_group is not set)"
+        if right is Right.READ:  # asked of a caller with no right: others may not read
+            named += ' (and anyone, with [api] others = "read")'
+        return named
 
 
 def peer(sock: socket.socket | None) -> Caller | None:
@@ -72,7 +105,16 @@ def peer(sock: socket.socket | None) -> Caller | None:
 
 
 def socket_principal(caller: Caller, policy: Policy) -> Principal:
-    return Principal(name=f"uid {caller.uid} (pid {caller.pid})", right=policy.right_of(caller))
+    return Principal(name=f"uid {caller.uid} (pid {caller.pid})", right=policy.right_of(caller), caller=caller)
+
+
+def refusal(principal: Principal, needed: Right, policy: Policy, what: str | None = None) -> str:
+    """Why `principal` may not do `what` (default: the right's own word), and who may: a 403's message."""
+    holders = policy.holders(needed, socket=principal.caller is not None)
+    if principal.right is Right.NONE:
+        return f"not allowed: the API answers {holders}"
+    return (f"not allowed: {principal.name} may {principal.right.word}, not {what or needed.word} (the right "
+            f"{needed.word} is held by {holders})")
 
 
 def _in_group(caller: Caller, group: str) -> bool:

@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from apsisd.api.access import PRINCIPAL, Principal, Right, bearer, peer, socket_principal
+from apsisd.api.access import PRINCIPAL, Principal, Right, bearer, peer, refusal, socket_principal
 from apsisd.api.lasting import end_all
 from apsisd.api.replies import problem
 from apsisd.api.routes import check, events, health, jobs, metrics, openapi, operations, output, runs
 from apsisd.api.state import ApiState, attach, state_of
 from apsisd.api.tokens import TokenStore
+from apsisd.errors import StoreError
 
 log = logging.getLogger("apsisd.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -41,13 +42,7 @@ async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
     principal = _token_holder(request, state.tokens) if caller is None else socket_principal(caller, state.policy)
     needed = Right.READ if request.method in READING else Right.OPERATE
     if principal.right < needed:
-        group = state.policy.group
-        if principal.right is Right.NONE:
-            raise problem(web.HTTPForbidden, f"not allowed: the API answers root, apsisd's user and the group "
-                                             f"{group}")
-        operators = f"root, apsisd's user and the group {group}" if caller else "tokens with the right operate"
-        raise problem(web.HTTPForbidden, f"not allowed: {principal.name} may read, not operate (operators are "
-                                         f"{operators})")
+        raise problem(web.HTTPForbidden, refusal(principal, needed, state.policy))
     request[PRINCIPAL] = principal
     return await handler(request)
 
@@ -76,6 +71,9 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         # the arguments only aiohttp had, and fail as a 500.
         exc.content_type, exc.text = "application/json", json.dumps({"error": exc.reason})
         raise
+    except StoreError as exc:  # nothing was changed: the caller may try again once the state can be written
+        raise problem(web.HTTPServiceUnavailable, f"{exc}; nothing was changed: try again once apsisd's health is "
+                                                  "ok") from None
     except Exception:
         # A bug: logged whole, answered without its details (a traceback is not for API callers).
         log.exception("API: %s %r failed", request.method, request.path, extra={"action": "api_failed"})

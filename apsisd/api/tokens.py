@@ -1,9 +1,11 @@
 """The API's bearer tokens (for its TCP addresses): the file of their hashes, read strictly, re-read when it changes.
 
 The file holds one token per line, `NAME RIGHT sha256:HEX`: the name run
-logs give the caller ("token ci"), `read` or `operate`, and the SHA-256 of
-the token. `#` starts a comment; blank lines are allowed. `apsis token new`
-makes a token and its line.
+logs give the caller ("token ci"), `read`, `operate` or `admin`
+(api/access.py), and the SHA-256 of the token. `#` starts a comment; blank
+lines are allowed. `apsis token new` makes a token and its line. Every
+line has always named its right: one written before `admin` existed keeps
+the right it names (`operate` no longer makes ad hoc runs), never more.
 
 Only hashes are stored, so the file may be read by anyone who may read the
 configuration. A token is 256 random bits (secrets.token_urlsafe(32)), not
@@ -29,19 +31,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apsisd.api.access import Principal, Right
+from apsisd.api.owned_file import ownership_problem
 from apsisd.errors import ApsisError, FileProblem, InvalidFiles
 
 log = logging.getLogger("apsisd.api")
 HASH = "sha256"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
 NAME_HELP = "1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
-RIGHTS = {"read": Right.READ, "operate": Right.OPERATE}
+RIGHTS = {right.word: right for right in Right if right > Right.NONE}
 _HEX = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 Digest = bytes  # a token's SHA-256
 
 
 class TokensError(ApsisError):
-    """The tokens file cannot be used as a whole: missing, unreadable, or writable by anyone."""
+    """The tokens file cannot be used as a whole: missing, unreadable, or not safe from other users (owned by
+    someone other than root or apsisd's user, or writable by its group or others)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,8 +72,7 @@ def digest(token: str) -> Digest:
 
 def token_line(name: str, right: Right, token: str) -> str:
     """The tokens file's line for `token`: `NAME RIGHT sha256:HEX` (`name` matching NAME)."""
-    word = next(word for word, value in RIGHTS.items() if value is right)
-    return f"{name} {word} {HASH}:{digest(token).hex()}"
+    return f"{name} {right.word} {HASH}:{digest(token).hex()}"
 
 
 def parse_tokens(text: str, file: str) -> dict[Digest, Token]:
@@ -109,7 +112,7 @@ def _fields(fields: list[str]) -> tuple[str, Right, Digest]:
     if not NAME.fullmatch(name):
         raise ValueError(f"the name (first field) must be {NAME_HELP}")
     if right not in RIGHTS:
-        raise ValueError(f"the right (second field) must be {' or '.join(RIGHTS)}")
+        raise ValueError(f"the right (second field) must be one of {', '.join(RIGHTS)}")
     scheme, colon, hex_digits = hashed.partition(":")
     if scheme != HASH or not colon or not _HEX.fullmatch(hex_digits):
         raise ValueError(f"the third field must be the token's hash, {HASH}: and 64 hex digits, as apsis token new "
@@ -121,16 +124,16 @@ def read_tokens(path: Path) -> dict[Digest, Token]:
     """The tokens of the file at `path`: TokensError if it cannot be used, InvalidFiles for its bad lines."""
     try:
         with path.open("rb") as file:
-            mode = os.fstat(file.fileno()).st_mode
+            info = os.fstat(file.fileno())
             data = file.read()
     except OSError as exc:
         raise TokensError(f"{path}: cannot read the API's tokens file: {exc.strerror}; create it (it may be "
                           "empty) or correct [api] tokens") from None
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(info.st_mode):
         raise TokensError(f"{path}: the API's tokens file must be a file")
-    if mode & stat.S_IWOTH:
-        raise TokensError(f"{path}: anyone may write the API's tokens file, and so give themselves a token; "
-                          "chmod o-w it")
+    # Whoever may write it may give themselves a token.
+    if problem := ownership_problem(path, info, "the API's tokens file", secret=False, euid=os.geteuid()):
+        raise TokensError(problem)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -7,6 +7,7 @@ one pass, each as FILE:LINE:, and a folder with any mistake is not used.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -14,12 +15,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from apsisd.calendars.calendar import Calendar
 from apsisd.calendars.spec import SPEC_HELP, weekday_set
 from apsisd.errors import FileProblem, InvalidFields, InvalidFiles, format_path, invalid
-from apsisd.fields import Fields, describe, each, string
+from apsisd.fields import Fields, bounded, describe, each, string
+from apsisd.yaml_source import Document, read_text_file, read_yaml_file
 
 TEXT_SUFFIX = ".calendar"
 YAML_SUFFIX = ".calendar.yaml"
@@ -27,12 +27,7 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 BUSINESS_WEEK = frozenset(range(5))
 FieldPath = tuple[str | int, ...]
 
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so a bad one is reported with its line like any other value."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+log = logging.getLogger(__name__)
 
 
 def is_calendar_file(path: str | os.PathLike[str]) -> bool:
@@ -85,13 +80,17 @@ def _calendar_files(folders: Sequence[Path]) -> Iterator[Path]:
 
 
 def _read(path: Path, name: str) -> Calendar:
+    """The calendar in `path`; InvalidFiles with its problems, whatever the file holds (as for a job file)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidFiles([FileProblem(str(path), 1, "", f"cannot read the calendar: {exc}")]) from None
-    if path.name.endswith(YAML_SUFFIX):
-        return _from_yaml(path, name, text)
-    return _from_text(path, name, text)
+        if path.name.endswith(YAML_SUFFIX):
+            return _from_yaml(path, name, read_yaml_file(str(path)))
+        return _from_text(path, name, read_text_file(str(path)))
+    except InvalidFiles:
+        raise
+    except Exception as exc:
+        log.error("%s: reading it failed", path, exc_info=True, extra={"action": "calendar_file_failed"})
+        raise InvalidFiles([FileProblem(str(path), 1, "", f"cannot be read ({type(exc).__name__}); this is a bug "
+                                        "in apsis: please report it with the file")]) from None
 
 
 def _from_text(path: Path, name: str, text: str) -> Calendar:
@@ -111,28 +110,16 @@ def _from_text(path: Path, name: str, text: str) -> Calendar:
     return Calendar(name, BUSINESS_WEEK, frozenset(holidays))
 
 
-def _from_yaml(path: Path, name: str, text: str) -> Calendar:
+def _from_yaml(path: Path, name: str, document: Document) -> Calendar:
     """A mapping: `holidays` (list of dates), `weekdays` (default Mon-Fri), `description`."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        what = "; ".join(filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None)))) or str(exc)
-        raise InvalidFiles([FileProblem(str(path), line, "", f"not valid YAML: {what}")]) from None
-    finally:
-        loader.dispose()
-    fields = Fields(data, "a calendar file")
+    fields = Fields(document.value, "a calendar file")
     holidays = fields.take("holidays", each(holiday), [])
     weekdays = fields.take("weekdays", _weekdays, BUSINESS_WEEK)
     fields.take("description", string, "")
     try:
         fields.done()
     except InvalidFields as exc:
-        lines = _lines(node, ()) if node is not None else {}
-        raise InvalidFiles([FileProblem(str(path), _line_of(field, lines), format_path(field), message)
+        raise InvalidFiles([FileProblem(str(path), document.line(field), format_path(field), message)
                             for field, message in exc.problems]) from None
     return Calendar(name, weekdays, frozenset(holidays))
 
@@ -148,29 +135,8 @@ def holiday(value: Any) -> date:
 
 
 def _weekdays(value: Any) -> frozenset[int]:
-    text = string(value)
+    text = bounded(string(value), "a weekday set")
     weekdays = weekday_set(text)
     if weekdays is None:
         raise invalid(f"{text!r} is not a set of weekdays; use {SPEC_HELP}")
     return weekdays
-
-
-def _lines(node: yaml.Node, path: FieldPath) -> dict[FieldPath, int]:
-    """The 1-based line of every field path in a composed YAML document (keys by their own line)."""
-    lines = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                lines.update(_lines(value, (*path, key.value)))
-                lines[(*path, key.value)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.update(_lines(item, (*path, index)))
-    return lines
-
-
-def _line_of(field: FieldPath, lines: dict[FieldPath, int]) -> int:
-    """The line of the deepest part of `field` the document has (a missing key is reported at its mapping)."""
-    while field not in lines and field:
-        field = field[:-1]
-    return lines.get(field, 1)

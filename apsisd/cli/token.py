@@ -3,7 +3,9 @@
 The token is printed once and kept nowhere: the tokens file holds only its
 hash (api/tokens.py), and the operator adds the line themselves, so this
 command needs no right to write anything. The line comes last, alone, so
-`apsis token new ci | tail -n 1 >> FILE` appends it.
+`apsis token new ci | tail -n 1 >> FILE` appends it. A token reads unless
+another right is named: a forgotten option must not make a token that
+operates (or is root).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import click
 
 from apsisd.api.access import Right
-from apsisd.api.tokens import NAME, NAME_HELP, new_token, read_tokens, token_line
+from apsisd.api.tokens import NAME, NAME_HELP, RIGHTS, new_token, read_tokens, token_line
 from apsisd.cli.defaults import configuration
 from apsisd.errors import ApsisError
 
@@ -30,15 +32,21 @@ def _name(context: click.Context, parameter: click.Parameter, value: str) -> str
 
 @token.command("new")
 @click.argument("name", callback=_name)
-@click.option("--read-only", is_flag=True, help="The token may read (GET) but not operate.")
-def new(name: str, read_only: bool) -> None:
+@click.option("--right", "word", type=click.Choice(list(RIGHTS)), default=Right.READ.word, show_default=True,
+              help="What the token may do: read (GET), operate (the runs of loaded jobs; reload), or admin (also ad "
+                   "hoc runs, as any user: root's power).")
+@click.option("--read-only", is_flag=True, hidden=True, help="Deprecated: --right read, now the default.")
+def new(name: str, word: str, read_only: bool) -> None:
     """Make a token named NAME (run logs say "token NAME"): print it once, and its line for the tokens file."""
+    right = RIGHTS[word]
+    if read_only and right is not Right.READ:
+        raise click.UsageError(f"--read-only (deprecated: a token reads by default) contradicts --right {word}; "
+                               "give only --right")
     file, where = _tokens_file()
     if file is not None:
         _check_unused(name, file)
-    right = Right.READ if read_only else Right.OPERATE
     secret = new_token()
-    click.echo(f"Token {name} ({right.name.lower()}), shown only now: apsis keeps only its hash.\n\n    {secret}\n\n"
+    click.echo(f"Token {name} ({word}), shown only now: apsis keeps only its hash.\n\n    {secret}\n\n"
                "Give it to the client (apsis reads $APSIS_TOKEN or --token-file FILE; any other client sends "
                f"Authorization: Bearer TOKEN).\n\n{where}")
     click.echo(token_line(name, right, secret))

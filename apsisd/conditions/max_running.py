@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.base import READY, Jobs, RunView, Verdict, Wait
 from apsisd.errors import invalid
-from apsisd.fields import Fields, describe
+from apsisd.fields import Fields, bounded, describe
 from apsisd.jobs.program import deferred
 from apsisd.jobs.rendering import Renderer
 from apsisd.jobs.target import instance, job_id_field
@@ -43,8 +43,9 @@ class Scope(enum.StrEnum):
 def _count(value: Any) -> int:
     """A whole number of runs, at least 1; also its text (what a template renders)."""
     number = value if isinstance(value, int) and not isinstance(value, bool) else None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        number = int(value)
+    text = bounded(value, "a count").strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit():
+        number = int(text)
     if number is None or number < 1:
         raise invalid(f"must be a whole number of runs, at least 1, not {describe(value)}")
     return number

@@ -40,6 +40,7 @@ OTHERS = ("none", "read")  # what anyone else on the socket may do
 # GET /metrics has series per job while at most this many jobs are loaded (each job adds up to some 60 series).
 PER_JOB_LIMIT = 100
 SOCKET_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, less the final NUL
+MAX_FILE = 1 << 20  # bytes of the configuration file: it is a few dozen lines
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*", re.ASCII)
 _POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
@@ -70,8 +71,10 @@ class Config:
     `calendars_dir` is read besides the holiday calendars of `jobs_dir`
     (which are always read); it defaults to the jobs folder itself.
     `waiting_max_time` None: a run may wait for its conditions forever.
-    `api_group`: the operators' group on the API's socket; `api_others`:
-    "read" lets anyone else on the socket read, "none" refuses them.
+    `api_group`: the operators' group on the API's socket; `api_admin_group`:
+    the admins' (None: root and apsisd's user only); `api_others`: "read"
+    lets anyone else on the socket read, "none" refuses them;
+    `api_adhoc_users`: the only users ad hoc runs may run as (None: any).
     `api_tokens`: the file of the TCP callers' tokens (api/tokens.py);
     `api_tls_cert`, `api_tls_key`: the TLS certificate and key of every TCP
     address (both or neither; only loopback addresses may go without).
@@ -92,7 +95,9 @@ class Config:
     waiting_max_time: float | None
     api_listen: tuple[str, ...]
     api_group: str
+    api_admin_group: str | None
     api_others: str
+    api_adhoc_users: frozenset[str] | None
     api_tokens: Path | None
     api_tls_cert: Path | None
     api_tls_key: Path | None
@@ -138,7 +143,8 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
         "jobs_dir": folder / "jobs", "state_dir": _default_state(privileged, env), "log_level": LogLevel.INFO,
         "schedule": Scheduling(), "waiting_max_time": None,
         "reload_watch": True, "reload_debounce": RELOAD_DEBOUNCE, "reload_max_delay": RELOAD_MAX_DELAY,
-        "api_group": API_GROUP, "api_others": "none", "api_tokens": None, "api_tls_cert": None, "api_tls_key": None,
+        "api_group": API_GROUP, "api_admin_group": None, "api_others": "none", "api_adhoc_users": None,
+        "api_tokens": None, "api_tls_cert": None, "api_tls_key": None,
         "metrics_per_job_limit": PER_JOB_LIMIT,
         **(_read_file(file) if found else {}),
         **{name: getattr(overrides, name) for name in Overrides.__dataclass_fields__
@@ -176,7 +182,11 @@ def _default_socket(privileged: bool, env: Mapping[str, str], state_dir: Path) -
 
 def _read_file(file: Path) -> dict[str, Any]:
     try:
-        text = file.read_bytes().decode("utf-8")
+        with file.open("rb") as stream:
+            data = stream.read(MAX_FILE + 1)
+        if len(data) > MAX_FILE:
+            raise ConfigError(f"{file}: larger than {MAX_FILE >> 20} MiB, the most a configuration file may be")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such configuration file; give an existing file to --config, or leave "
                           "--config out to use the default one") from None
@@ -185,11 +195,14 @@ def _read_file(file: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: the configuration is not UTF-8 text (byte {exc.start})") from None
     try:
-        data = tomllib.loads(text)
+        settings = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidFiles([_syntax_problem(file, text, str(exc))]) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        raise InvalidFiles([FileProblem(str(file), 1, "", "not valid TOML: arrays or tables nested too deeply "
+                                        "to read; a configuration needs two levels")]) from None
     try:
-        return _read_settings(data, file.parent)
+        return _read_settings(settings, file.parent)
     except InvalidFields as exc:
         lines = key_lines(text)
         problems = [FileProblem(str(file), line_of(lines, path), format_path(path), message)
@@ -233,7 +246,9 @@ def _read_api(table: Fields, base: Path) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "api_listen": table.take("listen", _listen(base), None),
         "api_group": table.take("group", _group_name, None),
+        "api_admin_group": table.take("admin_group", _group_name, None),
         "api_others": table.take("others", _others, None),
+        "api_adhoc_users": table.take("adhoc_users", lambda value: frozenset(each(_user_name)(value)), None),
         "api_tokens": table.take("tokens", _path(base, "file"), None),
         "api_tls_cert": table.take("tls_cert", _path(base, "file"), None),
         "api_tls_key": table.take("tls_key", _path(base, "file"), None),
@@ -257,13 +272,14 @@ def _tcp_problems(address: str, table: Fields) -> list[str]:
         problems.append(f"{address}: TCP needs bearer tokens: set tokens to the tokens file (apsis token new "
                         "makes a token and its line)")
     host = address.removeprefix("tcp:").rpartition(":")[0]
-    if not _loopback(host) and not ("tls_cert" in table and "tls_key" in table):
+    if not loopback(host) and not ("tls_cert" in table and "tls_key" in table):
         problems.append(f"{address}: other machines may reach it: set tls_cert and tls_key (only a loopback "
                         "address, 127.0.0.1, ::1 or localhost, may go without TLS)")
     return problems
 
 
-def _loopback(host: str) -> bool:
+def loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) is this machine's loopback: only then may a token go in clear."""
     if host == "localhost":
         return True
     try:
@@ -275,6 +291,13 @@ def _loopback(host: str) -> bool:
 def _group_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or "\0" in value or ":" in value:
         raise invalid(f"must be the name of a group, such as apsis, not {describe(value)}")
+    return value.strip()
+
+
+def _user_name(value: Any) -> str:
+    """One of [api] adhoc_users: a name, as systemd's User= would not take an all-digits one for a name."""
+    if not isinstance(value, str) or not value.strip() or "\0" in value or ":" in value or value.strip().isdigit():
+        raise invalid(f"must be a user's name (not a uid), such as batch, not {describe(value)}")
     return value.strip()
 
 
@@ -373,7 +396,7 @@ def _socket_path(text: str, base: Path) -> Path:
 def _host_port(text: str) -> str:
     """HOST:PORT with HOST a name, an IPv4 address or a [bracketed] IPv6 address; PORT 1-65535."""
     host, colon, port = text.rpartition(":")
-    if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not colon or not (port.isascii() and port.isdigit() and len(port) <= 5) or not 1 <= int(port) <= 65535:
         raise invalid(f"tcp:{text}: give a port from 1 to 65535 after the host, as in tcp:127.0.0.1:5050")
     if host.startswith("[") and host.endswith("]"):
         try:

@@ -18,8 +18,16 @@ _SCALAR_END = re.compile(r"[,\]}#\r\n]")
 
 
 def key_lines(text: str) -> dict[Path, int]:
-    """The 1-based line of each key, table and array item of valid TOML `text`, by path (first place wins)."""
-    return _Scanner(text).scan()
+    """The 1-based line of each key, table and array item of valid TOML `text`, by path (first place wins).
+
+    Past the nesting this scanner's recursion allows, the lines found so far: a problem deeper than that is
+    reported at the nearest of them (line_of), not as a crash.
+    """
+    scanner = _Scanner(text)
+    try:
+        return scanner.scan()
+    except RecursionError:
+        return scanner.lines
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int:
@@ -36,6 +44,8 @@ class _Scanner:
         self.pos = 0
         self.lines: dict[Path, int] = {}
         self.table_counts: dict[Path, int] = {}
+        self._counted = 0  # the line of `pos` is counted up to here: each line end is counted once
+        self._line = 1
 
     def scan(self) -> dict[Path, int]:
         table: Path = ()
@@ -50,7 +60,11 @@ class _Scanner:
 
     @property
     def line(self) -> int:
-        return self.text.count("\n", 0, self.pos) + 1
+        """The line of `pos`, counted on from the last time (the cursor only goes forward): counting from the
+        start for every key was quadratic in the file's length."""
+        self._line += self.text.count("\n", self._counted, self.pos)
+        self._counted = self.pos
+        return self._line
 
     def _at(self, token: str) -> bool:
         return self.text.startswith(token, self.pos)

@@ -136,7 +136,8 @@ class Host(Protocol):
         self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None, stream: Stream | None = None
     ) -> AsyncGenerator[OutputRecord, None]:
         """The run's output; with follow, until the run has ended and all of it is read. Close it (aclose) to stop
-        early: its journal reader goes with it.
+        early: its journal reader goes with it. Only lines the host can tie to the run's own processes, never
+        what another writer claims to be (docs/host.md, "What the journal is believed on").
 
         `stream`: only that stream's records, for a run whose spec has `split_output` (otherwise the records of
         either are not told apart, and asking for one is the caller's mistake).

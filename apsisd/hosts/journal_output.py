@@ -9,8 +9,9 @@ from typing import Any
 
 from apsisd.hosts.base import OutputRecord
 from apsisd.hosts.spec import Stream
-from apsisd.systemd import journal
-from apsisd.systemd.units import STREAM_PRIORITY, run_identifier
+from apsisd.systemd import journal, trust
+from apsisd.systemd.trust import OutputSource
+from apsisd.systemd.units import STREAM_PRIORITY
 from apsisd.types import RunId
 
 QUIET_END = 1.0  # without journalctl --sync (unprivileged): output is complete after this much silence
@@ -22,23 +23,26 @@ class JournalOutput:
         self._until_finished = until_finished
 
     async def read(
-        self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None, stream: Stream | None = None
+        self, run_id: RunId, source: OutputSource, *, follow: bool = False, after_cursor: str | None = None,
+        stream: Stream | None = None,
     ) -> AsyncGenerator[OutputRecord, None]:
-        """The run's output; with follow, until the run has ended and all of it is read.
+        """The run's output, the lines `source` says are its own; with follow, until the run has ended and all of
+        it is read.
 
         `stream`: a split run's stdout or stderr, told apart by the PRIORITY systemd-cat gave each (units.py).
         """
-        matches = self._matches(run_id, stream)
+        only = [f"PRIORITY={STREAM_PRIORITY[stream]}"] if stream is not None else []
+        matches = trust.output_matches(source, user_manager=self.user_manager, only=only)
         if not follow:
             await journal.sync()
-            async for entry in self._read_output(matches, after_cursor):
+            async for entry in self._read_output(source, matches, after_cursor):
                 yield entry
             return
         ended = asyncio.create_task(self._until_finished(run_id), name=f"output-end:{run_id}")
         queue: asyncio.Queue[OutputRecord] = asyncio.Queue()
 
         async def pump() -> None:
-            async for record in self._read_output(matches, after_cursor, follow=True):
+            async for record in self._read_output(source, matches, after_cursor, follow=True):
                 queue.put_nowait(record)
 
         follower = asyncio.create_task(pump(), name=f"output-follow:{run_id}")
@@ -60,40 +64,24 @@ class JournalOutput:
                 record = queue.get_nowait()
                 cursor = record.cursor
                 yield record
-            async for record in self._drain(matches, cursor):
+            async for record in self._drain(source, matches, cursor):
                 yield record
         finally:
             for task in (ended, follower):
                 task.cancel()
             await asyncio.gather(ended, follower, return_exceptions=True)
 
-    def _matches(self, run_id: RunId, stream: Stream | None) -> list[str]:
-        """How the journal knows a run's output (journalctl's matches; `+` between alternatives).
-
-        By its own SYSLOG_IDENTIFIER, which journald puts on every line of a
-        stream (from the stream's header): a user manager's runs and split
-        runs have it. journald adds LogExtraFields (APSIS_RUN_ID) only for the
-        system manager's units (it reads them from /run/systemd/units/, which
-        user managers cannot write), and knows the unit of a stream that does
-        not name it (systemd-cat's) only from the cgroup of its writer, so a
-        line it reads after its writer is gone lacks them. The system
-        manager's other runs are found by APSIS_RUN_ID (PID 1's streams name
-        their unit), as their identifier is their job's.
-        """
-        only = ["_TRANSPORT=stdout", *([f"PRIORITY={STREAM_PRIORITY[stream]}"] if stream is not None else [])]
-        own = [f"SYSLOG_IDENTIFIER={run_identifier(run_id)}", *only]
-        return own if self.user_manager else [f"APSIS_RUN_ID={run_id}", *only, "+", *own]
-
-    async def _drain(self, matches: Sequence[str], cursor: str | None) -> AsyncIterator[OutputRecord]:
+    async def _drain(self, source: OutputSource, matches: Sequence[str], cursor: str | None
+                     ) -> AsyncIterator[OutputRecord]:
         """What journald has not yet stored of an ended run: synced, or waited out when we may not sync."""
         if await journal.sync():
-            async for record in self._read_output(matches, cursor):
+            async for record in self._read_output(source, matches, cursor):
                 yield record
             return
         quiet_since = asyncio.get_running_loop().time()
         while asyncio.get_running_loop().time() - quiet_since < QUIET_END:
             got = False
-            async for record in self._read_output(matches, cursor):
+            async for record in self._read_output(source, matches, cursor):
                 cursor, got = record.cursor, True
                 yield record
             if got:
@@ -101,10 +89,13 @@ class JournalOutput:
             await asyncio.sleep(0.2)
 
     async def _read_output(
-        self, matches: Sequence[str], after_cursor: str | None, *, follow: bool = False
+        self, source: OutputSource, matches: Sequence[str], after_cursor: str | None, *, follow: bool = False
     ) -> AsyncIterator[OutputRecord]:
-        async for entry in journal.read(matches, follow=follow, after_cursor=after_cursor,
-                                        output_fields=journal.OUTPUT_FIELDS, user=self.user_manager):
+        fields = f"{journal.OUTPUT_FIELDS},{trust.PROVENANCE_FIELDS}"
+        async for entry in journal.read(matches, follow=follow, after_cursor=after_cursor, output_fields=fields,
+                                        user=self.user_manager):
+            if not trust.is_output(entry, source, user_manager=self.user_manager):
+                continue
             priority = entry.get("PRIORITY")
             pid = entry.get("_PID")
             yield OutputRecord(

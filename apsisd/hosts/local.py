@@ -11,6 +11,7 @@ PID 1's journal records of it. See docs/host.md, "Outcomes".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
 import logging
 import os
@@ -24,11 +25,11 @@ from typing import Any
 from dbus_fast import Message
 
 from apsisd.errors import HostError, RunNotFound, SpecError
-from apsisd.hosts.base import Finished, HostEvent, OutputRecord, StartResult, UnitState
+from apsisd.hosts.base import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
 from apsisd.hosts.journal_output import JournalOutput
 from apsisd.hosts.spec import RunSpec, Stream, check, parse_signal
 from apsisd.hosts.tracker import Tracker
-from apsisd.systemd import journal, outcome
+from apsisd.systemd import journal, outcome, trust
 from apsisd.systemd.bus import MANAGER, NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
 from apsisd.systemd.units import (
     SD_PATH,
@@ -36,6 +37,8 @@ from apsisd.systemd.units import (
     UNIT_PATTERN,
     properties,
     run_id_of,
+    run_identifier,
+    splits_output,
     timer_name,
     timer_properties,
 )
@@ -106,6 +109,8 @@ class LocalHost:
         if tracker is not None:
             return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=True)
         tracker = self._track(spec.run_id)
+        if spec.split_output:
+            tracker.split_uid = self._uid_of(spec)
         await self._take_start_slot(tracker)
         tracker.pinned = self._pinned < MAX_PINNED
         self._pinned += tracker.pinned
@@ -210,6 +215,12 @@ class LocalHost:
                 raise SpecError("group", f"no group {spec.group!r} on this host") from None
         return program
 
+    def _uid_of(self, spec: RunSpec) -> int:
+        """The uid the run's program runs as (checked to exist by _resolve)."""
+        if self.user_manager or spec.user is None:
+            return os.geteuid()
+        return int(spec.user) if spec.user.isdigit() else pwd.getpwnam(spec.user).pw_uid
+
     # -- tracking -----------------------------------------------------------
 
     def _track(self, run_id: RunId) -> Tracker:
@@ -271,10 +282,21 @@ class LocalHost:
         if not tracker.started and (
             outcome.has_started(props) or (outcome.has_ended(props) and props.get("ExecMainStartTimestamp"))
         ):
-            tracker.emit(outcome.started_from_properties(tracker.run_id, tracker.unit, props))
+            started = outcome.started_from_properties(tracker.run_id, tracker.unit, props)
+            self._note_writer(tracker, started)
+            tracker.emit(started)
         if outcome.has_ended(props) and not tracker.harvesting:
             tracker.harvesting = True
             self._spawn(tracker, self._harvest(tracker), f"harvest:{tracker.run_id}")
+
+    def _note_writer(self, tracker: Tracker, started: Started) -> None:
+        """Keep, and note in the journal, the process whose uid and pid mark a split run's output lines that
+        journald read after it was gone (trust.py): once the unit is unloaded only the note tells them."""
+        if tracker.split_uid is None or tracker.writer is not None or not started.main_pid or not started.start_time:
+            return
+        tracker.writer = trust.Writer(pid=started.main_pid, uid=tracker.split_uid, start=started.start_time)
+        journal.send(self._note(tracker, "started", f"apsis: {tracker.unit} started, pid {started.main_pid}",
+                                **trust.writer_note(tracker.writer, started.invocation_id)))
 
     async def _harvest(self, tracker: Tracker) -> None:
         """Read what signals do not carry (CPU, memory), tell Finished, then let the unit go."""
@@ -336,7 +358,13 @@ class LocalHost:
             tracker.props.update(snapshot)  # signals from now on are newer, and merge over it
             # Whoever asked for a stop or sent a signal before we looked (a
             # previous apsis, an operator) said so in the journal.
-            stopped, sent = outcome.requests_from_journal(*await self._journal_story(tracker))
+            records, notes = await self._journal_story(tracker)
+            stopped, sent = outcome.requests_from_journal(records, notes)
+            tracker.writer = tracker.writer or trust.writer_from_notes(
+                notes, outcome.invocation_hex(snapshot.get("InvocationID")))
+            if tracker.writer is None and splits_output(snapshot):
+                uid = snapshot.get("UID")
+                tracker.split_uid = uid if isinstance(uid, int) and uid < 2**32 - 1 else os.geteuid()
             tracker.stop_requested = tracker.stop_requested or stopped
             tracker.signals_sent.extend(s for s in sent if s not in tracker.signals_sent)
         finally:
@@ -361,11 +389,10 @@ class LocalHost:
     async def _journal_story(self, tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """PID 1's records of the unit, and apsis's notes about the run, all synced first."""
         await journal.sync()
-        unit_field = "USER_UNIT" if self.user_manager else "UNIT"
-        records = [r async for r in journal.read([f"{unit_field}={tracker.unit}"], user=self.user_manager,
-                                                 since=tracker.since)]
-        notes = [r async for r in journal.read(
-            [f"APSIS_RUN_ID={tracker.run_id}", "_TRANSPORT=journal"], user=self.user_manager, since=tracker.since)]
+        records = [r async for r in journal.read(trust.manager_records(tracker.unit, user_manager=self.user_manager),
+                                                 user=self.user_manager, since=tracker.since)]
+        notes = [r async for r in journal.read(trust.own_notes(tracker.run_id), user=self.user_manager,
+                                               since=tracker.since)]
         return records, notes
 
     async def _recover(self, tracker: Tracker) -> None:
@@ -377,6 +404,7 @@ class LocalHost:
         if started is None and finished is None and not tracker.events:
             raise RunNotFound(tracker.run_id)
         if started is not None and not tracker.started:
+            tracker.writer = tracker.writer or trust.writer_from_notes(notes, started.invocation_id)
             tracker.emit(started)
         if finished is None:
             log.warning("run %s: unit %s is gone and the journal does not say how it ended",
@@ -462,10 +490,32 @@ class LocalHost:
                 states.append(UnitState(run_id=run_id, unit=name, active_state=active, sub_state=sub))
         return states
 
-    def output(
+    async def output(
         self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None, stream: Stream | None = None
     ) -> AsyncGenerator[OutputRecord, None]:
-        return self._output.read(run_id, follow=follow, after_cursor=after_cursor, stream=stream)
+        source = await self._output_source(run_id, wait=follow)
+        if source is None:
+            return  # never started (or no trace of it): no output
+        async with contextlib.aclosing(self._output.read(run_id, source, follow=follow, after_cursor=after_cursor,
+                                                         stream=stream)) as records:
+            async for record in records:
+                yield record
+
+    async def _output_source(self, run_id: RunId, *, wait: bool) -> trust.OutputSource | None:
+        """Where the run's output came from, as systemd and apsisd's notes tell it; with `wait`, once it started."""
+        try:
+            tracker = await self._tracker_for(run_id)
+        except RunNotFound:
+            return None
+        if wait and not tracker.started:
+            async for event in tracker.stream():
+                if isinstance(event, Started | Finished):
+                    break
+        started = next((e for e in tracker.events if isinstance(e, Started)), None)
+        if started is None:
+            return None
+        return trust.OutputSource(unit=tracker.unit, identifier=run_identifier(run_id),
+                                  invocation_id=started.invocation_id or None, writer=tracker.writer)
 
     async def _until_finished(self, run_id: RunId) -> None:
         """Wait for the run's end without consuming it: releasing the tracker is events()'s alone."""

@@ -18,6 +18,9 @@ from apsisd.errors import SpecError
 from apsisd.types import JobId, RunId
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# A credential's name is a file name in $CREDENTIALS_DIRECTORY: systemd takes more, we take what reads plainly.
+CREDENTIAL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}\Z", re.ASCII)
+CREDENTIAL_NAME_WANTED = "is not a credential name; use letters, digits, _, - and ., not starting with . or -"
 DEFAULT_STOP_SIGNAL = "TERM"
 DEFAULT_GRACE_PERIOD = 30.0
 NICE_RANGE = range(-20, 20)
@@ -45,6 +48,16 @@ def parse_signal(value: str | int, field_name: str = "signal") -> signal.Signals
         raise SpecError(field_name, f"unknown signal {value!r}; use a name such as TERM, INT, KILL") from None
 
 
+def credential_path_problem(path: object) -> str | None:
+    """What is wrong with the file of a credential (None: nothing), as systemd would refuse it: an absolute,
+    normalized path (no //, /./, /../ and no trailing /), on one line."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return f"must be an absolute path (starting with /), not {path!r}"
+    if any(char in path for char in "\0\n") or any(part in ("", ".", "..") for part in path[1:].split("/")):
+        return f"must be a plain absolute path to a file (no //, . or .. and no trailing /), not {path!r}"
+    return None
+
+
 class Stream(enum.StrEnum):
     """One of a run's output streams, told apart only in the output of a spec with `split_output`."""
 
@@ -61,6 +74,12 @@ class RunSpec:
     Durations are seconds; `memory_max` bytes; `cpu_quota` percent of one CPU.
     `split_output`: the host keeps stdout and stderr apart, so that output()
     can give either; without it they are one stream, in the order written.
+    `credentials` (name -> file) are systemd's LoadCredential=,
+    `encrypted_credentials` its LoadCredentialEncrypted= (a file made by
+    `systemd-creds encrypt`): systemd reads each file as root when the unit
+    starts and gives the program a copy only it can read, at
+    $CREDENTIALS_DIRECTORY/NAME; unlike env, nothing of it is in the unit's
+    properties but the path.
     """
 
     run_id: RunId
@@ -79,6 +98,8 @@ class RunSpec:
     tasks_max: int | None = None
     nice: int | None = None
     split_output: bool = False
+    credentials: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    encrypted_credentials: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def command(self) -> tuple[str, ...]:
         """The argv the unit executes."""
@@ -104,6 +125,7 @@ def check(spec: RunSpec) -> None:
             raise SpecError(f"env.{key}", "is not a valid environment variable name (letters, digits, _)")
         if not isinstance(value, str) or "\0" in value:
             raise SpecError(f"env.{key}", "value must be a string without NUL characters")
+    _check_credentials(spec)
     if spec.cwd is not None and (not isinstance(spec.cwd, str) or not spec.cwd.startswith("/")):
         raise SpecError("cwd", f"must be an absolute path, not {spec.cwd!r}")
     _check_number(spec.timeout, "timeout", minimum=0, maximum=MAX_SECONDS, inclusive=False)
@@ -119,6 +141,20 @@ def check(spec: RunSpec) -> None:
     if spec.nice is not None:
         if isinstance(spec.nice, bool) or not isinstance(spec.nice, int) or spec.nice not in NICE_RANGE:
             raise SpecError("limits.nice", f"must be an integer from -20 to 19, not {spec.nice!r}")
+
+
+def _check_credentials(spec: RunSpec) -> None:
+    for field_name, credentials in (("credentials", spec.credentials),
+                                    ("encrypted_credentials", spec.encrypted_credentials)):
+        for name, path in credentials.items():
+            if not isinstance(name, str) or not CREDENTIAL_NAME.match(name):
+                raise SpecError(f"{field_name}.{name}", CREDENTIAL_NAME_WANTED)
+            problem = credential_path_problem(path)
+            if problem is not None:
+                raise SpecError(f"{field_name}.{name}", problem)
+    both = sorted(spec.credentials.keys() & spec.encrypted_credentials.keys())
+    if both:
+        raise SpecError(f"encrypted_credentials.{both[0]}", "is also in credentials; give each name once")
 
 
 def _check_program(spec: RunSpec) -> None:

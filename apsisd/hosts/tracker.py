@@ -8,6 +8,7 @@ from typing import Any
 
 from apsisd.hosts.base import Finished, HostEvent, Started
 from apsisd.systemd import outcome
+from apsisd.systemd.trust import Writer
 from apsisd.systemd.units import object_path, unit_name
 from apsisd.types import RunId
 
@@ -31,6 +32,8 @@ class Tracker:
         self.since: datetime | None = None  # journal records before this are an earlier run's of the same name
         self.pinned = False  # we hold a reference on the unit (AddRef/RefUnit)
         self.start_slot: Callable[[], None] | None = None  # releases the start slot this run holds
+        self.split_uid: int | None = None  # a split run's uid: its output's writer is noted once it starts
+        self.writer: Writer | None = None  # whose pid and uid mark the split run's output lines (trust.py)
         self._changed = asyncio.Event()
 
     @property

@@ -12,19 +12,37 @@ A job keeps its file's value marshalled (`Job.written`, made by written()):
 a tenth of the memory of its dicts and lists, for a value read only when a
 client asks. Values JSON has no word for become text: an infinite float
 (`1e999`), and the dates, sets and bytes PyYAML's own loader makes (the job
-file loader, apsisd/jobs/yaml_source.py, keeps dates as the text written and
+file loader, apsisd/yaml_source.py, keeps dates as the text written and
 refuses !!set and !!binary).
+
+What a file writes may hold secrets: the program's `env` values and a
+webhook's URL and headers. Each client is shown a job at one of two
+levels (Shown): an operator sees env values and webhook URLs as written,
+a caller who may only read sees neither (env names stay, each value is
+replaced by HIDDEN; a URL keeps scheme://host/path). No one is shown a
+webhook header's value: it is a token to send, not to read back.
 """
 from __future__ import annotations
 
 import base64
+import enum
 import marshal
 import math
 from collections.abc import Mapping
 from datetime import date, time
 from typing import Any
 
+from apsisd.actions import webhook
 from apsisd.jobs.model import Job
+
+HIDDEN = webhook.HIDDEN
+
+
+class Shown(enum.Enum):
+    """How much of a job's secrets a client is shown (header values: never)."""
+
+    OPERATOR = "operator"  # env values and webhook URLs as written
+    READER = "reader"  # env names only; webhook URLs as scheme://host/path
 
 
 def written(value: Any) -> bytes:
@@ -35,18 +53,20 @@ def written(value: Any) -> bytes:
         return marshal.dumps(_plain(value))
 
 
-def job_jso(job: Job) -> dict[str, Any]:
-    """The job as plain JSON values: job_id, params, schedules, program, conditions, actions, retry, scheduling,
-    metadata."""
+def job_jso(job: Job, shown: Shown) -> dict[str, Any]:
+    """The job as plain JSON values, its secrets hidden as `shown` says: job_id, params, schedules, program,
+    conditions, actions, retry, scheduling, metadata."""
     value = _clean(marshal.loads(job.written)) if job.written is not None else {}
     metadata = value.get("metadata") or {}
+    full = shown is Shown.OPERATOR
     return {
         "job_id": job.id,
         "params": list(job.params),
         "schedules": _items(value.get("schedule")),
-        "program": _program(value.get("program")),
+        "program": _program(value.get("program"), full),
         "conditions": _items(value.get("condition")),
-        "actions": [*_items(value.get("action")), *map(_successor, _items(value.get("successors")))],
+        "actions": [*(_action(item, full) for item in _items(value.get("action"))),
+                    *map(_successor, _items(value.get("successors")))],
         "retry": value.get("retry"),
         "scheduling": value.get("scheduling"),
         "metadata": {"description": job.metadata.description, "labels": list(job.metadata.labels),
@@ -59,11 +79,21 @@ def _items(value: Any) -> list[Any]:
     return [] if value is None else value if isinstance(value, list) else [value]
 
 
-def _program(value: Any) -> Any:
+def _program(value: Any, full: bool) -> Any:
     if isinstance(value, str):
         return {"type": "shell", "command": value}
     if isinstance(value, list):
         return {"type": "exec", "argv": value}
+    env = value.get("env") if isinstance(value, dict) else None
+    if env is not None and not full:
+        value["env"] = {name: HIDDEN for name in env} if isinstance(env, dict) else HIDDEN
+    return value
+
+
+def _action(value: Any, full: bool) -> Any:
+    """The action as written; a webhook's secrets hidden (a value just unmarshalled: ours to change)."""
+    if isinstance(value, dict) and value.get("type") == webhook.Webhook.type_name:
+        return webhook.redacted(value, full_url=full)
     return value
 
 

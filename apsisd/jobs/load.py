@@ -11,6 +11,7 @@ since the operator surely meant them as jobs. Any other file (README.md,
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,10 +22,13 @@ from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, 
 from apsisd.jobs import read_ahead
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.parse import JobParser
-from apsisd.jobs.yaml_source import read_job_file
 from apsisd.types import JobId
+from apsisd.yaml_source import read_yaml_file
 
 JOB_SUFFIX = ".yaml"
+MAX_PROBLEMS = 100  # reported per file
+
+log = logging.getLogger(__name__)
 
 
 class NoJobsFolder(ApsisError):
@@ -51,10 +55,8 @@ def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
     except InvalidFiles as exc:
         problems.extend(exc.problems)
         calendars = {}
-    files, misnamed = job_files(folder)
-    problems.extend(FileProblem(str(folder / name), 1, "", f"job files end in .yaml; rename it to "
-                                f"{Path(name).with_suffix(JOB_SUFFIX).name} (a .yml file is not read)")
-                    for name in misnamed)
+    files, refused = job_files(folder)
+    problems.extend(FileProblem(str(folder / name), 1, "", message) for name, message in refused)
     jobs: dict[JobId, Job] = {}
     top = str(folder)
     parser = JobParser(calendars, frozenset(files))
@@ -82,7 +84,8 @@ def _results(top: str, files: list[str], parser: JobParser) -> Iterator[Job | li
     if not helpers:
         return (load_job(top, job_id, parser) for job_id in files)
     reads = read_ahead.read_files([job_path(top, job_id) for job_id in files], helpers)
-    return (problems if problems is not None else _checked(top, job_id, value, parser)
+    return (_capped(problems, len(problems), job_path(top, job_id)) if problems is not None
+            else _checked(top, job_id, value, parser)
             for job_id, (value, problems) in zip(files, reads, strict=True))
 
 
@@ -91,14 +94,15 @@ def _checked(top: str, job_id: str, value: Any, parser: JobParser) -> Job | list
     file is loaded again here."""
     try:
         return parser.parse(job_id, value)
-    except (InvalidFields, InvalidFiles):
+    except Exception:  # InvalidFields (or anything else load_job makes a problem of)
         return load_job(top, job_id, parser)
 
 
-def job_files(folder: Path) -> tuple[list[str], list[str]]:
-    """The job ids under `folder`, sorted, and the relative names of any `*.yml` files."""
+def job_files(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The job ids under `folder`, sorted, and the relative names of the files that cannot be jobs (`*.yml`, a
+    name a job id cannot be), each with what to do."""
     # Plain strings rather than Paths: pathlib costs microseconds per file, and a folder may hold 100,000.
-    ids, misnamed = [], []
+    ids, refused = [], []
     top = os.fspath(folder)
     for root, dirs, names in os.walk(top):
         dirs[:] = sorted(name for name in dirs if not name.startswith("."))
@@ -107,10 +111,30 @@ def job_files(folder: Path) -> tuple[list[str], list[str]]:
             if name.startswith(".") or is_calendar_file(name):
                 continue
             if name.endswith(JOB_SUFFIX):
-                ids.append(prefix + name[:-len(JOB_SUFFIX)])
+                job_id = prefix + name[:-len(JOB_SUFFIX)]
+                if _fit_for_an_id(job_id):
+                    ids.append(job_id)
+                else:
+                    refused.append((ascii(prefix + name)[1:-1], "a job id is its file's path, and this one is not "
+                                    "UTF-8 or holds a control character; rename the file"))
             elif name.endswith(".yml"):
-                misnamed.append(prefix + name)
-    return ids, misnamed
+                refused.append((prefix + name, f"job files end in .yaml; rename it to "
+                                f"{Path(name).with_suffix(JOB_SUFFIX).name} (a .yml file is not read)"))
+    return ids, refused
+
+
+def _fit_for_an_id(job_id: str) -> bool:
+    """Whether a path can be a job id: UTF-8 (an undecodable name could not be stored, nor sent as JSON text),
+    without control characters (a newline in an id would forge a log line)."""
+    return job_id.isprintable() or (not any(char < " " or char == "\x7f" for char in job_id) and _utf8(job_id))
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a byte of the name that is not UTF-8, kept by Python as a lone surrogate
+        return False
+    return True
 
 
 def job_path(folder: Path | str, job_id: str) -> str:
@@ -120,13 +144,31 @@ def job_path(folder: Path | str, job_id: str) -> str:
 
 
 def load_job(folder: Path | str, job_id: str, parser: JobParser) -> Job | list[FileProblem]:
-    """The job `job_id` of `folder`, or every problem of its file."""
+    """The job `job_id` of `folder`, or the problems of its file (the first MAX_PROBLEMS).
+
+    Never raises: whatever a file holds, it is its own problem, so one file cannot stop a folder from loading
+    (or a reload, or the daemon). An error no check foresaw is a bug, reported as the file's problem and logged
+    with its traceback.
+    """
     file = job_path(folder, job_id)
     try:
-        document = read_job_file(file)
+        document = read_yaml_file(file)
         return parser.parse(job_id, document.value)
     except InvalidFiles as exc:
-        return exc.problems
+        return _capped(exc.problems, len(exc.problems), file)
     except InvalidFields as exc:
-        return [FileProblem(file, document.line(where), format_path(where), message)
-                for where, message in exc.problems]
+        return _capped([FileProblem(file, document.line(where), format_path(where), message)
+                        for where, message in exc.problems[:MAX_PROBLEMS]], len(exc.problems), file)
+    except Exception as exc:
+        log.error("%s: reading it failed", file, exc_info=True, extra={"action": "job_file_failed"})
+        return [FileProblem(file, 1, "", f"cannot be read ({type(exc).__name__}); this is a bug in apsis: "
+                                         "please report it with the file")]
+
+
+def _capped(problems: list[FileProblem], total: int, file: str) -> list[FileProblem]:
+    """The first MAX_PROBLEMS of a file's `total` problems, then one saying how many more there are (a file
+    of 100,000 unknown keys would flood the log, and finding each one's line costs a look through the file)."""
+    shown = problems[:MAX_PROBLEMS]
+    if total > len(shown):
+        shown.append(FileProblem(file, shown[-1].line, "", f"and {total - len(shown)} more problems in this file"))
+    return shown

@@ -2,10 +2,17 @@
 
 Three forms: a string (a shell command for /bin/sh -c), a list (an argv,
 executed without a shell), or a mapping with `type` shell, exec or no-op and
-the systemd-native fields. A typed field (a duration, a size, a path, a
+the systemd-native fields. Templates in code a shell reads (the command, or
+the script of an argv that runs `sh -c`) never put a value in the code:
+see shell_templates. A typed field (a duration, a size, a path, a
 signal...) whose text holds a `{{ template }}` cannot be checked before its
 run's args are known: it is kept as a Template and checked by bind(), when
 the run is bound. Its template itself is checked when the job is loaded.
+
+`credentials` and `encrypted_credentials` (a credential's name -> the file
+systemd reads for it) are how a secret reaches a program: env values are
+unit properties that every local user reads with `systemctl show`. They
+take no template: systemd reads the file as root, and no arg may choose it.
 """
 from __future__ import annotations
 
@@ -19,8 +26,10 @@ from typing import Any, TypeVar
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields, SpecError, invalid
-from apsisd.fields import Fields, boolean, describe, remembered, string, string_map
+from apsisd.fields import Fields, boolean, bounded, describe, remembered, string, string_map
 from apsisd.hosts.spec import (
+    CREDENTIAL_NAME,
+    CREDENTIAL_NAME_WANTED,
     DEFAULT_GRACE_PERIOD,
     DEFAULT_STOP_SIGNAL,
     ENV_NAME,
@@ -28,15 +37,17 @@ from apsisd.hosts.spec import (
     MAX_CPU_PERCENT,
     MAX_SECONDS,
     NICE_RANGE,
+    credential_path_problem,
     parse_signal,
 )
+from apsisd.jobs.code_arguments import shell_script
+from apsisd.jobs.shell_templates import bind_shell, check_shell, code_argument_problems
 from apsisd.jobs.templates import Template, has_template, render
 from apsisd.quantities import parse_duration, parse_size
 
 T = TypeVar("T")
 EMPTY: Mapping[str, str] = MappingProxyType({})
 DEFAULT_SIGNAL = parse_signal(DEFAULT_STOP_SIGNAL)
-SHELL_COMMAND = ("program", "command")  # the path of the one field /bin/sh reads as a command
 
 
 class Kind(enum.StrEnum):
@@ -93,12 +104,14 @@ class Program:
     limits: Limits = NO_LIMITS
     output: Output = DEFAULT_OUTPUT
     host: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    encrypted_credentials: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
 
 def parse_program(value: Any) -> Program:
     """The program from its job-file value; InvalidFields with every problem otherwise."""
     if isinstance(value, str):
-        return Program(kind=Kind.SHELL, command=_command(value))
+        return Program(kind=Kind.SHELL, command=_shell_command(value))
     if isinstance(value, list):
         return Program(kind=Kind.EXEC, argv=_argv(value))
     if not isinstance(value, Mapping):
@@ -114,37 +127,50 @@ def parse_program(value: Any) -> Program:
                          success=fields.take("success", _DEFERRED["success"], True))
         fields.done()
         return parsed
-    command = fields.take("command", _command) if kind is Kind.SHELL else None
+    command = fields.take("command", _shell_command) if kind is Kind.SHELL else None
     argv = fields.take("argv", _argv) if kind is Kind.EXEC else None
     parsed = Program(
         kind=kind, command=command, argv=argv,
-        user=fields.take("user", _name, None), group=fields.take("group", _name, None),
+        user=fields.take("user", _account, None), group=fields.take("group", _account, None),
         env=fields.take("env", _ENV, EMPTY), cwd=fields.take("cwd", _DEFERRED["cwd"], None),
         timeout=fields.take("timeout", _DEFERRED["timeout"], None),
         stop=fields.take("stop", _STOP, DEFAULT_STOP), limits=fields.take("limits", _LIMITS, NO_LIMITS),
         output=fields.take("output", _OUTPUT, DEFAULT_OUTPUT), host=fields.take("host", _name, None),
+        credentials=fields.take("credentials", _CREDENTIALS, EMPTY),
+        encrypted_credentials=fields.take("encrypted_credentials", _CREDENTIALS, EMPTY),
     )
     fields.done()
+    both = sorted(parsed.credentials.keys() & parsed.encrypted_credentials.keys())
+    if both:
+        raise InvalidFields([(("encrypted_credentials", name), "is also in credentials; give each name once")
+                             for name in both])
     return parsed
 
 
 def bind(program: Program, args: Mapping[str, str], calendars: Mapping[str, Calendar]) -> Program:
     """The program of one run: every template rendered with `args`, every deferred field checked.
 
-    In a shell command every template's value is quoted for the shell, so an arg (which an operator may type
-    through the API) is always one word of the command, never a command of its own.
+    In code a shell reads, templates are references to environment variables
+    (shell_templates), and the values go into the program's env: an arg (which
+    an operator may type through the API) is always data, never code.
 
     InvalidFields (paths as in the job file, under `program`) if a template
     fails or a rendered value is not valid for its field.
     """
     problems: list[tuple[tuple[str | int, ...], str]] = []
+    script = _script_path(program)
+    variables: dict[str, str] = {}
 
     def fill(value: Any, path: tuple[str | int, ...]) -> Any:
         try:
             if isinstance(value, Template):
                 return value.parse(render(value.text, args, calendars))
+            if isinstance(value, str) and path == script:
+                code, values = bind_shell(value, args, calendars)
+                variables.update(values)
+                return code
             if isinstance(value, str):
-                return render(value, args, calendars, shell=path == SHELL_COMMAND and program.kind is Kind.SHELL)
+                return render(value, args, calendars)
         except InvalidFields as exc:
             problems.extend(exc.under(*path).problems)
             return value
@@ -164,7 +190,17 @@ def bind(program: Program, args: Mapping[str, str], calendars: Mapping[str, Cale
     bound = fill_fields(program, ("program",))
     if problems:
         raise InvalidFields(problems)
-    return bound  # type: ignore[no-any-return]
+    return dataclasses.replace(bound, env=MappingProxyType({**bound.env, **variables})) if variables else bound
+
+
+def _script_path(program: Program) -> tuple[str | int, ...] | None:
+    """The path of the field a shell reads as code: the command, the script of an argv running sh -c, or None."""
+    if program.kind is Kind.SHELL:
+        return ("program", "command")
+    if program.kind is Kind.EXEC and program.argv is not None:
+        index = shell_script(program.argv)[0]
+        return None if index is None else ("program", "argv", index)
+    return None
 
 
 def deferred(parse: Callable[[Any], T]) -> Callable[[Any], T | Template]:
@@ -196,6 +232,13 @@ def _command(value: Any) -> str:
     return text
 
 
+def _shell_command(value: Any) -> str:
+    """A shell command whose templates can all be handed to the shell as data (else refused, with the fix)."""
+    text = _command(value)
+    check_shell(text)
+    return text
+
+
 def _argv(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise invalid(f"must be a non-empty list: the program, then its arguments, not {describe(value)}; "
@@ -211,6 +254,15 @@ def _argv(value: Any) -> tuple[str, ...]:
         problems.append(((0,), "the program must not be empty"))
     if problems:
         raise InvalidFields(problems)
+    refusals = code_argument_problems(tuple(argv))
+    if refusals:
+        raise InvalidFields([((index,), message) for index, message in refusals])
+    script = shell_script(tuple(argv))[0]
+    if script is not None:
+        try:
+            check_shell(argv[script])
+        except InvalidFields as exc:
+            raise exc.under(script) from None
     return tuple(argv)
 
 
@@ -221,9 +273,19 @@ def _success(value: Any) -> bool:
 
 
 def _name(value: Any) -> str:
-    text = string(value).strip()
+    text = bounded(string(value), "a user, group or host name").strip()
     if not text or "\0" in text:
         raise invalid("must be a non-empty name")
+    return text
+
+
+def _account(value: Any) -> str:
+    """A user or group, fixed by the file: a template would let whoever gives the args choose it (docs/api.md,
+    Rights: an operator may give args, only an admin may choose whom a program runs as)."""
+    text = _name(value)
+    if has_template(text):
+        raise invalid("must be a name or a numeric id, not a template: an arg would choose whom the program runs "
+                      "as, and args are an operator's to give; write one job per user")
     return text
 
 
@@ -235,6 +297,20 @@ def _env(value: Any) -> Mapping[str, str]:
     if problems:
         raise InvalidFields(problems)
     return MappingProxyType(env)
+
+
+def _credentials(value: Any) -> Mapping[str, str]:
+    files = string_map(value)
+    problems: list[tuple[tuple[str | int, ...], str]] = [
+        ((name,), CREDENTIAL_NAME_WANTED) for name in files if not CREDENTIAL_NAME.match(name)]
+    for name, path in files.items():
+        problem = "takes no template: systemd reads the file as root, and no arg may choose which" if (
+            has_template(path)) else credential_path_problem(path)
+        if problem is not None:
+            problems.append(((name,), problem))
+    if problems:
+        raise InvalidFields(problems)
+    return MappingProxyType(files)
 
 
 def _cwd(value: Any) -> str:
@@ -288,7 +364,7 @@ def _cpu(value: Any) -> float:
     text = value.strip().removesuffix("%") if isinstance(value, str) else value
     try:
         percent = float(text) if not isinstance(text, bool) else None
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of more than 308 digits
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400 digits
         percent = None
     if percent is None or not 0 < percent <= MAX_CPU_PERCENT:
         raise invalid(f"must be a percentage of one CPU from above 0 to {MAX_CPU_PERCENT:g}, such as 50 or "
@@ -345,6 +421,7 @@ _DEFERRED: dict[str, Callable[[Any], Any]] = {
     }.items()
 }
 _ENV = remembered(_env)
+_CREDENTIALS = remembered(_credentials)
 _STOP = remembered(_stop)
 _LIMITS = remembered(_limits)
 _OUTPUT = remembered(_output)

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from apsisd.errors import FileProblem, InvalidFiles
-from apsisd.jobs.yaml_source import read_job_file
+from apsisd.yaml_source import read_yaml_file
 
 HELPERS = 2  # with this process checking, two keep it busy (one leaves it waiting a fifth of the time)
 CHUNK = 250  # files per request: sending costs nothing next to reading them, and the first comes back at once
@@ -64,6 +64,6 @@ def _read_chunk(files: Sequence[str]) -> bytes:
 
 def _read(file: str) -> tuple[Any, list[tuple[str, int, str, str]] | None]:
     try:
-        return read_job_file(file).value, None
+        return read_yaml_file(file).value, None
     except InvalidFiles as exc:
         return None, [(problem.file, problem.line, problem.field, problem.message) for problem in exc.problems]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from apsisd.runs.model import Run
 from apsisd.runs.state import State
 
 MAX_COUNT = 1000
+MAX_BACKOFF = sys.float_info.max
 MAX_DELAY = 365 * 86400.0  # what a wait is cut to when backoff would make it longer (a float overflows otherwise)
 
 
@@ -100,7 +102,8 @@ def _count(value: Any) -> int:
 
 
 def _backoff(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < math.inf:
+    # Below MAX_BACKOFF, not just below inf: an int of 400 digits is finite, yet no float holds it.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= MAX_BACKOFF:
         raise invalid(f"must be a number at least 1 (1: every retry waits `delay`; 2: each waits twice as long as "
                       f"the one before), not {describe(value)}")
     return float(value)

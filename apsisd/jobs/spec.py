@@ -35,6 +35,7 @@ def program_spec(program: Program, run_id: RunId, job_id: JobId) -> RunSpec:
         stop_signal=int(_plain(stop.signal)), grace_period=float(_plain(stop.grace_period)),
         memory_max=_plain(limits.memory), cpu_quota=_plain(limits.cpu), tasks_max=_plain(limits.tasks),
         nice=_plain(limits.nice), split_output=program.output.split,
+        credentials=program.credentials, encrypted_credentials=program.encrypted_credentials,
     )
 
 

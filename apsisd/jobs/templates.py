@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,10 +28,6 @@ from apsisd.errors import InvalidFields, invalid
 SIMPLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", re.ASCII)
 CONSTANTS = frozenset({"true", "false", "none", "True", "False", "None"})
 ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-# For a shell command: each `{{ }}`'s value quoted for /bin/sh, so no value (an arg an operator typed) runs a
-# command of its own. A value of only letters, digits and @%+=:,./- is left as it is (shlex.quote's safe set).
-SHELL_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
-                                 finalize=lambda value: shlex.quote(str(value)))
 RESERVED = ("run_id", "job_id")
 # Helper name -> how it is called; its calendar is the last argument.
 HELPERS = {
@@ -88,20 +83,19 @@ def check_strings(value: Any, names: Collection[str], calendars: Mapping[str, Ca
         raise InvalidFields(problems)
 
 
-def render(text: str, args: Mapping[str, str], calendars: Mapping[str, Calendar], *, shell: bool = False) -> str:
+def render(text: str, args: Mapping[str, str], calendars: Mapping[str, Calendar]) -> str:
     """`text` with its templates filled from `args` (params plus run_id and job_id); InvalidFields if it fails.
 
-    `shell`: `text` is a command for /bin/sh: every value is quoted for it (shlex.quote).
+    The values are pasted in as they are: never render code a shell reads with this (see shell_templates).
     """
     if not has_template(text):
         return text
-    simple = _simple_names(text)
+    simple = simple_names(text)
     if simple is not None and simple <= args.keys():
-        quote = shlex.quote if shell else str
-        return SIMPLE.sub(lambda match: quote(args[match.group(1)]), text)
+        return SIMPLE.sub(lambda match: str(args[match.group(1)]), text)
     helpers = _helpers(calendars)
     try:
-        return _compiled(text, shell).render({**helpers, **args})
+        return _compiled(text).render({**helpers, **args})
     except jinja2.UndefinedError as exc:
         raise invalid(f"template: {exc.message}") from None
     except jinja2.TemplateSyntaxError as exc:
@@ -113,9 +107,9 @@ def render(text: str, args: Mapping[str, str], calendars: Mapping[str, Calendar]
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled(text: str, shell: bool) -> jinja2.Template:
+def _compiled(text: str) -> jinja2.Template:
     """Compiled once per text: a job's runs share their templates."""
-    return (SHELL_ENV if shell else ENV).from_string(text)
+    return ENV.from_string(text)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -125,13 +119,19 @@ def _parse(text: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]
 
     Cached: many jobs share the same command text.
     """
-    simple = _simple_names(text)
+    simple = simple_names(text)
     if simple is not None:
         return simple, (), ()
     try:
-        ast = ENV.parse(text)
+        return _analysed(ENV.parse(text))
     except jinja2.TemplateSyntaxError as exc:
         return f"template syntax error: {exc.message} (template line {exc.lineno})"
+    except RecursionError:  # Jinja's parser and its tree walks recurse once per level of brackets, blocks...
+        return "template nested too deeply to read (brackets, blocks or operators); write it in simpler parts"
+
+
+def _analysed(ast: nodes.Template) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """_parse() of a parsed template."""
     literals, wrong = [], []
     for call in ast.find_all(nodes.Call):
         if isinstance(call.node, nodes.Name) and call.node.name in HELPERS:
@@ -146,7 +146,7 @@ def _parse(text: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]
     return frozenset(meta.find_undeclared_variables(ast)), tuple(literals), tuple(wrong)
 
 
-def _simple_names(text: str) -> frozenset[str] | None:
+def simple_names(text: str) -> frozenset[str] | None:
     """The names in a template made only of `{{ name }}` expressions; None for any other template.
 
     Jinja would read such a template the same way (the value of each name as

@@ -7,7 +7,7 @@ nothing is half done; then it goes through the same records as every change.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -99,9 +99,12 @@ async def create(scheduler: Scheduler, job_id: JobId, args: Mapping[str, str], a
     return await scheduler.create(job_id, args, origin=Origin.MANUAL, at=at, reason=f"created by {who}")
 
 
-async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: datetime | None, who: str) -> Run:
+async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: datetime | None, who: str,
+                       vet: Callable[[RunSpec], RunSpec]) -> Run:
     """A run of a program of its own (a job's `program:` value), filed under the job id `name`; BadArgs if the
-    program is not one a job could have, or `name` is a loaded job's (its runs would be mistaken for the job's)."""
+    program is not one a job could have, names credentials (files systemd would read as root for the caller), or
+    `name` is a loaded job's (its runs would be mistaken for the job's). `vet` makes the checked spec what its
+    caller may run (their own user, say), or raises why not."""
     if not name or len(name) > 200 or "\0" in name or "\n" in name:
         raise BadArgs("name must be a short text without NUL or newline, such as adhoc or backup-by-hand")
     if name in scheduler.jobs.jobs:
@@ -113,13 +116,16 @@ async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: dateti
         raise BadArgs(f"{exc.under('program')}") from None
     except (ValueError, OverflowError, RecursionError) as exc:  # a parser let its own error out: still the caller's
         raise BadArgs(f"program: cannot be read: {exc}") from exc
+    if parsed.credentials or parsed.encrypted_credentials:
+        raise BadArgs("program: credentials are for the jobs of the jobs folder: systemd reads their files as root, "
+                      "so only a job's author names them; put the program in a job")
     calendars = scheduler.jobs.calendars
 
     def spec_of(run_id: RunId) -> RunSpec:
         """Bound now (its templates see run_id and job_id), so its spec is fixed before it is committed."""
         spec = program_spec(bind(parsed, {"run_id": run_id, "job_id": name}, calendars), run_id, JobId(name))
         check(spec)
-        return spec
+        return vet(spec)
 
     try:
         return await scheduler.create(JobId(name), {}, origin=Origin.ADHOC, at=at, spec_of=spec_of,

@@ -10,17 +10,20 @@ up: a reload is not a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from apsisd.errors import InvalidFiles
+from apsisd.errors import ApsisError, InvalidFiles, StoreError
 from apsisd.jobs.model import Job, JobSet
 from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.scheduler.feed import JobsChanged
 from apsisd.scheduler.plan import expand, job_changes, rematch
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
+
+log = logging.getLogger("apsisd.scheduler")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,12 +44,19 @@ class Reloader:
         self._lock = asyncio.Lock()
 
     async def reload(self, *, dry_run: bool = False) -> ReloadResult:
-        """Read the folder again (off the event loop) and apply it, unless `dry_run`."""
+        """Read the folder again (off the event loop) and apply it, unless `dry_run`; StoreError if the store
+        refuses the change (then the jobs in force are unchanged)."""
         async with self._lock:
             try:
                 fresh = await asyncio.to_thread(self.load)
             except InvalidFiles as exc:
                 return ReloadResult(errors=tuple(str(problem) for problem in exc.problems))
+            except ApsisError as exc:  # the folder itself: gone, or not a folder
+                return ReloadResult(errors=(str(exc),))
+            except Exception as exc:  # a bug in the loader: the jobs in force stay, as for any refused folder
+                log.error("reading the jobs folder failed", exc_info=True, extra={"action": "reload_failed"})
+                return ReloadResult(errors=(f"the jobs folder could not be read ({type(exc).__name__}); this is a "
+                                            "bug in apsis: please report it",))
             scheduler = self.scheduler
             changes = job_changes(scheduler.jobs.jobs, fresh.jobs)
             if dry_run:
@@ -56,7 +66,7 @@ class Reloader:
                 scheduler.jobs = fresh  # the same jobs, maybe worded anew (Job.written): shown as now written
                 return ReloadResult(applied=False)
             now = scheduler.clock.now()
-            scheduler.jobs = fresh
+            in_force, scheduler.jobs = scheduler.jobs, fresh
             withdrawn: list[RunId] = []
             drafts: list[tuple[Run, LogEntry]] = []
             moved: list[tuple[Run, LogEntry]] = []
@@ -73,7 +83,11 @@ class Reloader:
                 cursors[job_id] = fit.cursor
             for job_id in changes.added:
                 cursors[job_id] = now
-            await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
+            try:
+                await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
+            except StoreError:  # not recorded: the jobs in force stay, as their runs do
+                scheduler.jobs = in_force
+                raise
             scheduler.records.feed.publish_jobs(JobsChanged(
                 added=tuple(fresh.jobs[job_id] for job_id in changes.added),
                 changed=tuple(fresh.jobs[job_id] for job_id in changes.changed), removed=changes.removed))

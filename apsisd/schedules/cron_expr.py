@@ -21,7 +21,7 @@ from datetime import MAXYEAR, date
 from typing import Any
 
 from apsisd.errors import InvalidFields, invalid
-from apsisd.fields import describe
+from apsisd.fields import MAX_EXPRESSION, bounded, describe
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MONTH_NAMES = {name.lower(): number for number, name in enumerate(MONTHS, start=1)}
@@ -144,7 +144,7 @@ def parse_expr(value: Any) -> CronExpr:
     """A crontab expression from its text (5 fields or a macro); every field's problem at once."""
     if not isinstance(value, str):
         raise invalid(f"must be a crontab expression: {FORM}; not {describe(value)}")
-    text = value.strip()
+    text = bounded(value, "a crontab expression", MAX_EXPRESSION).strip()
     if text.startswith("@"):
         text = _macro(text)
     parts = text.split()

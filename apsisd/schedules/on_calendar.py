@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from apsisd.errors import invalid
-from apsisd.fields import Fields, string
+from apsisd.fields import MAX_EXPRESSION, Fields, bounded, string
 from apsisd.quantities import parse_zone
 from apsisd.schedules.base import EMPTY, Context, Due, LazyArgs, common, stamp
 from apsisd.schedules.calendar_event import CalendarEvent
@@ -75,7 +75,7 @@ class OnCalendarSchedule:
 
 def _parse_expr(value: Any, local: ZoneInfo) -> tuple[str, CalendarEvent]:
     """The expression as written (surrounding spaces dropped, as in a unit file) and its event."""
-    text = string(value).strip()
+    text = bounded(string(value), "a calendar event", MAX_EXPRESSION).strip()
     if not text:
         raise invalid(f"must be a systemd calendar event, not an empty string; {EXAMPLES}")
     return text, parse_calendar_event(text, local)

@@ -4,7 +4,9 @@ Live, the properties carry it all. After the fact (the unit ended while no
 apsis was connected, and a successful transient unit is unloaded at once, its
 object then reporting a clean success for any name) only the journal keeps
 it: PID 1's records about the unit, keyed by UNIT= and INVOCATION_ID, and
-the notes apsis itself wrote when it stopped or signalled the run.
+the notes apsis itself wrote when it stopped or signalled the run; only
+records that journald says PID 1 or apsisd wrote (trust.py), since anyone
+may write a record with these fields.
 """
 from __future__ import annotations
 

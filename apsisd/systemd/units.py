@@ -6,6 +6,8 @@ systemd escapes them, so no text of a user's ever becomes a unit name as is.
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
+from typing import Any
 
 from dbus_fast import Variant
 
@@ -28,6 +30,13 @@ _LOG_RATE_LIMIT_INTERVAL_USEC = 1
 # apart by PRIORITY (info and err); it exec()s the program, so the unit's main process is still the program.
 SYSTEMD_CAT = "/usr/bin/systemd-cat"
 STREAM_PRIORITY = {Stream.STDOUT: 6, Stream.STDERR: 3}
+
+
+def splits_output(props: Mapping[str, Any]) -> bool:
+    """Whether a unit's properties (D-Bus, ExecStart a(sasbttttuii)) are a split run's: its program under
+    systemd-cat, as properties() makes it."""
+    exec_start = props.get("ExecStart") or []
+    return bool(exec_start) and exec_start[0][0] == SYSTEMD_CAT
 
 
 def escape(text: str) -> str:
@@ -123,10 +132,11 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
     """
     # Under a user manager the identifier is the run's own: journald drops
     # LogExtraFields there, and SYSLOG_IDENTIFIER (sent in the stream's header,
-    # so on every line) is then what finds a run's output (see run_identifier).
+    # so on every line) with our uid is then what finds a run's output.
     # A split run's too: systemd-cat's streams, unlike those PID 1 opens, do not
     # name their unit, so journald knows it (and its LogExtraFields) only from
-    # the cgroup of a writer still alive when it reads the line.
+    # the cgroup of a writer still alive when it reads the line; the others are
+    # found by the writer's pid and uid, with this identifier (trust.py).
     own = user_manager or spec.split_output
     identifier = run_identifier(spec.run_id) if own else spec.job_id or run_identifier(spec.run_id)
     argv = list(spec.command())
@@ -173,6 +183,12 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
             props.append(["Group", Variant("s", spec.group)])
     if spec.env:
         props.append(["Environment", Variant("as", [f"{k}={v}" for k, v in spec.env.items()])])
+    # A credential's file is read by systemd as root at the start; the unit's properties hold only its path.
+    if spec.credentials:
+        props.append(["LoadCredential", Variant("a(ss)", [[name, path] for name, path in spec.credentials.items()])])
+    if spec.encrypted_credentials:
+        props.append(["LoadCredentialEncrypted", Variant("a(ss)", [
+            [name, path] for name, path in spec.encrypted_credentials.items()])])
     if spec.cwd is not None:
         props.append(["WorkingDirectory", Variant("s", spec.cwd)])
     if spec.memory_max is not None:

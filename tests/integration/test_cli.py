@@ -228,12 +228,14 @@ async def test_a_caller_apsisd_refuses_is_told_so(daemon: Daemon) -> None:
         assert [job["job_id"] for job in reads.json()["jobs"]] == ["hello"]
         refused = as_nobody(folder / "site", "run", "hello")
         assert refused.code == 2 and refused.err.startswith("apsis: not allowed: uid 65534 "), refused
-        assert refused.err.endswith("may read, not operate (operators are root, apsisd's user and the group apsis)\n")
+        assert refused.err.endswith("may read, not operate (the right operate is held by root, apsisd's user and the "
+                                    "group apsis)\n")
         await daemon.stop()
         await daemon.start()  # others = "none"
-        refused = as_nobody(folder / "site", "status")
+        refused = as_nobody(folder / "site", "status")  # the socket (0660) keeps them out
         assert (refused.code, refused.err) == (
-            2, "apsis: not allowed: the API answers root, apsisd's user and the group apsis\n")
+            2, "apsis: not allowed: cannot open /run/apsis/api.sock: permission denied (ask to join the group "
+               "allowed to use apsis)\n")
     finally:
         shutil.rmtree(folder)
 

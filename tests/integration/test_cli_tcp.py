@@ -28,8 +28,8 @@ async def test_https_with_a_token_and_its_ca(daemon: Daemon) -> None:
     listed = apsis("runs", "--json", env={"APSIS_URL": url, "APSIS_CA": str(cert), "APSIS_TOKEN": VIEWER})
     assert [run["run_id"] for run in listed.json()["runs"]] == [made]
     refused = apsis("skip", made, env={"APSIS_URL": url, "APSIS_CA": str(cert), "APSIS_TOKEN": VIEWER})
-    assert (refused.code, refused.err) == (2, "apsis: not allowed: token viewer may read, not operate (operators "
-                                              "are tokens with the right operate)\n")
+    assert (refused.code, refused.err) == (2, "apsis: not allowed: token viewer may read, not operate (the right "
+                                              "operate is held by tokens with the right operate or admin)\n")
     assert apsis(*as_ops, "skip", made).out == f"{made}: skipped\n"
     assert "skipped by token ops through the API" in apsis(*as_ops, "show", made).out
 

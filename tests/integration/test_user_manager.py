@@ -88,6 +88,7 @@ def test_localhost_runs_on_the_users_own_manager(user_manager: dict[str, str]) -
     assert seen["stopped"]["stop_requested"] is True and seen["stopped"]["succeeded"] is False
     assert seen["other_user"] == "user"
     assert seen["away"]["exit_code"] == 4 and seen["away"]["finished_events"] == 1
+    assert seen["forgotten"]["recovered"] is True and seen["forgotten"]["exit_code"] == 6
     # The runs were the user's manager's, not the system's.
     system_units = subprocess.run(["systemctl", "list-units", "--all", "--plain", "--no-legend", "apsis-*"],
                                   capture_output=True, text=True, timeout=30).stdout

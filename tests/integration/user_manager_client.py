@@ -63,6 +63,13 @@ async def main(prefix: str) -> dict[str, object]:
     subprocess.run(["systemctl", "--user", "is-failed", "--quiet", f"apsis-{away}.service"], timeout=10)
     async with asyncio.timeout(60), LocalHost(call_timeout=10) as host:
         seen["away"] = await finished(host, away)
+    # And one read back from the journal: the user manager's own records of it (and our notes) tell its end.
+    forgotten = RunId(f"{prefix}f")
+    async with asyncio.timeout(60), LocalHost(call_timeout=10, keep_finished=0.3) as host:
+        await host.start(RunSpec(run_id=forgotten, shell="exit 6"))
+        await finished(host, forgotten)  # lets the unit go
+        await asyncio.sleep(1.0)  # past keep_finished: the host no longer holds the outcome in memory
+        seen["forgotten"] = await finished(host, forgotten)
     return seen
 
 

@@ -6,9 +6,11 @@ is about the host, so only the host can check it.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -110,6 +112,29 @@ def test_the_shared_root_is_read_only_inside_and_tmp_is_private() -> None:
     assert proc.stdout.strip() == "private"
     for folder in ("/etc", "/root", "/var/lib", "/tmp"):
         assert not os.path.exists(f"{folder}/{marker}")
+
+
+@pytest.mark.parametrize("parent", ["/tmp", "/var/tmp"])
+def test_a_checkout_under_a_private_tmpfs_is_seen_and_writable_inside(parent: str) -> None:
+    """A clone under /tmp or /var/tmp (where a newcomer may put it) stays at its own path inside."""
+    folder = Path(tempfile.mkdtemp(prefix="apsis-checkout-", dir=parent))
+    try:
+        (folder / "mine").write_text("from the host\n")
+        proc = harness("sh", "-c", f"cat mine && echo inside > made && ls -A {parent} | wc -l", cwd=folder)
+        assert proc.returncode == 0, proc.stderr
+        mine, count = proc.stdout.split("\n", 1)
+        assert mine == "from the host"
+        assert (folder / "made").read_text() == "inside\n"
+        assert int(count) == 1, f"{parent} inside must hold only the kept folder, not the host's own"
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_folders_the_sandbox_would_hide_are_kept_outermost_only() -> None:
+    assert sandbox.hidden_inside(["/work/x", "/tmp/a", "/tmp/a/b", "/var/tmp/c", "/home/u/co"]) == [
+        "/home/u/co", "/tmp/a", "/var/tmp/c"]
+    with pytest.raises(sandbox.SandboxError, match="under /run"):
+        sandbox.hidden_inside(["/run/user/0/co"])
 
 
 def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> None:

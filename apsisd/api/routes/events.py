@@ -9,6 +9,7 @@ latest state from the store, and every job (resume "changes"). A client
 without a place gets a snapshot: the jobs, the runs under way and due soon,
 and the newest finished ones. The subscription to the feed is made first, so
 nothing that happens while the catching up is read falls in between.
+Jobs are shown with the secrets the caller may see (api/job_texts.py).
 """
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
+from apsisd.api.access import principal_of
+from apsisd.api.job_texts import JobTexts, shown_to
 from apsisd.api.replies import check_params, decimal, problem, shown, whole
 from apsisd.api.state import ApiState, scheduler_of, state_of
-from apsisd.jobs.jso import job_jso
-from apsisd.jobs.model import in_folder
+from apsisd.jobs.jso import Shown
+from apsisd.jobs.model import Job, in_folder
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run, run_number
 from apsisd.runs.state import FINISHED, State
@@ -43,6 +46,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     recent = whole(request, "recent", 100, 0, 10_000)
     ahead = whole(request, "ahead", 3600, 0, 86_400)
     scheduler = scheduler_of(request)
+    shown = shown_to(principal_of(request))
+    texts = state_of(request).job_texts
     feed = scheduler.records.feed
     subscription = feed.subscribe()
     try:
@@ -51,14 +56,14 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         if since is not None and feed.covers(since):
             await _send(response, _event("hello", {"seq": feed.last, "resume": "exact"}))
-            done = await _write(response, feed.since(since), prefix)
+            done = await _write(response, feed.since(since), prefix, texts, shown)
             done = max(done, (since, 0))
         elif since is not None and since < scheduler.records.store.next_seq:
             await _send(response, _event("hello", {"seq": feed.last, "resume": "changes"}))
-            done = await _from_store(response, state_of(request), since, prefix)
+            done = await _from_store(response, state_of(request), since, prefix, shown)
         else:
-            done = await _snapshot(response, state_of(request), prefix, recent, ahead)
-        await _follow(response, subscription, done, prefix)
+            done = await _snapshot(response, state_of(request), prefix, recent, ahead, shown)
+        await _follow(response, subscription, done, prefix, texts, shown)
     except (ConnectionError, Lagged):
         pass  # the client went away, or fell behind and resumes from where it was
     finally:
@@ -77,8 +82,8 @@ def _since(request: web.Request) -> int | None:
     return since
 
 
-async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str | None, recent: int, ahead: int
-                    ) -> tuple[int, int]:
+async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str | None, recent: int, ahead: int,
+                    shown: Shown) -> tuple[int, int]:
     """The client's view to start from: the jobs, the runs under way (waiting, starting, running, stopping), the
     runs due within `ahead` seconds, and the `recent` newest finished. Written off the event loop, one run and one
     job at a time: it may be thousands of each, and a hundred clients may come at once."""
@@ -95,14 +100,14 @@ async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str |
 
     def text() -> bytes:
         encoded = ",".join(json.dumps(run_jso(run), separators=(",", ":")) for run in runs)
-        return f'event: snapshot\ndata: {{"jobs":{state.job_texts.array(jobs)},"runs":[{encoded}]}}\n\n'.encode()
+        return f'event: snapshot\ndata: {{"jobs":{state.job_texts.array(jobs, shown)},"runs":[{encoded}]}}\n\n'.encode()
 
     await _send(response, _event("hello", {"seq": last, "resume": "none"}) + await asyncio.to_thread(text))
     return last, 0
 
 
-async def _from_store(response: web.StreamResponse, state: ApiState, since: int, prefix: str | None
-                      ) -> tuple[int, int]:
+async def _from_store(response: web.StreamResponse, state: ApiState, since: int, prefix: str | None,
+                      shown: Shown) -> tuple[int, int]:
     """Each run changed after `since` (as it is now) and each run withdrawn, then every job."""
     scheduler = state.scheduler
     last = since
@@ -119,13 +124,13 @@ async def _from_store(response: web.StreamResponse, state: ApiState, since: int,
         await _send(response, chunk)
         if sum(isinstance(change, Run) for _, change in page) < STORE_PAGE:
             break
-    every = await asyncio.to_thread(state.job_texts.array, scheduler.jobs.select(prefix))
+    every = await asyncio.to_thread(state.job_texts.array, scheduler.jobs.select(prefix), shown)
     await _send(response, f'event: jobs\ndata: {{"added":[],"changed":{every},"removed":[],"all":true}}\n\n'.encode())
     return last, 0
 
 
 async def _follow(response: web.StreamResponse, subscription: Subscription, done: tuple[int, int],
-                  prefix: str | None) -> None:
+                  prefix: str | None, texts: JobTexts, shown: Shown) -> None:
     """The changes as they come, after `done` (what catching up sent already); a comment when it is quiet."""
     while (batch := await subscription.next_batch(KEEPALIVE)) is not None:
         if not batch:
@@ -134,44 +139,45 @@ async def _follow(response: web.StreamResponse, subscription: Subscription, done
         fresh = [change for change in batch if change.key > done]
         if fresh:
             done = fresh[-1].key
-            await _write(response, fresh, prefix)
+            await _write(response, fresh, prefix, texts, shown)
 
 
-async def _write(response: web.StreamResponse, changes: Iterable[Change], prefix: str | None) -> tuple[int, int]:
+async def _write(response: web.StreamResponse, changes: Iterable[Change], prefix: str | None, texts: JobTexts,
+                 shown: Shown) -> tuple[int, int]:
     """Send the changes that concern the client; the place of the last one (of any, sent or not)."""
     done = (0, 0)
     chunk = b""
     for change in changes:
         done = change.key
-        if prefix is None:
+        if change.jobs is not None:
+            chunk += _jobs_event(change.jobs, prefix, texts, shown)
+        elif prefix is None or change.deleted is not None or (
+                change.run is not None and in_folder(change.run.job_id, prefix)):
             chunk += _encoded(change)
-        elif (change.run is not None and in_folder(change.run.job_id, prefix)) or change.deleted is not None:
-            chunk += _encoded(change)
-        elif change.jobs is not None:
-            chunk += _jobs_event(change.jobs, prefix)
     await _send(response, chunk)
     return done
 
 
 def _encoded(change: Change) -> bytes:
-    """The change as an event, encoded once for every client."""
+    """A run's change as an event, encoded once for every client (a run holds no secret)."""
     if change.encoded is None:
         if change.run is not None:
             change.encoded = _event("run", run_jso(change.run), change.seq)
-        elif change.deleted is not None:
-            change.encoded = _event("run_deleted", {"run_id": change.deleted}, change.seq)
         else:
-            assert change.jobs is not None
-            change.encoded = _jobs_event(change.jobs, None)
+            change.encoded = _event("run_deleted", {"run_id": change.deleted}, change.seq)
     encoded: bytes = change.encoded
     return encoded
 
 
-def _jobs_event(jobs: JobsChanged, prefix: str | None) -> bytes:
-    return _event("jobs", {"added": [job_jso(job) for job in jobs.added if in_folder(job.id, prefix)],
-                           "changed": [job_jso(job) for job in jobs.changed if in_folder(job.id, prefix)],
-                           "removed": [job_id for job_id in jobs.removed if in_folder(job_id, prefix)],
-                           "all": False})
+def _jobs_event(jobs: JobsChanged, prefix: str | None, texts: JobTexts, shown: Shown) -> bytes:
+    """The jobs' texts as `shown` to this client (made once per job and level, as the snapshot's are)."""
+
+    def array(changed: Iterable[Job]) -> str:
+        return texts.array((job for job in changed if in_folder(job.id, prefix)), shown)
+
+    removed = json.dumps([job_id for job_id in jobs.removed if in_folder(job_id, prefix)])
+    return (f'event: jobs\ndata: {{"added":{array(jobs.added)},"changed":{array(jobs.changed)},'
+            f'"removed":{removed},"all":false}}\n\n').encode()
 
 
 def _event(name: str, data: Any, seq: int | None = None) -> bytes:

@@ -1,4 +1,5 @@
-"""GET /api/v1/health: is apsisd up and scheduling (503 when its scheduling loop is not running)."""
+"""GET /api/v1/health: is apsisd up and scheduling (503 when its scheduling loop is not running, or its state
+cannot be written: then `problem` says why)."""
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
@@ -26,7 +27,11 @@ async def health(request: web.Request) -> web.Response:
     check_params(request, ())
     scheduler = scheduler_of(request)
     scheduling = scheduler.ready.is_set()
-    body = {"status": "ok" if scheduling else "degraded", "scheduling": scheduling,
+    store = scheduler.store_problem
+    healthy = scheduling and store is None
+    body = {"status": "ok" if healthy else "degraded", "scheduling": scheduling,
             "jobs": len(scheduler.jobs.jobs), "runs_in_flight": len(scheduler.ledger), "version": VERSION,
             "started": state_of(request).started.isoformat(timespec="seconds")}
-    return web.json_response(body, status=200 if scheduling else 503)
+    if store is not None:
+        body["problem"] = f"the state cannot be written: {store}; nothing is started that cannot be recorded"
+    return web.json_response(body, status=200 if healthy else 503)

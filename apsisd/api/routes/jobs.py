@@ -1,7 +1,8 @@
 """Reading jobs: the jobs loaded (by path and labels), and one job with its next runs.
 
-A job is shown as its file wrote it (apsisd/jobs/jso.py). Job ids hold
-'/', so one job's path is the rest of the URL.
+A job is shown as its file wrote it (apsisd/jobs/jso.py), less the secrets
+the caller may not see (api/job_texts.py shown_to). Job ids hold '/', so
+one job's path is the rest of the URL.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from collections.abc import Collection
 
 from aiohttp import web
 
+from apsisd.api.access import principal_of
+from apsisd.api.job_texts import shown_to
 from apsisd.api.replies import check_params, problem, single
 from apsisd.api.state import scheduler_of, state_of
 from apsisd.jobs.jso import job_jso
@@ -35,7 +38,8 @@ async def jobs(request: web.Request) -> web.Response:
     check_params(request, ("path", "label"))
     selected = scheduler_of(request).jobs.select(single(request, "path"), request.query.getall("label", []))
     texts = state_of(request).job_texts
-    return web.Response(text='{"jobs": ' + await asyncio.to_thread(texts.array, selected) + "}",
+    shown = shown_to(principal_of(request))
+    return web.Response(text='{"jobs": ' + await asyncio.to_thread(texts.array, selected, shown) + "}",
                         content_type="application/json")
 
 
@@ -54,7 +58,7 @@ async def job(request: web.Request) -> web.Response:
     unstarted = sorted((run for run in scheduler.ledger.active(job_id) if run.state in NOT_STARTED),
                      key=lambda run: (run.schedule_time, run_number(run.id)))
     return web.json_response({
-        "job": job_jso(found),
+        "job": job_jso(found, shown_to(principal_of(request))),
         "next": [{"time": instant(due.time), "args": dict(due.args)} for due in upcoming],
         "scheduled": [run_jso(run) for run in unstarted[:MAX_SCHEDULED]],
     })

@@ -2,7 +2,8 @@
 
 Each is checked against the run's state first (scheduler/operations.py):
 404 for an unknown run or job, 409 when its state does not allow it (the
-message says why), 400 for a bad parameter; nothing is half done.
+message says why), 400 for a bad parameter, 403 for an ad hoc run the
+caller's right does not allow (api/adhoc.py); nothing is half done.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from apsisd.api.access import who
+from apsisd.api import adhoc
+from apsisd.api.access import principal_of, who
 from apsisd.api.replies import check_params, flag, json_object, problem
 from apsisd.api.state import scheduler_of, state_of
 from apsisd.errors import InvalidFields, SpecError, TransitionError, UnknownRun
@@ -44,10 +46,12 @@ async def create(request: web.Request) -> web.Response:
         at = parse_instant(body["at"]) if body.get("at") is not None else None
     except InvalidFields as exc:
         raise problem(web.HTTPBadRequest, str(exc.under("at"))) from None
-    make = _adhoc(body, at, who(request)) if "program" in body else _of_job(body, at, who(request))
     scheduler = scheduler_of(request)
     try:
+        make = _adhoc(request, body, at) if "program" in body else _of_job(body, at, who(request))
         made = [await make(scheduler) for _ in range(count)]
+    except adhoc.NotAllowed as exc:
+        raise problem(web.HTTPForbidden, str(exc)) from None
     except operations.UnknownJob as exc:
         raise problem(web.HTTPNotFound, str(exc)) from None
     except operations.BadArgs as exc:
@@ -68,14 +72,18 @@ def _of_job(body: dict[str, Any], at: datetime | None, by: str) -> Callable[[Sch
     return lambda scheduler: operations.create(scheduler, JobId(job_id), args, at, by)
 
 
-def _adhoc(body: dict[str, Any], at: datetime | None, by: str) -> Callable[[Scheduler], Awaitable[Run]]:
+def _adhoc(request: web.Request, body: dict[str, Any], at: datetime | None
+           ) -> Callable[[Scheduler], Awaitable[Run]]:
+    """Checked against the caller's right before the program is looked at (adhoc.NotAllowed)."""
+    vet = adhoc.rule(principal_of(request), state_of(request).policy)
     if "job_id" in body or "args" in body:
         raise problem(web.HTTPBadRequest, "an ad hoc run (with a program) takes no job_id or args; name it with "
                                           "name")
     name = body.get("name", operations.ADHOC)
     if not isinstance(name, str):
         raise problem(web.HTTPBadRequest, "name must be text, such as adhoc")
-    return lambda scheduler: operations.create_adhoc(scheduler, body["program"], name, at, by)
+    by = who(request)
+    return lambda scheduler: operations.create_adhoc(scheduler, body["program"], name, at, by, vet)
 
 
 @routes.post("/api/v1/runs/{run_id}/start")

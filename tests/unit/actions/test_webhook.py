@@ -5,7 +5,8 @@ import pytest
 from fake_action_context import FakeContext, awaited, make_run
 
 from apsisd.actions.registry import parse_action
-from apsisd.actions.webhook import Webhook, shown
+from apsisd.actions.webhook import URL_WANTED, Webhook, public, scrubbed, shown
+from apsisd.errors import InvalidFields
 from apsisd.runs.state import State
 
 URL = "https://hooks.example.com/services/T0/B0/s3cr3t?token=abc"
@@ -79,3 +80,33 @@ def test_a_url_or_header_that_renders_wrong_is_noted_unquoted_and_nothing_is_sen
 def test_urls_are_shown_by_their_origin() -> None:
     assert shown("https://user:pw@hooks.example.com:8443/a/b?c=d") == "https://hooks.example.com:8443/..."
     assert shown("http://hooks.example.com/") == "http://hooks.example.com"
+
+
+def test_an_error_that_quotes_the_url_is_noted_without_its_userinfo_query_or_path() -> None:
+    """aiohttp's InvalidURL is the URL itself, user:password@ and ?query included."""
+    url = "https://bot:pa55@hooks.example.com:99999/services/s3cr3t?token=t0k3n"
+    context = FakeContext(answers=[OSError(f"InvalidURL: {url}")])
+    awaited(webhook(url=url, retries=0)(make_run(7), context))
+    assert context.notes == [("r7", "webhook https://hooks.example.com:99999/... failed after 1 attempt: "
+                                    "OSError: InvalidURL: https://hooks.example.com:99999/...")]
+
+
+def test_scrubbed_hides_every_url_and_the_secret_parts_of_the_webhooks() -> None:
+    url = "http://bot:pa55@127.0.0.1:9/x?token=t0k3n"
+    text = f"Cannot connect to URL('{url}'), bot:pa55 refused (token=t0k3n)"
+    assert scrubbed(text, url) == "Cannot connect to URL('http://127.0.0.1:9/...'), ... refused (...)"
+    assert scrubbed("Connection refused", url) == "Connection refused"
+
+
+def test_public_urls_keep_scheme_host_and_path() -> None:
+    assert public("https://user:pw@hooks.example.com:8443/a/b?c=d#e") == "https://hooks.example.com:8443/a/b"
+    assert public("http://[::1") == "(hidden)"
+
+
+def test_a_url_refused_at_load_is_quoted_without_its_secrets() -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_action({"type": "webhook", "url": "ftp://bot:pa55@files.example.com/s3cr3t?token=t0k3n"})
+    with pytest.raises(InvalidFields) as no_scheme:
+        parse_action({"type": "webhook", "url": "hooks.example.com/x?token=t0k3n"})
+    assert [str(caught.value), str(no_scheme.value)] == [
+        f"url: {URL_WANTED}, not 'ftp://files.example.com/...'", f"url: {URL_WANTED}, not 'hooks.example.com/x?...'"]

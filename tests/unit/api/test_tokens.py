@@ -57,7 +57,7 @@ def test_every_bad_line_with_its_line_and_never_its_text() -> None:
         "prints it",
         "/etc/apsis/api-tokens:3: the third field must be the token's hash, sha256: and 64 hex digits, as apsis "
         "token new prints it (never the token itself)",
-        "/etc/apsis/api-tokens:4: the right (second field) must be read or operate",
+        "/etc/apsis/api-tokens:4: the right (second field) must be one of read, operate, admin",
         "/etc/apsis/api-tokens:5: the name (first field) must be 1 to 64 letters, digits, '.', '_', '@' or '-', "
         "starting with a letter or digit",
         "/etc/apsis/api-tokens:6: the third field must be the token's hash, sha256: and 64 hex digits, as apsis "
@@ -83,11 +83,13 @@ def test_a_file_that_cannot_be_used(tmp_path: Path) -> None:
     with pytest.raises(TokensError, match=r"tokens: the API's tokens file is not UTF-8 text \(byte 3\)"):
         read_tokens(file)
     file.write_text(lines(("ci", Right.OPERATE, CI)))
-    file.chmod(0o666)
-    with pytest.raises(TokensError, match=r"tokens: anyone may write the API's tokens file, and so give themselves "
-                                          r"a token; chmod o-w it"):
-        read_tokens(file)
-    file.chmod(0o640)
+    for mode, who in ((0o666, "anyone"), (0o602, "anyone"), (0o660, "its group")):
+        file.chmod(mode)
+        with pytest.raises(TokensError) as caught:
+            read_tokens(file)
+        assert str(caught.value) == (f"{file}: the API's tokens file (mode {mode:04o}) may be written by {who}; only "
+                                     f"its owner may write it: chmod go-w {file}")
+    file.chmod(0o644)  # it holds hashes: anyone may read it
     assert list(read_tokens(file)) == [digest(CI)]
 
 
@@ -111,7 +113,7 @@ def test_the_store_follows_the_file_and_keeps_the_last_good_tokens(tmp_path: Pat
         for _ in range(3):
             assert store.principal(VIEWER) is not None and store.principal(CI) is None
         assert invalid() == [  # each problem, then what it means: once
-            f"{file}:2: the right (second field) must be read or operate",
+            f"{file}:2: the right (second field) must be one of read, operate, admin",
             f"API tokens: {file} cannot be used; the tokens read before stay in force until it is fixed",
         ]
         file.unlink()  # gone: kept too, said once
@@ -121,6 +123,24 @@ def test_the_store_follows_the_file_and_keeps_the_last_good_tokens(tmp_path: Pat
         assert store.principal(CI) == Principal(name="token ci", right=Right.READ) and store.principal(VIEWER) is None
         assert len(invalid()) == 4
     assert CI not in caplog.text and VIEWER not in caplog.text
+
+
+def test_a_file_made_unsafe_keeps_the_last_good_tokens(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    file = tmp_path / "tokens"
+    file.write_text(lines(("ci", Right.OPERATE, CI)))
+    file.chmod(0o640)
+    store = TokenStore(file)
+    with caplog.at_level(logging.INFO, "apsisd.api"):
+        file.write_text(lines(("ci", Right.OPERATE, CI), ("viewer", Right.READ, VIEWER)))
+        file.chmod(0o666)  # anyone may now add a line
+        assert store.principal(VIEWER) is None and store.principal(CI) is not None
+    assert [record.getMessage() for record in caplog.records if record.__dict__.get("action") == "tokens_invalid"] == [
+        f"{file}: the API's tokens file (mode 0666) may be written by anyone; only its owner may write it: chmod go-w "
+        f"{file}",
+        f"API tokens: {file} cannot be used; the tokens read before stay in force until it is fixed",
+    ]
+    file.chmod(0o644)
+    assert store.principal(VIEWER) == Principal(name="token viewer", right=Right.READ)
 
 
 def test_a_store_needs_a_usable_file_to_start() -> None:

@@ -93,7 +93,7 @@ def test_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
         f"{b}:2: weekdays: 'Funday' is not a set of weekdays; use all, weekdays such as Mon-Fri, Tue,Thu or Sat-Mon",
         f"{b}:1: description: must be a string, not a list",
         f"{b}:8: colour: unknown key; allowed here: description, holidays, weekdays",
-        f"{c}:2: not valid YAML: while parsing a flow sequence; expected ',' or ']', but got '<stream end>'",
+        f"{c}:2: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence)",
         f"{d}:1: a calendar file must be a mapping of keys to values, not a list",
         f"{e}:1: a calendar file must be a mapping of keys to values, not nothing (null)",
         f"{g}:1: holidays: must be a date written YYYY-MM-DD, such as 2026-12-25, not a mapping",
@@ -131,4 +131,4 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "bin.calendar"
     path.write_bytes(b"\xff\xfe2026-01-01\n")
     [problem] = problems([tmp_path])
-    assert problem.startswith(f"{path}:1: cannot read the calendar: 'utf-8' codec can't decode byte 0xff")
+    assert problem == f"{path}:1: not UTF-8 text; save the file as UTF-8"

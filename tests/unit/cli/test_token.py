@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from apsisd.api.access import Right
@@ -17,7 +18,7 @@ def new(tmp_path: Path, *args: str, config: str = "") -> tuple[int, list[str]]:
 
 
 def test_the_token_once_and_its_line_for_the_configured_file(tmp_path: Path) -> None:
-    code, output = new(tmp_path, "ci", config='[api]\ntokens = "api-tokens"\n')
+    code, output = new(tmp_path, "ci", "--right", "operate", config='[api]\ntokens = "api-tokens"\n')
     token = output[2].strip()
     assert (code, output[0], len(token)) == (0, "Token ci (operate), shown only now: apsis keeps only its hash.", 43)
     assert output[-2] == f"Add this line to {tmp_path}/api-tokens ([api] tokens); apsisd reads it again by itself, " \
@@ -29,12 +30,26 @@ def test_the_token_once_and_its_line_for_the_configured_file(tmp_path: Path) -> 
     assert not (tmp_path / "api-tokens").exists()  # nothing written
 
 
-def test_a_read_only_token_and_no_tokens_file_configured(tmp_path: Path) -> None:
-    code, output = new(tmp_path, "grafana", "--read-only")
+@pytest.mark.parametrize("options", [(), ("--right", "read"), ("--read-only",), ("--read-only", "--right", "read")])
+def test_a_token_reads_unless_told_and_no_tokens_file_configured(tmp_path: Path, options: tuple[str, ...]) -> None:
+    code, output = new(tmp_path, "grafana", *options)
     assert (code, output[0].startswith("Token grafana (read)"), output[-1].startswith("grafana read sha256:")) == (
         0, True, True)
     assert output[-2] == f"No tokens file is configured: set [api] tokens in {tmp_path}/apsisd.toml (for example " \
                          "tokens = \"api-tokens\"), and add this line to that file:"
+
+
+def test_an_admin_token_is_named_so_and_the_deprecated_flag_does_not_contradict(tmp_path: Path) -> None:
+    code, output = new(tmp_path, "deploy", "--right", "admin")
+    assert (code, output[0].startswith("Token deploy (admin)"), output[-1].startswith("deploy admin sha256:")) == (
+        0, True, True)
+    [found] = parse_tokens(output[-1], "tokens").values()
+    assert found.right is Right.ADMIN
+    code, output = new(tmp_path, "deploy", "--read-only", "--right", "operate")
+    assert code == 2 and output[-1] == ("Error: --read-only (deprecated: a token reads by default) contradicts --right "
+                                        "operate; give only --right")
+    code, output = new(tmp_path, "deploy", "--right", "root")
+    assert code == 2 and "'root' is not one of 'read', 'operate', 'admin'" in output[-1]
 
 
 def test_a_name_must_be_new_and_fit(tmp_path: Path) -> None:

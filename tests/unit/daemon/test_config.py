@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apsisd.daemon.config import Config, ConfigError, LogLevel, Overrides, load_config
 from apsisd.errors import InvalidFiles
@@ -16,9 +18,9 @@ from apsisd.jobs.scheduling import DEFAULTS, CatchUp, Scheduling
 ETC = Path(__file__).resolve().parents[3] / "etc" / "apsisd.toml"
 ROOT = Config(file=None, jobs_dir=Path("/etc/apsis/jobs"), calendars_dir=Path("/etc/apsis/jobs"),
               state_dir=Path("/var/lib/apsis"), log_level=LogLevel.INFO, schedule=DEFAULTS, waiting_max_time=None,
-              api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_others="none", api_tokens=None,
-              api_tls_cert=None, api_tls_key=None, reload_watch=True, reload_debounce=0.5, reload_max_delay=10.0,
-              metrics_per_job_limit=100)
+              api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_admin_group=None, api_others="none",
+              api_adhoc_users=None, api_tokens=None, api_tls_cert=None, api_tls_key=None, reload_watch=True,
+              reload_debounce=0.5, reload_max_delay=10.0, metrics_per_job_limit=100)
 
 
 def problems(file: Path, text: str) -> list[str]:
@@ -70,7 +72,9 @@ schedule.max_age = 600
 waiting = { max_time = "1h" }
 api.listen = ["unix:api.sock", "tcp:localhost:5050", "tcp:[0:0::1]:80", "tcp:10.0.0.1:1"]
 api.group = "ops"
+api.admin_group = "wheel"
 api.others = "read"
+api.adhoc_users = ["batch", " ci "]
 api.tokens = "tokens"
 api.tls_cert = "/etc/ssl/apsis.pem"
 api.tls_key = "../key.pem"
@@ -87,7 +91,8 @@ per_job_limit = 0
         schedule=Scheduling(horizon=7200.0, max_scheduled=3, catchup=CatchUp.ALL, max_age=600.0),
         waiting_max_time=3600.0,
         api_listen=(f"unix:{tmp_path}/conf/api.sock", "tcp:localhost:5050", "tcp:[::1]:80", "tcp:10.0.0.1:1"),
-        api_group="ops", api_others="read", api_tokens=tmp_path / "conf/tokens",
+        api_group="ops", api_admin_group="wheel", api_others="read", api_adhoc_users=frozenset({"batch", "ci"}),
+        api_tokens=tmp_path / "conf/tokens",
         api_tls_cert=Path("/etc/ssl/apsis.pem"), api_tls_key=tmp_path / "conf/../key.pem",
         reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0, metrics_per_job_limit=0)
     assert load_config(file, privileged=True, env={}).calendar_folders() == (Path("/srv/calendars"),)
@@ -169,7 +174,8 @@ def test_dotted_keys_and_inline_tables_have_their_lines(tmp_path: Path) -> None:
         "3: schedule.nope: unknown key; allowed here: catchup, horizon, max_age, max_scheduled",
         "4: api.listen: 'x' is not an address; write unix:/PATH or tcp:HOST:PORT, such as "
         "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
-        "4: api.more: unknown key; allowed here: group, listen, others, tls_cert, tls_key, tokens",
+        "4: api.more: unknown key; allowed here: adhoc_users, admin_group, group, listen, others, tls_cert, tls_key, "
+        "tokens",
         "5: waiting: must be a table of keys, not a number 5",
     ]
 
@@ -187,6 +193,8 @@ def test_dotted_keys_and_inline_tables_have_their_lines(tmp_path: Path) -> None:
     ('"tcp:bad_host:80"', "'bad_host' is not a host name or an IP address"),
     ('"tcp:[1::x]:80"', "[1::x] is not an IPv6 address"),
     ('"tcp:::1:80"', "write an IPv6 address in brackets"),
+    ('"tcp:localhost:\u00b2"', "give a port from 1 to 65535"),  # a digit to str.isdigit(), not to int()
+    (f'"tcp:localhost:{"9" * 5000}"', "give a port from 1 to 65535"),  # past int()'s 4300 digits
 ])
 def test_bad_listen_addresses(tmp_path: Path, listen: str, message: str) -> None:
     [problem] = problems(tmp_path / "apsisd.toml", f"[api]\nlisten = {listen}\n")
@@ -207,8 +215,8 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
     assert load_config(uncommented, privileged=True, env={}) == replace(ROOT, file=uncommented)
     shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
-                     "max_age", "max_time", "listen", "group", "others", "tokens", "tls_cert", "tls_key", "watch",
-                     "debounce", "max_delay", "per_job_limit"}
+                     "max_age", "max_time", "listen", "group", "admin_group", "others", "adhoc_users", "tokens",
+                     "tls_cert", "tls_key", "watch", "debounce", "max_delay", "per_job_limit"}
 
 
 def test_log_levels_are_python_s() -> None:
@@ -217,10 +225,16 @@ def test_log_levels_are_python_s() -> None:
 
 
 def test_the_api_s_group_and_what_others_may_do_are_checked(tmp_path: Path) -> None:
-    assert problems(tmp_path / "apsisd.toml", '[api]\ngroup = ""\nothers = "write"\n') == [
+    assert problems(tmp_path / "apsisd.toml", '[api]\ngroup = ""\nothers = "write"\nadmin_group = 0\n'
+                                              'adhoc_users = ["batch", "0", 1]\n') == [
         "2: api.group: must be the name of a group, such as apsis, not a string ''",
         "3: api.others: must be one of 'none', 'read', not a string 'write'",
+        "4: api.admin_group: must be the name of a group, such as apsis, not a number 0",
+        "5: api.adhoc_users[1]: must be a user's name (not a uid), such as batch, not a string '0'",
+        "5: api.adhoc_users[2]: must be a user's name (not a uid), such as batch, not a number 1",
     ]
+    (tmp_path / "one.toml").write_text('api.adhoc_users = "batch"\n')
+    assert load_config(tmp_path / "one.toml", privileged=True, env={}).api_adhoc_users == frozenset({"batch"})
 
 
 
@@ -280,3 +294,34 @@ def test_a_certificate_needs_its_key_and_the_paths_are_checked(tmp_path: Path) -
         "2: api.tls_key: must be the path of a file, as a string, not a string ''",
         "2: api.tls_key: is set without tls_cert; set both (the certificate and its private key) or neither",
     ]
+
+
+def test_nesting_too_deep_for_tomllib_is_a_problem(tmp_path: Path) -> None:
+    assert problems(tmp_path / "apsisd.toml", "x = " + "[" * 5000 + "]" * 5000 + "\n") == [
+        "1: not valid TOML: arrays or tables nested too deeply to read; a configuration needs two levels"]
+
+
+def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
+    file = tmp_path / "apsisd.toml"
+    file.write_text("# " + "x" * (1 << 20) + "\n")
+    with pytest.raises(ConfigError, match="larger than 1 MiB, the most a configuration file may be"):
+        load_config(file, privileged=True, env={})
+
+
+TOML_PIECES = st.sampled_from([
+    "[api]\n", "[schedule]\n", "[reload]\n", "[[x]]\n", "listen", "jobs_dir", "horizon", "debounce", "per_job_limit",
+    " = ", "\n", '"', "'", '"""', "[", "]", "{", "}", ",", ".", "#", "9" * 400, "1e400", "inf", "nan", "-",
+    "tcp:localhost:", "unix:/x", "\u00b2", "1979-05-27T07:32:00Z", "true", "\\", "\x00", "\ud800", "1h",
+])
+
+
+@settings(max_examples=200, deadline=2000, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(TOML_PIECES, max_size=40))
+def test_fuzz_the_configuration_gives_a_config_or_problems(tmp_path: Path, pieces: list[str]) -> None:
+    file = tmp_path / "apsisd.toml"
+    file.write_bytes("".join(pieces).encode("utf-8", "surrogatepass"))
+    try:
+        load_config(file, privileged=True, env={})
+    except (InvalidFiles, ConfigError) as exc:
+        assert str(exc)

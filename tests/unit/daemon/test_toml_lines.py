@@ -1,6 +1,7 @@
 """key_lines(): the line of every key of a TOML file, for FILE:LINE messages about values tomllib read."""
 from __future__ import annotations
 
+import time
 import tomllib
 
 from apsisd.daemon.toml_lines import key_lines, line_of
@@ -63,3 +64,16 @@ def test_line_of_falls_back_to_the_nearest_holder() -> None:
     assert line_of(lines, ("schedule", "missing")) == 9
     assert line_of(lines, ("nowhere",)) == 1
     assert line_of(lines, ()) == 1
+
+
+def test_nesting_deeper_than_the_scanner_follows_gives_the_lines_found_so_far() -> None:
+    lines = key_lines("a = 1\nb = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert (lines[("a",)], lines[("b",)], lines[("b", 0)]) == (1, 2, 2)
+
+
+def test_lines_are_counted_in_linear_time() -> None:
+    text = "".join(f"k{index} = {index}\n" for index in range(50_000))
+    started = time.thread_time()
+    lines = key_lines(text)
+    assert lines[("k49999",)] == 50_000
+    assert time.thread_time() - started < 5.0  # counted from the start for each key: 1.25 billion characters

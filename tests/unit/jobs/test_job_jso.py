@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from apsisd.jobs.jso import job_jso
+from apsisd.jobs.jso import Shown, job_jso
 from apsisd.jobs.load import load_jobs
 from apsisd.jobs.model import Job
 from apsisd.jobs.parse import JobParser
@@ -30,7 +30,7 @@ def loaded(tmp_path: Path, text: str, others: tuple[str, ...] = ()) -> Job:
 
 def as_json(job: Job) -> Any:
     """job_jso() through strict JSON (no NaN, no Infinity) and back: what a client reads."""
-    return json.loads(json.dumps(job_jso(job), allow_nan=False))
+    return json.loads(json.dumps(job_jso(job, Shown.OPERATOR), allow_nan=False))
 
 
 @pytest.mark.parametrize(("program", "expected"), [
@@ -154,3 +154,40 @@ def test_a_job_made_in_code_shows_what_it_has() -> None:
     assert as_json(job) == {"job_id": "x/y", "params": ["a"], "schedules": [], "program": None, "conditions": [],
                             "actions": [], "retry": None, "scheduling": None,
                             "metadata": {"description": "", "labels": []}}
+
+
+SECRET_JOB = """
+    program:
+      type: shell
+      command: make
+      env: {DB_PASSWORD: pa55w0rd, PLAIN: "1"}
+    action:
+      - type: webhook
+        url: "https://bot:s3cr3t@hooks.example.com/services/T0?token=t0k3n#f"
+        headers: {Authorization: "Bearer h3ad3r"}
+      - {type: webhook, url: "https://hooks.example.com/{{ job_id }}"}
+"""
+
+
+def test_an_operator_is_shown_env_values_and_urls_but_no_header_value(tmp_path: Path) -> None:
+    job = loaded(tmp_path, SECRET_JOB)
+    shown = json.loads(json.dumps(job_jso(job, Shown.OPERATOR)))
+    assert shown["program"]["env"] == {"DB_PASSWORD": "pa55w0rd", "PLAIN": "1"}
+    assert shown["actions"] == [
+        {"type": "webhook", "url": "https://bot:s3cr3t@hooks.example.com/services/T0?token=t0k3n#f",
+         "headers": {"Authorization": "(hidden)"}},
+        {"type": "webhook", "url": "https://hooks.example.com/{{ job_id }}"}]
+
+
+def test_a_reader_is_shown_env_names_and_urls_without_their_secrets(tmp_path: Path) -> None:
+    job = loaded(tmp_path, SECRET_JOB)
+    text = json.dumps(job_jso(job, Shown.READER))
+    shown = json.loads(text)
+    assert shown["program"] == {"type": "shell", "command": "make",
+                                "env": {"DB_PASSWORD": "(hidden)", "PLAIN": "(hidden)"}}
+    assert shown["actions"] == [
+        {"type": "webhook", "url": "https://hooks.example.com/services/T0", "headers": {"Authorization": "(hidden)"}},
+        {"type": "webhook", "url": "https://hooks.example.com/{{ job_id }}"}]
+    for secret in ("pa55w0rd", "s3cr3t", "t0k3n", "h3ad3r", "bot"):
+        assert secret not in text
+    assert json.loads(json.dumps(job_jso(job, Shown.OPERATOR)))["program"]["env"]["DB_PASSWORD"] == "pa55w0rd"

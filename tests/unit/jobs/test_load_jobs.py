@@ -176,3 +176,17 @@ def test_the_job_template_loads_once_named_yaml(tmp_path: Path) -> None:
     job = load_jobs(tmp_path).jobs["job"]  # type: ignore[index]
     assert job.params == ("date", "region")
     assert [schedule.enabled for schedule in job.schedules] == [True, False]
+
+
+def test_credentials_are_checked_at_load_with_their_lines(tmp_path: Path) -> None:
+    (tmp_path / "j.yaml").write_text("program:\n  type: shell\n  command: 'true'\n  credentials:\n"
+                                     "    token: etc/token\n    .x: /etc/x\n"
+                                     "  encrypted_credentials: {token: /etc/token.cred}\n")
+    assert problems(tmp_path) == [
+        "j.yaml:5: program.credentials.token: must be an absolute path (starting with /), not 'etc/token'",
+        "j.yaml:6: program.credentials..x: is not a credential name; use letters, digits, _, - and ., not starting "
+        "with . or -"]
+    (tmp_path / "j.yaml").write_text("program:\n  type: shell\n  command: 'true'\n  credentials: {token: /etc/t}\n"
+                                     "  encrypted_credentials: {token: /etc/token.cred}\n")
+    assert problems(tmp_path) == [
+        "j.yaml:5: program.encrypted_credentials.token: is also in credentials; give each name once"]

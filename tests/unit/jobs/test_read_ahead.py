@@ -10,7 +10,7 @@ import pytest
 from apsisd.errors import FileProblem, InvalidFiles
 from apsisd.jobs import read_ahead
 from apsisd.jobs.load import load_jobs
-from apsisd.jobs.yaml_source import read_job_file
+from apsisd.yaml_source import read_yaml_file
 
 FILES = {
     "plain.yaml": "params: [date]\nschedule: {type: interval, interval: 1h}\nprogram: echo {{ date }}\n",
@@ -30,7 +30,7 @@ def write(folder: Path) -> list[str]:
 
 def here(file: str) -> tuple[Any, list[FileProblem] | None]:
     try:
-        return read_job_file(file).value, None
+        return read_yaml_file(file).value, None
     except InvalidFiles as exc:
         return None, exc.problems
 

@@ -161,9 +161,9 @@ SIMPLE_OR_NOT = [
 def test_the_fast_path_agrees_with_jinja(text: str) -> None:
     import jinja2.meta
 
-    from apsisd.jobs.templates import ENV, _parse, _simple_names
+    from apsisd.jobs.templates import ENV, _parse, simple_names
 
-    simple = _simple_names(text)
+    simple = simple_names(text)
     try:
         jinja_names: frozenset[str] | None = frozenset(jinja2.meta.find_undeclared_variables(ENV.parse(text)))
     except jinja2.TemplateSyntaxError:

@@ -19,7 +19,8 @@ T = datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=UTC)
 SPEC = RunSpec(run_id=RunId("r42"), job_id=JobId("etl/load"), argv=("/bin/etl", "--date", "2026-03-29", "ü"),
                user="etl", group="data", env={"B": "2", "A": "1"}, cwd="/srv", timeout=3600.5, stop_signal=15,
                grace_period=12.25, memory_max=2 << 30, cpu_quota=150.0, tasks_max=64, nice=-5,
-               split_output=True)
+               split_output=True, credentials={"token": "/etc/apsis/token"},
+               encrypted_credentials={"db": "/etc/apsis/db.cred"})
 FULL = Run(
     id=RunId("r42"), job_id=JobId("etl/load"), args={"region": "eu", "date": "2026-03-29"}, state=State.FAILURE,
     schedule_time=T, times={State.SCHEDULED: T - timedelta(hours=1), State.STARTING: T + timedelta(microseconds=1),

@@ -16,7 +16,7 @@ UNIT = "/org/freedesktop/systemd1/unit/"
 BASE = RunSpec(run_id="r1", argv=("/bin/true",))
 OPTIONAL = (
     "RuntimeMaxUSec", "User", "Group", "Environment", "WorkingDirectory",
-    "MemoryMax", "CPUQuotaPerSecUSec", "TasksMax", "Nice",
+    "MemoryMax", "CPUQuotaPerSecUSec", "TasksMax", "Nice", "LoadCredential", "LoadCredentialEncrypted",
 )
 
 
@@ -246,6 +246,10 @@ def test_timeout_stop(grace: float, usec: int) -> None:
         ({"cwd": "/srv/data dir"}, "WorkingDirectory", Variant("s", "/srv/data dir")),
         ({"env": {"K": "V"}}, "Environment", Variant("as", ["K=V"])),
         ({"env": {"A": "1", "B": "x=y z", "C": ""}}, "Environment", Variant("as", ["A=1", "B=x=y z", "C="])),
+        ({"credentials": {"token": "/etc/apsis/token", "b": "/b"}}, "LoadCredential",
+         Variant("a(ss)", [["token", "/etc/apsis/token"], ["b", "/b"]])),
+        ({"encrypted_credentials": {"db": "/etc/db.cred"}}, "LoadCredentialEncrypted",
+         Variant("a(ss)", [["db", "/etc/db.cred"]])),
     ],
 )
 def test_optional_property(changes: dict[str, Any], name: str, expected: Variant) -> None:
@@ -269,7 +273,8 @@ def test_user_and_group_absent_for_a_user_manager() -> None:
 def test_all_properties_together() -> None:
     p = props(
         job_id="j", timeout=10, user="u", group="g", env={"X": "1"}, cwd="/w", memory_max=1,
-        cpu_quota=100, tasks_max=2, nice=5, stop_signal="INT", grace_period=1,
+        cpu_quota=100, tasks_max=2, nice=5, stop_signal="INT", grace_period=1, credentials={"t": "/t"},
+        encrypted_credentials={"e": "/e"},
     )
     assert set(OPTIONAL) <= set(p)
     assert p["RuntimeMaxUSec"].value == 10_000_000

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from apsisd.errors import InvalidFiles
-from apsisd.jobs.yaml_source import JobFileLoader, read_yaml
+from apsisd.yaml_source import JobFileLoader, read_yaml
 
 # (scalar as written, value read)
 SCALARS: list[tuple[str, Any]] = [

@@ -1,4 +1,4 @@
-"""Reading a job file's YAML with the line of every value, under typing rules an operator can predict.
+"""Reading a job or calendar file's YAML with the line of every value, under typing rules an operator can predict.
 
 PyYAML follows YAML 1.1, which turns `10:30` into 630, `no` into False and
 `2026-01-31` into a date: wrong for daytimes, args and explicit times. Here
@@ -6,10 +6,18 @@ only `true`/`false`, null, plain decimal integers and decimal floats are
 typed; every other scalar stays the text as written. Each value's field path
 (a tuple of keys and indices) maps to its line, so a problem found later
 while reading the job becomes FILE:LINE: field.path: message.
+
+Whatever a file holds, reading it ends in its value or in problems with
+their lines, never in another exception, and in bounded time and memory: a
+file is at most MAX_FILE bytes, lists and mappings nest at most MAX_DEPTH
+deep, and the values that YAML aliases repeat number at most
+MAX_ALIAS_VALUES (a 429-byte "billion laughs" file made 700 MiB).
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +28,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from apsisd.errors import FileProblem, InvalidFiles
 
 Path = tuple[str | int, ...]
+
+MAX_FILE = 1 << 20  # bytes of one file: a job is a few hundred, the longest program many thousands
+MAX_DEPTH = 64  # lists and mappings within each other: a job needs five or six
+MAX_ALIAS_VALUES = 10_000  # values repeated by aliases (`*name`, `<<: *name`) in one file, all told
 
 BASE_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 STR = "tag:yaml.org,2002:str"
@@ -113,23 +125,49 @@ class Document:
         return line
 
 
-def read_job_file(file: str) -> Document:
-    """The document in `file`; InvalidFiles if it cannot be read, is not UTF-8 or is not valid YAML."""
+def read_yaml_file(file: str) -> Document:
+    """The document in `file`; InvalidFiles if it cannot be read (read_text_file) or is not valid YAML within
+    the limits."""
+    return read_yaml(read_text_file(file), file)
+
+
+def read_text_file(file: str) -> str:
+    """The text of `file`; InvalidFiles if it cannot be read, or is not a regular file of at most MAX_FILE bytes
+    of UTF-8."""
+    data = _read_bytes(file)
     try:
-        with open(file, "rb", buffering=0) as stream:  # unbuffered: one read of the whole file, half pathlib's cost
-            data = stream.readall()
-    except OSError as exc:
-        raise InvalidFiles([FileProblem(file, 1, "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InvalidFiles([FileProblem(file, line, "", "not UTF-8 text; save the file as UTF-8")]) from None
-    return read_yaml(text, file)
+
+
+def _read_bytes(file: str) -> bytes:
+    """The bytes of `file`, read without waiting on a pipe or a device and never more than MAX_FILE + 1."""
+    try:
+        # Not blocking: a FIFO named x.yaml would hold the reload (and its lock) forever at open().
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InvalidFiles([FileProblem(file, 1, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidFiles([FileProblem(file, 1, "", "not a regular file; a job or calendar file must be one")])
+        chunks, size = [], 0
+        while size <= MAX_FILE and (chunk := os.read(fd, MAX_FILE + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise InvalidFiles([FileProblem(file, 1, "", f"cannot read: {exc.strerror}")]) from None
+    finally:
+        os.close(fd)
+    if size > MAX_FILE:
+        raise InvalidFiles([FileProblem(file, 1, "", f"larger than {MAX_FILE >> 20} MiB, the most a job or calendar "
+                                        "file may be; split it, or move what is not the job's out of it")])
+    return b"".join(chunks)
 
 
 def read_yaml(text: str, file: str) -> Document:
-    """The document in `text`; InvalidFiles with every problem (syntax, duplicate keys, tags) otherwise."""
+    """The document in `text`; InvalidFiles with every problem (syntax, duplicate keys, tags, limits) otherwise."""
     loader = JobFileLoader(text)
     try:
         root = loader.get_single_node()
@@ -137,17 +175,39 @@ def read_yaml(text: str, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         detail = f"{exc.problem} ({exc.context})" if exc.context else str(exc.problem)
         raise InvalidFiles([FileProblem(file, mark.line + 1 if mark else 1, "", f"invalid YAML: {detail}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a NUL, a lone surrogate)
+        line = text.count("\n", 0, exc.position) + 1
+        raise InvalidFiles([FileProblem(file, line, "", f"invalid YAML: character U+{exc.character:04X} is not "
+                                        f"allowed: {exc.reason}")]) from None
     except yaml.YAMLError as exc:
-        raise InvalidFiles([FileProblem(file, 1, "", f"invalid YAML: {exc}")]) from None
+        raise InvalidFiles([FileProblem(file, 1, "", f"invalid YAML: {' '.join(str(exc).split())}")]) from None
+    except RecursionError:  # PyYAML's own composer (without libyaml) recurses once per level
+        raise InvalidFiles([FileProblem(file, 1, "", _too_deep())]) from None
     finally:
         loader.dispose()
     if root is None:
         return Document(value=None, root=None)
     builder = _Builder(file, aliases="&" in text and "*" in text)
-    value = builder.build(root)
+    try:
+        value = builder.build(root)
+    except _Overspent as exc:
+        builder.problem(exc.node, f"YAML aliases here repeat more than {MAX_ALIAS_VALUES} values in this file; "
+                                  "write the values out, or refer to fewer")
     if builder.problems:
         raise InvalidFiles(builder.problems)
     return Document(value=value, root=root if value is not None else None)
+
+
+def _too_deep() -> str:
+    return f"lists and mappings nested more than {MAX_DEPTH} deep; a job needs a few levels"
+
+
+class _Overspent(Exception):
+    """Aliases have repeated more than MAX_ALIAS_VALUES values: building stops at `node`."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node = node
 
 
 def _child(node: Node, part: str | int) -> tuple[Node, Node] | None:
@@ -177,32 +237,61 @@ def _merges(key: Node) -> bool:
 
 
 class _Builder:
-    """Turns composed nodes into plain values, collecting problems."""
+    """Turns composed nodes into plain values, collecting problems.
+
+    The composed nodes are a graph as small as the text (an alias is its anchor's node again); the values
+    built from them are a tree, where each alias is a copy. So the builder, not the parser, bounds what
+    aliases cost: it counts the values it builds again for an alias, and stops past MAX_ALIAS_VALUES.
+    """
 
     def __init__(self, file: str, aliases: bool = True) -> None:
         self.file = file
         self.problems: list[FileProblem] = []
-        # The collections being built, to find a loop; only an alias can make one, and most files have none.
-        self._open: set[int] | None = set() if aliases else None
+        self._found: set[FileProblem] = set()
+        self._depth = 0
+        # Only an alias can make a loop or repeat a value, and most files have none: then these stay None.
+        self._open: set[int] | None = set() if aliases else None  # the collections being built, to find a loop
+        self._built: set[int] = set()  # the collections built once: building one again is an alias's copy
+        self._copying = False  # within an alias's copy
+        self._copied = 0  # the values copied so far
 
     def problem(self, node: Node, message: str) -> None:
         problem = FileProblem(self.file, node.start_mark.line + 1, "", message)
-        if problem not in self.problems:  # an alias builds its anchor's value again
+        if problem not in self._found:  # an alias builds its anchor's value again
+            self._found.add(problem)
             self.problems.append(problem)
 
     def build(self, node: Node) -> Any:
         if node.__class__ is ScalarNode:
             return self.scalar(node)
-        if self._open is None:
-            return self.collection(node)
-        if id(node) in self._open:
+        if self._depth >= MAX_DEPTH:  # the checks that span a job walk it recursively, as does this
+            self.problem(node, _too_deep())
+            return None
+        self._depth += 1
+        try:
+            return self.collection(node) if self._open is None else self.aliased(node)
+        finally:
+            self._depth -= 1
+
+    def aliased(self, node: Node) -> Any:
+        """collection(), in a file with aliases: refusing loops, counting what aliases copy."""
+        key = id(node)
+        if key in self._open:  # type: ignore[operator]
             self.problem(node, "a YAML alias refers to a value that contains it; remove the loop")
             return None
-        self._open.add(id(node))
+        copying, again = self._copying, key in self._built
+        if copying or again:
+            self._copied += len(node.value)
+            if self._copied > MAX_ALIAS_VALUES:
+                raise _Overspent(node)
+        self._built.add(key)
+        self._open.add(key)  # type: ignore[union-attr]
+        self._copying = copying or again
         try:
             return self.collection(node)
         finally:
-            self._open.discard(id(node))
+            self._open.discard(key)  # type: ignore[union-attr]
+            self._copying = copying
 
     def collection(self, node: Node) -> Any:
         if node.tag == MAP:
@@ -243,6 +332,7 @@ class _Builder:
     def mapping(self, node: MappingNode) -> dict[str, Any]:
         result: dict[str, Any] = {}
         merges: list[Node] = []
+        firsts: dict[str, Node] | None = None  # each key's first node, made at the first duplicate
         for key_node, value_node in node.value:
             if key_node.__class__ is not ScalarNode:
                 self.problem(key_node, "a mapping key must be a plain name, not a list or mapping")
@@ -252,7 +342,12 @@ class _Builder:
                 continue
             key = key_node.value
             if key in result:
-                first = next(other for other, _ in node.value if other.__class__ is ScalarNode and other.value == key)
+                if firsts is None:  # once: looking each duplicate up from the start was quadratic
+                    firsts = {}
+                    for other, _ in node.value:
+                        if other.__class__ is ScalarNode:
+                            firsts.setdefault(other.value, other)
+                first = firsts[key]
                 self.problem(key_node, f"duplicate key {key!r} (first at line {first.start_mark.line + 1}); "
                                        "a key may appear once in a mapping")
                 continue
@@ -273,7 +368,9 @@ class _Builder:
         found = []
         for source in sources:
             if isinstance(source, MappingNode) and source.tag == MAP:
-                found.append(self.mapping(source))
+                merged = self.build(source)  # through build(): a merge is an alias's copy, counted as such
+                if merged is not None:
+                    found.append(merged)
             else:
                 self.problem(source, "`<<` merges a mapping (or a list of mappings) into this one")
         return found

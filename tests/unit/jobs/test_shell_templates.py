@@ -1,0 +1,296 @@
+"""Templates in shell code: references to the env, whatever the args; refused where a reference cannot be exact.
+
+The property tests run the real shells (dash as /bin/sh, and bash) on the
+bound code with the bound env, in a temporary folder: no systemd, nothing
+outside the folder (tests/integration/test_shell_args.py does the same
+through real units).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from apsisd.errors import InvalidFields, InvalidFiles
+from apsisd.jobs.code_arguments import shell_script
+from apsisd.jobs.load import load_jobs
+from apsisd.jobs.program import Kind, bind, parse_program
+from apsisd.jobs.shell_contexts import SLOT, Context, scan
+from apsisd.jobs.shell_templates import shell_code
+
+ROOT = Path(__file__).resolve().parents[3]
+SHELLS = [shell for shell in ("/bin/sh", "bash", "zsh", "ksh", "mksh") if shutil.which(shell)]
+MARK = "PWNED"
+# Each payload would create MARK in the current folder if any shell ran it as code.
+PAYLOADS = [f"$(touch {MARK})", f"`touch {MARK}`", f"'; touch {MARK}; '", f'"; touch {MARK}; "', f"; touch {MARK}",
+            f"\n touch {MARK}\n", f"| touch {MARK}", f"& touch {MARK} &", f"${{x:-$(touch {MARK})}}",
+            f"$((1))$(touch {MARK})", f"\\'$(touch {MARK})\\'", f'\\"`touch {MARK}`\\"', f"a[$(touch {MARK})]"]
+METACHARACTERS = " \t\n'\"`$\\;|&<>(){}[]*?~!#%=^,-+.:/@0aZ"
+ARGS = st.one_of(
+    st.sampled_from(PAYLOADS),
+    st.text(alphabet=METACHARACTERS, max_size=30),
+    st.lists(st.one_of(st.sampled_from(PAYLOADS), st.text(alphabet=METACHARACTERS, max_size=8)),
+             max_size=4).map("".join),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=20),
+)
+# A shell command (with `{{ a }}`, `{{ b }}` in every position it may take), and what it prints, given a and b:
+# each printf '%s\0' item is one value received.
+POSITIONS = [
+    ("printf '%s\\0' {{ a }}", lambda a, b: [a]),
+    ("printf '%s\\0' \"{{ a }}\"", lambda a, b: [a]),
+    ("printf '%s\\0' x{{ a }}y", lambda a, b: [f"x{a}y"]),
+    ("printf '%s\\0' \"got {{ a }}!\"", lambda a, b: [f"got {a}!"]),
+    ("printf '%s\\0' {{ a }} \"{{ b }}\" {{ a }}{{ b }} \"{{ b }}{{ a }}\"", lambda a, b: [a, b, a + b, b + a]),
+    ("printf '%s\\0' {{ a | upper }} \"{{ a ~ '-' ~ b }}\"", lambda a, b: [a.upper(), f"{a}-{b}"]),
+    ("v={{ a }}; printf '%s\\0' \"$v\"", lambda a, b: [a]),
+    ("printf '%s\\0' \"$(printf '%s.' {{ a }})\"", lambda a, b: [a + "."]),
+    ("printf '%s\\0' $(printf '%s' x{{ b }}x | wc -c)", lambda a, b: [str(len(("x" + b + "x").encode()))]),
+    ("case {{ a }} in *) printf '%s\\0' \"{{ a }}\";; esac", lambda a, b: [a]),
+    ("printf '%s\\0' \"$(case 1 in 1) printf '%s.' {{ a }};; esac)\"", lambda a, b: [a + "."]),
+    ("for x in {{ a }} {{ b }}; do printf '%s\\0' \"$x\"; done", lambda a, b: [a, b]),
+    ("if [ {{ a }} = {{ b }} ]; then :; fi 2>/dev/null\nprintf '%s\\0' \\\n  {{ b }} # the end", lambda a, b: [b]),
+]
+
+
+def received(argv: list[str], env: dict[str, str], folder: str) -> list[str]:
+    done = subprocess.run(argv, env={"PATH": os.environ["PATH"], **env}, cwd=folder, capture_output=True,
+                          timeout=10, check=False)
+    assert not Path(folder, MARK).exists(), f"{argv!r} ran an arg as code"
+    return done.stdout.decode(errors="surrogateescape").split("\0")[:-1]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(("command", "expected"), POSITIONS, ids=[command for command, _ in POSITIONS])
+@settings(max_examples=40, deadline=None)
+@given(a=ARGS, b=ARGS)
+def test_a_shell_command_receives_each_arg_as_one_value_and_runs_nothing_else(
+        shell: str, command: str, expected: object, a: str, b: str) -> None:
+    program = bind(parse_program(command), {"a": a, "b": b}, {})
+    assert program.command is not None
+    assert program.command == bind(parse_program(command), {"a": "x", "b": "y"}, {}).command  # holds no value
+    with tempfile.TemporaryDirectory() as folder:
+        assert received([shell, "-c", program.command], dict(program.env), folder) == expected(a, b)  # type: ignore[operator]
+
+
+SH_C = [
+    ["/bin/sh", "-c", "printf '%s\\0' {{ a }} \"[{{ b }}]\" \"$0\" \"$1\"", "{{ a }}", "{{ b }}"],
+    ["/usr/bin/env", "bash", "-e", "-o", "pipefail", "-c", "printf '%s\\0' {{ a }} \"[{{ b }}]\" \"$0\" \"$1\"",
+     "{{ a }}", "{{ b }}"],
+    ["dash", "-ec", "--", "printf '%s\\0' {{ a }} \"[{{ b }}]\" \"$0\" \"$1\"", "{{ a }}", "{{ b }}"],
+]
+
+
+@pytest.mark.parametrize("argv", SH_C, ids=[" ".join(argv[:2]) for argv in SH_C])
+@settings(max_examples=60, deadline=None)
+@given(a=ARGS, b=ARGS)
+def test_an_sh_c_argv_receives_each_arg_as_one_value_and_runs_nothing_else(argv: list[str], a: str, b: str) -> None:
+    program = bind(parse_program(argv), {"a": a, "b": b}, {})
+    assert program.kind is Kind.EXEC and program.argv is not None
+    with tempfile.TemporaryDirectory() as folder:
+        assert received(list(program.argv), dict(program.env), folder) == [a, f"[{b}]", a, b]
+
+
+CONTEXTS = [
+    ("x \0 y", [Context.WORD]),
+    ('x "a\0b" \0', [Context.QUOTED, Context.WORD]),
+    ("x '\0' \"'\0'\"", [Context.SINGLE, Context.QUOTED]),
+    ("echo $'\\'\0'", [Context.ANSI]),
+    ('echo "$\'\0\'"', [Context.QUOTED]),  # $' is not a quote inside double quotes
+    ("echo `\0` \"`\0`\"", [Context.BACKTICK, Context.BACKTICK]),
+    ('echo $(a \0 "\0" `b`) "$(c \0)" "${x:-\0}" ${#y} \0', [Context.WORD, Context.QUOTED, Context.WORD,
+                                                           Context.PARAMETER, Context.WORD]),
+    ("echo $((1 + (\0))) \"$((\0))\" && ((\0)) && (echo \0)", [Context.ARITHMETIC] * 3 + [Context.WORD]),
+    ("[[ \0 == \"\0\" ]] && [ \0 ] && echo a[[b \0", [Context.TEST, Context.TEST, Context.WORD, Context.WORD]),
+    ("# \0 don't\necho a#\0 \0 # \0", [Context.COMMENT, Context.WORD, Context.WORD, Context.COMMENT]),
+    ("cat <<EOF; echo \0\n$x \0 '\nEOF\necho \0", [Context.WORD, Context.HEREDOC, Context.WORD]),
+    ("cat <<-'E O' <<X\n\t\0\n\tE O\n\0\nX\necho \0 <<<\0", [Context.HEREDOC, Context.HEREDOC, Context.WORD,
+                                                             Context.WORD]),
+    ("cat <<\0\n", [Context.HEREDOC]),
+    ("echo \\\0 \"\\\0\" \\\\\0 $\0 \"$\0\" '$\0'", [Context.BACKSLASH, Context.BACKSLASH, Context.WORD,
+                                                     Context.DOLLAR, Context.DOLLAR, Context.SINGLE]),
+    ("case a in a) echo \0;; esac; echo \"\0\"", [Context.WORD, Context.QUOTED]),
+    ('echo "$(case a in a|(b)) echo \0;; esac) \0" "$(x=esac; (echo) \0)"', [Context.WORD, Context.QUOTED,
+                                                                               Context.WORD]),
+]
+
+
+@pytest.mark.parametrize(("code", "expected"), CONTEXTS, ids=[code for code, _ in CONTEXTS])
+def test_each_slot_gets_its_context(code: str, expected: list[Context]) -> None:
+    assert [slot.context for slot in scan(code.replace("\0", SLOT))] == expected
+
+
+REFUSED = [
+    ("echo '{{ a }}'", "template {{ a }} is inside single quotes, where the shell cannot take it as data; end the "
+                       "quotes before it and start them again after it ('text '{{ a }}' more'); if the quoted text "
+                       "is code for another program (awk, sed, sh -c, ssh), hand the value to that program as data "
+                       "instead: awk -v v={{ a }} '... v ...', sh -c '... \"$1\"' sh {{ a }}"),
+    ("echo $(( {{ a }} + 1 ))", "template {{ a }} is inside an arithmetic expression, where the shell cannot take "
+                                "it as data; bash evaluates what arithmetic expands as code; assign it to a variable "
+                                "first (v={{ a }}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), "
+                                "then use $v"),
+    ("[[ {{ a }} -eq 1 ]]", "template {{ a }} is inside [[ ... ]], where the shell cannot take it as data; bash may "
+                            "evaluate the operands of [[ ]] as arithmetic code; use [ ... ] (test) instead"),
+    ("echo `cat {{ a }}`", "template {{ a }} is inside backticks, where the shell cannot take it as data; write "
+                           "$( ... ) instead of backticks"),
+    ("echo ${x:-{{ a }}}", "template {{ a }} is inside a ${...} expansion, where the shell cannot take it as data; "
+                           "assign it to a variable first (v={{ a }}) and write $v inside the ${...}"),
+    ("set -e\n# {{ a }}\ntrue", "(line 2 of the code) template {{ a }} is inside a comment, where the shell cannot "
+                                "take it as data; a template in a comment does nothing; take it out of the comment"),
+    ("cat <<EOF\n{{ a }}\nEOF", "(line 2 of the code) template {{ a }} is inside a here-document, where the shell "
+                                "cannot take it as data; assign it to a variable before the here-document "
+                                "(v={{ a }}) and write $v in it"),
+    ("echo \\{{ a }}", "template {{ a }} is right after a backslash, where the shell cannot take it as data; take "
+                       "out the backslash: the template already gives the value as it is"),
+    ("echo ${{ a }}", "template {{ a }} is right after a $, where the shell cannot take it as data; take out the $: "
+                      "the template already gives the value, not a variable's name"),
+    ("x {% if a %}-v{% endif %}", "{% ... %} statements and {# #} comments cannot be used in shell code, where they "
+                                  "would choose the code by an arg; write the choice in the shell "
+                                  "(if [ {{ region }} = UK ]; then ...; fi)"),
+]
+
+
+SH = "give the shell the value as an argument after its code: sh -c '... \"$1\"' sh {{ a }}"
+INTERPRETER = ("pass the value as an argument after the code and read it there (python3 -c '... sys.argv[1]' "
+               "{{ a }}; perl -e '... $ARGV[0]' {{ a }}; node -e '... process.argv[1]' {{ a }})")
+CODE = "runs this argument as code, so a template in it would make an arg code"
+NESTED = [
+    ('sh -c "echo {{ a }}"', f"template {{{{ a }}}}: sh {CODE}; {SH}"),
+    ('cd /srv && sudo -u batch /bin/bash -ec "make {{ a }}"', f"template {{{{ a }}}}: bash {CODE}; {SH}"),
+    ("find /srv -exec sh -c {{ a }} \\;", f"template {{{{ a }}}}: sh {CODE}; {SH}"),
+    ('if X=1 eval "v={{ a }}"; then :; fi', f"template {{{{ a }}}}: eval {CODE}; eval only fixed text, and let it "
+                                              "refer to a variable: v={{ a }}; eval 'cmd \"$v\"'"),
+    ('x=$(ssh -p 22 -lbatch host "backup {{ a }}")', f"template {{{{ a }}}}: ssh {CODE}; ssh runs it with the "
+                                                      "remote shell; send the value on ssh's input instead: printf "
+                                                      "'%s\\n' {{ a }} | ssh host 'read -r v; cmd \"$v\"'"),
+    ('echo | python3.11 -c "print({{ a }})"', f"template {{{{ a }}}}: python {CODE}; {INTERPRETER}"),
+    ("(su - batch -c 'true' && su -c {{ a }})", f"template {{{{ a }}}}: su {CODE}; hand it the value as data (an "
+                                                "argument, or an environment variable its code reads), not inside "
+                                                "its code"),
+    ("let n={{ a }}+1", f"template {{{{ a }}}}: let {CODE}; bash evaluates let's arithmetic as code; assign it to "
+                        "a variable first (v={{ a }}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), "
+                        "then let n=v+1"),
+    ("bash {{ a }} x", "template {{ a }}: a template at the start of an argument of the shell bash before its code "
+                       "could be read as an option (a value -c would make the next argument code); put '--' before "
+                       "it, or text before the template"),
+]
+
+
+@pytest.mark.parametrize(("command", "message"), NESTED, ids=[command for command, _ in NESTED])
+def test_a_template_in_an_argument_a_program_runs_as_code_is_refused(command: str, message: str) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_program(command)
+    assert caught.value.problems == [((), message)]
+
+
+@pytest.mark.parametrize("command", [
+    "sh -c 'echo \"$1\"' sh {{ a }}", "echo eval {{ a }}", "ssh {{ a }} uptime", "python3 -c 'import sys' {{ a }}",
+    "perl -ne 'print' -- {{ a }}", "sh -c true; printf %s {{ a }}", "watch_it {{ a }}",
+])
+def test_a_template_that_is_data_for_such_a_program_is_not_refused(command: str) -> None:
+    assert parse_program(command).command == command
+
+
+@pytest.mark.parametrize(("argv", "index", "program"), [
+    (["python3.11", "-c", "print('{{ a }}')"], 2, "python"), (["perl", "-e{{ a }}"], 1, "perl"),
+    (["ssh", "-i", "key", "-p22", "host", "ls {{ a }}"], 5, "ssh"), (["ssh", "--", "host", "x", "{{ a }}"], 4, "ssh"),
+    (["watch", "-n", "5", "{{ a }}"], 3, "watch"), (["flock", "/run/l", "-c", "{{ a }}"], 3, "flock"),
+])
+def test_an_argv_item_a_program_runs_as_code_may_hold_no_template(argv: list[str], index: int, program: str) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_program(argv)
+    ((path, message),) = caught.value.problems
+    assert path == (index,) and message.startswith(f"{program} runs this argument as code")
+
+
+@pytest.mark.parametrize(("command", "message"), REFUSED, ids=[command for command, _ in REFUSED])
+def test_a_template_where_a_reference_cannot_be_exact_is_refused_with_the_fix(command: str, message: str) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_program(command)
+    assert caught.value.problems == [((), message)]
+    with pytest.raises(InvalidFields) as caught:
+        parse_program(["/bin/bash", "-c", command])
+    assert caught.value.problems == [((2,), message)]
+
+
+@pytest.mark.parametrize(("argv", "script"), [
+    (["sh", "-c", "x"], 2), (["/bin/bash", "-euxo", "pipefail", "-c", "x"], 4), (["env", "A=1", "zsh", "-lc", "x"], 4),
+    (["nice", "-n5", "/usr/bin/dash", "--", "x"], None), (["dash", "-c", "--", "x", "y"], 3),
+    (["bash", "--norc", "--rcfile", "f", "-c", "x"], 5), (["bash", "script.sh", "-c", "x"], None),
+    (["grep", "sh", "-c"], None), (["sh", "-c"], None), (["/bin/echo", "-c", "x"], None), (["sh", "-c", "{{ a }}"], 2),
+])
+def test_the_script_of_an_argv_is_the_operand_after_a_shells_c_option(argv: list[str], script: int | None) -> None:
+    assert shell_script(tuple(argv)) == (script, [])
+
+
+def test_a_template_that_could_be_a_shells_option_is_refused() -> None:
+    for argv in (["bash", "{{ a }}", "echo"], ["sh", "-e", "{{ a }}x", "{{ b }}"]):
+        with pytest.raises(InvalidFields) as caught:
+            parse_program(argv)
+        index = argv.index(next(word for word in argv if word.startswith("{{")))
+        assert caught.value.problems == [((index,), f"a template at the start of an argument of the shell {argv[0]} "
+                                                   "before its code could be read as an option (a value -c would "
+                                                   "make the next argument code); put '--' before it, or text before "
+                                                   "the template")]
+    assert bind(parse_program(["bash", "--", "{{ a }}"]), {"a": "-c"}, {}).argv == ("bash", "--", "-c")
+
+
+def test_a_run_without_an_arg_its_code_refers_to_is_an_error_not_an_empty_value() -> None:
+    with pytest.raises(InvalidFields) as caught:
+        bind(parse_program("echo {{ a }}"), {}, {})
+    assert caught.value.problems == [(("program", "command"), "template: 'a' is undefined")]
+
+
+def test_run_id_and_job_id_are_the_variables_every_run_has() -> None:
+    program = bind(parse_program('echo {{ run_id }} "{{ job_id }}"'), {"run_id": "r1", "job_id": "j"}, {})
+    assert (program.command, dict(program.env)) == ('echo "${APSIS_RUN_ID}" "${APSIS_JOB_ID}"',
+                                                    {"APSIS_RUN_ID": "r1", "APSIS_JOB_ID": "j"})
+
+
+def test_the_code_is_the_same_whatever_the_values() -> None:
+    text = "a {{ x }} \"{{ y | e }}\" $(b {{ x }}) c{{ x }}d"
+    parsed = shell_code(text)
+    assert not isinstance(parsed, list)
+    assert parsed.code == ('a "${APSIS_ARG_x}" "${APSIS_TEMPLATE_2}" $(b "${APSIS_ARG_x}") '
+                           'c"${APSIS_ARG_x}"d')
+    assert not any(value for name, value in parsed.variables if "{{" not in value)
+
+
+def test_a_refusal_in_a_job_file_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "j.yaml").write_text("params: [a]\nprogram:\n  type: shell\n  command: |\n    set -e\n"
+                                     "    echo '{{ a }}'\n")
+    (tmp_path / "k.yaml").write_text("params: [a]\nprogram: [/bin/sh, -c, 'echo `{{ a }}`']\n")
+    with pytest.raises(InvalidFiles) as caught:
+        load_jobs(tmp_path)
+    assert [(problem.file, problem.line, problem.field, problem.message[:70])
+            for problem in caught.value.problems] == [
+        (str(tmp_path / "j.yaml"), 4, "program.command",
+         "(line 2 of the code) template {{ a }} is inside single quotes, where t"),
+        (str(tmp_path / "k.yaml"), 2, "program[2]", "template {{ a }} is inside backticks, where the shell cannot take "
+                                                    "it a"),
+    ]
+
+
+def test_the_shipped_examples_hold_no_value_in_their_code() -> None:
+    hostile = f"'\"$(touch {MARK})"
+    jobs = load_jobs(ROOT / "etc" / "jobs")
+    for job in jobs.jobs.values():
+        args = {name: "2026-03-02" if name == "date" else hostile for name in job.params}  # helpers need a date
+        program = bind(job.program, {**args, "run_id": "r", "job_id": job.id}, jobs.calendars)
+        code = program.command if program.kind is Kind.SHELL else " ".join(program.argv or ())
+        if program.kind is Kind.SHELL or shell_script(job.program.argv or ())[0] is not None:
+            assert hostile not in (code or ""), job.id
+
+
+def test_a_value_that_looks_like_a_template_is_never_rendered_again() -> None:
+    value = "{{ run_id }}{% for x in range(9) %}x{% endfor %}{# #}"
+    args = {"a": value, "run_id": "r1", "job_id": "j"}
+    shell = bind(parse_program('echo {{ a }} "{{ a | lower }}"'), args, {})
+    assert dict(shell.env) == {"APSIS_ARG_a": value, "APSIS_TEMPLATE_2": value.lower()}
+    argv = bind(parse_program(["/bin/echo", "{{ a }}", "{{ a }}{{ run_id }}"]), args, {})
+    assert argv.argv == ("/bin/echo", value, value + "r1")
