@@ -135,4 +135,7 @@ def parse_instant(value: Any) -> datetime:
         raise invalid(f"must be an ISO 8601 time, not {describe(value)}")
     if moment.tzinfo is None:
         raise invalid(f"{value!r} has no UTC offset; add one (Z, +01:00) so the instant is unambiguous")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC, 9999-12-31T23:00-01:00 in year 10000
+        raise invalid(f"{value!r} is outside the years 1 to 9999 in UTC") from None

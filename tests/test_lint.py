@@ -16,13 +16,14 @@ PACKAGE = ROOT / "apsisd"
 # domain (calendars, schedules, jobs, run specs) layer 0 and the rooms below
 # it; protocols (hosts.base) only layer 0; the systemd adapter the protocols.
 LAYER0 = ("apsisd.errors", "apsisd.types", "apsisd.fields", "apsisd.quantities", "apsisd.clock", "apsisd.plugins",
-          "apsisd.yaml_source")
+          "apsisd.yaml_source", "apsisd.text")
 DOMAIN = (*LAYER0, "apsisd.calendars", "apsisd.schedules", "apsisd.jobs", "apsisd.hosts.spec", "apsisd.runs",
           "apsisd.conditions", "apsisd.actions")
 ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.errors": (),
     "apsisd.types": (),
     "apsisd.clock": (),
+    "apsisd.text": (),
     "apsisd.plugins": ("apsisd.errors", "apsisd.fields"),
     "apsisd.fields": ("apsisd.errors",),
     "apsisd.quantities": ("apsisd.errors", "apsisd.fields"),

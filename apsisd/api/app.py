@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -92,11 +93,14 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
-        raise problem(type(exc), exc.reason) from None
+        # aiohttp's own (404, 405 with its Allow header, 413): the same answer, in JSON. Made anew, a 405 would need
+        # the arguments only aiohttp had, and fail as a 500.
+        exc.content_type, exc.text = "application/json", json.dumps({"error": exc.reason})
+        raise
     except StoreError as exc:  # nothing was changed: the caller may try again once the state can be written
         raise problem(web.HTTPServiceUnavailable, f"{exc}; nothing was changed: try again once apsisd's health is "
                                                   "ok") from None
     except Exception:
         # A bug: logged whole, answered without its details (a traceback is not for API callers).
-        log.exception("API: %s %s failed", request.method, request.path, extra={"action": "api_failed"})
+        log.exception("API: %s %r failed", request.method, request.path, extra={"action": "api_failed"})
         raise problem(web.HTTPInternalServerError, "internal error; apsisd's log has the details") from None

@@ -5,11 +5,13 @@ through the helpers here, so each refusal is worded the same way.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any
 
 from aiohttp import web
 
+from apsisd.api.json_body import read_json
 from apsisd.errors import UnknownRun
 from apsisd.runs.model import Run
 from apsisd.scheduler import operations
@@ -17,6 +19,13 @@ from apsisd.scheduler.service import Scheduler
 from apsisd.types import RunId
 
 MAX_BODY = 1 << 20  # bytes of a JSON body: a run's args and an ad hoc program fit many times over
+DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
+
+
+def shown(text: str, most: int = 60) -> str:
+    """repr(text) for a message, cut to `most` characters: a refusal need not echo 4,000 digits back."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= most else f"{quoted[:most]}... ({len(text):,} characters)"
 
 
 def problem(status: type[web.HTTPException], message: str, **headers: str) -> web.HTTPException:
@@ -41,16 +50,20 @@ def single(request: web.Request, name: str) -> str | None:
     return values[0] if values else None
 
 
+def decimal(text: str) -> int | None:
+    """The whole number `text` writes in at most 19 ASCII digits (below SQLite's and D-Bus's largest); None for
+    anything else. int() would also take '²', '٣', '1_000', ' 5 ' and, slowly, thousands of digits."""
+    return int(text) if DIGITS.fullmatch(text) else None
+
+
 def whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     text = single(request, name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise problem(web.HTTPBadRequest, f"{name} must be a whole number from {low:,} to {high:,}, not {text!r}")
+    value = decimal(text)
+    if value is None or not low <= value <= high:
+        raise problem(web.HTTPBadRequest, f"{name} must be a whole number from {low:,} to {high:,}, not "
+                                          f"{shown(text)}")
     return value
 
 
@@ -68,14 +81,15 @@ async def json_object(request: web.Request, fields: Collection[str], example: st
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise problem(web.HTTPRequestEntityTooLarge, f"the body is larger than {MAX_BODY:,} bytes")
     try:
-        body = await request.json()
-    except ValueError:
-        body = None
+        body = read_json(await request.read())
+    except ValueError as exc:
+        raise problem(web.HTTPBadRequest, f"the body is not JSON as apsisd reads it: {exc}; send an object such as "
+                                          f"{example}") from None
     if not isinstance(body, dict):
         raise problem(web.HTTPBadRequest, f"the body must be a JSON object, such as {example}")
     unknown = sorted(set(body) - set(fields))
     if unknown:
-        raise problem(web.HTTPBadRequest, f"unknown field {unknown[0]!r}; use {', '.join(fields)}")
+        raise problem(web.HTTPBadRequest, f"unknown field {shown(unknown[0])}; use {', '.join(fields)}")
     return body
 
 

@@ -8,7 +8,19 @@ from typing import Any
 import click
 
 from apsisd.cli.complete import job_ids
-from apsisd.cli.render import NONE, flow, line, pairs, plural, print_answer, print_json, print_table, table, when
+from apsisd.cli.render import (
+    NONE,
+    flow,
+    line,
+    pairs,
+    plural,
+    print_answer,
+    print_json,
+    print_table,
+    readable,
+    table,
+    when,
+)
 from apsisd.cli.run_view import RUN_HEADERS, row
 from apsisd.cli.session import Session, fails_cleanly, json_option, pass_session, utc_option
 
@@ -30,7 +42,7 @@ def jobs(session: Session, path: str | None, labels: tuple[str, ...], no_legend:
     if as_json:
         print_json(body)
         return
-    loaded = body["jobs"]
+    loaded = readable(body)["jobs"]
     print_table(JOB_HEADERS, (_job_row(job) for job in loaded), session.style, legend=not no_legend,
                 summary=f"{plural(len(loaded), 'job')} listed.")
 
@@ -44,10 +56,11 @@ def jobs(session: Session, path: str | None, labels: tuple[str, ...], no_legend:
 def job(session: Session, job_id: str, as_json: bool) -> None:
     """Show JOB as apsisd has loaded it: its fields, its next runs from its schedules, its runs not yet started."""
     body = session.client.get(f"/api/v1/jobs/{job_id}")
-    print_answer(body, as_json, _job_lines(body["job"], body.get("next", []), session.zone))
+    shown = readable(body)
+    print_answer(body, as_json, _job_lines(shown["job"], shown.get("next", []), session.zone))
     if as_json:
         return
-    scheduled = body.get("scheduled", [])
+    scheduled = shown.get("scheduled", [])
     click.echo(f"\nScheduled runs: {len(scheduled) or 'none'}")
     now = datetime.now(UTC)
     for text in table(RUN_HEADERS, (row(run, session.zone, now) for run in scheduled), session.style,

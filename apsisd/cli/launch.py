@@ -15,12 +15,13 @@ import click
 
 from apsisd.cli.client import Client, Unreachable
 from apsisd.cli.complete import job_ids
-from apsisd.cli.render import duration, print_json, when
+from apsisd.cli.render import duration, print_json, readable, when
 from apsisd.cli.run_view import NO_VERDICT, elapsed, ending, exit_status
 from apsisd.cli.session import FAILED, Failed, Session, fail, fails_cleanly, pass_session, utc_option, warn
 from apsisd.cli.when import BadTime, parse_time
 from apsisd.errors import ApsisError
 from apsisd.runs.state import State
+from apsisd.text import escaped
 
 AFTER_DASHES = "apsis.after_dashes"  # ctx.meta: how many words followed a `--`
 RETRY = 0.5  # seconds between attempts to reach apsisd again while waiting
@@ -88,7 +89,7 @@ def run(session: Session, ctx: click.Context, words: tuple[str, ...], command: s
     elif as_json:
         print_json({"runs": made})
     else:
-        for created in made:
+        for created in readable(made):
             args = "".join(f" {name}={value}" for name, value in created["args"].items())
             click.echo(f"{created['run_id']} {created['job_id']}{args}: {created['state']}, for "
                        f"{when(created['times']['schedule'], session.zone)}")
@@ -126,7 +127,7 @@ def _request(words: tuple[str, ...], argv: bool, command: str | None, name: str 
 def _wait(session: Session, run: dict[str, Any], quiet: bool, as_json: bool) -> None:
     run_id = run["run_id"]
     if not quiet:
-        click.echo(f"Running as {run_id} ({run['job_id']}); Ctrl-C stops waiting, not the run.", err=True)
+        click.echo(f"Running as {run_id} ({escaped(run['job_id'])}); Ctrl-C stops waiting, not the run.", err=True)
     try:
         ended = _follow(session.client, run_id, None if as_json else sys.stdout.buffer)
     except KeyboardInterrupt:
@@ -138,7 +139,7 @@ def _wait(session: Session, run: dict[str, Any], quiet: bool, as_json: bool) -> 
         print_json(ended)
     state = ended["state"]
     if state in (State.ERROR, State.SKIPPED):
-        warn(f"{run_id} ended {state}" + (f": {ended['reason']}" if ended.get("reason") else ""))
+        warn(f"{run_id} ended {state}" + (f": {ended['reason']}" if ended.get("reason") else ""))  # warn escapes
     elif not quiet:
         ran = duration(elapsed(ended, datetime.now(UTC)))
         click.echo(f"Finished {run_id}: {state} ({ending(ended)}), ran {ran}.", err=True)

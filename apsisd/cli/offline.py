@@ -20,6 +20,7 @@ from apsisd.jobs.load import JOB_SUFFIX, load_jobs
 from apsisd.jobs.model import Job, JobSet
 from apsisd.quantities import parse_zone
 from apsisd.schedules.base import Due, Schedule
+from apsisd.text import escaped
 from apsisd.types import JobId
 
 
@@ -59,7 +60,7 @@ def next_(job_id: str, folder: Path | None, count: int, start: str | None, zone:
     if as_json:
         click.echo(json.dumps([_as_json(due, shown) for due in dues], indent=2))
         return
-    click.echo("\n".join(_human(job, dues, since, shown)))
+    click.echo("\n".join(escaped(text) for text in _human(job, dues, since, shown)))  # ids and args: anyone's
 
 
 def _load(folder: Path | None) -> tuple[JobSet, Path]:

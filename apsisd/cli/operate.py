@@ -15,10 +15,11 @@ from typing import Any
 import click
 
 from apsisd.cli.complete import run_ids, signal_names
-from apsisd.cli.render import plural, print_answer, print_json
+from apsisd.cli.render import plural, print_answer, print_json, readable
 from apsisd.cli.session import FAILED, FOUND, Session, fails_cleanly, json_option, pass_session, warn
 from apsisd.errors import ApsisError
 from apsisd.runs.state import FINISHED, ON_HOST, State
+from apsisd.text import escaped
 
 Describe = Callable[[str, dict[str, Any]], str]
 FINISHED_STATES = click.Choice(sorted(str(state) for state in FINISHED))
@@ -46,7 +47,7 @@ def _operation(name: str, verb: str, summary: str, complete_states: tuple[State,
                 continue
             done.append(result)
             if not as_json:
-                click.echo(describe(run_id, result))
+                click.echo(describe(escaped(run_id), readable(result)))
         if as_json:
             print_json(done)
         if refused:
@@ -74,7 +75,7 @@ rerun = _operation("rerun", "rerun", "Run each finished RUN again, with the same
 def signal(session: Session, run_id: str, signal: str, as_json: bool) -> None:
     """Send signal SIG (HUP, USR1, TERM, 15...) to every process of the running RUN; its state does not change."""
     run = session.client.post(f"/api/v1/runs/{run_id}/signal", [("signal", signal)])
-    print_answer(run, as_json, [f"{run_id}: sent {signal}"])
+    print_answer(run, as_json, [escaped(f"{run_id}: sent {signal}")])
 
 
 @click.command("mark")
@@ -89,7 +90,7 @@ def mark(session: Session, run_id: str, state: str, as_json: bool) -> None:
     Its log keeps what it was and who marked it.
     """
     run = session.client.post(f"/api/v1/runs/{run_id}/mark", [("state", state)])
-    print_answer(run, as_json, [f"{run_id}: {run['state']}"])
+    print_answer(run, as_json, [escaped(f"{run_id}: {run['state']}")])
 
 
 @click.command("reload")
@@ -105,17 +106,17 @@ def reload(session: Session, dry_run: bool, as_json: bool) -> None:
     """
     reply = session.client.call("POST", "/api/v1/reload", [("dry_run", "1")] if dry_run else [],
                                 accept=frozenset({422}))
-    body = reply.body
+    body, shown = reply.body, readable(reply.body)
     if as_json:
         print_json(body)
     elif body["errors"]:
-        for problem in body["errors"]:
+        for problem in shown["errors"]:
             click.echo(problem)
         click.echo(f"reload refused: {plural(len(body['errors']), 'problem')}; the jobs loaded before stay",
                    err=True)
     else:
         would = "would be " if dry_run else ""
-        changes = [f"{plural(len(body[key]), 'job')} {would}{key}: {', '.join(body[key])}"
+        changes = [f"{plural(len(shown[key]), 'job')} {would}{key}: {', '.join(shown[key])}"
                    for key in ("added", "changed", "removed") if body[key]]
         click.echo("\n".join(changes) if changes else "no changes")
     if body["errors"]:

@@ -17,6 +17,8 @@ from typing import IO, Any
 import click
 import yaml
 
+from apsisd.text import PAST_C0, escaped
+
 LABEL_WIDTH = 15
 NONE = "-"
 _STEPS = (("d", 86400, "h", 3600), ("h", 3600, "min", 60), ("min", 60, "s", 1))  # unit, its seconds, the next
@@ -139,8 +141,29 @@ def flow(value: Any) -> str:
 
 
 def print_json(value: Any) -> None:
-    """What --json prints: the API's answer, indented."""
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    """What --json prints: the API's answer, indented; json.dumps writes C0 controls as \\u escapes, and the other
+    control characters (DEL, C1, bidi overrides, U+2028) are written so too: no terminal sequence is printed raw."""
+    click.echo(json_text(value, indent=2))
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """`value` as JSON, non-ASCII as itself but for the control characters (as \\uXXXX: the same JSON)."""
+    return PAST_C0.sub(lambda match: f"\\u{ord(match.group()):04x}", json.dumps(value, indent=indent,
+                                                                                   ensure_ascii=False))
+
+
+def readable(value: Any) -> Any:
+    """apsisd's answer made fit for a terminal: every string in it (keys too) with its control characters escaped
+    (apsisd/text.py). Names, args, reasons and messages come from callers and files: an ESC sequence in an ad hoc
+    run's name would otherwise clear the screen of each operator who lists runs, a newline forge a row. Every
+    human rendering reads the answer through this; --json prints it as it is."""
+    if isinstance(value, str):
+        return escaped(value)
+    if isinstance(value, list):
+        return [readable(each) for each in value]
+    if isinstance(value, dict):
+        return {readable(key): readable(each) for key, each in value.items()}
+    return value
 
 
 def plural(number: int, word: str) -> str:

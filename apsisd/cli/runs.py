@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from apsisd.cli.complete import job_ids, run_ids
-from apsisd.cli.render import Cell, line, plural, print_answer, print_json, print_table, when
+from apsisd.cli.render import Cell, line, plural, print_answer, print_json, print_table, readable, when
 from apsisd.cli.run_view import COLOURS, RUN_HEADERS, details, row
 from apsisd.cli.session import Failed, Session, fails_cleanly, json_option, pass_session, utc_option
 from apsisd.cli.when import BadTime, parse_time
@@ -67,8 +67,9 @@ def runs(session: Session, job: str | None, path: str | None, states: tuple[str,
     if as_json:
         print_json(body)
         return
-    found = body["runs"]
-    more = f"; older ones: --before {body['next']}" if body.get("next") else ""
+    shown = readable(body)
+    found = shown["runs"]
+    more = f"; older ones: --before {shown['next']}" if shown.get("next") else ""
     print_table(RUN_HEADERS, (row(run, session.zone, now) for run in found), session.style, legend=not no_legend,
                 summary=f"{plural(len(found), 'run')} listed{more}.")
 
@@ -82,9 +83,9 @@ def runs(session: Session, job: str | None, path: str | None, states: tuple[str,
 def show(session: Session, run_id: str, as_json: bool) -> None:
     """Show RUN's fields, times in the local zone (or UTC with --utc); what a run not started yet depends on."""
     run = session.client.get(f"/api/v1/runs/{run_id}")
-    print_answer(run, as_json, details(run, session.zone, datetime.now(UTC)))
+    print_answer(run, as_json, details(readable(run), session.zone, datetime.now(UTC)))
     if not as_json and run["state"] in (State.SCHEDULED, State.WAITING):
-        body = session.client.get(f"/api/v1/runs/{run_id}/dependencies")
+        body = readable(session.client.get(f"/api/v1/runs/{run_id}/dependencies"))
         for number, dependency in enumerate(body.get("dependencies", [])):
             click.echo(line("Depends on" if number == 0 else "", _dependency(dependency)))
 
@@ -112,7 +113,7 @@ def log(session: Session, run_id: str, as_json: bool) -> None:
         print_json(body)
         return
     width = max(len(state) for state in State)
-    for entry in body["log"]:
+    for entry in readable(body)["log"]:
         state = entry.get("state") or ""
         painted = session.style.paint(Cell(state, COLOURS.get(State(state)) if state else None), width)
         click.echo(f"{when(entry['time'], session.zone)}  {painted}  {entry['message']}".rstrip())

@@ -23,6 +23,7 @@ from apsisd.cli.client import TIMEOUT, Client
 from apsisd.cli.defaults import api_sockets, local_zone
 from apsisd.cli.render import Style, plural
 from apsisd.errors import ApsisError, InvalidFiles
+from apsisd.text import escaped
 
 F = TypeVar("F", bound=Callable[..., Any])
 FAILED = 2  # the command could not do (all of) what was asked
@@ -54,13 +55,14 @@ def fail(message: str, status: int = FAILED) -> NoReturn:
 
 
 def warn(message: str) -> None:
-    click.echo(f"apsis: {message}", err=True)
+    """`apsis: message` on stderr, on one line: messages quote apsisd's answers, names and args of anyone's."""
+    click.echo(f"apsis: {escaped(message)}", err=True)
 
 
 def invalid_files(exc: InvalidFiles) -> NoReturn:
     """Each problem on stdout (FILE:LINE: field: message), their count on stderr, exit status 1."""
     for problem in exc.problems:
-        click.echo(str(problem))
+        click.echo(escaped(str(problem)))
     files = len({problem.file for problem in exc.problems})
     click.echo(f"{plural(len(exc.problems), 'problem')} in {plural(files, 'file')}", err=True)
     sys.exit(FOUND)

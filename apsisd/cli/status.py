@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from apsisd.cli.render import NONE, Cell, duration, line, print_answer, print_json, table, when
+from apsisd.cli.render import NONE, Cell, duration, line, print_answer, print_json, readable, table, when
 from apsisd.cli.run_view import RUN_HEADERS, row
 from apsisd.cli.session import FOUND, Failed, Session, fails_cleanly, json_option, pass_session, utc_option
 from apsisd.errors import InvalidFields
@@ -39,7 +39,7 @@ def status(session: Session, as_json: bool) -> None:
     reply = session.client.call("GET", "/api/v1/health", accept=frozenset({503}))
     health = reply.body
     scheduling = health.get("scheduling", health.get("status") == "ok") and reply.status == 200
-    print_answer(health, as_json, _health_lines(session, health, scheduling))
+    print_answer(health, as_json, _health_lines(session, readable(health), scheduling))
     if not scheduling:
         sys.exit(FOUND)
 
@@ -84,7 +84,7 @@ def check(session: Session, late: str | None, window: str | None, as_json: bool)
     if as_json:
         print_json(report)
     else:
-        for text in _findings(session, report):
+        for text in _findings(session, readable(report)):
             click.echo(text)
     if not report.get("ok", True):
         sys.exit(FOUND)

@@ -17,7 +17,7 @@ import click
 
 from apsisd.cli.client import Unreachable
 from apsisd.cli.complete import job_ids
-from apsisd.cli.render import Cell, Style, pairs, when
+from apsisd.cli.render import Cell, Style, json_text, pairs, readable, when
 from apsisd.cli.run_view import ending, state_cell
 from apsisd.cli.session import Session, fails_cleanly, pass_session, utc_option, warn
 from apsisd.cli.sse import Event, EventReader
@@ -49,8 +49,8 @@ def watch(session: Session, prefix: str | None, recent: int, as_json: bool) -> N
     try:
         for event in _events(session, prefix, recent):
             if as_json:
-                click.echo(json.dumps({"event": event.name, "id": int(event.id) if event.id else None,
-                                       "data": json.loads(event.data)}, ensure_ascii=False))
+                click.echo(json_text({"event": event.name, "id": int(event.id) if event.id else None,
+                                      "data": json.loads(event.data)}))
                 continue
             for text in _lines(event, session.zone, session.style):
                 click.echo(text)
@@ -95,7 +95,7 @@ def _events(session: Session, prefix: str | None, recent: int) -> Iterator[Event
 
 
 def _lines(event: Event, zone: tzinfo, style: Style) -> Iterator[str]:
-    data = json.loads(event.data)
+    data = readable(json.loads(event.data))
     if event.name == "snapshot":
         for run in sorted(data.get("runs", []), key=lambda run: int(run["run_id"].lstrip("r") or 0)):
             yield _run_line(run, zone, style)

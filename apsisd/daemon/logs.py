@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from apsisd.daemon.config import LogLevel
+from apsisd.text import escaped
 
 # Python's levels as syslog priorities (journalctl -p): NOTICE (5) has no Python level.
 PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
@@ -58,17 +60,49 @@ class LineFormatter(logging.Formatter):
         self.journal = journal
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        text = super().formatMessage(record)
+        """The record's one line: a message holds text from callers and files (paths, ids, args, errors), whose
+        newlines would forge records of their own and whose ESC sequences would reach an operator's terminal."""
+        text = escaped(super().formatMessage(record))
         action = getattr(record, "action", None)
-        return f"{text} action={action}" if action else text
+        return f"{text} action={escaped(str(action))}" if action else text
+
+    def formatException(self, ei: Any) -> str:
+        """The traceback, a line for each of its lines; but each exception's message (text from anywhere) on one
+        line, escaped, so that its newlines cannot make lines of their own. (A message inside an exception group
+        is shown behind a margin, which keeps it from looking like a record of its own.)"""
+        text = super().formatException(ei)
+        for exc in _chain(ei[1]):
+            raw = "".join(traceback.format_exception_only(type(exc), exc)).removesuffix("\n")
+            text = text.replace(raw, escaped(raw))
+        return text
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = datetime.fromtimestamp(record.created)
         return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        cached = record.exc_text
+        if record.exc_info:
+            record.exc_text = None  # what another handler cached has its messages' newlines; the record keeps it
+        try:
+            text = super().format(record)
+        finally:
+            record.exc_text = cached
         if not self.journal:
             return text
         prefix = f"<{journal_priority(record.levelno)}>"
         return "\n".join(prefix + line for line in text.split("\n"))
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    """The exception, those it was raised from or while handling, and a group's members: each one a traceback
+    shows the message of."""
+    found: list[BaseException] = []
+    pending = [exc]
+    while pending:
+        each = pending.pop()
+        if each is None or any(each is seen for seen in found):
+            continue
+        found.append(each)
+        pending += [each.__cause__, each.__context__, *getattr(each, "exceptions", ())]
+    return found

@@ -114,6 +114,8 @@ async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: dateti
         parsed = parse_program(program)
     except InvalidFields as exc:
         raise BadArgs(f"{exc.under('program')}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # a parser let its own error out: still the caller's
+        raise BadArgs(f"program: cannot be read: {exc}") from exc
     if parsed.credentials or parsed.encrypted_credentials:
         raise BadArgs("program: credentials are for the jobs of the jobs folder: systemd reads their files as root, "
                       "so only a job's author names them; put the program in a job")

@@ -1,6 +1,10 @@
 """The API driven from its own OpenAPI document (schemathesis) against a real apsisd: for every operation, requests
 the document allows and requests it does not, checking that none answers 5xx, that the bad ones are refused with a
-4xx, and that every answer (status, content type, headers, body) is what the document says."""
+4xx, and that every answer (status, content type, headers, body) is what the document says. Then requests the
+document allows with a hostile value put in (tests/integration/hostile.py: instants at the calendar's ends,
+thousands of digits, unicode digits, control characters, deep nesting, numbers past int64 and float), each kind in
+each place it can go, none of which may be answered 5xx or other than JSON. Derandomised, on a fixed number of
+examples: the same requests every run, within CI's budget."""
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +33,10 @@ from urllib3.connectionpool import HTTPConnectionPool
 from apsisd.runs.state import State
 from tests.integration.api import SOCKET, get, post
 from tests.integration.daemon import Daemon, finished, with_daemon
+from tests.integration.hostile import kinds, places, put
 
 EXAMPLES = 20  # per operation and mode, and per run the path names
+HOSTILE_EXAMPLES = 3  # per operation, place (each parameter, field) and kind of hostile value
 STREAMS = {"/api/v1/events"}  # never ends by itself: exercised by test_api_events.py
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
@@ -91,7 +97,36 @@ def exercise(schema: Any, run_ids: list[str]) -> list[str]:
                 except (Exception, FailureGroup) as exc:
                     failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}, "
                                     f"{path_parameters}): {_summary(exc)}")
+        failures += _hostile(operation, pinned[0], client)
     return failures
+
+
+def _hostile(operation: Any, path_parameters: dict[str, Any] | None, client: requests.Session) -> list[str]:
+    """Each kind of hostile value in each place of the operation's requests (a path's run: the one finished): none
+    may be answered 5xx, and each answer is JSON."""
+    failures = []
+    strategy = operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=path_parameters)
+    for place in places(operation):
+        for kind, values in kinds(place).items():
+            try:
+                _hostile_property(strategy, values, place, client)()
+            except (Exception, FailureGroup) as exc:
+                failures.append(f"{operation.method.upper()} {operation.path} (hostile {kind} in {place}): "
+                                f"{_summary(exc)}")
+    return failures
+
+
+def _hostile_property(strategy: Any, values: Any, place: str, client: requests.Session) -> Callable[[], None]:
+    @settings(max_examples=HOSTILE_EXAMPLES, deadline=None, derandomize=True, database=None,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=strategy, value=values)
+    def check(case: Any, value: Any) -> None:
+        put(case, place, value)
+        tame(case)
+        case.call_and_validate(base_url="http://apsis", session=client,
+                               checks=[not_a_server_error, content_type_conformance], timeout=60)
+
+    return check
 
 
 def _summary(exc: BaseException) -> str:
@@ -132,7 +167,7 @@ async def test_the_api_answers_as_its_openapi_document_says(daemon: Daemon) -> N
     assert status == 200
     schema = schemathesis.openapi.from_dict(document)
     failures = await asyncio.to_thread(exercise, schema, [done, running, scheduled.id, "r999999999"])
-    assert not failures, "\n".join(failures)
+    assert not failures, "\n".join(failures) + f"\n--- apsisd log ---\n{daemon.log()[-6000:]}"
     # Still up and scheduling after all that.
     assert (await get("/api/v1/health"))[0] == 200
 

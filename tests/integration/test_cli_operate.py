@@ -164,3 +164,27 @@ async def test_reload_dry_run_apply_and_refuse(daemon: Daemon) -> None:
     assert (refused.code, refused.out, refused.err) == (
         1, f"{daemon.jobs}/bad.yaml:1: program.command: is required\n",
         "reload refused: 1 problem; the jobs loaded before stay\n")
+
+
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07\r\nr1  success\x9b31m\u202e"
+RAW = ("\x1b", "\r", "\x07", "\x9b", "\u202e")
+NAME = "x" + HOSTILE.replace("\n", "")  # an ad hoc run's name may not hold a newline; the rest it may
+
+
+@with_daemon()
+async def test_names_and_args_anyone_gave_reach_no_terminal_raw(daemon: Daemon) -> None:
+    daemon.job("greet", "params: [who]\nprogram: {type: exec, argv: [/bin/true, '{{ who }}']}\n")
+    await daemon.start()
+    outputs = [apsis("run", "greet", f"who={HOSTILE}"), apsis("run", "--name", NAME, "--shell", "true")]
+    await daemon.wait_runs(finished(2))
+    (first, second) = (line.split()[0] for line in (result.out for result in outputs))
+    outputs += [apsis("runs"), apsis("runs", "--json"), apsis("show", first), apsis("show", second),
+                apsis("log", second), apsis("show", second, "--json"), apsis("job", HOSTILE),
+                apsis("run", f"y{HOSTILE}"), apsis("runs", "--arg", f"who={HOSTILE}")]
+    for result in outputs:
+        printed = result.out + result.err
+        assert not [char for char in RAW if char in printed], result
+    assert [line for line in outputs[2].out.splitlines() if r"\x1b[2J" in line] == [
+        line for line in outputs[2].out.splitlines() if line.startswith(("r", "R"))][1:]  # each run's row, one line
+    assert {run["run_id"]: run["args"] for run in json.loads(outputs[3].out)["runs"]}[first] == {"who": HOSTILE}
+    assert "Job: x\\x1b[2J" in outputs[5].out

@@ -24,7 +24,7 @@ from aiohttp import web
 from apsisd.api.access import principal_of
 from apsisd.api.job_texts import JobTexts, shown_to
 from apsisd.api.lasting import held
-from apsisd.api.replies import check_params, problem, whole
+from apsisd.api.replies import check_params, decimal, problem, shown, whole
 from apsisd.api.state import ApiState, scheduler_of, state_of
 from apsisd.jobs.jso import Shown
 from apsisd.jobs.model import Job, in_folder
@@ -82,10 +82,11 @@ def _since(request: web.Request) -> int | None:
     text = request.query.get("since", request.headers.get("Last-Event-ID"))
     if text is None or text == "":
         return None
-    if not text.isdigit():
+    since = decimal(text)
+    if since is None:
         raise problem(web.HTTPBadRequest, f"since (or Last-Event-ID) must be the number of a change, as the "
-                                          f"stream's `id:` lines give them, not {text!r}")
-    return int(text)
+                                          f"stream's `id:` lines give them, not {shown(text)}")
+    return since
 
 
 async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str | None, recent: int, ahead: int,

@@ -45,7 +45,7 @@ async def create(request: web.Request) -> web.Response:
     try:
         at = parse_instant(body["at"]) if body.get("at") is not None else None
     except InvalidFields as exc:
-        raise problem(web.HTTPBadRequest, f"at: {exc}") from None
+        raise problem(web.HTTPBadRequest, str(exc.under("at"))) from None
     scheduler = scheduler_of(request)
     try:
         make = _adhoc(request, body, at) if "program" in body else _of_job(body, at, who(request))

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from apsisd.api.byte_range import ByteRange, RangeError, batched, parse_range, slice_bytes
+from apsisd.api.byte_range import LARGEST, ByteRange, RangeError, batched, parse_range, slice_bytes
 
 
 @pytest.mark.parametrize(("header", "expected"), [
@@ -18,7 +18,12 @@ from apsisd.api.byte_range import ByteRange, RangeError, batched, parse_range, s
     ("bytes=-0", ByteRange(suffix=0)),
     ("Bytes=1-2", ByteRange(first=1, last=2)),  # the unit is case-insensitive
     (" bytes = 7- ", ByteRange(first=7)),
-    ("bytes=0-99999999999999999999999", ByteRange(first=0, last=99999999999999999999999)),
+    ("bytes=0-99999999999999999999999", ByteRange(first=0, last=LARGEST)),  # past any output: as its end
+    ("bytes=0-9223372036854775807", ByteRange(first=0, last=LARGEST)),
+    ("bytes=0-9223372036854775808", ByteRange(first=0, last=LARGEST)),
+    ("bytes=0-" + "0" * 5000 + "12", ByteRange(first=0, last=12)),
+    ("bytes=" + "9" * 4301 + "-", ByteRange(first=LARGEST)),  # int() would raise: more than 4,300 digits
+    ("bytes=-" + "9" * 5000, ByteRange(suffix=LARGEST)),
 ])
 def test_parse_range(header: str, expected: ByteRange) -> None:
     assert parse_range(header) == expected

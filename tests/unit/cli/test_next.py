@@ -141,3 +141,12 @@ def test_the_console_script(jobs: Path) -> None:
     assert (proc.returncode, proc.stderr) == (0, "")
     assert json.loads(proc.stdout) == [
         {"time": "2029-12-31T23:00:00+00:00", "args": {"schedule_time": "2029-12-31T23:00:00+00:00"}}]
+
+
+def test_args_a_job_file_gives_are_printed_escaped(tmp_path: Path) -> None:
+    (tmp_path / "hostile.yaml").write_text('params: [who]\nschedule: {type: interval, interval: 1h, args: '
+                                           '{who: "\\e[2J\\r\\nforged \\u202e"}}\nprogram: "true"\n')
+    result = run("hostile", "--jobs", str(tmp_path), "-n", "1", "--tz", "UTC")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\u202e" not in result.stdout
+    assert r"Args: who=\x1b[2J\r\nforged \u202e" in result.stdout

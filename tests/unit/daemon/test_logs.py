@@ -81,3 +81,38 @@ def test_setup_logging_sends_every_logger_to_the_stream_from_the_level() -> None
     finally:
         root.handlers[:], root.level = saved
     assert stream.getvalue() == "<4>shown action=x\n"
+
+
+HOSTILE = "/api/v1/runs/r1\n<6>run r1 success: forged action=run_success\r\x1b[2J\x9b\u2028\u202e"
+
+
+@pytest.mark.parametrize("env", [{"JOURNAL_STREAM": "8:12345"}, {"TERM": "xterm"}])
+def test_a_record_is_one_line_whatever_its_text_holds(logger: logging.Logger, env: dict[str, str]) -> None:
+    stream = io.StringIO()
+    logger.addHandler(log_handler(env=env, stream=stream))
+    logger.info("API: GET %s failed", HOSTILE, extra={"action": "api_failed"})
+    (line,) = stream.getvalue().splitlines()  # str.splitlines() breaks at \u2028, \x1c-\x1e and \x85 too
+    assert line.endswith(r"API: GET /api/v1/runs/r1\n<6>run r1 success: forged action=run_success\r\x1b[2J\x9b"
+                         r"\u2028\u202e failed action=api_failed")
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_a_tracebacks_messages_are_escaped_and_its_lines_kept(logger: logging.Logger) -> None:
+    stream = io.StringIO()
+    logger.addHandler(log_handler(env={"JOURNAL_STREAM": "8:12345"}, stream=stream))
+    try:
+        try:
+            raise KeyError("first\nline")
+        except KeyError as exc:
+            raise ValueError(HOSTILE) from exc
+    except ValueError:
+        logger.exception("failed", extra={"action": "api_failed"})
+    text = stream.getvalue()
+    assert text.splitlines() == text.split("\n")[:-1]  # no line break but \n
+    records = text.splitlines()
+    assert records[0] == "<3>failed action=api_failed"
+    assert "<3>KeyError: 'first\\nline'" in records
+    assert r"<3>ValueError: /api/v1/runs/r1\n<6>run r1 success: forged action=run_success\r\x1b[2J\x9b\u2028\u202e" \
+        in records
+    assert sum("action=" in line for line in records) == 2  # the record's, and the escaped one inside the message
+    assert all(line.startswith("<3>") for line in records)
