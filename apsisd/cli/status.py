@@ -45,9 +45,15 @@ def status(session: Session, as_json: bool) -> None:
 
 
 def _health_lines(session: Session, health: Mapping[str, Any], scheduling: bool) -> Iterator[str]:
-    word = Cell("up, scheduling", "green") if scheduling else Cell(f"up, NOT scheduling ({health.get('status')})",
-                                                                    "red", bold=True)
+    if not scheduling:
+        word = Cell(f"up, NOT scheduling ({health.get('status')})", "red", bold=True)
+    elif health.get("status") == "degraded":  # scheduling the jobs that load; `check` lists what is wrong
+        word = Cell("up, scheduling, DEGRADED", "yellow", bold=True)
+    else:
+        word = Cell("up, scheduling", "green")
     yield line("apsisd", session.style.paint(word))
+    if health.get("problem"):
+        yield line("Problem", str(health["problem"]))
     yield line("Address", str(session.client.address))
     if health.get("version"):
         yield line("Version", health["version"])
@@ -102,6 +108,12 @@ def _findings(session: Session, report: Mapping[str, Any]) -> Iterator[str]:
                                         for unit in units), session.style))
     if report.get("unscheduled_jobs"):
         yield f"Jobs whose schedules give a time, with no run created: {', '.join(report['unscheduled_jobs'])}"
+    if report.get("job_file_problems"):
+        yield "Problems in the jobs folder (fix them, then reload):"
+        yield from (f"  {problem}" for problem in report["job_file_problems"])
+    if report.get("held_jobs"):
+        yield f"Jobs held (not scheduled, their runs kept) until a reload reads their files: " \
+              f"{', '.join(report['held_jobs'])}"
 
 
 def _seconds(option: str, text: str) -> str:

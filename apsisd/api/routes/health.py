@@ -1,14 +1,22 @@
-"""GET /api/v1/health: is apsisd up and scheduling (503 when its scheduling loop is not running)."""
+"""GET /api/v1/health: is apsisd up and scheduling (503 when its scheduling loop is not running).
+
+`status` is `degraded` also while the jobs folder read at start had problems (`jobs_folder`, and `problem` in
+words): apsisd schedules the jobs that load and holds the others, so the answer stays 200; a 503 would have a
+load balancer or a supervisor restart it, which mends no file.
+"""
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from aiohttp import web
 
 from apsisd.api.replies import check_params
 from apsisd.api.state import scheduler_of, state_of
+from apsisd.jobs.model import JobSet
 
 routes = web.RouteTableDef()
+LISTED = 100  # files and held jobs named at most (the counts are whole)
 
 
 def _version() -> str:
@@ -26,7 +34,21 @@ async def health(request: web.Request) -> web.Response:
     check_params(request, ())
     scheduler = scheduler_of(request)
     scheduling = scheduler.ready.is_set()
-    body = {"status": "ok" if scheduling else "degraded", "scheduling": scheduling,
-            "jobs": len(scheduler.jobs.jobs), "runs_in_flight": len(scheduler.ledger), "version": VERSION,
-            "started": state_of(request).started.isoformat(timespec="seconds")}
+    jobs = scheduler.jobs
+    body: dict[str, Any] = {
+        "status": "ok" if scheduling and not jobs.problems else "degraded", "scheduling": scheduling,
+        "jobs": len(jobs.jobs), "runs_in_flight": len(scheduler.ledger), "version": VERSION,
+        "started": state_of(request).started.isoformat(timespec="seconds")}
+    if jobs.problems:
+        body.update(_jobs_folder(jobs))
     return web.json_response(body, status=200 if scheduling else 503)
+
+
+def _jobs_folder(jobs: JobSet) -> dict[str, Any]:
+    files = sorted({problem.file for problem in jobs.problems})
+    return {
+        "jobs_folder": {"problems": len(jobs.problems), "files": files[:LISTED], "held": sorted(jobs.held)[:LISTED]},
+        "problem": f"the jobs folder has {len(jobs.problems)} problems in {len(files)} files; {len(jobs.held)} jobs "
+                   "are held (not scheduled, their runs kept) until a reload reads their files again: see the log "
+                   "or `apsis check`, fix them and reload",
+    }
