@@ -17,6 +17,7 @@ from apsisd.api.replies import problem
 from apsisd.api.routes import check, events, health, jobs, metrics, openapi, operations, output, runs
 from apsisd.api.state import ApiState, attach, state_of
 from apsisd.api.tokens import TokenStore
+from apsisd.errors import StoreError
 
 log = logging.getLogger("apsisd.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -66,6 +67,9 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         if exc.content_type == "application/json" or exc.status < 400:
             raise
         raise problem(type(exc), exc.reason) from None
+    except StoreError as exc:  # nothing was changed: the caller may try again once the state can be written
+        raise problem(web.HTTPServiceUnavailable, f"{exc}; nothing was changed: try again once apsisd's health is "
+                                                  "ok") from None
     except Exception:
         # A bug: logged whole, answered without its details (a traceback is not for API callers).
         log.exception("API: %s %s failed", request.method, request.path, extra={"action": "api_failed"})

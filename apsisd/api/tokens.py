@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apsisd.api.access import Principal, Right
+from apsisd.api.owned_file import ownership_problem
 from apsisd.errors import ApsisError, FileProblem, InvalidFiles
 
 log = logging.getLogger("apsisd.api")
@@ -43,7 +44,8 @@ Digest = bytes  # a token's SHA-256
 
 
 class TokensError(ApsisError):
-    """The tokens file cannot be used as a whole: missing, unreadable, or writable by anyone."""
+    """The tokens file cannot be used as a whole: missing, unreadable, or not safe from other users (owned by
+    someone other than root or apsisd's user, or writable by its group or others)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,16 +124,16 @@ def read_tokens(path: Path) -> dict[Digest, Token]:
     """The tokens of the file at `path`: TokensError if it cannot be used, InvalidFiles for its bad lines."""
     try:
         with path.open("rb") as file:
-            mode = os.fstat(file.fileno()).st_mode
+            info = os.fstat(file.fileno())
             data = file.read()
     except OSError as exc:
         raise TokensError(f"{path}: cannot read the API's tokens file: {exc.strerror}; create it (it may be "
                           "empty) or correct [api] tokens") from None
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(info.st_mode):
         raise TokensError(f"{path}: the API's tokens file must be a file")
-    if mode & stat.S_IWOTH:
-        raise TokensError(f"{path}: anyone may write the API's tokens file, and so give themselves a token; "
-                          "chmod o-w it")
+    # Whoever may write it may give themselves a token.
+    if problem := ownership_problem(path, info, "the API's tokens file", secret=False, euid=os.geteuid()):
+        raise TokensError(problem)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

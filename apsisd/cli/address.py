@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from apsisd.daemon.config import loopback
 from apsisd.errors import ApsisError
 
 URL_HELP = "write unix:/run/apsis/api.sock, http://HOST:PORT or https://HOST:PORT"
@@ -38,6 +39,11 @@ class Address:
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = "" if self.port is None else f":{self.port}"
         return f"{self.scheme}://{host}{port}{self.prefix}"
+
+    @property
+    def in_clear_off_host(self) -> bool:
+        """Plain HTTP to another machine: what is sent may be read (and a token used) by anyone on the way."""
+        return self.scheme == "http" and not loopback(self.host)
 
     @property
     def start_hint(self) -> str:

@@ -13,7 +13,7 @@ import socket
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -31,6 +31,10 @@ class Unreachable(ApsisError):
 
 class NotAllowed(ApsisError):
     """apsisd (or the socket's permissions) refused the caller."""
+
+
+class TokenInClear(ApsisError):
+    """A token would go over plain HTTP to another machine."""
 
 
 class ApiError(ApsisError):
@@ -66,10 +70,19 @@ class UnixConnection(http.client.HTTPConnection):
 
 
 class Client:
-    """apsisd's API at `address`; `token` goes with every request as a bearer token, `ca` checks an https server."""
+    """apsisd's API at `address`; `token` goes with every request as a bearer token, `ca` checks an https server.
+
+    A token never goes over plain HTTP to another machine (TokenInClear): whoever sees it on the way could use
+    it. apsisd itself serves plain HTTP on loopback only.
+    """
 
     def __init__(self, address: Address, *, token: str | None = None, ca: Path | None = None,
                  timeout: float = TIMEOUT) -> None:
+        if token and address.in_clear_off_host:
+            secure = replace(address, scheme="https")
+            raise TokenInClear(f"will not send the token over plain HTTP to {address}: anyone on the way could read "
+                               f"it and use it; use {secure} (apsisd with tls_cert and tls_key), or reach apsisd on "
+                               "loopback (an SSH tunnel to 127.0.0.1)")
         self.address = address
         self.token = token
         self.ca = ca

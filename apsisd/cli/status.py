@@ -34,7 +34,7 @@ RUN_FINDINGS = (
 def status(session: Session, as_json: bool) -> None:
     """Say whether apsisd is up and scheduling, with its version, jobs and runs in flight.
 
-    Exit status: 0 up and scheduling; 1 up, not scheduling; 2 not reachable.
+    Exit status: 0 up and scheduling; 1 up, not scheduling or its state cannot be written; 2 not reachable.
     """
     reply = session.client.call("GET", "/api/v1/health", accept=frozenset({503}))
     health = reply.body
@@ -45,12 +45,14 @@ def status(session: Session, as_json: bool) -> None:
 
 
 def _health_lines(session: Session, health: Mapping[str, Any], scheduling: bool) -> Iterator[str]:
-    if not scheduling:
-        word = Cell(f"up, NOT scheduling ({health.get('status')})", "red", bold=True)
-    elif health.get("status") == "degraded":  # scheduling the jobs that load; `check` lists what is wrong
+    if scheduling and health.get("status") == "degraded":  # the jobs that load are scheduled; `check` says more
         word = Cell("up, scheduling, DEGRADED", "yellow", bold=True)
-    else:
+    elif scheduling:
         word = Cell("up, scheduling", "green")
+    elif health.get("problem"):
+        word = Cell("up, DEGRADED", "red", bold=True)
+    else:
+        word = Cell(f"up, NOT scheduling ({health.get('status')})", "red", bold=True)
     yield line("apsisd", session.style.paint(word))
     if health.get("problem"):
         yield line("Problem", str(health["problem"]))

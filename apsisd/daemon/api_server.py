@@ -1,8 +1,10 @@
 """Serving the API on the configured addresses: Unix sockets, and TCP with bearer tokens and (off loopback) TLS.
 
 A socket file left by an apsisd that was killed is replaced (only a socket:
-never another kind of file). The socket is open to all (0666): who may do
-what is decided per request from the peer's credentials (api/access.py).
+never another kind of file). The socket is made with its final mode and
+group (daemon/api_socket.py): only those the policy may answer can connect,
+and what each may do is decided per request from the peer's credentials
+(api/access.py).
 A TCP caller needs a token from the tokens file; the configuration refuses
 a TCP address without one, and one other machines may reach without TLS.
 """
@@ -12,14 +14,15 @@ import inspect
 import logging
 import os
 import ssl
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from apsisd.api.owned_file import ownership_problem
 from apsisd.api.tokens import TokenStore
+from apsisd.daemon.api_socket import SocketAccess, bind_unix
 from apsisd.daemon.config import Config
 from apsisd.errors import ApsisError
 
@@ -56,12 +59,17 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     """A server's TLS context (TLS 1.2 at least) from PEM files; ServeError naming the file that is wrong."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    texts = {}
+    texts, infos = {}, {}
     for path, what in ((cert, "certificate"), (key, "private key")):
         try:
-            texts[path] = path.read_bytes()
+            with path.open("rb") as file:
+                infos[path] = os.fstat(file.fileno())
+                texts[path] = file.read()
         except OSError as exc:
             raise ServeError(f"{path}: cannot read the API's TLS {what}: {exc.strerror}") from None
+    # Whoever may read the key may pose as apsisd; whoever may write it, choose the key apsisd poses with.
+    if problem := ownership_problem(key, infos[key], "the API's TLS private key", secret=True, euid=os.geteuid()):
+        raise ServeError(problem)
 
     def no_password() -> str:
         raise ServeError(f"{key}: the API's TLS key is encrypted; apsisd needs it unencrypted (readable by apsisd "
@@ -80,21 +88,15 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
-def _make_room(path: Path) -> None:
-    """The socket's folder made, and a socket left by an apsisd that did not stop cleanly removed."""
-    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    if path.exists() and stat.S_ISSOCK(path.lstat().st_mode):
-        path.unlink()
-
-
-async def serve(app: web.Application, listen: tuple[str, ...], tls: ssl.SSLContext | None) -> web.AppRunner:
-    """Listening on every address of `listen` (TCP ones with `tls`, if given); ServeError if one cannot be
-    served, then on none."""
+async def serve(app: web.Application, listen: tuple[str, ...], tls: ssl.SSLContext | None,
+                socket_access: SocketAccess) -> web.AppRunner:
+    """Listening on every address of `listen` (TCP ones with `tls`, if given; sockets made with `socket_access`);
+    ServeError if one cannot be served, then on none."""
     runner = web.AppRunner(app, access_log=None, **_CANCEL_ON_DISCONNECT)
     await runner.setup()
     try:
         for address in listen:
-            await _listen(runner, address, tls)
+            await _listen(runner, address, tls, socket_access)
     except OSError as exc:
         await runner.cleanup()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio words a bind's error its own way
@@ -102,7 +104,8 @@ async def serve(app: web.Application, listen: tuple[str, ...], tls: ssl.SSLConte
     return runner
 
 
-async def _listen(runner: web.AppRunner, address: str, tls: ssl.SSLContext | None) -> None:
+async def _listen(runner: web.AppRunner, address: str, tls: ssl.SSLContext | None,
+                  socket_access: SocketAccess) -> None:
     scheme, _, rest = address.partition(":")
     if scheme == "tcp":
         host, _, port = rest.rpartition(":")
@@ -110,8 +113,5 @@ async def _listen(runner: web.AppRunner, address: str, tls: ssl.SSLContext | Non
         log.info("API listening on %s (%s)", address, "TLS" if tls else "plain HTTP: loopback only",
                  extra={"action": "api_listening"})
         return
-    path = Path(rest)
-    _make_room(path)
-    await web.UnixSite(runner, str(path)).start()
-    os.chmod(path, 0o666)
+    await web.SockSite(runner, bind_unix(Path(rest), socket_access)).start()
     log.info("API listening on %s", address, extra={"action": "api_listening"})

@@ -272,13 +272,14 @@ def _tcp_problems(address: str, table: Fields) -> list[str]:
         problems.append(f"{address}: TCP needs bearer tokens: set tokens to the tokens file (apsis token new "
                         "makes a token and its line)")
     host = address.removeprefix("tcp:").rpartition(":")[0]
-    if not _loopback(host) and not ("tls_cert" in table and "tls_key" in table):
+    if not loopback(host) and not ("tls_cert" in table and "tls_key" in table):
         problems.append(f"{address}: other machines may reach it: set tls_cert and tls_key (only a loopback "
                         "address, 127.0.0.1, ::1 or localhost, may go without TLS)")
     return problems
 
 
-def _loopback(host: str) -> bool:
+def loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) is this machine's loopback: only then may a token go in clear."""
     if host == "localhost":
         return True
     try:

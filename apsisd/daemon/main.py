@@ -28,12 +28,13 @@ from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
 from apsisd.daemon.api_server import ServeError, TcpAccess, tcp_access
 from apsisd.daemon.api_server import serve as serve_api
+from apsisd.daemon.api_socket import socket_access
 from apsisd.daemon.config import Config, LogLevel, Overrides, load_config
 from apsisd.daemon.http import JsonPoster
 from apsisd.daemon.logs import setup_logging
 from apsisd.daemon.notify import Notifier
 from apsisd.daemon.watch import watch_folders
-from apsisd.errors import ApsisError, InvalidFiles
+from apsisd.errors import ApsisError, InvalidFiles, StoreError
 from apsisd.hosts.local import LocalHost
 from apsisd.jobs.load import load_jobs, read_jobs
 from apsisd.jobs.model import JobSet
@@ -48,6 +49,9 @@ log = logging.getLogger("apsisd")
 DATABASE = "apsis.db"
 STATUS_EVERY = 10.0
 HELD_NAMED = 20  # held jobs named in the log line at start (each problem has its own line)
+# Whatever apsisd makes (its state database, the socket's folder) is its own: others get in only where a file is
+# opened to them on purpose (the API socket, daemon/api_socket.py). Runs are started by systemd, with their own.
+UMASK = 0o077
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,6 +67,7 @@ HELD_NAMED = 20  # held jobs named in the log line at start (each problem has it
 def main(config_file: Path | None, jobs_dir: Path | None, calendars_dir: Path | None, state_dir: Path | None,
          log_level: str | None, since: str | None) -> None:
     """The apsis scheduler daemon."""
+    os.umask(UMASK)
     try:
         config = load_config(config_file, privileged=os.geteuid() == 0, env=os.environ, overrides=Overrides(
             jobs_dir=jobs_dir, calendars_dir=calendars_dir, state_dir=state_dir,
@@ -117,7 +122,11 @@ async def serve(config: Config, since: datetime | None) -> int:
                                  config.metrics_per_job_limit)
             scheduler.records.listeners.append(metrics.observe)  # before recovery: its skips count too
             notifier.status("recovering runs in flight")
-            await recover(scheduler, since)
+            try:
+                await recover(scheduler, since)
+            except StoreError as exc:  # systemd starts apsisd again (Restart=on-failure): until there is room
+                log.error("apsisd: cannot record what it found at start: %s", exc, extra={"action": "store_failing"})
+                return 1
             return await _until_stopped(config, scheduler, reloader, notifier, metrics, tcp)
     except ServeError as exc:
         log.error("apsisd: %s", exc)
@@ -167,17 +176,22 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
         _log_reload(why, result)
         return result
 
-    loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(reload("SIGHUP"), "reload:SIGHUP"))
+    retrying = scheduler.records.health.retrying  # a reload the store refuses is made again (the API's: 503)
+    loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(
+        retrying("reload (SIGHUP)", partial(reload, "SIGHUP")), "reload:SIGHUP"))
     # Served before anything starts: an address that cannot be served (ServeError) stops apsisd cleanly.
     policy = Policy(group=config.api_group, admin_group=config.api_admin_group, others_read=config.api_others == "read",
                     adhoc_users=config.api_adhoc_users)
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
                      started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens)
-    api = await serve_api(make_app(state), config.api_listen, tcp.tls)
+    api = await serve_api(make_app(state), config.api_listen, tcp.tls,
+                          socket_access(group=config.api_group, others_read=config.api_others == "read",
+                                        admin_group=config.api_admin_group))
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
     if config.reload_watch:
         tasks.append(asyncio.create_task(
-            _watch(config, reload, config.reload_debounce, config.reload_max_delay), name="watch"))
+            _watch(config, partial(retrying, "reload (the jobs folder changed)", partial(reload, "the jobs folder "
+                                   "changed")), config.reload_debounce, config.reload_max_delay), name="watch"))
     tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
     tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
     notifier.ready(_status(scheduler))
@@ -201,14 +215,14 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     return 1 if failed else 0
 
 
-async def _watch(config: Config, reload: Callable[[str], Awaitable[ReloadResult]], debounce: float,
+async def _watch(config: Config, reload: Callable[[], Awaitable[ReloadResult]], debounce: float,
                  max_delay: float) -> None:
     """Reload on each burst of changes; a reload that fails is logged and the watch goes on (the jobs in force
     stay): whatever is dropped into the folder, the watch must not end apsisd."""
     async for _ in watch_folders([config.jobs_dir, *config.calendar_folders()], debounce=debounce,
                                  max_delay=max_delay):
         try:
-            await reload("the jobs folder changed")
+            await reload()  # one the store refuses is made again until it is recorded
         except Exception:
             log.error("reload (the jobs folder changed) failed; the jobs in force are unchanged", exc_info=True,
                       extra={"action": "reload_failed"})

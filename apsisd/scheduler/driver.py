@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from apsisd.errors import HostError, InvalidFields, RunNotFound, SpecError
+from apsisd.errors import HostError, InvalidFields, RunNotFound, SpecError, StoreError
 from apsisd.hosts.base import Finished, Host, Started
 from apsisd.jobs.model import JobSet
 from apsisd.jobs.program import bind
@@ -23,6 +23,7 @@ from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from apsisd.scheduler.outcome import STOP_TIME_REASON, settle
 from apsisd.scheduler.records import Records
+from apsisd.scheduler.store_health import RETRY
 from apsisd.types import RunId
 
 log = logging.getLogger("apsisd.scheduler")
@@ -63,12 +64,16 @@ class Driver:
         try:
             await self.host.start(run.spec, at=at)
         except SpecError as exc:
-            await self.records.move(run.id, State.ERROR, f"refused by the host: {exc}")
+            await self._error(run.id, f"refused by the host: {exc}")
             return
         except HostError as exc:
-            await self.records.move(run.id, State.ERROR, f"could not start: {exc}")
+            await self._error(run.id, f"could not start: {exc}")
             return
         self.follow(run.id)
+
+    async def _error(self, run_id: RunId, reason: str) -> None:
+        await self.records.health.retrying(f"run {run_id} in error", lambda: self.records.move(
+            run_id, State.ERROR, reason))
 
     def follow(self, run_id: RunId, *, restart_if_missing: bool = False) -> None:
         self.spawn(self._follow(run_id, restart_if_missing), f"follow:{run_id}")
@@ -96,6 +101,10 @@ class Driver:
                 log.warning("run %s: cannot follow it on its host (%s); trying again in %g s", run_id, exc,
                             FOLLOW_RETRY, extra={"action": "run_follow_retry"})
                 await asyncio.sleep(FOLLOW_RETRY)
+            except StoreError as exc:  # what the host said is not recorded: it is asked again, and says it again
+                log.warning("run %s: its change is not recorded (%s); following it again in %g s", run_id, exc,
+                            RETRY, extra={"action": "store_retry"})
+                await asyncio.sleep(RETRY)
 
     async def _started(self, run_id: RunId, event: Started) -> None:
         run = self.records.ledger.get(run_id)
@@ -127,7 +136,7 @@ class Driver:
         if run is None or run.stop_time is None:
             return
         await self.records.clock.sleep_until(run.stop_time)
-        await self.stop(run_id, STOP_TIME_REASON)
+        await self.records.health.retrying(f"run {run_id} stopping", lambda: self.stop(run_id, STOP_TIME_REASON))
 
     async def stop(self, run_id: RunId, reason: str) -> None:
         """Move the run to stopping and have the host stop it (signal, grace period, then SIGKILL)."""

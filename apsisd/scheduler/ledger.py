@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from apsisd.runs.model import Origin, Run
@@ -18,6 +19,15 @@ from apsisd.runs.state import State
 from apsisd.types import JobId, RunId
 
 TAKEN = -1  # the order of no heap entry
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A run's place in the ledger at one moment (`run` None: not there), to put back if a change is undone."""
+
+    run_id: RunId
+    run: Run | None
+    queued: tuple[datetime, int] | None
 
 
 class Ledger:
@@ -56,6 +66,23 @@ class Ledger:
             entry = (run.schedule_time, next(self._order), run.id)
             self._queued[run.id] = entry[:2]
             heapq.heappush(self._due, entry)
+
+    def save(self, run_id: RunId) -> Saved:
+        return Saved(run_id, self._runs.get(run_id), self._queued.get(run_id))
+
+    def restore(self, saved: Saved) -> None:
+        """The run put back as it was saved, due as it was then (taken stays taken: its taker tries again), or
+        gone if it was not there: a change the store refused, undone."""
+        self.forget(saved.run_id)
+        run = saved.run
+        if run is None:
+            return
+        self._runs[run.id] = run
+        self._by_job.setdefault(run.job_id, {})[run.id] = run
+        if saved.queued is not None:
+            self._queued[run.id] = saved.queued
+            if saved.queued[1] != TAKEN:  # its heap entry may have been dropped meanwhile: a twin is harmless
+                heapq.heappush(self._due, (*saved.queued, run.id))
 
     def forget(self, run_id: RunId) -> None:
         """A run deleted from the store (a withdrawn future run)."""

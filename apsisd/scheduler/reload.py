@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from apsisd.errors import ApsisError, InvalidFiles
+from apsisd.errors import ApsisError, InvalidFiles, StoreError
 from apsisd.jobs.model import JobSet
 from apsisd.runs.model import LogEntry, Run
 from apsisd.scheduler.feed import JobsChanged
@@ -50,7 +50,8 @@ class Reloader:
         self._lock = asyncio.Lock()
 
     async def reload(self, *, dry_run: bool = False) -> ReloadResult:
-        """Read the folder again (off the event loop) and apply it, unless `dry_run`."""
+        """Read the folder again (off the event loop) and apply it, unless `dry_run`; StoreError if the store
+        refuses the change (then the jobs in force are unchanged)."""
         async with self._lock:
             try:
                 fresh = await asyncio.to_thread(self.load)
@@ -72,7 +73,7 @@ class Reloader:
                 scheduler.jobs = fresh  # the same jobs, maybe worded anew (Job.written): shown as now written
                 return ReloadResult(applied=False)
             now = scheduler.clock.now()
-            scheduler.jobs = fresh
+            in_force, scheduler.jobs = scheduler.jobs, fresh
             taken, runs = release(scheduler, held, now)
             withdrawn: list[RunId] = taken.withdrawn
             drafts: list[tuple[Run, LogEntry]] = taken.drafts
@@ -90,7 +91,11 @@ class Reloader:
                 cursors[job_id] = fit.cursor
             for job_id in changes.added:  # a held job with a stored cursor has it from release()
                 cursors.setdefault(job_id, now)
-            await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
+            try:
+                await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
+            except StoreError:  # not recorded: the jobs in force stay (the held ones held), as their runs do
+                scheduler.jobs = in_force
+                raise
             resume(scheduler, runs)
             scheduler.records.feed.publish_jobs(JobsChanged(
                 added=tuple(fresh.jobs[job_id] for job_id in changes.added),

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from apsisd.clock import Clock, loop_delay
+from apsisd.errors import StoreError
 from apsisd.hosts.base import Host
 from apsisd.hosts.spec import RunSpec
 from apsisd.jobs.model import Job, JobSet
@@ -26,6 +27,7 @@ from apsisd.runs.state import State
 from apsisd.scheduler.driver import Driver
 from apsisd.scheduler.plan import expand
 from apsisd.scheduler.records import Records
+from apsisd.scheduler.store_health import RETRY
 from apsisd.scheduler.waiting import Waiter
 from apsisd.store.base import Changes, Store
 from apsisd.types import JobId, RunId
@@ -61,6 +63,11 @@ class Scheduler:
         self.records.follow_ups = self._follow_ups
         self.records.has_actions = lambda run: bool(self._actions_for(run, run.state))
 
+    @property
+    def store_problem(self) -> str | None:
+        """Why the state cannot be written now (what health reports); None while it can."""
+        return self.records.health.problem
+
     # -- tasks ----------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
@@ -92,6 +99,7 @@ class Scheduler:
         """Start due runs on time and create more as time goes by, until cancelled; `ready` is set meanwhile."""
         for job_id in self.jobs.jobs:
             self.topup_soon(job_id)
+        self.spawn(self._check_store(), "check-store")
         self.ready.set()
         try:
             await self._loop()
@@ -116,6 +124,20 @@ class Scheduler:
             except TimeoutError:
                 pass
 
+    async def _check_store(self) -> None:
+        """While the store refuses writes, try one every RETRY seconds: health says ok again as soon as it takes
+        one, even if nothing else was waiting to be written."""
+        health = self.records.health
+        while True:
+            await health.failing.wait()
+            await asyncio.sleep(RETRY)
+            if health.problem is not None:
+                try:
+                    await self.records.store.check_writable()
+                except StoreError:
+                    continue
+                health.written()
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -130,42 +152,62 @@ class Scheduler:
             return
         self._expanding.add(job_id)
         try:
-            now = self.clock.now()
-            cursor = self.cursors.get(job_id, now)  # behind now only if the loop was held up: those start late
-            policy = self.policy(job)
-            plan = expand(job, policy, cursor, now, len(self.ledger.scheduled_by_schedule(job_id)))
-            if plan.dues or plan.cursor != self.cursors.get(job_id):
-                drafts = [self.records.draft(job_id, due.args, due.time, origin=Origin.SCHEDULE,
-                                             reason="scheduled by the job's schedule", stop_time=due.stop)
-                          for due in plan.dues]
-                await self.apply(drafts, cursors={job_id: plan.cursor})
-                self.wake()
-            if not plan.capped and plan.next_due is not None:
-                assert policy.horizon is not None
-                self.topup_soon(job_id, plan.next_due - timedelta(seconds=policy.horizon))
+            await self._topup(job, job_id)
+        except StoreError as exc:
+            log.warning("job %s: its next runs are not recorded (%s); trying again in %g s", job_id, exc, RETRY,
+                        extra={"action": "store_retry"})
+            self.topup_soon(job_id, self.clock.now() + timedelta(seconds=RETRY))
         finally:
             self._expanding.discard(job_id)
+
+    async def _topup(self, job: Job, job_id: JobId) -> None:
+        """Create the job's runs up to its horizon, from its cursor on (StoreError if they are not recorded)."""
+        now = self.clock.now()
+        cursor = self.cursors.get(job_id, now)  # behind now only if the loop was held up: those start late
+        policy = self.policy(job)
+        plan = expand(job, policy, cursor, now, len(self.ledger.scheduled_by_schedule(job_id)))
+        if plan.dues or plan.cursor != self.cursors.get(job_id):
+            drafts = [self.records.draft(job_id, due.args, due.time, origin=Origin.SCHEDULE,
+                                         reason="scheduled by the job's schedule", stop_time=due.stop)
+                      for due in plan.dues]
+            await self.apply(drafts, cursors={job_id: plan.cursor})
+            self.wake()
+        if not plan.capped and plan.next_due is not None:
+            assert policy.horizon is not None
+            self.topup_soon(job_id, plan.next_due - timedelta(seconds=policy.horizon))
 
     async def apply(self, drafts: Sequence[tuple[Run, LogEntry]], *, deleted: Sequence[RunId] = (),
                     cursors: Mapping[JobId, datetime | None], moved: Sequence[tuple[Run, LogEntry]] = ()) -> None:
         """New, withdrawn and moved runs with the jobs' new cursors (None forgets one), in memory and in one
-        commit: what an expansion, a reload and a recovery each decide."""
+        commit: what an expansion, a reload and a recovery each decide. StoreError if the store refuses it: then
+        nothing changed, in memory either."""
+        before = {job_id: self.cursors.get(job_id) for job_id in cursors}
+        self._set_cursors(cursors)
+        try:
+            await self.records.add(drafts, deleted=deleted, cursors=cursors, moved=moved)
+        except StoreError:
+            self._set_cursors({job_id: cursor for job_id, cursor in before.items()
+                               if self.cursors.get(job_id) == cursors[job_id]})  # unless changed since
+            raise
+
+    def _set_cursors(self, cursors: Mapping[JobId, datetime | None]) -> None:
         for job_id, cursor in cursors.items():
             if cursor is None:
                 self.cursors.pop(job_id, None)
             else:
                 self.cursors[job_id] = cursor
-        await self.records.add(drafts, deleted=deleted, cursors=cursors, moved=moved)
 
     async def begin(self, run: Run) -> None:
         """A scheduled run is (all but) due: wait for its conditions at its time, or commit it as starting now
         and start it at its time."""
         job = self.jobs.job_of(run)
+        retrying = self.records.health.retrying
         if job is not None and job.conditions and run.spec is None:
             await self.clock.sleep_until(run.schedule_time)
-            await self.waiter.enter(run, job)
+            await retrying(f"run {run.id} waiting", lambda: self.waiter.enter(run, job))
             return
-        prepared = await self.driver.prepare(run)
+        # Not started until recorded as starting: while the store refuses that, the run waits (and starts late).
+        prepared = await retrying(f"run {run.id} starting", lambda: self.driver.prepare(run))
         if prepared is not None:
             await self.driver.start_on_host(prepared, at=run.schedule_time)
 
@@ -204,7 +246,8 @@ class Scheduler:
         """Run the job's actions for the run's entering `state`, then cross them off the actions owed (at least
         once: a crash while they run makes them run again on the next start)."""
         await asyncio.gather(*(self._act(action, run) for action in self._actions_for(run, state)))
-        await self.records.store.commit(Changes(actions_done=[(run.id, state)]))
+        await self.records.health.retrying(f"run {run.id}: actions on {state} done", lambda: self.records.commit(
+            Changes(actions_done=[(run.id, state)])))
 
     async def _act(self, action: Any, run: Run) -> None:
         try:

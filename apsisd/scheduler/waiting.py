@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 
 from apsisd.conditions.base import BoundCondition, Settle, Wait
-from apsisd.errors import ApsisError
+from apsisd.errors import ApsisError, StoreError
 from apsisd.jobs.model import Job, JobSet
 from apsisd.runs.model import Run, run_number
 from apsisd.runs.state import State
 from apsisd.scheduler.driver import Driver, Spawn
 from apsisd.scheduler.records import Records
+from apsisd.scheduler.store_health import RETRY
 from apsisd.store.base import RunQuery
 from apsisd.types import JobId, RunId
 
@@ -103,24 +104,35 @@ class Waiter:
         self._said.pop(run_id, None)
 
     async def _evaluate(self, run_id: RunId) -> None:
+        try:
+            started = await self._decide(run_id)
+        except StoreError as exc:
+            log.warning("run %s: the verdict of its conditions is not recorded (%s); checking them again in %g s",
+                        run_id, exc, RETRY, extra={"action": "store_retry"})
+            await asyncio.sleep(RETRY)
+            self.poke(run_id)
+            return
+        if started is not None:
+            await self.driver.start_on_host(started)
+
+    async def _decide(self, run_id: RunId) -> Run | None:
+        """The run's conditions checked: the run committed as starting (to start on its host), or None."""
         async with self._lock:
             self._pending.discard(run_id)
             run = self.records.ledger.get(run_id)
             if run is None or run.state is not State.WAITING or run_id not in self._bound:
-                return
+                return None
             for condition in self._bound[run_id]:
                 verdict = await condition.check(run, self)
                 if isinstance(verdict, Wait):
                     if self._said.get(run_id) != verdict.reason:
                         self._said[run_id] = verdict.reason
                         await self.records.note(run_id, f"waiting: {verdict.reason}")
-                    return
+                    return None
                 if isinstance(verdict, Settle):
                     await self.records.move(run_id, verdict.state, verdict.reason)
-                    return
-            started = await self.driver.prepare(run)
-        if started is not None:
-            await self.driver.start_on_host(started)
+                    return None
+            return await self.driver.prepare(run)
 
     async def _deadline(self, run: Run) -> None:
         assert self.max_time is not None
@@ -129,5 +141,5 @@ class Waiter:
         current = self.records.ledger.get(run.id)
         if current is not None and current.state is State.WAITING:
             what = self._said.get(run.id) or "its conditions"
-            await self.records.move(run.id, State.ERROR,
-                                    f"waited longer than the maximum waiting time ({self.max_time:g} s) for: {what}")
+            await self.records.health.retrying(f"run {run.id} in error", lambda: self.records.move(
+                run.id, State.ERROR, f"waited longer than the maximum waiting time ({self.max_time:g} s) for: {what}"))

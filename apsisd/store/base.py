@@ -127,6 +127,11 @@ class Store(Protocol):
         again from the last number to go on)."""
         ...
 
+    async def check_writable(self) -> None:
+        """Write something that means nothing else, and commit it: StoreError if the store cannot take a write
+        now (how apsisd learns that a full disk has room again, when nothing else is waiting to be written)."""
+        ...
+
     async def close(self) -> None:
         ...
 

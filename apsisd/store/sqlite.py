@@ -22,8 +22,11 @@ resumes from them (changed_since).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -87,7 +90,8 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
-        """Open (creating the folder, mode 0750, and the file if missing) and migrate; StoreError if it cannot."""
+        """Open (creating the folder, mode 0750 less the umask, and the file, mode 0600, if missing) and migrate;
+        StoreError if it cannot."""
         loop = asyncio.get_running_loop()
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apsis-store")
         try:
@@ -162,6 +166,10 @@ class SqliteStore:
 
     async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
         return await self._call(self._select, _LATE, (codec.encode_time(since, "since"), threshold, limit))
+
+    async def check_writable(self) -> None:
+        self._check_open()
+        await self._loop.run_in_executor(self._executor, self._check_writable)
 
     async def close(self) -> None:
         """Finish the writes already asked for, then close the file (its WAL is folded in and removed)."""
@@ -264,6 +272,14 @@ class SqliteStore:
             conn.executemany("DELETE FROM pending_actions WHERE run_id = ? AND state = ?",
                              [(codec.encode_id(run), str(state)) for run, state in changes.actions_done])
 
+    def _check_writable(self) -> None:
+        """meta's `checked` set to now, in a transaction of its own (the connection is in autocommit mode)."""
+        try:
+            self._conn.execute("INSERT INTO meta (key, value) VALUES ('checked', ?) ON CONFLICT (key) DO UPDATE "
+                               "SET value = excluded.value", (datetime.now(UTC).isoformat(),))
+        except sqlite3.Error as exc:
+            raise self._error("cannot write", exc) from exc
+
     def _get(self, run: RunId) -> Run:
         number = codec.number_of(run)
         row = None if number is None else self._conn.execute(f"{SELECT_RUNS} WHERE id = ?", (number,)).fetchone()
@@ -341,10 +357,22 @@ class _Counters:
     next_seq: int
 
 
+def _keep_private(path: Path) -> None:
+    """The database made (empty: SQLite takes it as new) or kept mode 0600, and its -wal and -shm if they are
+    there: the runs' args and logs are apsisd's, whatever the umask. SQLite gives the -wal and -shm it makes the
+    database's mode."""
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for each in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(each.stat().st_mode) != 0o600:
+                each.chmod(0o600)
+
+
 def _connect(path: Path, migrations: Sequence[Migration]) -> tuple[sqlite3.Connection, _Counters]:
     """The connection, set up and migrated, and its counters; on the store's thread."""
     try:
         path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        _keep_private(path)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"state database {path}: cannot open it: {exc}") from exc

@@ -232,10 +232,10 @@ async def test_a_caller_apsisd_refuses_is_told_so(daemon: Daemon) -> None:
                                     "group apsis)\n")
         await daemon.stop()
         await daemon.start()  # others = "none"
-        refused = as_nobody(folder / "site", "status")
+        refused = as_nobody(folder / "site", "status")  # the socket (0660) keeps them out
         assert (refused.code, refused.err) == (
-            2, 'apsis: not allowed: the API answers root, apsisd\'s user and the group apsis (and anyone, with [api] '
-               'others = "read")\n')
+            2, "apsis: not allowed: cannot open /run/apsis/api.sock: permission denied (ask to join the group "
+               "allowed to use apsis)\n")
     finally:
         shutil.rmtree(folder)
 

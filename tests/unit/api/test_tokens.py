@@ -83,11 +83,13 @@ def test_a_file_that_cannot_be_used(tmp_path: Path) -> None:
     with pytest.raises(TokensError, match=r"tokens: the API's tokens file is not UTF-8 text \(byte 3\)"):
         read_tokens(file)
     file.write_text(lines(("ci", Right.OPERATE, CI)))
-    file.chmod(0o666)
-    with pytest.raises(TokensError, match=r"tokens: anyone may write the API's tokens file, and so give themselves "
-                                          r"a token; chmod o-w it"):
-        read_tokens(file)
-    file.chmod(0o640)
+    for mode, who in ((0o666, "anyone"), (0o602, "anyone"), (0o660, "its group")):
+        file.chmod(mode)
+        with pytest.raises(TokensError) as caught:
+            read_tokens(file)
+        assert str(caught.value) == (f"{file}: the API's tokens file (mode {mode:04o}) may be written by {who}; only "
+                                     f"its owner may write it: chmod go-w {file}")
+    file.chmod(0o644)  # it holds hashes: anyone may read it
     assert list(read_tokens(file)) == [digest(CI)]
 
 
@@ -121,6 +123,24 @@ def test_the_store_follows_the_file_and_keeps_the_last_good_tokens(tmp_path: Pat
         assert store.principal(CI) == Principal(name="token ci", right=Right.READ) and store.principal(VIEWER) is None
         assert len(invalid()) == 4
     assert CI not in caplog.text and VIEWER not in caplog.text
+
+
+def test_a_file_made_unsafe_keeps_the_last_good_tokens(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    file = tmp_path / "tokens"
+    file.write_text(lines(("ci", Right.OPERATE, CI)))
+    file.chmod(0o640)
+    store = TokenStore(file)
+    with caplog.at_level(logging.INFO, "apsisd.api"):
+        file.write_text(lines(("ci", Right.OPERATE, CI), ("viewer", Right.READ, VIEWER)))
+        file.chmod(0o666)  # anyone may now add a line
+        assert store.principal(VIEWER) is None and store.principal(CI) is not None
+    assert [record.getMessage() for record in caplog.records if record.__dict__.get("action") == "tokens_invalid"] == [
+        f"{file}: the API's tokens file (mode 0666) may be written by anyone; only its owner may write it: chmod go-w "
+        f"{file}",
+        f"API tokens: {file} cannot be used; the tokens read before stay in force until it is fixed",
+    ]
+    file.chmod(0o644)
+    assert store.principal(VIEWER) == Principal(name="token viewer", right=Right.READ)
 
 
 def test_a_store_needs_a_usable_file_to_start() -> None:

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from apsisd.cli.address import parse_url
-from apsisd.cli.client import ApiError, Client, NotAllowed, Unreachable
+from apsisd.cli.client import ApiError, Client, NotAllowed, TokenInClear, Unreachable
 from apsisd.cli.main import apsis
 
 Answer = tuple[int, bytes, str]  # status, body, content type; or a function of the handler that gives one
@@ -173,6 +173,28 @@ def test_the_token_from_a_file_or_the_environment(tmp_path: Path, api: Any) -> N
         2, f"apsis: --token-file: {tmp_path}/empty is empty; it should hold the token on its first line\n")
 
 
+@pytest.mark.parametrize("url", ["http://ci.example.com:8080", "http://10.0.0.7:8080", "http://[2001:db8::1]:80",
+                                 "http://127.0.0.1.example.com:80"])
+def test_a_token_never_goes_in_clear_off_the_host(url: str) -> None:
+    with pytest.raises(TokenInClear) as caught:
+        Client(parse_url(url), token="s3cret")
+    secure = url.replace("http://", "https://")
+    assert str(caught.value) == (f"will not send the token over plain HTTP to {url}: anyone on the way could read it "
+                                 f"and use it; use {secure} (apsisd with tls_cert and tls_key), or reach apsisd on "
+                                 "loopback (an SSH tunnel to 127.0.0.1)")
+    assert Client(parse_url(url)).address == parse_url(url)  # without a token: nothing to give away
+    assert Client(parse_url(secure), token="s3cret").token == "s3cret"
+    result = CliRunner().invoke(apsis, ["--url", url, "jobs"], env={"APSIS_TOKEN": "s3cret"})
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"apsis: will not send the token over plain HTTP to {url}: ")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://127.3.4.5:8080", "http://[::1]:8080",
+                                 "http://localhost:8080"])
+def test_a_token_may_go_in_clear_on_loopback(url: str) -> None:
+    assert Client(parse_url(url), token="s3cret").token == "s3cret"
+
+
 def finished_run(**fields: Any) -> dict[str, Any]:
     return {"run_id": "r5", "job_id": "adhoc", "args": {}, "state": "failure", "times": {
         "schedule": "2026-03-09T13:00:00+00:00", "running": "2026-03-09T13:00:01+00:00",
@@ -205,3 +227,16 @@ def test_status_of_an_apsisd_not_scheduling_exits_1(tmp_path: Path, api: Any) ->
     assert result.exit_code == 1
     assert result.stdout.splitlines()[:2] == ["         apsisd: up, NOT scheduling (degraded)",
                                               f"        Address: unix:{tmp_path}/api.sock"]
+
+
+def test_status_says_degraded_with_the_problem_when_the_state_cannot_be_written(tmp_path: Path, api: Any) -> None:
+    problem = ("the state cannot be written: state database /var/lib/apsis/apsis.db: the changes were not written: "
+               "database or disk is full; nothing is started that cannot be recorded")
+    api.answers["/api/v1/health"] = answer(503, {
+        "status": "degraded", "scheduling": True, "jobs": 3, "runs_in_flight": 2, "version": "1.0",
+        "started": "2026-03-09T13:00:00+00:00", "problem": problem})
+    result = CliRunner().invoke(apsis, ["--url", f"unix:{tmp_path}/api.sock", "status"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].split(None, 1)[1].strip() == "up, DEGRADED"
+    assert lines[1].split(None, 1)[1].strip() == problem

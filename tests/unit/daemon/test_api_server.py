@@ -23,6 +23,8 @@ def pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-subj", "/CN=localhost", "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"))
     openssl("genpkey", *ec, "-out", str(folder / "other.pem"))
     openssl("genpkey", *ec, "-aes256", "-pass", "pass:secret", "-out", str(folder / "locked.pem"))
+    for each in folder.iterdir():
+        each.chmod(0o600)  # what a key needs: these tests are about what the files hold
     return folder
 
 
@@ -43,3 +45,20 @@ def test_what_cannot_be_used_is_named(pem: Path, cert: str, key: str, message: s
     with pytest.raises(ServeError) as caught:
         tls_context(pem / cert, pem / key)
     assert str(caught.value).startswith(f"{pem}/{message}")
+
+
+
+@pytest.mark.parametrize(("mode", "message"), [
+    (0o644, "(mode 0644) may be read by anyone; it is a secret: chmod o-rwx {key}"),
+    (0o604, "(mode 0604) may be read by anyone; it is a secret: chmod o-rwx {key}"),
+    (0o620, "(mode 0620) may be written by its group; only its owner may write it: chmod go-w {key}"),
+])
+def test_a_key_others_may_read_or_change_is_refused(pem: Path, tmp_path: Path, mode: int, message: str) -> None:
+    key = tmp_path / "key.pem"
+    key.write_bytes((pem / "key.pem").read_bytes())
+    key.chmod(mode)
+    with pytest.raises(ServeError) as caught:
+        tls_context(pem / "cert.pem", key)
+    assert str(caught.value) == f"{key}: the API's TLS private key {message.format(key=key)}"
+    key.chmod(0o640)  # a group (ssl-cert on Debian) may read it
+    assert tls_context(pem / "cert.pem", key).minimum_version == ssl.TLSVersion.TLSv1_2
