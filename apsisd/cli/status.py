@@ -34,13 +34,14 @@ RUN_FINDINGS = (
 def status(session: Session, as_json: bool) -> None:
     """Say whether apsisd is up and scheduling, with its version, jobs and runs in flight.
 
-    Exit status: 0 up and scheduling; 1 up, not scheduling or its state cannot be written; 2 not reachable.
+    Exit status: 0 up and scheduling; 1 up, not scheduling, its state cannot be written, or its jobs folder has
+    problems (jobs held); 2 not reachable.
     """
     reply = session.client.call("GET", "/api/v1/health", accept=frozenset({503}))
     health = reply.body
     scheduling = health.get("scheduling", health.get("status") == "ok") and reply.status == 200
     print_answer(health, as_json, _health_lines(session, health, scheduling))
-    if not scheduling:
+    if not scheduling or health.get("status") == "degraded":
         sys.exit(FOUND)
 
 
