@@ -65,7 +65,7 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
 
 
 def take_up(scheduler: Scheduler, runs: Iterable[Run], job_ids: Iterable[JobId], now: datetime,
-            since: datetime | None) -> TakeUp:
+            since: datetime | None, why: str = "job as read at start") -> TakeUp:
     """What becomes of the jobs `job_ids` after a time nothing was scheduled for them (apsisd down, or the job
     held), given their unfinished `runs`: a job in force catches up from its cursor by its catch-up policy (only
     what is due at or after `since`) and its future runs fit it as it reads now; a job no longer loaded loses
@@ -98,7 +98,7 @@ def take_up(scheduler: Scheduler, runs: Iterable[Run], job_ids: Iterable[JobId],
             missed[job_id].extend(Missed(job_id=job_id, time=due.time, args=due.args)
                                   for due in job.due_between(cursor, now))
         elif cursor is not None:  # the job file may have changed meanwhile: its future runs follow it
-            fit = refit(scheduler, job, now, "job as read at start")
+            fit = refit(scheduler, job, now, why)
             withdrawn.extend(fit.withdrawn)
             drafts.extend(fit.drafts)
             moved.extend(fit.moved)
@@ -125,7 +125,7 @@ def release(scheduler: Scheduler, held: Iterable[JobId], now: datetime) -> tuple
     """The jobs that were held, taken up by the reload that read their files again (scheduler.jobs is the new
     set: a job gone from it is removed): what to commit, and their runs, for resume() once it is committed."""
     runs = [run for job_id in held for run in scheduler.ledger.active(job_id)]
-    return take_up(scheduler, runs, held, now, None), runs
+    return take_up(scheduler, runs, held, now, None, "job read again after it was held"), runs
 
 
 def resume(scheduler: Scheduler, runs: Iterable[Run]) -> None:
