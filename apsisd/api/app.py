@@ -6,6 +6,8 @@ The routes live in api/routes/, one module per subject.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +15,7 @@ from aiohttp import web
 
 from apsisd.api.access import PRINCIPAL, Principal, Right, bearer, peer, refusal, socket_principal
 from apsisd.api.lasting import end_all
+from apsisd.api.limits import Answering
 from apsisd.api.replies import problem
 from apsisd.api.routes import check, events, health, jobs, metrics, openapi, operations, output, runs
 from apsisd.api.state import ApiState, attach, state_of
@@ -25,12 +28,35 @@ READING = frozenset({"GET", "HEAD"})
 
 
 def make_app(state: ApiState) -> web.Application:
-    app = web.Application(middlewares=[_errors_as_json, _access], client_max_size=1 << 20)
+    app = web.Application(middlewares=[_answering, _errors_as_json, _access, _received], client_max_size=1 << 20)
     attach(app, state)
     app.on_shutdown.append(end_all)
     for module in (health, runs, jobs, operations, output, events, check, openapi, metrics):
         app.add_routes(module.routes)
     return app
+
+
+@web.middleware
+async def _answering(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """While a request is answered its connection is not idle (the connection's clocks: daemon/connection.py)."""
+    connection = request.transport.get_protocol() if request.transport is not None else None
+    with connection.answering() if isinstance(connection, Answering) else contextlib.nullcontext():
+        return await handler(request)
+
+
+@web.middleware
+async def _received(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request's body read whole within [api] request_timeout, before its route runs: a client that sends it a
+    byte at a time does not hold a connection and a handler for ever."""
+    if request.body_exists:
+        timeout = state_of(request).limits.request_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await request.read()
+        except TimeoutError:
+            raise problem(web.HTTPRequestTimeout, f"the request's body did not arrive within {timeout:g} s "
+                                                  "([api] request_timeout)", Connection="close") from None
+    return await handler(request)
 
 
 @web.middleware

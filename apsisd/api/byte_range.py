@@ -1,8 +1,8 @@
 """One byte range of a `Range` header (RFC 9110, 14.1.2), and what it selects of bytes of a known length or of a
 stream of them.
 
-Pure: the output endpoint reads the header through parse_range() and answers 206, 416 or, for a followed
-output, skips the bytes before the range.
+Pure: the output endpoint reads the header through parse_range(), measures the output, and answers 416, or 206
+with slice_bytes() of the output as it is read (never the whole output in memory).
 """
 from __future__ import annotations
 
@@ -60,11 +60,32 @@ def parse_range(header: str) -> ByteRange:
     return ByteRange(first=first, last=last)
 
 
-async def skip_bytes(chunks: AsyncIterator[bytes], count: int) -> AsyncGenerator[bytes, None]:
-    """The chunks without their first `count` bytes (a chunk partly skipped is cut; empty chunks are left out)."""
+async def slice_bytes(chunks: AsyncIterator[bytes], start: int, stop: int | None = None
+                      ) -> AsyncGenerator[bytes, None]:
+    """Bytes `start` to `stop` (exclusive; None: to the end) of a stream of chunks, as they come: a chunk partly
+    outside is cut, empty ones are left out, and nothing is read past `stop` (the caller closes the source)."""
+    offset = 0
     async for chunk in chunks:
-        if count >= len(chunk):
-            count -= len(chunk)
-            continue
-        yield chunk[count:]
-        count = 0
+        end = offset + len(chunk)
+        if end > start:
+            part = chunk[max(0, start - offset):len(chunk) if stop is None else max(0, stop - offset)]
+            if part:
+                yield part
+        offset = end
+        if stop is not None and offset >= stop:
+            return
+
+
+async def batched(chunks: AsyncIterator[bytes], size: int) -> AsyncGenerator[bytes, None]:
+    """The chunks joined into pieces of at least `size` bytes (the last may be shorter): a few large writes to the
+    client rather than one per line of output."""
+    pending: list[bytes] = []
+    held = 0
+    async for chunk in chunks:
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if held:
+        yield b"".join(pending)

@@ -1,4 +1,5 @@
-"""Answers that last (a followed output, the live stream): ended when apsisd stops, not waited for.
+"""Answers that last (a run's output, the live stream): counted against [api] streams limits, and ended when apsisd
+stops, not waited for.
 
 When its server stops, aiohttp waits up to its shutdown timeout (60 s) for the handlers still running: one
 that follows a run for hours would hold apsisd's stop that long. The app's on_shutdown, which aiohttp runs
@@ -10,10 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 from aiohttp import web
 
 from apsisd.api.state import KEY, ApiState, state_of
+from apsisd.api.stream_slots import counted_as
+
+
+def held(request: web.Request) -> AbstractContextManager[None]:
+    """Within this, the request's caller holds one of their streams (api/stream_slots.py): 429 or 503 if none is
+    free."""
+    state = state_of(request)
+    return state.streams.slot(counted_as(request), state.limits)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,8 @@ from aiohttp import web
 
 from apsisd.api.access import Policy
 from apsisd.api.job_texts import JobTexts
+from apsisd.api.limits import ApiLimits
+from apsisd.api.stream_slots import StreamSlots
 from apsisd.api.tokens import TokenStore
 from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.reload import ReloadResult
@@ -35,6 +37,8 @@ class ApiState:
     lasting: set[asyncio.Task[Any]] = field(default_factory=set)  # handlers of answers that last (api/lasting.py)
     job_texts: JobTexts = field(default_factory=JobTexts)
     tokens: TokenStore | None = None  # the TCP callers' tokens; None: no tokens file, every TCP caller refused
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    streams: StreamSlots = field(default_factory=StreamSlots)  # the answers that last, counted against limits
 
 
 def attach(app: web.Application, state: ApiState) -> None:

@@ -3,7 +3,8 @@
 A socket file left by an apsisd that was killed is replaced (only a socket:
 never another kind of file). The socket is made with its final mode and
 group (daemon/api_socket.py): only those the policy may answer can connect,
-and what each may do is decided per request from the peer's credentials
+a peer with no right at all is turned away at accept (daemon/door.py), and
+what each may do is decided per request from the peer's credentials
 (api/access.py).
 A TCP caller needs a token from the tokens file; the configuration refuses
 a TCP address without one, and one other machines may reach without TLS.
@@ -24,6 +25,8 @@ from apsisd.api.owned_file import ownership_problem
 from apsisd.api.tokens import TokenStore
 from apsisd.daemon.api_socket import SocketAccess, bind_unix
 from apsisd.daemon.config import Config
+from apsisd.daemon.door import Door
+from apsisd.daemon.listener import Site, tcp_sockets
 from apsisd.errors import ApsisError
 
 log = logging.getLogger("apsisd.api")
@@ -32,6 +35,9 @@ log = logging.getLogger("apsisd.api")
 _CANCEL_ON_DISCONNECT: dict[str, Any] = (
     {"handler_cancellation": True} if "handler_cancellation" in inspect.signature(web.Server).parameters else {}
 )
+
+
+BACKLOG = 1024  # connections the kernel queues for accept: a burst of clients waits rather than being refused
 
 
 class ServeError(ApsisError):
@@ -89,14 +95,15 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 async def serve(app: web.Application, listen: tuple[str, ...], tls: ssl.SSLContext | None,
-                socket_access: SocketAccess) -> web.AppRunner:
-    """Listening on every address of `listen` (TCP ones with `tls`, if given; sockets made with `socket_access`);
+                socket_access: SocketAccess, door: Door) -> web.AppRunner:
+    """Listening on every address of `listen` (TCP ones with `tls`, if given; sockets made with `socket_access`),
+    each connection let in by `door`;
     ServeError if one cannot be served, then on none."""
     runner = web.AppRunner(app, access_log=None, **_CANCEL_ON_DISCONNECT)
     await runner.setup()
     try:
         for address in listen:
-            await _listen(runner, address, tls, socket_access)
+            await _listen(runner, address, tls, socket_access, door)
     except OSError as exc:
         await runner.cleanup()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio words a bind's error its own way
@@ -104,14 +111,16 @@ async def serve(app: web.Application, listen: tuple[str, ...], tls: ssl.SSLConte
     return runner
 
 
-async def _listen(runner: web.AppRunner, address: str, tls: ssl.SSLContext | None,
-                  socket_access: SocketAccess) -> None:
+async def _listen(runner: web.AppRunner, address: str, tls: ssl.SSLContext | None, socket_access: SocketAccess,
+                  door: Door) -> None:
     scheme, _, rest = address.partition(":")
     if scheme == "tcp":
         host, _, port = rest.rpartition(":")
-        await web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls).start()
+        await Site(runner, await tcp_sockets(host.strip("[]"), int(port), BACKLOG), door, tls, address).start()
         log.info("API listening on %s (%s)", address, "TLS" if tls else "plain HTTP: loopback only",
                  extra={"action": "api_listening"})
         return
-    await web.SockSite(runner, bind_unix(Path(rest), socket_access)).start()
+    sock = bind_unix(Path(rest), socket_access)
+    sock.listen(BACKLOG)
+    await Site(runner, [sock], door, None, address).start()
     log.info("API listening on %s", address, extra={"action": "api_listening"})

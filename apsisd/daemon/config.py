@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from apsisd.api.limits import ApiLimits
 from apsisd.daemon.toml_lines import key_lines, line_of
 from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, format_path, invalid
 from apsisd.fields import Fields, boolean, describe, each
@@ -78,6 +79,8 @@ class Config:
     `api_tokens`: the file of the TCP callers' tokens (api/tokens.py);
     `api_tls_cert`, `api_tls_key`: the TLS certificate and key of every TCP
     address (both or neither; only loopback addresses may go without).
+    `api_limits`: how many connections and streams callers may hold, and how
+    long a connection may idle or take to send a request (api/limits.py).
     `reload_*`: the jobs folder is watched (unless `reload_watch` is false)
     and reloaded once changes have stopped for `reload_debounce` seconds, or
     at the latest `reload_max_delay` seconds after the first of them: a copy
@@ -101,6 +104,7 @@ class Config:
     api_tokens: Path | None
     api_tls_cert: Path | None
     api_tls_key: Path | None
+    api_limits: ApiLimits
     reload_watch: bool
     reload_debounce: float
     reload_max_delay: float
@@ -144,7 +148,7 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
         "schedule": Scheduling(), "waiting_max_time": None,
         "reload_watch": True, "reload_debounce": RELOAD_DEBOUNCE, "reload_max_delay": RELOAD_MAX_DELAY,
         "api_group": API_GROUP, "api_admin_group": None, "api_others": "none", "api_adhoc_users": None,
-        "api_tokens": None, "api_tls_cert": None, "api_tls_key": None,
+        "api_tokens": None, "api_tls_cert": None, "api_tls_key": None, "api_limits": ApiLimits(),
         "metrics_per_job_limit": PER_JOB_LIMIT,
         **(_read_file(file) if found else {}),
         **{name: getattr(overrides, name) for name in Overrides.__dataclass_fields__
@@ -252,6 +256,7 @@ def _read_api(table: Fields, base: Path) -> dict[str, Any]:
         "api_tokens": table.take("tokens", _path(base, "file"), None),
         "api_tls_cert": table.take("tls_cert", _path(base, "file"), None),
         "api_tls_key": table.take("tls_key", _path(base, "file"), None),
+        "api_limits": _limits(table),
     }
     for key, other in (("tls_cert", "tls_key"), ("tls_key", "tls_cert")):
         if key in table and other not in table:
@@ -286,6 +291,20 @@ def loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False  # a name: it may resolve to anything
+
+
+def _limits(table: Fields) -> ApiLimits | None:
+    """[api]'s caps and timeouts, by ApiLimits's names (max_connections, idle_timeout, ...); None: none set."""
+    given: dict[str, Any] = {name: table.take(name, positive_duration if name.endswith("_timeout") else _cap, None)
+             for name in ApiLimits.__dataclass_fields__}
+    given = {name: value for name, value in given.items() if value is not None}
+    return ApiLimits(**given) if given else None
+
+
+def _cap(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise invalid(f"must be a whole number, 1 or more, not {describe(value)}")
+    return value
 
 
 def _group_name(value: Any) -> str:

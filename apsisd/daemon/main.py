@@ -30,6 +30,8 @@ from apsisd.daemon.api_server import ServeError, TcpAccess, tcp_access
 from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.api_socket import socket_access
 from apsisd.daemon.config import Config, LogLevel, Overrides, load_config
+from apsisd.daemon.door import Door
+from apsisd.daemon.fd_limit import raise_fd_limit
 from apsisd.daemon.http import JsonPoster
 from apsisd.daemon.logs import setup_logging
 from apsisd.daemon.notify import Notifier
@@ -52,6 +54,7 @@ HELD_NAMED = 20  # held jobs named in the log line at start (each problem has it
 # Whatever apsisd makes (its state database, the socket's folder) is its own: others get in only where a file is
 # opened to them on purpose (the API socket, daemon/api_socket.py). Runs are started by systemd, with their own.
 UMASK = 0o077
+FD_SPARE = 256  # descriptors apsisd needs besides the API's callers: the store, D-Bus, journal readers of runs
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,6 +96,7 @@ def _since(text: str | None) -> datetime | None:
 
 async def serve(config: Config, since: datetime | None) -> int:
     """Run the daemon until SIGTERM or SIGINT; the exit code."""
+    _check_fd_limit(raise_fd_limit(), config)
     notifier = Notifier()
     try:
         tcp = tcp_access(config)
@@ -134,6 +138,17 @@ async def serve(config: Config, since: datetime | None) -> int:
     finally:
         await poster.close()
         await store.close()
+
+
+def _check_fd_limit(limit: int, config: Config) -> None:
+    """A warning when the API's connections and streams could use up the files apsisd may open (each stream may
+    hold a journalctl: 4 descriptors), with FD_SPARE for everything else."""
+    limits = config.api_limits
+    needed = limits.max_connections + 4 * limits.max_streams + FD_SPARE
+    if limit < needed:
+        log.warning("apsisd may open %d files, and the API's callers alone may hold up to %d ([api] max_connections"
+                    " and max_streams); raise LimitNOFILE= or lower them", limit, needed,
+                    extra={"action": "fd_limit"})
 
 
 def _invalid(exc: InvalidFiles, what: str, action: str) -> int:
@@ -183,10 +198,10 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     policy = Policy(group=config.api_group, admin_group=config.api_admin_group, others_read=config.api_others == "read",
                     adhoc_users=config.api_adhoc_users)
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
-                     started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens)
+                     started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens, limits=config.api_limits)
     api = await serve_api(make_app(state), config.api_listen, tcp.tls,
                           socket_access(group=config.api_group, others_read=config.api_others == "read",
-                                        admin_group=config.api_admin_group))
+                                        admin_group=config.api_admin_group), Door(policy, config.api_limits))
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
     if config.reload_watch:
         tasks.append(asyncio.create_task(

@@ -15,6 +15,7 @@ from apsisd.systemd.units import STREAM_PRIORITY
 from apsisd.types import RunId
 
 QUIET_END = 1.0  # without journalctl --sync (unprivileged): output is complete after this much silence
+FOLLOW_AHEAD = 1024  # records read ahead of a follower: a client that reads slowly slows journalctl, not memory
 
 
 class JournalOutput:
@@ -39,11 +40,11 @@ class JournalOutput:
                 yield entry
             return
         ended = asyncio.create_task(self._until_finished(run_id), name=f"output-end:{run_id}")
-        queue: asyncio.Queue[OutputRecord] = asyncio.Queue()
+        queue: asyncio.Queue[OutputRecord] = asyncio.Queue(FOLLOW_AHEAD)
 
         async def pump() -> None:
             async for record in self._read_output(source, matches, after_cursor, follow=True):
-                queue.put_nowait(record)
+                await queue.put(record)  # a record it held when cancelled is read again by _drain
 
         follower = asyncio.create_task(pump(), name=f"output-follow:{run_id}")
         cursor = after_cursor

@@ -23,6 +23,9 @@ JOURNAL_SOCKET = "/run/systemd/journal/socket"
 # How a record's line ended (_LINE_BREAK); a record without one ended in \n.
 LINE_ENDINGS = {None: b"\n", "nul": b"\0", "line-max": b"", "eof": b"", "pid-change": b""}
 OUTPUT_FIELDS = "MESSAGE,_LINE_BREAK,PRIORITY,_PID"
+# The longest line of journalctl's JSON read, and half of what is held of it unread: a record of a 1 MiB line (a
+# LineMax raised far past journald's 48K) written as byte values fits; a reader behind holds 8 MiB at most.
+JSON_LINE_MAX = 1 << 22
 
 
 def message_bytes(entry: Mapping[str, Any]) -> bytes:
@@ -63,7 +66,7 @@ async def read(
     argv += list(matches)
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, limit=1 << 24,
+        stderr=asyncio.subprocess.PIPE, limit=JSON_LINE_MAX,
     )
     assert proc.stdout is not None and proc.stderr is not None
     try:

@@ -12,6 +12,7 @@ import functools
 import inspect
 import itertools
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -60,7 +61,9 @@ class Daemon:
         path.write_text(textwrap.dedent(text))
         return "--config", str(path)
 
-    async def start(self, *args: str, ready: bool = True, timeout: float = 30.0) -> None:
+    async def start(self, *args: str, ready: bool = True, timeout: float = 30.0,
+                    files: tuple[int, int] | None = None) -> None:
+        """apsisd started with `args` (and, given `files`, that soft and hard limit of open files)."""
         assert self.process is None or self.process.poll() is not None, "apsisd is already running"
         if self.store is None:
             self.store = await SqliteStore.open(self.state / "apsis.db")
@@ -77,7 +80,9 @@ class Daemon:
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 [APSISD, "--jobs", str(self.jobs), "--state", str(self.state), "--log-level", "debug", *args],
-                stdout=log, stderr=log, env=env)
+                stdout=log, stderr=log, env=env,
+                preexec_fn=None if files is None else functools.partial(resource.setrlimit, resource.RLIMIT_NOFILE,
+                                                                        files))
         if ready:
             await self.wait_for_message("READY=1", timeout, since=len(self.messages))
 

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from apsisd.api.access import principal_of
 from apsisd.api.job_texts import JobTexts, shown_to
+from apsisd.api.lasting import held
 from apsisd.api.replies import check_params, problem, whole
 from apsisd.api.state import ApiState, scheduler_of, state_of
 from apsisd.jobs.jso import Shown
@@ -45,6 +46,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     prefix = request.query.get("job") or None
     recent = whole(request, "recent", 100, 0, 10_000)
     ahead = whole(request, "ahead", 3600, 0, 86_400)
+    with held(request):
+        return await _stream(request, since, prefix, recent, ahead)
+
+
+async def _stream(request: web.Request, since: int | None, prefix: str | None, recent: int, ahead: int
+                  ) -> web.StreamResponse:
     scheduler = scheduler_of(request)
     shown = shown_to(principal_of(request))
     texts = state_of(request).job_texts

@@ -3,19 +3,24 @@
 `stream=stdout|stderr` needs a run whose program keeps them apart (`output: {split: true}`); `both` is every
 line in the order the journal has them. A followed answer's headers come once the run has started (its spec,
 which says whether it splits, is bound then), and it ends once the run has ended and all of its output is sent.
+
+Every answer is sent as it is read from the journal, never held whole (an output may be gigabytes): a range is
+answered in two reads, one that measures the output (for Content-Range, and 416) and one that sends the range and
+stops at its end. Each answer holds one of the caller's streams (api/stream_slots.py).
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 
 from aiohttp import web
 
-from apsisd.api.byte_range import ByteRange, RangeError, parse_range, skip_bytes
-from apsisd.api.lasting import lasting
+from apsisd.api.byte_range import ByteRange, RangeError, batched, parse_range, slice_bytes
+from apsisd.api.lasting import held, lasting
 from apsisd.api.replies import check_params, flag, problem, the_run
-from apsisd.api.state import scheduler_of
+from apsisd.api.state import scheduler_of, state_of
 from apsisd.errors import HostError
 from apsisd.hosts.spec import Stream
 from apsisd.runs.model import Run
@@ -25,12 +30,18 @@ log = logging.getLogger("apsisd.api")
 routes = web.RouteTableDef()
 OCTETS = "application/octet-stream"
 STREAMS = {"both": None, "stdout": Stream.STDOUT, "stderr": Stream.STDERR}
+WRITE_SIZE = 1 << 16  # bytes of output sent at a time (a record is a line: one write each would be slow)
 
 
 @routes.get("/api/v1/runs/{run_id}/output")
 async def output(request: web.Request) -> web.StreamResponse:
     """?stream=both|stdout|stderr&follow=1; `Range: bytes=...` (one range; with follow, bytes=A- only)."""
     check_params(request, ("stream", "follow"))
+    with held(request):
+        return await _answer(request)
+
+
+async def _answer(request: web.Request) -> web.StreamResponse:
     follow = flag(request, "follow")
     stream = _stream(request)
     wanted = _range(request)
@@ -41,11 +52,77 @@ async def output(request: web.Request) -> web.StreamResponse:
     if follow:
         with lasting(request):
             return await _follow(request, scheduler, run, stream, skip)
+    if wanted is None:
+        return await _send(request, _records(scheduler, run, stream, follow=False), 0, None)
+    total = await _measure(scheduler, run, stream)
+    selected = wanted.within(total)
+    if selected is None:
+        raise problem(web.HTTPRequestRangeNotSatisfiable, f"{wanted} selects nothing of the output's {total} bytes",
+                      **{"Content-Range": f"bytes */{total}"})
+    start, stop = selected
+    return await _send(request, _records(scheduler, run, stream, follow=False), start, stop,
+                       {"Content-Range": f"bytes {start}-{stop - 1}/{total}"})
+
+
+async def _measure(scheduler: Scheduler, run: Run, stream: Stream | None) -> int:
+    """The output's size in bytes, read through once and kept nowhere; 503 if the journal cannot be read."""
+    total = 0
     try:
-        data = b"".join([chunk async for chunk in _records(scheduler, run, stream, follow=False)])
+        async with contextlib.aclosing(_records(scheduler, run, stream, follow=False)) as records:
+            async for data in records:
+                total += len(data)
     except HostError as exc:
         raise problem(web.HTTPServiceUnavailable, f"the journal could not be read: {exc}") from None
-    return _bytes(data, wanted)
+    return total
+
+
+async def _send(request: web.Request, records: AsyncGenerator[bytes, None], start: int, stop: int | None,
+                headers: Mapping[str, str] | None = None) -> web.StreamResponse:
+    """Bytes `start` to `stop` of the records (None: all of them, 200; else 206 with `headers`), sent as they are
+    read; 503 if the journal cannot be read before the first byte, a cut answer if it fails after."""
+    response = web.StreamResponse(status=200 if stop is None else 206,
+                                  headers={"Content-Type": OCTETS, "Accept-Ranges": "bytes", **(headers or {})})
+    if stop is not None:
+        response.content_length = stop - start
+    sent = 0
+    async with contextlib.aclosing(records), contextlib.aclosing(slice_bytes(records, start, stop)) as part, \
+            contextlib.aclosing(batched(part, WRITE_SIZE)) as pieces:
+        try:
+            piece = await anext(pieces, b"")
+        except HostError as exc:
+            raise problem(web.HTTPServiceUnavailable, f"the journal could not be read: {exc}") from None
+        await response.prepare(request)
+        try:
+            while piece:
+                await _write(request, response, piece)
+                sent += len(piece)
+                piece = await anext(pieces, b"")
+        except ConnectionResetError:
+            return response  # the client went away, or took nothing in time: nothing more to send
+        except HostError as exc:
+            log.warning("%s: reading the output failed: %s", request.path, exc, extra={"action": "output_failed"})
+    if stop is not None and sent < stop - start:  # the journal lost some (rotated away) since it was measured
+        _cut(request)
+    elif request.transport is not None and not request.transport.is_closing():
+        await response.write_eof()
+    return response
+
+
+async def _write(request: web.Request, response: web.StreamResponse, chunk: bytes) -> None:
+    """One piece of an answer, sent within [api] idle_timeout: a client that takes nothing for that long is cut
+    off (it would hold its journal reader and connection for ever)."""
+    try:
+        async with asyncio.timeout(state_of(request).limits.idle_timeout):
+            await response.write(chunk)
+    except TimeoutError:
+        _cut(request)
+        raise ConnectionResetError("the client took none of the answer in time") from None
+
+
+def _cut(request: web.Request) -> None:
+    """The answer ends without its last chunk (or short of its length): the client sees it is cut short."""
+    if request.transport is not None:
+        request.transport.close()
 
 
 async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: Stream | None, skip: int
@@ -61,16 +138,15 @@ async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: 
     await response.prepare(request)
     try:
         records = _records(scheduler, started, stream, follow=not started.finished)
-        async with contextlib.aclosing(records), contextlib.aclosing(skip_bytes(records, skip)) as chunks:
+        async with contextlib.aclosing(records), contextlib.aclosing(slice_bytes(records, skip)) as chunks:
             async for chunk in chunks:
-                await response.write(chunk)
+                await _write(request, response, chunk)
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away: nothing more to send (the journal reader is closed)
     except HostError as exc:
         log.warning("run %s: following its output failed: %s", run.id, exc, extra={"action": "output_failed"})
-        if request.transport is not None:
-            request.transport.close()  # the answer ends without its last chunk: the client sees it is cut short
+        _cut(request)
     return response
 
 
@@ -82,20 +158,6 @@ async def _records(scheduler: Scheduler, run: Run, stream: Stream | None, *, fol
     async with contextlib.aclosing(scheduler.host.output(run.id, follow=follow, stream=stream)) as records:
         async for record in records:
             yield record.data
-
-
-def _bytes(data: bytes, wanted: ByteRange | None) -> web.Response:
-    """200 with all of it, 206 with the range, 416 for a range outside it."""
-    total = len(data)
-    if wanted is None:
-        return web.Response(body=data, content_type=OCTETS, headers={"Accept-Ranges": "bytes"})
-    selected = wanted.within(total)
-    if selected is None:
-        raise problem(web.HTTPRequestRangeNotSatisfiable, f"{wanted} selects nothing of the output's {total} bytes",
-                      **{"Content-Range": f"bytes */{total}"})
-    start, stop = selected
-    return web.Response(status=206, body=data[start:stop], content_type=OCTETS,
-                        headers={"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{stop - 1}/{total}"})
 
 
 def _stream(request: web.Request) -> Stream | None:

@@ -1,5 +1,5 @@
 """parse_range(): one byte range of a Range header, or a RangeError saying why not; within(): what it selects;
-skip_bytes(): a stream of chunks without its first bytes."""
+slice_bytes(): a part of a stream of chunks, read no further than needed; batched(): chunks joined."""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from apsisd.api.byte_range import ByteRange, RangeError, parse_range, skip_bytes
+from apsisd.api.byte_range import ByteRange, RangeError, batched, parse_range, slice_bytes
 
 
 @pytest.mark.parametrize(("header", "expected"), [
@@ -69,16 +69,49 @@ async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
         yield part
 
 
-@pytest.mark.parametrize(("count", "expected"), [
-    (0, [b"abc", b"de", b"fgh"]),
-    (2, [b"c", b"de", b"fgh"]),
-    (3, [b"de", b"fgh"]),  # a whole chunk skipped is left out, not sent empty
-    (4, [b"e", b"fgh"]),
-    (8, []),
-    (100, []),
+@pytest.mark.parametrize(("start", "stop", "expected"), [
+    (0, None, [b"abc", b"de", b"fgh"]),
+    (2, None, [b"c", b"de", b"fgh"]),
+    (3, None, [b"de", b"fgh"]),  # a whole chunk skipped is left out, not sent empty
+    (4, None, [b"e", b"fgh"]),
+    (8, None, []),
+    (100, None, []),
+    (0, 1, [b"a"]),
+    (1, 4, [b"bc", b"d"]),
+    (3, 5, [b"de"]),
+    (4, 7, [b"e", b"fg"]),
+    (0, 100, [b"abc", b"de", b"fgh"]),
+    (5, 5, []),
 ])
-def test_skip_bytes(count: int, expected: list[bytes]) -> None:
-    async def skipped() -> list[bytes]:
-        return [chunk async for chunk in skip_bytes(chunks(b"abc", b"", b"de", b"fgh"), count)]
+def test_slice_bytes(start: int, stop: int | None, expected: list[bytes]) -> None:
+    async def sliced() -> list[bytes]:
+        return [chunk async for chunk in slice_bytes(chunks(b"abc", b"", b"de", b"fgh"), start, stop)]
 
-    assert asyncio.run(skipped()) == expected
+    assert asyncio.run(sliced()) == expected
+
+
+def test_slice_bytes_reads_no_further_than_its_end() -> None:
+    read: list[bytes] = []
+
+    async def source() -> AsyncIterator[bytes]:
+        for part in (b"abc", b"def", b"ghi"):
+            read.append(part)
+            yield part
+
+    async def sliced() -> list[bytes]:
+        return [chunk async for chunk in slice_bytes(source(), 1, 6)]
+
+    assert asyncio.run(sliced()) == [b"bc", b"def"]
+    assert read == [b"abc", b"def"]
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    (1, [b"abc", b"de", b"fgh"]),
+    (4, [b"abcde", b"fgh"]),
+    (100, [b"abcdefgh"]),
+])
+def test_batched(size: int, expected: list[bytes]) -> None:
+    async def joined() -> list[bytes]:
+        return [chunk async for chunk in batched(chunks(b"abc", b"", b"de", b"fgh"), size)]
+
+    assert asyncio.run(joined()) == expected

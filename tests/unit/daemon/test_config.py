@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apsisd.api.limits import ApiLimits
 from apsisd.daemon.config import Config, ConfigError, LogLevel, Overrides, load_config
 from apsisd.errors import InvalidFiles
 from apsisd.jobs.scheduling import DEFAULTS, CatchUp, Scheduling
@@ -19,8 +20,8 @@ ETC = Path(__file__).resolve().parents[3] / "etc" / "apsisd.toml"
 ROOT = Config(file=None, jobs_dir=Path("/etc/apsis/jobs"), calendars_dir=Path("/etc/apsis/jobs"),
               state_dir=Path("/var/lib/apsis"), log_level=LogLevel.INFO, schedule=DEFAULTS, waiting_max_time=None,
               api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_admin_group=None, api_others="none",
-              api_adhoc_users=None, api_tokens=None, api_tls_cert=None, api_tls_key=None, reload_watch=True,
-              reload_debounce=0.5, reload_max_delay=10.0, metrics_per_job_limit=100)
+              api_adhoc_users=None, api_tokens=None, api_tls_cert=None, api_tls_key=None, api_limits=ApiLimits(),
+              reload_watch=True, reload_debounce=0.5, reload_max_delay=10.0, metrics_per_job_limit=100)
 
 
 def problems(file: Path, text: str) -> list[str]:
@@ -78,6 +79,12 @@ api.adhoc_users = ["batch", " ci "]
 api.tokens = "tokens"
 api.tls_cert = "/etc/ssl/apsis.pem"
 api.tls_key = "../key.pem"
+api.max_connections_per_caller = 8
+api.max_connections = 100
+api.max_streams_per_caller = 2
+api.max_streams = 20
+api.idle_timeout = "1m"
+api.request_timeout = 5
 [reload]
 watch = false
 debounce = "2s"
@@ -94,6 +101,8 @@ per_job_limit = 0
         api_group="ops", api_admin_group="wheel", api_others="read", api_adhoc_users=frozenset({"batch", "ci"}),
         api_tokens=tmp_path / "conf/tokens",
         api_tls_cert=Path("/etc/ssl/apsis.pem"), api_tls_key=tmp_path / "conf/../key.pem",
+        api_limits=ApiLimits(max_connections_per_caller=8, max_connections=100, max_streams_per_caller=2,
+                             max_streams=20, idle_timeout=60.0, request_timeout=5.0),
         reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0, metrics_per_job_limit=0)
     assert load_config(file, privileged=True, env={}).calendar_folders() == (Path("/srv/calendars"),)
 
@@ -174,8 +183,9 @@ def test_dotted_keys_and_inline_tables_have_their_lines(tmp_path: Path) -> None:
         "3: schedule.nope: unknown key; allowed here: catchup, horizon, max_age, max_scheduled",
         "4: api.listen: 'x' is not an address; write unix:/PATH or tcp:HOST:PORT, such as "
         "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
-        "4: api.more: unknown key; allowed here: adhoc_users, admin_group, group, listen, others, tls_cert, tls_key, "
-        "tokens",
+        "4: api.more: unknown key; allowed here: adhoc_users, admin_group, group, idle_timeout, listen, "
+        "max_connections, max_connections_per_caller, max_streams, max_streams_per_caller, others, request_timeout, "
+        "tls_cert, tls_key, tokens",
         "5: waiting: must be a table of keys, not a number 5",
     ]
 
@@ -216,7 +226,9 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
     shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
                      "max_age", "max_time", "listen", "group", "admin_group", "others", "adhoc_users", "tokens",
-                     "tls_cert", "tls_key", "watch", "debounce", "max_delay", "per_job_limit"}
+                     "tls_cert", "tls_key", "max_connections_per_caller", "max_connections", "max_streams_per_caller",
+                     "max_streams", "idle_timeout", "request_timeout", "watch", "debounce", "max_delay",
+                     "per_job_limit"}
 
 
 def test_log_levels_are_python_s() -> None:
@@ -325,3 +337,14 @@ def test_fuzz_the_configuration_gives_a_config_or_problems(tmp_path: Path, piece
         load_config(file, privileged=True, env={})
     except (InvalidFiles, ConfigError) as exc:
         assert str(exc)
+
+
+def test_the_api_s_caps_are_counts_and_its_timeouts_durations(tmp_path: Path) -> None:
+    assert problems(tmp_path / "apsisd.toml", '[api]\nmax_connections = 0\nmax_streams = "many"\nidle_timeout = 0\n'
+                    'request_timeout = "soon"\n') == [
+        "2: api.max_connections: must be a whole number, 1 or more, not a number 0",
+        "3: api.max_streams: must be a whole number, 1 or more, not a string 'many'",
+        "4: api.idle_timeout: must be a duration above zero such as 30m, 1d, not a number 0",
+        "5: api.request_timeout: "
+        + problems(tmp_path / "other.toml", 'waiting.max_time = "soon"')[0].split(": ", 2)[2],
+    ]
