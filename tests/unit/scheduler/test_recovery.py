@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
+from typing import cast
 
 import pytest
 
-from apsisd.errors import RunNotFound, UnknownRun
+from apsisd.errors import RunNotFound, StoreError, UnknownRun
 from apsisd.hosts.base import HostEvent
 from apsisd.jobs.load import load_jobs, read_jobs
 from apsisd.jobs.scheduling import DEFAULTS
@@ -22,7 +23,7 @@ from apsisd.runs.state import State
 from apsisd.scheduler.recovery import recover
 from apsisd.scheduler.reload import Reloader
 from apsisd.scheduler.service import Scheduler
-from apsisd.store.base import Changes
+from apsisd.store.base import Changes, Store
 from apsisd.store.sqlite import SqliteStore
 from apsisd.types import JobId, RunId
 
@@ -157,4 +158,34 @@ def test_a_held_job_whose_file_is_gone_at_the_reload_is_removed(tmp_path: Path, 
         with pytest.raises(UnknownRun):
             await store.get(RunId("r2"))
         assert JobId("bad") not in await store.cursors()
+    scenario(tmp_path, jobs_dir, test)
+
+
+def test_a_reload_the_store_refuses_leaves_the_job_held(tmp_path: Path, jobs_dir: Path) -> None:
+    """The disk full at the reload that would take the held job up: nothing changes (the job still held, its runs
+    as stored), and the next reload takes it up."""
+    async def test(scheduler: Scheduler, reloader: Reloader, clock: Clock) -> None:
+        store = scheduler.records.store
+        commit = store.commit
+
+        async def full(changes: Changes) -> int:
+            raise StoreError("state database apsis.db: the changes were not written: database or disk is full")
+
+        scheduler.records.store = cast(Store, SimpleNamespace(**{name: getattr(store, name) for name in (
+            "new_ids", "get", "unfinished", "cursors", "check_writable")}, commit=full))
+        clock.at = START + HOUR
+        for run in scheduler.ledger.pop_due(clock.now()):  # r1 and r2, begun while held: left scheduled
+            await scheduler.begin(run)
+        (jobs_dir / "bad.yaml").write_text(FIXED)
+        with pytest.raises(StoreError):
+            await reloader.reload()
+        assert scheduler.jobs.held == {"bad"} and JobId("bad") not in scheduler.jobs.jobs
+        assert scheduler.ledger.get(RunId("r1")) is not None
+        assert scheduler.ledger.pop_due(clock.now()) == []  # still held: not due again
+        assert (await store.get(RunId("r1"))).state is State.SCHEDULED
+        assert (await store.cursors())[JobId("bad")] == START + timedelta(minutes=80)
+        scheduler.records.store = cast(Store, SimpleNamespace(**vars(scheduler.records.store) | {"commit": commit}))
+        result = await reloader.reload()
+        assert result.applied and result.added == ("bad",) and not scheduler.jobs.held
+        assert [run.id for run in scheduler.ledger.pop_due(clock.now())][:2] == ["r1", "r2"]
     scenario(tmp_path, jobs_dir, test)
