@@ -34,18 +34,21 @@ RUN_FINDINGS = (
 def status(session: Session, as_json: bool) -> None:
     """Say whether apsisd is up and scheduling, with its version, jobs and runs in flight.
 
-    Exit status: 0 up and scheduling; 1 up, not scheduling or its state cannot be written; 2 not reachable.
+    Exit status: 0 up and scheduling; 1 up, not scheduling, its state cannot be written, or its jobs folder has
+    problems (jobs held); 2 not reachable.
     """
     reply = session.client.call("GET", "/api/v1/health", accept=frozenset({503}))
     health = reply.body
     scheduling = health.get("scheduling", health.get("status") == "ok") and reply.status == 200
     print_answer(health, as_json, _health_lines(session, readable(health), scheduling))
-    if not scheduling:
+    if not scheduling or health.get("status") == "degraded":
         sys.exit(FOUND)
 
 
 def _health_lines(session: Session, health: Mapping[str, Any], scheduling: bool) -> Iterator[str]:
-    if scheduling:
+    if scheduling and health.get("status") == "degraded":  # the jobs that load are scheduled; `check` says more
+        word = Cell("up, scheduling, DEGRADED", "yellow", bold=True)
+    elif scheduling:
         word = Cell("up, scheduling", "green")
     elif health.get("problem"):
         word = Cell("up, DEGRADED", "red", bold=True)
@@ -108,6 +111,12 @@ def _findings(session: Session, report: Mapping[str, Any]) -> Iterator[str]:
                                         for unit in units), session.style))
     if report.get("unscheduled_jobs"):
         yield f"Jobs whose schedules give a time, with no run created: {', '.join(report['unscheduled_jobs'])}"
+    if report.get("job_file_problems"):
+        yield "Problems in the jobs folder (fix them, then reload):"
+        yield from (f"  {problem}" for problem in report["job_file_problems"])
+    if report.get("held_jobs"):
+        yield f"Jobs held (not scheduled, their runs kept) until a reload reads their files: " \
+              f"{', '.join(report['held_jobs'])}"
 
 
 def _seconds(option: str, text: str) -> str:

@@ -2,9 +2,10 @@
 
 The one place that names concrete classes (SqliteStore, LocalHost): every
 other room sees them through their protocols. Exit codes: 0 after a clean
-stop, 1 when the jobs folder, the state or the API's addresses, tokens
-file or certificate cannot be used, 2 for a bad command line or
-configuration file.
+stop, 1 when the jobs folder is not a folder or the state or the API's
+addresses, tokens file or certificate cannot be used, 2 for a bad command
+line or configuration file. Job files with problems do not stop it: their
+jobs are held (recovery.py) and health says so.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from apsisd.daemon.notify import Notifier
 from apsisd.daemon.watch import watch_folders
 from apsisd.errors import ApsisError, InvalidFiles, StoreError
 from apsisd.hosts.local import LocalHost
-from apsisd.jobs.load import load_jobs
+from apsisd.jobs.load import load_jobs, read_jobs
 from apsisd.jobs.model import JobSet
 from apsisd.quantities import parse_instant
 from apsisd.scheduler.metrics import RunMetrics
@@ -49,6 +50,7 @@ from apsisd.store.sqlite import SqliteStore
 log = logging.getLogger("apsisd")
 DATABASE = "apsis.db"
 STATUS_EVERY = 10.0
+HELD_NAMED = 20  # held jobs named in the log line at start (each problem has its own line)
 # Whatever apsisd makes (its state database, the socket's folder) is its own: others get in only where a file is
 # opened to them on purpose (the API socket, daemon/api_socket.py). Runs are started by systemd, with their own.
 UMASK = 0o077
@@ -103,14 +105,12 @@ async def serve(config: Config, since: datetime | None) -> int:
     except ApsisError as exc:
         log.error("apsisd: %s", exc)
         return 1
-    load = partial(load_jobs, config.jobs_dir, config.calendar_folders())
     try:
-        jobs: JobSet = await asyncio.to_thread(load)
-    except InvalidFiles as exc:
-        return _invalid(exc, f"the jobs folder {config.jobs_dir}", "jobs_invalid")
-    except ApsisError as exc:
+        jobs: JobSet = await asyncio.to_thread(read_jobs, config.jobs_dir, config.calendar_folders())
+    except ApsisError as exc:  # no jobs folder at all: nothing to schedule
         log.error("apsisd: %s", exc)
         return 1
+    _held(jobs, config)
     try:
         store = await SqliteStore.open(config.state_dir / DATABASE)
     except ApsisError as exc:
@@ -121,7 +121,7 @@ async def serve(config: Config, since: datetime | None) -> int:
         async with LocalHost(user_manager=os.geteuid() != 0) as host:
             scheduler = Scheduler(store=store, host=host, clock=WallClock(), jobs=jobs, defaults=config.schedule,
                                   max_waiting=config.waiting_max_time, post_json=poster)
-            reloader = Reloader(scheduler, load)
+            reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders()))
             metrics = RunMetrics(scheduler.ledger, lambda: scheduler.jobs.jobs, scheduler.ready.is_set,
                                  config.metrics_per_job_limit)
             scheduler.records.listeners.append(metrics.observe)  # before recovery: its skips count too
@@ -157,6 +157,20 @@ def _invalid(exc: InvalidFiles, what: str, action: str) -> int:
         log.error("%s", problem, extra={"action": action})
     log.error("apsisd: %s has %d problems; fix them and start again", what, len(exc.problems))
     return 1
+
+
+def _held(jobs: JobSet, config: Config) -> None:
+    """A jobs folder with problems does not stop apsisd (under Restart= that would be a loop, and one bad file
+    would stop every job): each problem is logged once, and the jobs of the files with problems are held."""
+    if not jobs.problems:
+        return
+    for problem in jobs.problems:
+        log.error("%s", problem, extra={"action": "jobs_invalid"})
+    held = sorted(jobs.held)
+    named = ", ".join(held[:HELD_NAMED]) + (f" and {len(held) - HELD_NAMED} more" if len(held) > HELD_NAMED else "")
+    log.error("apsisd: the jobs folder %s has %d problems; starting with the %d jobs that load, %d held (%s) until "
+              "a reload reads their files again: fix them and reload", config.jobs_dir, len(jobs.problems),
+              len(jobs.jobs), len(held), named or "none", extra={"action": "jobs_held"})
 
 
 async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloader, notifier: Notifier,
@@ -237,7 +251,8 @@ async def _keep_status(scheduler: Scheduler, notifier: Notifier) -> None:
 
 
 def _status(scheduler: Scheduler) -> str:
-    return f"scheduling {len(scheduler.jobs.jobs)} jobs; {len(scheduler.ledger)} runs in flight"
+    held = f", {len(scheduler.jobs.held)} held (their files have problems)" if scheduler.jobs.held else ""
+    return f"scheduling {len(scheduler.jobs.jobs)} jobs{held}; {len(scheduler.ledger)} runs in flight"
 
 
 def _log_reload(why: str, result: ReloadResult) -> None:

@@ -1,4 +1,4 @@
-"""Loading a jobs folder: every job file checked, every problem reported, nothing half-loaded.
+"""Loading a jobs folder: every job file checked, every problem reported; half-loaded only at start (read_jobs).
 
 One `*.yaml` file per job, in any sub-folder; the job id is the file's path
 relative to the folder without `.yaml` (`etl/load`, may hold spaces).
@@ -46,6 +46,17 @@ def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
     sorted by file and line, if there is any; NoJobsFolder if `folder` is
     not a folder.
     """
+    jobs = read_jobs(folder, calendar_folders)
+    if jobs.problems:
+        raise InvalidFiles(list(jobs.problems))
+    return jobs
+
+
+def read_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -> JobSet:
+    """Every job in `folder` that loads, and the problems of the rest (sorted by file and line): what apsisd
+    starts with, so that one bad file does not stop every job. The ids of the job files with problems are
+    `held`; a file no job id can name (`*.yml`, a name that is not UTF-8) and a calendar file are problems only.
+    NoJobsFolder if `folder` is not a folder: then there is nothing to schedule."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NoJobsFolder(folder)
@@ -58,6 +69,7 @@ def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
     files, refused = job_files(folder)
     problems.extend(FileProblem(str(folder / name), 1, "", message) for name, message in refused)
     jobs: dict[JobId, Job] = {}
+    held: set[JobId] = set()
     top = str(folder)
     parser = JobParser(calendars, frozenset(files))
     # Loading only adds objects that live on; the cyclic collector would scan the growing heap again and
@@ -65,17 +77,17 @@ def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for result in _results(top, files, parser):
+        for job_id, result in zip(files, _results(top, files, parser), strict=True):
             if isinstance(result, Job):
                 jobs[result.id] = result
             else:
                 problems.extend(result)
+                held.add(JobId(job_id))
     finally:
         if collecting:
             gc.enable()
-    if problems:
-        raise InvalidFiles(sorted(problems, key=lambda problem: (problem.file, problem.line)))
-    return JobSet(jobs=jobs, calendars=calendars)
+    return JobSet(jobs=jobs, calendars=calendars, held=frozenset(held),
+                  problems=tuple(sorted(problems, key=lambda problem: (problem.file, problem.line))))
 
 
 def _results(top: str, files: list[str], parser: JobParser) -> Iterator[Job | list[FileProblem]]:

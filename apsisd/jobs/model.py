@@ -17,6 +17,7 @@ from typing import Any, cast
 from apsisd.actions.base import Action
 from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.base import Condition
+from apsisd.errors import FileProblem
 from apsisd.jobs.program import Program
 from apsisd.jobs.retry import Retry
 from apsisd.jobs.scheduling import UNSET, Scheduling
@@ -155,10 +156,16 @@ class _Cutter:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobSet:
-    """Every job of a folder by id, and the named calendars they were checked against."""
+    """Every job of a folder by id, and the named calendars they were checked against.
+
+    Read at start, the folder may have problems (`problems`, FILE:LINE): then the jobs whose files exist but
+    cannot be read are `held`, not removed (their runs and cursor wait for a reload that reads them again).
+    """
 
     jobs: Mapping[JobId, Job]
     calendars: Mapping[str, Calendar]
+    held: frozenset[JobId] = frozenset()
+    problems: tuple[FileProblem, ...] = ()
 
     def params_of(self, job_id: JobId) -> tuple[str, ...] | None:
         """The job's params; None when no such job is loaded (what conditions and actions name jobs by)."""

@@ -4,7 +4,9 @@
 - overdue: runs still scheduled well past their time (the scheduler should have started them);
 - lost: runs shown starting, running or stopping whose unit is gone from the host;
 - orphan units: apsis units on the host that belong to no run in flight;
-- unscheduled jobs: jobs whose enabled schedules give a time within their horizon, but have no run created.
+- unscheduled jobs: jobs whose enabled schedules give a time within their horizon, but have no run created;
+- job file problems and held jobs: the jobs folder read at start had problems (FILE:LINE), and the jobs of those
+  files are held, not scheduled, until a reload reads them again.
 
 Each finding allows GRACE for what is normal in passing (a run that ended a
 moment ago, a unit not yet unloaded), so a healthy apsisd reports nothing.
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from apsisd.errors import UnknownRun
+from apsisd.errors import FileProblem, UnknownRun
 from apsisd.hosts.base import UnitState
 from apsisd.runs.model import Run
 from apsisd.runs.state import ON_HOST, State
@@ -23,6 +25,7 @@ from apsisd.types import JobId, RunId
 
 GRACE = timedelta(seconds=30)
 MAX_LATE = 1000  # late runs listed at most
+MAX_PROBLEMS = 1000  # job file problems listed at most
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,10 +35,13 @@ class Report:
     lost: list[Run]
     orphan_units: list[UnitState]
     unscheduled_jobs: list[JobId]
+    problems: list[FileProblem]
+    held_jobs: list[JobId]
 
     @property
     def ok(self) -> bool:
-        return not (self.late or self.overdue or self.lost or self.orphan_units or self.unscheduled_jobs)
+        return not (self.late or self.overdue or self.lost or self.orphan_units or self.unscheduled_jobs
+                    or self.problems or self.held_jobs)
 
 
 async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
@@ -57,6 +63,8 @@ async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
         lost=sorted(lost, key=lambda run: run.schedule_time),
         orphan_units=orphans,
         unscheduled_jobs=_unscheduled(scheduler),
+        problems=list(scheduler.jobs.problems[:MAX_PROBLEMS]),
+        held_jobs=sorted(scheduler.jobs.held),
     )
 
 

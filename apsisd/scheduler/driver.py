@@ -44,6 +44,8 @@ class Driver:
         job = self.jobs().jobs.get(run.job_id)
         if run.spec is None:
             if job is None:
+                if run.job_id in self.jobs().held:  # its file has problems: the run waits for a reload that reads it
+                    return None
                 await self.records.move(run.id, State.ERROR, f"job {run.job_id} is not loaded (removed?)")
                 return None
             try:

@@ -111,6 +111,14 @@ class Ledger:
             heapq.heappop(self._due)
         return None
 
+    def due_again(self, run_id: RunId) -> None:
+        """A scheduled run taken off the heap but left scheduled (its job was held) is due again at its time."""
+        run = self._runs.get(run_id)
+        queued = self._queued.get(run_id)
+        if run is not None and run.state is State.SCHEDULED and queued is not None and queued[1] == TAKEN:
+            del self._queued[run_id]
+            self.put(run)
+
     def pop_due(self, now: datetime) -> list[Run]:
         """Every scheduled run due at or before `now`, in time order, taken off the heap."""
         found = []

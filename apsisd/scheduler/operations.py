@@ -58,6 +58,9 @@ async def start_now(scheduler: Scheduler, run_id: RunId, who: str) -> Run:
     if run.state not in (State.SCHEDULED, State.WAITING):
         raise TransitionError(run_id, run.state, State.STARTING, [],
                               why="only a scheduled or waiting run can be started now")
+    if run.spec is None and run.job_id in scheduler.jobs.held:
+        raise TransitionError(run_id, run.state, State.STARTING, [], why=f"job {run.job_id} is held: its file has "
+                              "problems (apsis check lists them); fix it and reload")
     prepared = await scheduler.driver.prepare(run)
     if prepared is None:  # it moved meanwhile (started on its own, skipped) or could not be bound (now in error)
         return await current(scheduler, run_id)
@@ -107,7 +110,7 @@ async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: dateti
     caller may run (their own user, say), or raises why not."""
     if not name or len(name) > 200 or "\0" in name or "\n" in name:
         raise BadArgs("name must be a short text without NUL or newline, such as adhoc or backup-by-hand")
-    if name in scheduler.jobs.jobs:
+    if name in scheduler.jobs.jobs or name in scheduler.jobs.held:
         raise BadArgs(f"{name} is a job of the jobs folder; give the ad hoc run another name, or create a run of "
                       "the job")
     try:

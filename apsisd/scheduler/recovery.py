@@ -10,32 +10,67 @@
   decides which start now; the others are recorded as skipped, with why.
 - scheduled runs still to come: made to fit each job as its file reads
   now (it may have been edited while apsisd was down), as a reload would.
+- the jobs held (their files exist but have problems, JobSet.held): their
+  runs and cursor are left as stored, nothing withdrawn, caught up or
+  started (a run already on the host is still followed to its end: its spec
+  is fixed), until a reload reads their files again and takes them up as a
+  start would (release()); a job whose file is gone is removed as ever.
 """
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from apsisd.runs.model import LogEntry, Origin, Run, transition
 from apsisd.runs.skips import job_not_loaded
 from apsisd.runs.state import State
 from apsisd.scheduler.plan import Missed, catch_up
-from apsisd.scheduler.reload import refit
+from apsisd.scheduler.refit import refit
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
 
 log = logging.getLogger("apsisd.scheduler")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TakeUp:
+    """What taking jobs up decides, for one commit (Scheduler.apply)."""
+
+    drafts: list[tuple[Run, LogEntry]]
+    withdrawn: list[RunId]
+    moved: list[tuple[Run, LogEntry]]
+    cursors: dict[JobId, datetime | None]
+    caught_up: int
+
+
 async def recover(scheduler: Scheduler, since: datetime | None) -> None:
     """Load the runs in flight and the cursors, settle what was missed, and follow what is on the host."""
-    records, jobs = scheduler.records, scheduler.jobs.jobs
+    records, jobs, held = scheduler.records, scheduler.jobs.jobs, scheduler.jobs.held
     runs = await records.store.unfinished()
     scheduler.cursors = await records.store.cursors()
-    now = scheduler.clock.now()
     for run in runs:
         records.ledger.put(run)
+    job_ids = [*jobs, *(job_id for job_id in scheduler.cursors if job_id not in jobs and job_id not in held)]
+    plan = take_up(scheduler, [run for run in runs if run.job_id not in held], job_ids, scheduler.clock.now(), since)
+    await scheduler.apply(plan.drafts, deleted=plan.withdrawn, cursors=plan.cursors, moved=plan.moved)
+    skipped = sum(1 for run, _ in (*plan.drafts, *plan.moved) if run.state is State.SKIPPED)
+    log.info("recovered %d runs in flight; %d missed runs caught up, %d skipped, %d withdrawn; %d jobs held",
+             len(runs), plan.caught_up, skipped, len(plan.withdrawn), len(held), extra={"action": "recovered"})
+    _follow(scheduler, runs)
+    for run_id, state in await records.store.actions_owed():  # a crash came between a transition and its actions
+        scheduler.spawn(scheduler.act(await records.store.get(run_id), state), f"actions:{run_id}:{state}")
+
+
+def take_up(scheduler: Scheduler, runs: Iterable[Run], job_ids: Iterable[JobId], now: datetime,
+            since: datetime | None, why: str = "job as read at start") -> TakeUp:
+    """What becomes of the jobs `job_ids` after a time nothing was scheduled for them (apsisd down, or the job
+    held), given their unfinished `runs`: a job in force catches up from its cursor by its catch-up policy (only
+    what is due at or after `since`) and its future runs fit it as it reads now; a job no longer loaded loses
+    its future scheduled runs and its cursor, and the ones that came due are skipped."""
+    records, jobs = scheduler.records, scheduler.jobs.jobs
     missed: dict[JobId, list[Missed]] = defaultdict(list)
     withdrawn: list[RunId] = []
     moved: list[tuple[Run, LogEntry]] = []
@@ -49,17 +84,21 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
             elif run.schedule_time < now:  # from now on, refit() below takes it
                 missed[run.job_id].append(Missed(job_id=run.job_id, time=run.schedule_time, args=run.args,
                                                  existing=run.id))
-    behind: list[JobId] = []  # jobs whose cursor fell behind while apsisd was down: it moves to now
+    behind: list[JobId] = []  # jobs whose cursor fell behind: it moves to now
     drafts = []
     cursors: dict[JobId, datetime | None] = {}
-    for job_id, job in jobs.items():
+    for job_id in job_ids:
+        job = jobs.get(job_id)
         cursor = scheduler.cursors.get(job_id)
-        if cursor is not None and cursor < now:
+        if job is None:
+            if cursor is not None:
+                cursors[job_id] = None
+        elif cursor is not None and cursor < now:
             behind.append(job_id)
             missed[job_id].extend(Missed(job_id=job_id, time=due.time, args=due.args)
                                   for due in job.due_between(cursor, now))
-        elif cursor is not None:  # the job file may have changed while apsisd was down: its future runs follow it
-            fit = refit(scheduler, job, now, "job as read at start")
+        elif cursor is not None:  # the job file may have changed meanwhile: its future runs follow it
+            fit = refit(scheduler, job, now, why)
             withdrawn.extend(fit.withdrawn)
             drafts.extend(fit.drafts)
             moved.extend(fit.moved)
@@ -79,19 +118,32 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
                                             state=State.SCHEDULED if verdict.start else State.SKIPPED,
                                             reason=verdict.reason))
     cursors.update({job_id: now for job_id in behind})
-    cursors.update({job_id: None for job_id in scheduler.cursors if job_id not in jobs})
-    await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
-    skipped = sum(1 for run, _ in (*drafts, *moved) if run.state is State.SKIPPED)
-    log.info("recovered %d runs in flight; %d missed runs caught up, %d skipped, %d withdrawn", len(runs),
-             caught_up, skipped, len(withdrawn),
-             extra={"action": "recovered"})
-    _follow(scheduler, runs)
-    for run_id, state in await records.store.actions_owed():  # a crash came between a transition and its actions
-        scheduler.spawn(scheduler.act(await records.store.get(run_id), state), f"actions:{run_id}:{state}")
+    return TakeUp(drafts=drafts, withdrawn=withdrawn, moved=moved, cursors=cursors, caught_up=caught_up)
+
+
+def release(scheduler: Scheduler, held: Iterable[JobId], now: datetime) -> tuple[TakeUp, list[Run]]:
+    """The jobs that were held, taken up by the reload that read their files again (scheduler.jobs is the new
+    set: a job gone from it is removed): what to commit, and their runs, for resume() once it is committed."""
+    runs = [run for job_id in held for run in scheduler.ledger.active(job_id)]
+    return take_up(scheduler, runs, held, now, None, "job read again after it was held"), runs
+
+
+def resume(scheduler: Scheduler, runs: Iterable[Run]) -> None:
+    """After release() is committed: the runs of the held jobs that are still scheduled come due (those that came
+    due while held start now, as caught up), the waiting ones wait again."""
+    for run in runs:
+        current = scheduler.ledger.get(run.id)
+        if current is None:
+            continue
+        if current.state is State.SCHEDULED:
+            scheduler.ledger.due_again(run.id)
+        elif current.state is State.WAITING:
+            _wait(scheduler, current)
+    scheduler.wake()
 
 
 def _follow(scheduler: Scheduler, runs: list[Run]) -> None:
-    driver, jobs = scheduler.driver, scheduler.jobs.jobs
+    driver, held = scheduler.driver, scheduler.jobs.held
     for run in runs:
         if run.state is State.STARTING:
             driver.follow(run.id, restart_if_missing=True)
@@ -102,10 +154,13 @@ def _follow(scheduler: Scheduler, runs: list[Run]) -> None:
         elif run.state is State.STOPPING:
             driver.follow(run.id)
             scheduler.spawn(driver.resume_stop(run.id), f"stop:{run.id}")
-        elif run.state is State.WAITING:
-            job = jobs.get(run.job_id)
-            if job is None:
-                scheduler.spawn(scheduler.records.move(run.id, State.ERROR, job_not_loaded(run.job_id)),
-                                f"error:{run.id}")
-            else:
-                scheduler.spawn(scheduler.waiter.enter(run, job, resumed=True), f"wait:{run.id}")
+        elif run.state is State.WAITING and run.job_id not in held:  # a held job's conditions are not known
+            _wait(scheduler, run)
+
+
+def _wait(scheduler: Scheduler, run: Run) -> None:
+    job = scheduler.jobs.jobs.get(run.job_id)
+    if job is None:
+        scheduler.spawn(scheduler.records.move(run.id, State.ERROR, job_not_loaded(run.job_id)), f"error:{run.id}")
+    else:
+        scheduler.spawn(scheduler.waiter.enter(run, job, resumed=True), f"wait:{run.id}")

@@ -1,25 +1,31 @@
 """Reloading the jobs folder: all of it or nothing, and only the runs of jobs that changed are touched.
 
-A folder with errors changes nothing (the jobs in force stay). Otherwise:
-removed jobs lose their future scheduled runs; changed jobs keep each
-future run the new job still gives at the same time with the same args (same
-id), lose the others and gain the new ones; added jobs start from now. Runs
-already waiting or started are never touched, and nothing missed is caught
-up: a reload is not a restart.
+A folder with errors changes nothing (the jobs in force stay, and the jobs
+held stay held). Otherwise: removed jobs lose their future scheduled runs;
+changed jobs keep each future run the new job still gives at the same time
+with the same args (same id), lose the others and gain the new ones; added
+jobs start from now. Runs already waiting or started are never touched, and
+nothing missed is caught up: a reload is not a restart. Except for the jobs
+held since the start (their files had problems): for them it is the start
+they missed, so they are taken up as a start takes up a job (recovery.py),
+with their stored runs and cursor, missed runs caught up by their own
+`catchup`; reported as added (or removed, if their file is gone).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from apsisd.errors import ApsisError, InvalidFiles, StoreError
-from apsisd.jobs.model import Job, JobSet
-from apsisd.runs.model import LogEntry, Origin, Run
+from apsisd.jobs.model import JobSet
+from apsisd.runs.model import LogEntry, Run
 from apsisd.scheduler.feed import JobsChanged
-from apsisd.scheduler.plan import expand, job_changes, rematch
+from apsisd.scheduler.plan import job_changes
+from apsisd.scheduler.recovery import release, resume
+from apsisd.scheduler.refit import refit
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
 
@@ -59,18 +65,20 @@ class Reloader:
                                             "bug in apsis: please report it",))
             scheduler = self.scheduler
             changes = job_changes(scheduler.jobs.jobs, fresh.jobs)
+            held = sorted(scheduler.jobs.held)
+            removed = tuple(sorted((*changes.removed, *(job_id for job_id in held if job_id not in fresh.jobs))))
             if dry_run:
-                return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,
-                                    applied=False)
-            if not changes and fresh.calendars == scheduler.jobs.calendars:
+                return ReloadResult(added=changes.added, changed=changes.changed, removed=removed, applied=False)
+            if not changes and not held and fresh.calendars == scheduler.jobs.calendars:
                 scheduler.jobs = fresh  # the same jobs, maybe worded anew (Job.written): shown as now written
                 return ReloadResult(applied=False)
             now = scheduler.clock.now()
             in_force, scheduler.jobs = scheduler.jobs, fresh
-            withdrawn: list[RunId] = []
-            drafts: list[tuple[Run, LogEntry]] = []
-            moved: list[tuple[Run, LogEntry]] = []
-            cursors: dict[JobId, datetime | None] = {}
+            taken, runs = release(scheduler, held, now)
+            withdrawn: list[RunId] = taken.withdrawn
+            drafts: list[tuple[Run, LogEntry]] = taken.drafts
+            moved: list[tuple[Run, LogEntry]] = taken.moved
+            cursors: dict[JobId, datetime | None] = taken.cursors
             for job_id in changes.removed:
                 withdrawn.extend(run.id for run in scheduler.ledger.scheduled_by_schedule(job_id)
                                  if run.schedule_time > now)
@@ -81,45 +89,17 @@ class Reloader:
                 drafts.extend(fit.drafts)
                 moved.extend(fit.moved)
                 cursors[job_id] = fit.cursor
-            for job_id in changes.added:
-                cursors[job_id] = now
+            for job_id in changes.added:  # a held job with a stored cursor has it from release()
+                cursors.setdefault(job_id, now)
             try:
                 await scheduler.apply(drafts, deleted=withdrawn, cursors=cursors, moved=moved)
-            except StoreError:  # not recorded: the jobs in force stay, as their runs do
+            except StoreError:  # not recorded: the jobs in force stay (the held ones held), as their runs do
                 scheduler.jobs = in_force
                 raise
+            resume(scheduler, runs)
             scheduler.records.feed.publish_jobs(JobsChanged(
                 added=tuple(fresh.jobs[job_id] for job_id in changes.added),
-                changed=tuple(fresh.jobs[job_id] for job_id in changes.changed), removed=changes.removed))
+                changed=tuple(fresh.jobs[job_id] for job_id in changes.changed), removed=removed))
             for job_id in (*changes.added, *changes.changed):
                 scheduler.topup_soon(job_id)
-            return ReloadResult(added=changes.added, changed=changes.changed, removed=changes.removed,
-                                applied=True)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Refit:
-    withdrawn: list[RunId]
-    drafts: list[tuple[Run, LogEntry]]
-    moved: list[tuple[Run, LogEntry]]  # kept runs whose stop time changed
-    cursor: datetime
-
-
-def refit(scheduler: Scheduler, job: Job, now: datetime, why: str) -> Refit:
-    """The job's future scheduled runs made to fit the job as it reads now (changed by a reload, or while apsisd
-    was down): each run it still gives at the same time with the same args is kept (same id, its stop time
-    brought up to date), the others are withdrawn, the missing ones drafted; and where the cursor goes."""
-    # From now on, a run due at this very instant included: the new expansion gives it too.
-    future = [run for run in scheduler.ledger.scheduled_by_schedule(job.id) if run.schedule_time >= now]
-    plan = expand(job, scheduler.policy(job), now, now, 0)
-    gone, new, kept = rematch([(run.id, run.schedule_time, run.args) for run in future], plan.dues)
-    moved = []
-    for run_id, due in kept:
-        run = scheduler.ledger.get(run_id)
-        if run is not None and run.stop_time != due.stop:
-            moved.append((replace(run, stop_time=due.stop),
-                          LogEntry(run_id=run_id, time=now, message=f"stop time now {due.stop} ({why})")))
-    drafts = [scheduler.records.draft(job.id, due.args, due.time, origin=Origin.SCHEDULE,
-                                      reason=f"scheduled by the job's schedule ({why})", stop_time=due.stop)
-              for due in new]
-    return Refit(withdrawn=gone, drafts=drafts, moved=moved, cursor=plan.cursor)
+            return ReloadResult(added=changes.added, changed=changes.changed, removed=removed, applied=True)

@@ -32,4 +32,6 @@ async def check(request: web.Request) -> web.Response:
         "orphan_units": [{"unit": unit.unit, "run_id": unit.run_id, "active_state": unit.active_state}
                          for unit in report.orphan_units],
         "unscheduled_jobs": list(report.unscheduled_jobs),
+        "job_file_problems": [str(problem) for problem in report.problems],
+        "held_jobs": list(report.held_jobs),
     })

@@ -240,3 +240,27 @@ def test_status_says_degraded_with_the_problem_when_the_state_cannot_be_written(
     lines = result.stdout.splitlines()
     assert lines[0].split(None, 1)[1].strip() == "up, DEGRADED"
     assert lines[1].split(None, 1)[1].strip() == problem
+
+
+def test_status_and_check_say_what_the_jobs_folder_holds_and_exit_1(tmp_path: Path, api: Any) -> None:
+    """apsisd started with job files with problems: it schedules the others (200, scheduling), and holds those."""
+    problem = ("the jobs folder has 1 problems in 1 files; 1 jobs are held (not scheduled, their runs kept) until a "
+               "reload reads their files again: see the log or `apsis check`, fix them and reload")
+    api.answers["/api/v1/health"] = answer(200, {
+        "status": "degraded", "scheduling": True, "jobs": 3, "runs_in_flight": 2, "version": "1.0",
+        "started": "2026-03-09T13:00:00+00:00", "problem": problem,
+        "jobs_folder": {"problems": 1, "files": ["/etc/apsis/jobs/etl.yaml"], "held": ["etl"]}})
+    result = CliRunner().invoke(apsis, ["--url", f"unix:{tmp_path}/api.sock", "status"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].split(None, 1)[1].strip() == "up, scheduling, DEGRADED"
+    assert lines[1].split(None, 1)[1].strip() == problem
+    api.answers["/api/v1/check"] = answer(200, {
+        "ok": False, "late": [], "overdue": [], "lost": [], "orphan_units": [], "unscheduled_jobs": [],
+        "job_file_problems": ["/etc/apsis/jobs/etl.yaml:3: schedule: is required"], "held_jobs": ["etl"]})
+    result = CliRunner().invoke(apsis, ["--url", f"unix:{tmp_path}/api.sock", "check"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "Problems in the jobs folder (fix them, then reload):",
+        "  /etc/apsis/jobs/etl.yaml:3: schedule: is required",
+        "Jobs held (not scheduled, their runs kept) until a reload reads their files: etl"]

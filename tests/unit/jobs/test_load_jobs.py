@@ -1,4 +1,5 @@
-"""load_jobs(): walking the folder, job ids, calendars, every problem at once, never half-loading; etc/jobs."""
+"""load_jobs(): walking the folder, job ids, calendars, every problem at once, never half-loading; read_jobs(): the
+half a start takes, with the jobs it holds; etc/jobs."""
 from __future__ import annotations
 
 import shutil
@@ -11,7 +12,7 @@ from apsisd.actions.schedule import ScheduleAction
 from apsisd.actions.webhook import Webhook
 from apsisd.conditions.max_running import MaxRunning
 from apsisd.errors import InvalidFiles
-from apsisd.jobs.load import NoJobsFolder, load_jobs
+from apsisd.jobs.load import NoJobsFolder, load_jobs, read_jobs
 from apsisd.jobs.program import Kind
 from apsisd.jobs.retry import Retry
 from apsisd.jobs.target import Target
@@ -104,6 +105,25 @@ def test_a_folder_with_one_problem_gives_no_jobs(tmp_path: Path) -> None:
         load_jobs(tmp_path)
     assert [str(problem) for problem in caught.value.problems] == [
         f"{tmp_path}/job7.yaml:2: schedule.interval: is required"]
+
+
+def test_read_jobs_gives_the_jobs_that_load_and_holds_those_of_the_files_with_problems(tmp_path: Path) -> None:
+    deep = "a: " + "[" * 5000 + "]" * 5000 + "\n"
+    write(tmp_path, {"good.yaml": "program: echo\n", "etl/bad.yaml": "program: echo\nschedule: {type: interval}\n",
+                     "deep.yaml": deep, "typo.yml": "program: echo\n", "cal.calendar.yaml": "not: [a calendar\n"})
+    (tmp_path / "bad\x1bname.yaml").write_text("program: echo\n")
+    jobs = read_jobs(tmp_path)
+    assert list(jobs.jobs) == ["good"]
+    # Only a job file a job id names is held; a .yml file, a name no id can be and a calendar are problems only.
+    assert jobs.held == {"etl/bad", "deep"}
+    assert sorted({Path(problem.file).name for problem in jobs.problems}) == [
+        "bad.yaml", "bad\\x1bname.yaml", "cal.calendar.yaml", "deep.yaml", "typo.yml"]
+    assert [problem.file for problem in jobs.problems] == sorted(problem.file for problem in jobs.problems)
+    with pytest.raises(InvalidFiles) as caught:  # what a reload reads: all or nothing
+        load_jobs(tmp_path)
+    assert tuple(caught.value.problems) == jobs.problems
+    clean = read_jobs(write(tmp_path / "clean", {"a.yaml": "program: echo\n"}))
+    assert list(clean.jobs) == ["a"] and not clean.held and not clean.problems
 
 
 def test_calendars_are_found_in_the_extra_folders_and_jobs_use_them(tmp_path: Path) -> None:

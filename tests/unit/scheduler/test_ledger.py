@@ -134,3 +134,20 @@ def test_forget_drops_a_run_and_its_jobs_entry() -> None:
     ledger.forget(RunId("r1"))
     ledger.forget(RunId("r404"))  # unknown: nothing to do
     assert (len(ledger), list(ledger.active(JobId("k"))), ledger.scheduled_by_schedule(JobId("k"))) == (0, [], [])
+
+
+def test_a_run_taken_but_left_scheduled_is_due_again_once_and_only_when_taken() -> None:
+    """A held job's run the loop took off the heap stays scheduled; released, it is due again, once."""
+    ledger = Ledger()
+    ledger.put(run(1))
+    ledger.put(run(2, minutes=30))
+    assert ids(ledger.pop_due(T0)) == ["r1"]
+    ledger.due_again(RunId("r2"))  # never taken: still due once at its time
+    ledger.due_again(RunId("r1"))
+    ledger.due_again(RunId("r1"))
+    assert ids(ledger.pop_due(T0 + timedelta(hours=1))) == ["r1", "r2"]
+    assert ledger.pop_due(T0 + timedelta(hours=1)) == []
+    ledger.put(run(1, state=State.STARTING))
+    ledger.due_again(RunId("r1"))  # no longer scheduled: not due
+    ledger.due_again(RunId("r9"))  # unknown: nothing
+    assert ledger.pop_due(T0 + timedelta(hours=1)) == []
