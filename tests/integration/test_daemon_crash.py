@@ -60,7 +60,7 @@ async def test_kill_9_then_restart_loses_no_run_and_starts_none_twice(daemon: Da
     daemon.job("w", f"""
         params: [i]
         schedule: [{schedules}]
-        program: 'echo $APSIS_RUN_ID >> {ids}; sleep 1.5; exit $(( {{{{ i }}}} % 3 ))'
+        program: 'echo $APSIS_RUN_ID >> {ids}; sleep 1.5; i={{{{ i }}}}; exit $((i % 3))'
         scheduling: {{catchup: all}}
     """)
     await daemon.start()
