@@ -17,7 +17,7 @@ import aiohttp
 
 from apsisd.api.access import Right
 from apsisd.api.tokens import new_token
-from tests.integration.api import SOCKET, get
+from tests.integration.api import SOCKET, get, post
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_api_access import free_port, tokens_file
 
@@ -218,3 +218,48 @@ async def test_streams_are_capped_per_caller_and_in_all(daemon: Daemon) -> None:
         async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as local, \
                 local.get("http://apsis/api/v1/events") as response:
             assert response.status == 200
+
+
+async def events_status(port: int, token: str) -> int:
+    """The status of the live stream opened with `token` (closed at once)."""
+    async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/api/v1/events",
+                                                             headers={"Authorization": f"Bearer {token}"}) as response:
+        return response.status
+
+
+async def seconds_until(status: int, port: int, token: str, timeout: float = 20) -> float:
+    """Seconds until the live stream opened with `token` is answered `status`."""
+    started = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while await events_status(port, token) != status:
+            await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+@with_daemon()
+async def test_a_stream_whose_client_goes_away_gives_its_place_back_at_once(daemon: Daemon) -> None:
+    token = new_token()
+    tokens = tokens_file(daemon.root, ("reader", Right.READ, token))
+    port = free_port()
+    daemon.job("quiet", 'program: "echo begun; exec sleep 300"\n')
+    daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+    await daemon.start(*daemon.config(f"""
+        [api]
+        listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{port}"]
+        tokens = "{tokens}"
+        max_streams_per_caller = 1
+        """))
+    status, made = await post("/api/v1/runs", {"job_id": "quiet"})
+    assert status == 201, made
+    quiet = made["runs"][0]["run_id"]
+    await daemon.wait_runs(lambda runs: any(run.id == quiet and run.unit for run in runs), "quiet", "started")
+    (later, *_) = await daemon.wait_runs(bool, "later", "a scheduled run")
+    # The live stream (a keepalive every 15 s), the output of a run that writes nothing more, and the wait for a
+    # run to start: none writes anything soon, and each must end as soon as its client has gone, not at its next
+    # write (or never): a caller who connects, asks and hangs up in a loop would pile up journal readers.
+    for path in ("/api/v1/events", f"/api/v1/runs/{quiet}/output?follow=1",
+                 f"/api/v1/runs/{later.id}/output?follow=1"):
+        with socket.create_connection(("127.0.0.1", port)) as held:
+            held.sendall(f"GET {path} HTTP/1.1\r\nHost: apsis\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+            await seconds_until(429, port, token)  # apsisd answers it: the reader's one stream is taken
+        assert await seconds_until(200, port, token) < 2, path
