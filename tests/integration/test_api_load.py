@@ -227,6 +227,16 @@ async def events_status(port: int, token: str) -> int:
         return response.status
 
 
+async def received(sock: socket.socket, wanted: bytes, timeout: float = 20) -> None:
+    """Read the answer on `sock` until it holds `wanted`."""
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    data = b""
+    async with asyncio.timeout(timeout):
+        while wanted not in data:
+            data += await loop.sock_recv(sock, 65536)
+
+
 async def seconds_until(status: int, port: int, token: str, timeout: float = 20) -> float:
     """Seconds until the live stream opened with `token` is answered `status`."""
     started = time.monotonic()
@@ -257,11 +267,15 @@ async def test_a_client_that_hangs_up_ends_its_stream_at_once_and_is_no_error(da
     # The live stream (a keepalive every 15 s), the output of a run that writes nothing more, and the wait for a
     # run to start: none writes anything soon, and each must end as soon as its client has gone, not at its next
     # write (or never): a caller who connects, asks and hangs up in a loop would pile up journal readers.
-    for path in ("/api/v1/events", f"/api/v1/runs/{quiet}/output?follow=1",
-                 f"/api/v1/runs/{later.id}/output?follow=1"):
+    for path, sent in (("/api/v1/events", b"event: snapshot"), (f"/api/v1/runs/{quiet}/output?follow=1", b"begun\n"),
+                       (f"/api/v1/runs/{later.id}/output?follow=1", None)):
         with socket.create_connection(("127.0.0.1", port)) as held:
             held.sendall(f"GET {path} HTTP/1.1\r\nHost: apsis\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
-            await seconds_until(429, port, token)  # apsisd answers it: the reader's one stream is taken
+            if sent is None:
+                await daemon.wait_log(f"run {later.id}: its output is followed once it starts")
+            else:
+                await received(held, sent)  # all it has to send for now: it waits for more
+            assert await events_status(port, token) == 429  # the reader's one stream is taken
         assert await seconds_until(200, port, token) < 2, path
     # A client that hangs up before its body has come: nothing to answer, and no error in apsisd's log.
     with connected() as cut:
