@@ -57,6 +57,9 @@ async def _received(request: web.Request, handler: Handler) -> web.StreamRespons
         except TimeoutError:
             raise problem(web.HTTPRequestTimeout, f"the request's body did not arrive within {timeout:g} s "
                                                   "([api] request_timeout)", Connection="close") from None
+        except ConnectionError:  # the client hung up: its answer goes nowhere, and is no error of apsisd's
+            raise problem(web.HTTPBadRequest, "the connection was lost before the request's body had come",
+                          Connection="close") from None
     return await handler(request)
 
 

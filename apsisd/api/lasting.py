@@ -1,5 +1,10 @@
-"""Answers that last (a run's output, the live stream): counted against [api] streams limits, and ended when apsisd
-stops, not waited for.
+"""Answers that last (a run's output, the live stream): counted against [api] streams limits, ended when their
+client goes away, and when apsisd stops, not waited for.
+
+A handler learns that its client went away only when it next writes, which a followed output of a quiet run, or one
+waiting for its run to start, may never do: it would hold its journal reader and its stream for nobody. The
+connection says when it is lost (daemon/connection.py), and cancels the handler then; on any aiohttp, since 3.8
+cancels no handler, and 3.9's handler_cancellation would cancel every handler, an operation half done included.
 
 When its server stops, aiohttp waits up to its shutdown timeout (60 s) for the handlers still running: one
 that follows a run for hours would hold apsisd's stop that long. The app's on_shutdown, which aiohttp runs
@@ -15,15 +20,31 @@ from contextlib import AbstractContextManager
 
 from aiohttp import web
 
+from apsisd.api.limits import Answering
 from apsisd.api.state import KEY, ApiState, state_of
 from apsisd.api.stream_slots import counted_as
 
 
-def held(request: web.Request) -> AbstractContextManager[None]:
+@contextlib.contextmanager
+def held(request: web.Request) -> Iterator[None]:
     """Within this, the request's caller holds one of their streams (api/stream_slots.py): 429 or 503 if none is
-    free."""
+    free; and the request's handler is ended (cancelled) as soon as its client goes away."""
     state = state_of(request)
-    return state.streams.slot(counted_as(request), state.limits)
+    with state.streams.slot(counted_as(request), state.limits), _with_its_client(request):
+        yield
+
+
+def _with_its_client(request: web.Request) -> AbstractContextManager[None]:
+    """The connection's watch (daemon/connection.py); a client gone already ends the handler at once."""
+    transport = request.transport
+    connection = transport.get_protocol() if transport is not None else None
+    if isinstance(connection, Answering):
+        return connection.lasting()
+    if transport is None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+    return contextlib.nullcontext()
 
 
 @contextlib.contextmanager

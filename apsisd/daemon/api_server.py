@@ -11,13 +11,11 @@ a TCP address without one, and one other machines may reach without TLS.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -30,12 +28,6 @@ from apsisd.daemon.listener import Site, tcp_sockets
 from apsisd.errors import ApsisError
 
 log = logging.getLogger("apsisd.api")
-# A handler is cancelled when its client goes away, as aiohttp 3.8 (Debian 12's) always did and 3.9 made an option
-# (off by default): a followed output would otherwise keep reading the journal for nobody until its next write.
-_CANCEL_ON_DISCONNECT: dict[str, Any] = (
-    {"handler_cancellation": True} if "handler_cancellation" in inspect.signature(web.Server).parameters else {}
-)
-
 
 BACKLOG = 1024  # connections the kernel queues for accept: a burst of clients waits rather than being refused
 
@@ -99,7 +91,7 @@ async def serve(app: web.Application, listen: tuple[str, ...], tls: ssl.SSLConte
     """Listening on every address of `listen` (TCP ones with `tls`, if given; sockets made with `socket_access`),
     each connection let in by `door`;
     ServeError if one cannot be served, then on none."""
-    runner = web.AppRunner(app, access_log=None, **_CANCEL_ON_DISCONNECT)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         for address in listen:

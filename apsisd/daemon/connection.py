@@ -3,8 +3,10 @@
 A connection is idle between answers: closed after [api] idle_timeout. From the first byte of a request it has
 request_timeout to send it (the API's middleware reads the body within that too): a client that sends a header a
 byte at a time (slowloris) is closed then. While a request is answered (the API says when, through answering()),
-neither clock runs: a stream lasts as long as its client wants, within its own caps. Its place in the door's
-count is given back when it ends, however it ends.
+neither clock runs: a stream lasts as long as its client wants, within its own caps. An answer that lasts (a
+stream, a wait for a run) ends as soon as the connection is lost: its handler is cancelled then (lasting()), where it
+would otherwise learn of it only at its next write, which may never come. Its place in the door's count is given
+back when it ends, however it ends.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class Connection(asyncio.Protocol):
         self._clock: asyncio.TimerHandle | None = None
         self._receiving = False
         self._answering = 0
+        self._lasting: set[asyncio.Task[object]] = set()
         self._lost = False
 
     @property
@@ -54,6 +57,8 @@ class Connection(asyncio.Protocol):
         self._stop()
         self._release()
         self._handler.connection_lost(exc)
+        for task in self._lasting:
+            task.cancel()
 
     def pause_writing(self) -> None:
         self._handler.pause_writing()
@@ -72,6 +77,21 @@ class Connection(asyncio.Protocol):
             self._answering -= 1
             if not self._answering:
                 self._idle()
+
+    @contextlib.contextmanager
+    def lasting(self) -> Iterator[None]:
+        """Within this, the current task (the handler of an answer that lasts) is cancelled when the connection is
+        lost, at once if it is already (api/limits.py's Answering). aiohttp 3.8 cancels no handler then, and 3.9 only
+        with handler_cancellation, which would cancel every handler, an operation half done included."""
+        task = asyncio.current_task()
+        assert task is not None
+        if self._lost:
+            task.cancel()
+        self._lasting.add(task)
+        try:
+            yield
+        finally:
+            self._lasting.discard(task)
 
     def _idle(self) -> None:
         self._receiving = False

@@ -22,6 +22,8 @@ class JsonPoster:
         try:
             async with self._session.post(url, json=body, headers=dict(headers), allow_redirects=False) as response:
                 return response.status
+        except aiohttp.InvalidURL as exc:  # one name on any aiohttp (newer ones raise a subclass of it)
+            raise OSError(f"InvalidURL: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise OSError(f"{type(exc).__name__}: {exc}") from exc
 

@@ -17,7 +17,7 @@ import aiohttp
 
 from apsisd.api.access import Right
 from apsisd.api.tokens import new_token
-from tests.integration.api import SOCKET, get
+from tests.integration.api import SOCKET, get, post
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_api_access import free_port, tokens_file
 
@@ -218,3 +218,67 @@ async def test_streams_are_capped_per_caller_and_in_all(daemon: Daemon) -> None:
         async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=SOCKET)) as local, \
                 local.get("http://apsis/api/v1/events") as response:
             assert response.status == 200
+
+
+async def events_status(port: int, token: str) -> int:
+    """The status of the live stream opened with `token` (closed at once)."""
+    async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/api/v1/events",
+                                                             headers={"Authorization": f"Bearer {token}"}) as response:
+        return response.status
+
+
+async def received(sock: socket.socket, wanted: bytes, timeout: float = 20) -> None:
+    """Read the answer on `sock` until it holds `wanted`."""
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    data = b""
+    async with asyncio.timeout(timeout):
+        while wanted not in data:
+            data += await loop.sock_recv(sock, 65536)
+
+
+async def seconds_until(status: int, port: int, token: str, timeout: float = 20) -> float:
+    """Seconds until the live stream opened with `token` is answered `status`."""
+    started = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while await events_status(port, token) != status:
+            await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+@with_daemon()
+async def test_a_client_that_hangs_up_ends_its_stream_at_once_and_is_no_error(daemon: Daemon) -> None:
+    token = new_token()
+    tokens = tokens_file(daemon.root, ("reader", Right.READ, token))
+    port = free_port()
+    daemon.job("quiet", 'program: "echo begun; exec sleep 300"\n')
+    daemon.job("later", 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n')
+    await daemon.start(*daemon.config(f"""
+        [api]
+        listen = ["unix:{SOCKET}", "tcp:127.0.0.1:{port}"]
+        tokens = "{tokens}"
+        max_streams_per_caller = 1
+        """))
+    status, made = await post("/api/v1/runs", {"job_id": "quiet"})
+    assert status == 201, made
+    quiet = made["runs"][0]["run_id"]
+    await daemon.wait_runs(lambda runs: any(run.id == quiet and run.unit for run in runs), "quiet", "started")
+    (later, *_) = await daemon.wait_runs(bool, "later", "a scheduled run")
+    # The live stream (a keepalive every 15 s), the output of a run that writes nothing more, and the wait for a
+    # run to start: none writes anything soon, and each must end as soon as its client has gone, not at its next
+    # write (or never): a caller who connects, asks and hangs up in a loop would pile up journal readers.
+    for path, sent in (("/api/v1/events", b"event: snapshot"), (f"/api/v1/runs/{quiet}/output?follow=1", b"begun\n"),
+                       (f"/api/v1/runs/{later.id}/output?follow=1", None)):
+        with socket.create_connection(("127.0.0.1", port)) as held:
+            held.sendall(f"GET {path} HTTP/1.1\r\nHost: apsis\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+            if sent is None:
+                await daemon.wait_log(f"run {later.id}: its output is followed once it starts")
+            else:
+                await received(held, sent)  # all it has to send for now: it waits for more
+            assert await events_status(port, token) == 429  # the reader's one stream is taken
+        assert await seconds_until(200, port, token) < 2, path
+    # A client that hangs up before its body has come: nothing to answer, and no error in apsisd's log.
+    with connected() as cut:
+        cut.sendall(b"POST /api/v1/reload HTTP/1.1\r\nHost: apsis\r\nContent-Length: 100\r\n\r\n{")
+    assert await root_gets_health(daemon) < 5  # asked after: answered after the cut request's end
+    assert "action=api_failed" not in daemon.log()

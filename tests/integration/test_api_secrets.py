@@ -112,7 +112,7 @@ async def test_readers_never_see_secrets_and_operators_see_all_but_header_values
     run_id = made["runs"][0]["run_id"]
     await daemon.wait_runs(lambda runs: bool(runs) and runs[0].state is State.SUCCESS, "secret")
     assert await webhook_notes(run_id) == [
-        "webhook http://127.0.0.1:99999/... failed after 1 attempt: OSError: InvalidUrlClientError: "
+        "webhook http://127.0.0.1:99999/... failed after 1 attempt: OSError: InvalidURL: "
         "http://127.0.0.1:99999/..."]
 
     paths = every_reading_path(run_id)
