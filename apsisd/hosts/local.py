@@ -511,11 +511,14 @@ class LocalHost:
             async for event in tracker.stream():
                 if isinstance(event, Started | Finished):
                     break
+        # A run that ends as it starts may have no "Started" record of PID 1's (it logs "Failed to start"
+        # instead): its end, from PID 1 too, names the invocation as well.
         started = next((e for e in tracker.events if isinstance(e, Started)), None)
-        if started is None:
+        told = started or tracker.finished
+        if told is None:
             return None
         return trust.OutputSource(unit=tracker.unit, identifier=run_identifier(run_id),
-                                  invocation_id=started.invocation_id or None, writer=tracker.writer)
+                                  invocation_id=told.invocation_id or None, writer=tracker.writer)
 
     async def _until_finished(self, run_id: RunId) -> None:
         """Wait for the run's end without consuming it: releasing the tracker is events()'s alone."""
