@@ -19,8 +19,9 @@ too; an error's text is scrubbed of the URL the same way (aiohttp quotes
 a URL it refuses whole, user:password@ and ?query included).
 
 The API shows the action as written, less its secrets (redacted()):
-header values to no one, and to callers who may only read, the URL
-without user:password@, query and fragment.
+header values to no one, and to callers who may only read, the URL as
+logs name it (scheme, host and port: Slack's and Discord's webhook URLs
+hold their token in the path).
 """
 from __future__ import annotations
 
@@ -80,16 +81,6 @@ def shown(url: str) -> str:
     return origin + "/..." if parts.path.strip("/") or parts.query else origin
 
 
-def public(url: str) -> str:
-    """The URL as a caller who may only read sees it: scheme://host:port/path (no user:password@, query or
-    fragment)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return HIDDEN
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
-
-
 def scrubbed(text: str, url: str) -> str:
     """An error's text fit for a log: every URL in it as shown() names it, and the secret parts of `url` (its
     user:password and query) wherever else they appear."""
@@ -106,7 +97,8 @@ def scrubbed(text: str, url: str) -> str:
 
 def redacted(written: dict[str, Any], *, full_url: bool) -> dict[str, Any]:
     """A webhook action as its file wrote it, its secrets hidden: every header's value, and unless `full_url`
-    the URL's user:password, query and fragment. `written` is the caller's to change."""
+    all of the URL but its origin (as logs name it: Slack and Discord keep the token in the path). `written` is
+    the caller's to change."""
     headers = written.get("headers")
     if isinstance(headers, dict):
         written["headers"] = {name: HIDDEN for name in headers}
@@ -114,7 +106,7 @@ def redacted(written: dict[str, Any], *, full_url: bool) -> dict[str, Any]:
         written["headers"] = HIDDEN
     url = written.get("url")
     if not full_url and url is not None:
-        written["url"] = public(url) if isinstance(url, str) else HIDDEN
+        written["url"] = shown(url) if isinstance(url, str) else HIDDEN
     return written
 
 
@@ -122,7 +114,9 @@ def _url(value: Any) -> str:
     text = string(value)
     if has_template(text) or is_url(text):
         return text
-    raise invalid(f"{URL_WANTED}, not {scrubbed(text, text)!r}")  # scrubbed: the problem is logged
+    if "://" in text:  # scrubbed: the problem is logged
+        raise invalid(f"{URL_WANTED}, not {scrubbed(text, text)!r}")
+    raise invalid(f"{URL_WANTED}; this one has no scheme (it is not quoted: it may hold a token)")
 
 
 def _headers(value: Any) -> Mapping[str, str]:

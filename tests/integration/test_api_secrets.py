@@ -123,7 +123,7 @@ async def test_readers_never_see_secrets_and_operators_see_all_but_header_values
             for secret in FOR_READERS:
                 assert secret not in answer, (who, path, secret, answer[:2000])
         jobs = next(answer for path, answer in zip(paths, answers, strict=True) if path == "/api/v1/jobs")
-        assert '"DB_PASSWORD": "(hidden)"' in jobs and '"url": "http://127.0.0.1:99999/hooks/apsis"' in jobs, jobs
+        assert '"DB_PASSWORD": "(hidden)"' in jobs and '"url": "http://127.0.0.1:99999/..."' in jobs, jobs
 
     status, job = await get("/api/v1/jobs/secret")  # root: an operator
     assert job["job"]["program"]["env"] == {"DB_PASSWORD": ENV_SECRET}

@@ -5,7 +5,7 @@ import pytest
 from fake_action_context import FakeContext, awaited, make_run
 
 from apsisd.actions.registry import parse_action
-from apsisd.actions.webhook import URL_WANTED, Webhook, public, scrubbed, shown
+from apsisd.actions.webhook import URL_WANTED, Webhook, redacted, scrubbed, shown
 from apsisd.errors import InvalidFields
 from apsisd.runs.state import State
 
@@ -98,9 +98,14 @@ def test_scrubbed_hides_every_url_and_the_secret_parts_of_the_webhooks() -> None
     assert scrubbed("Connection refused", url) == "Connection refused"
 
 
-def test_public_urls_keep_scheme_host_and_path() -> None:
-    assert public("https://user:pw@hooks.example.com:8443/a/b?c=d#e") == "https://hooks.example.com:8443/a/b"
-    assert public("http://[::1") == "(hidden)"
+def test_a_reader_is_shown_a_webhooks_origin_only() -> None:
+    """Slack and Discord keep a webhook's token in its path: a reader sees no more than the log names."""
+    written = {"type": "webhook", "url": "https://user:pw@hooks.slack.com:8443/services/T0/B0/s3cr3t?c=d#e",
+               "headers": {"X-Token": "t"}}
+    assert redacted(dict(written), full_url=False) == {
+        "type": "webhook", "url": "https://hooks.slack.com:8443/...", "headers": {"X-Token": "(hidden)"}}
+    assert redacted(dict(written), full_url=True)["url"] == written["url"]
+    assert redacted({"url": "http://[::1"}, full_url=False)["url"] == "(a URL that does not parse)"
 
 
 def test_a_url_refused_at_load_is_quoted_without_its_secrets() -> None:
@@ -109,4 +114,4 @@ def test_a_url_refused_at_load_is_quoted_without_its_secrets() -> None:
     with pytest.raises(InvalidFields) as no_scheme:
         parse_action({"type": "webhook", "url": "hooks.example.com/x?token=t0k3n"})
     assert [str(caught.value), str(no_scheme.value)] == [
-        f"url: {URL_WANTED}, not 'ftp://files.example.com/...'", f"url: {URL_WANTED}, not 'hooks.example.com/x?...'"]
+        f"url: {URL_WANTED}, not 'ftp://files.example.com/...'", f"url: {URL_WANTED}; this one has no scheme (it is not quoted: it may hold a token)"]

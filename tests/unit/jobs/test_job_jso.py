@@ -186,8 +186,8 @@ def test_a_reader_is_shown_env_names_and_urls_without_their_secrets(tmp_path: Pa
     assert shown["program"] == {"type": "shell", "command": "make",
                                 "env": {"DB_PASSWORD": "(hidden)", "PLAIN": "(hidden)"}}
     assert shown["actions"] == [
-        {"type": "webhook", "url": "https://hooks.example.com/services/T0", "headers": {"Authorization": "(hidden)"}},
-        {"type": "webhook", "url": "https://hooks.example.com/{{ job_id }}"}]
+        {"type": "webhook", "url": "https://hooks.example.com/...", "headers": {"Authorization": "(hidden)"}},
+        {"type": "webhook", "url": "https://hooks.example.com/..."}]
     for secret in ("pa55w0rd", "s3cr3t", "t0k3n", "h3ad3r", "bot"):
         assert secret not in text
     assert json.loads(json.dumps(job_jso(job, Shown.OPERATOR)))["program"]["env"]["DB_PASSWORD"] == "pa55w0rd"
