@@ -64,16 +64,12 @@ class Driver:
         try:
             await self.host.start(run.spec, at=at)
         except SpecError as exc:
-            await self._error(run.id, f"refused by the host: {exc}")
+            await self.records.error(run.id, f"refused by the host: {exc}")
             return
         except HostError as exc:
-            await self._error(run.id, f"could not start: {exc}")
+            await self.records.error(run.id, f"could not start: {exc}")
             return
         self.follow(run.id)
-
-    async def _error(self, run_id: RunId, reason: str) -> None:
-        await self.records.health.retrying(f"run {run_id} in error", lambda: self.records.move(
-            run_id, State.ERROR, reason))
 
     def follow(self, run_id: RunId, *, restart_if_missing: bool = False) -> None:
         self.spawn(self._follow(run_id, restart_if_missing), f"follow:{run_id}")
@@ -95,7 +91,7 @@ class Driver:
                                                     "systemd; starting it now")
                     await self.start_on_host(run)
                     return
-                await self.records.move(run_id, State.ERROR, "the unit is gone and the journal has no record of it")
+                await self.records.error(run_id, "the unit is gone and the journal has no record of it")
                 return
             except HostError as exc:
                 log.warning("run %s: cannot follow it on its host (%s); trying again in %g s", run_id, exc,

@@ -54,6 +54,11 @@ class Records:
         self._committing: dict[RunId, asyncio.Event] = {}  # runs with a change in the air: set once it lands
         self.health = StoreHealth()
 
+    async def error(self, run_id: RunId, reason: str) -> Run | None:
+        """The run moved to ERROR, however long the store refuses it: a run nothing else will look at again
+        (its host has nothing more to say) must not stay in a state that promises more."""
+        return await self.health.retrying(f"run {run_id} in error", lambda: self.move(run_id, State.ERROR, reason))
+
     async def move(self, run_id: RunId, state: State, reason: str = "", **changes: Any) -> Run | None:
         """The run moved to `state` and committed; None (nothing done) when the run is no longer where that
         move starts from: another path got there first (a stop racing the end, an operator's skip)."""

@@ -161,6 +161,6 @@ def _follow(scheduler: Scheduler, runs: list[Run]) -> None:
 def _wait(scheduler: Scheduler, run: Run) -> None:
     job = scheduler.jobs.jobs.get(run.job_id)
     if job is None:
-        scheduler.spawn(scheduler.records.move(run.id, State.ERROR, job_not_loaded(run.job_id)), f"error:{run.id}")
+        scheduler.spawn(scheduler.records.error(run.id, job_not_loaded(run.job_id)), f"error:{run.id}")
     else:
         scheduler.spawn(scheduler.waiter.enter(run, job, resumed=True), f"wait:{run.id}")

@@ -141,5 +141,5 @@ class Waiter:
         current = self.records.ledger.get(run.id)
         if current is not None and current.state is State.WAITING:
             what = self._said.get(run.id) or "its conditions"
-            await self.records.health.retrying(f"run {run.id} in error", lambda: self.records.move(
-                run.id, State.ERROR, f"waited longer than the maximum waiting time ({self.max_time:g} s) for: {what}"))
+            await self.records.error(
+                run.id, f"waited longer than the maximum waiting time ({self.max_time:g} s) for: {what}")

@@ -114,4 +114,5 @@ def test_a_url_refused_at_load_is_quoted_without_its_secrets() -> None:
     with pytest.raises(InvalidFields) as no_scheme:
         parse_action({"type": "webhook", "url": "hooks.example.com/x?token=t0k3n"})
     assert [str(caught.value), str(no_scheme.value)] == [
-        f"url: {URL_WANTED}, not 'ftp://files.example.com/...'", f"url: {URL_WANTED}; this one has no scheme (it is not quoted: it may hold a token)"]
+        f"url: {URL_WANTED}, not 'ftp://files.example.com/...'",
+        f"url: {URL_WANTED}; this one has no scheme (it is not quoted: it may hold a token)"]
