@@ -101,6 +101,8 @@ async def _send(request: web.Request, records: AsyncGenerator[bytes, None], star
             return response  # the client went away, or took nothing in time: nothing more to send
         except HostError as exc:
             log.warning("%s: reading the output failed: %s", request.path, exc, extra={"action": "output_failed"})
+            _cut(request)  # never a short output sent as whole
+            return response
     if stop is not None and sent < stop - start:  # the journal lost some (rotated away) since it was measured
         _cut(request)
     elif request.transport is not None and not request.transport.is_closing():
