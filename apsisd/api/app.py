@@ -49,6 +49,10 @@ async def _answering(request: web.Request, handler: Handler) -> web.StreamRespon
 async def _received(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A request's body read whole within [api] request_timeout, before its route runs: a client that sends it a
     byte at a time does not hold a connection and a handler for ever."""
+    if request.body_exists and request.method in READING:
+        # No reading route takes a body: buffering one would pin up to client_max_size for as long as a
+        # stream lasts, for any reader.
+        raise problem(web.HTTPBadRequest, f"{request.method} takes no body", Connection="close")
     if request.body_exists:
         timeout = state_of(request).limits.request_timeout
         try:
@@ -71,7 +75,7 @@ async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
     principal = _token_holder(request, state.tokens) if caller is None else socket_principal(caller, state.policy)
     needed = Right.READ if request.method in READING else Right.OPERATE
     if principal.right < needed:
-        raise problem(web.HTTPForbidden, refusal(principal, needed, state.policy))
+        raise _closing(problem(web.HTTPForbidden, refusal(principal, needed, state.policy)))
     request[PRINCIPAL] = principal
     return await handler(request)
 
@@ -80,13 +84,20 @@ def _token_holder(request: web.Request, tokens: TokenStore | None) -> Principal:
     """The principal of the request's bearer token; 401 without one the tokens file holds (never logged)."""
     token = bearer(request.headers.get("Authorization"))
     if token is None:
-        raise problem(web.HTTPUnauthorized, "this address needs a bearer token (Authorization: Bearer TOKEN)",
-                      **{"WWW-Authenticate": "Bearer"})
+        raise _closing(problem(web.HTTPUnauthorized, "this address needs a bearer token (Authorization: Bearer "
+                                                     "TOKEN)", **{"WWW-Authenticate": "Bearer"}))
     principal = tokens.principal(token) if tokens is not None else None
     if principal is None:
-        raise problem(web.HTTPUnauthorized, "the bearer token is not valid: unknown, or revoked",
-                      **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise _closing(problem(web.HTTPUnauthorized, "the bearer token is not valid: unknown, or revoked",
+                               **{"WWW-Authenticate": 'Bearer error="invalid_token"'}))
     return principal
+
+
+def _closing(refused: web.HTTPException) -> web.HTTPException:
+    """A refusal that ends its connection: a caller without the right must not hold one open by asking again
+    and again within the idle timeout (each would count against the connection caps of those who have it)."""
+    refused.force_close()
+    return refused
 
 
 @web.middleware

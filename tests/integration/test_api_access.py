@@ -115,6 +115,9 @@ async def test_tcp_with_tls_refuses_every_route_without_a_token_and_operations_w
     status, headers, body = await tcp.call("GET", "/api/v1/health")
     assert (status, headers["WWW-Authenticate"], body) == (
         401, "Bearer", {"error": "this address needs a bearer token (Authorization: Bearer TOKEN)"})
+    assert headers.get("Connection") == "close", "a refused caller must not keep its connection"
+    status, headers, body = await tcp.call("GET", "/api/v1/health", token=VIEWER, body={"x": 1})
+    assert (status, body) == (400, {"error": "GET takes no body"})
     status, headers, body = await tcp.call("GET", "/api/v1/health", token=new_token())
     assert (status, headers["WWW-Authenticate"], body) == (
         401, 'Bearer error="invalid_token"', {"error": "the bearer token is not valid: unknown, or revoked"})
@@ -124,8 +127,8 @@ async def test_tcp_with_tls_refuses_every_route_without_a_token_and_operations_w
         assert (status, headers.get("WWW-Authenticate"), refused(body, method)) == (401, "Bearer", True), (
             method, path)
         if method not in READING:
-            status, _, body = await tcp.call(method, path, token=VIEWER)
-            assert (status, refused(body, method)) == (403, True), (method, path)
+            status, headers, body = await tcp.call(method, path, token=VIEWER)
+            assert (status, refused(body, method), headers.get("Connection")) == (403, True, "close"), (method, path)
             assert body["error"] == "not allowed: token viewer may read, not operate (the right operate is held " \
                                     "by tokens with the right operate or admin)"
     status, _, _ = await tcp.call("GET", f"/api/v1/runs/{run_id}", token=VIEWER)
