@@ -2,13 +2,14 @@
 
 On the Unix socket the kernel says who the peer is (SO_PEERCRED): a user with no right at all is answered 403 and
 closed at once, and each user may hold [api] max_connections_per_caller connections. Over TCP the token is not
-known until a request is read, so the cap is per remote address. Every caller together may hold
-max_connections. Root and apsisd's own user are neither refused nor counted: root's `apsis` gets through however
-many connections others hold.
+known until a request is read, so the cap is per remote address (all the loopback is one, IPv6 by /64). Every
+caller together may hold max_connections. Root and apsisd's own user are neither refused nor counted: root's
+`apsis` gets through however many connections others hold.
 """
 from __future__ import annotations
 
 import collections
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass
@@ -70,6 +71,22 @@ class Door:
 
 def _address(sock: socket.socket) -> str:
     try:
-        return str(sock.getpeername()[0])
+        return caller_address(str(sock.getpeername()[0]))
     except OSError:
         return "unknown"  # gone already: counted under one name until it is closed
+
+
+def caller_address(address: str) -> str:
+    """The address a TCP caller is counted by: any loopback address is one caller (a local user may bind any
+    of 127.0.0.0/8), an IPv6 address its /64 (what one site is given), an IPv4-mapped one its IPv4."""
+    try:
+        ip = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -15,7 +15,7 @@ import pytest
 
 from apsisd.api.access import Policy
 from apsisd.api.limits import ApiLimits
-from apsisd.daemon.door import Door, Refused
+from apsisd.daemon.door import Door, Refused, caller_address
 
 
 @pytest.fixture
@@ -35,26 +35,38 @@ def accepted(server: socket.socket, source: str) -> socket.socket:
 
 def test_per_address_and_overall_caps(server: socket.socket) -> None:
     door = Door(Policy(), ApiLimits(max_connections_per_caller=2, max_connections=3))
-    conns = [accepted(server, "127.0.0.1") for _ in range(3)]
+    conns = [accepted(server, source) for source in ("127.0.0.1", "127.0.0.1", "127.0.0.2")]
     try:
-        assert [door.enter(conn) for conn in conns[:2]] == ["address 127.0.0.1"] * 2
-        refused = door.enter(conns[2])
+        assert [door.enter(conn) for conn in conns[:2]] == ["address loopback"] * 2
+        refused = door.enter(conns[2])  # another loopback address is the same caller: any local user may bind it
         assert isinstance(refused, Refused) and (refused.status, refused.message) == (
-            429, "address 127.0.0.1 holds 2 connections to apsisd's API, as many as [api] "
+            429, "address loopback holds 2 connections to apsisd's API, as many as [api] "
                  "max_connections_per_caller allows; close some and try again")
-        other = accepted(server, "127.0.0.2")
-        assert door.enter(other) == "address 127.0.0.2"
-        last = accepted(server, "127.0.0.3")
-        refused = door.enter(last)
-        assert isinstance(refused, Refused) and refused.status == 503
-        assert door.held() == 3
-        door.leave("address 127.0.0.1")
-        assert door.enter(conns[2]) == "address 127.0.0.1"  # a place given back is taken again
-        for conn in (other, last):
-            conn.close()
+        door.leave("address loopback")
+        assert door.enter(conns[2]) == "address loopback"  # a place given back is taken again
+        assert door.held() == 2
     finally:
         for conn in conns:
             conn.close()
+    door = Door(Policy(), ApiLimits(max_connections_per_caller=5, max_connections=2))
+    conns = [accepted(server, "127.0.0.1") for _ in range(3)]
+    try:
+        assert [door.enter(conn) for conn in conns[:2]] == ["address loopback"] * 2
+        refused = door.enter(conns[2])
+        assert isinstance(refused, Refused) and refused.status == 503
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+@pytest.mark.parametrize(("address", "counted_as"), [
+    ("127.0.0.1", "loopback"), ("127.3.2.1", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.9", "loopback"),
+    ("192.0.2.7", "192.0.2.7"), ("::ffff:192.0.2.7", "192.0.2.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"), ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+    ("fe80::1%eth0", "fe80::/64"), ("not an address", "not an address"),
+])
+def test_a_tcp_caller_is_counted_by_its_site(address: str, counted_as: str) -> None:
+    assert caller_address(address) == counted_as
 
 
 def test_a_user_with_no_right_is_refused_and_root_is_not_counted(tmp_path: Path) -> None:
