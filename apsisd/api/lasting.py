@@ -66,3 +66,23 @@ async def end_all(app: web.Application) -> None:
     state.scheduler.records.feed.close()
     for task in list(state.lasting):
         task.cancel()
+
+
+async def send(request: web.Request, response: web.StreamResponse, chunk: bytes) -> None:
+    """One piece of an answer that lasts, sent within [api] idle_timeout: a client that takes nothing for that
+    long is cut off (it would hold its journal reader, or its stream and the snapshot, and its connection for
+    ever)."""
+    if not chunk:
+        return
+    try:
+        async with asyncio.timeout(state_of(request).limits.idle_timeout):
+            await response.write(chunk)
+    except TimeoutError:
+        cut(request)
+        raise ConnectionResetError("the client took none of the answer in time") from None
+
+
+def cut(request: web.Request) -> None:
+    """The answer ends without its last chunk (or short of its length): the client sees it is cut short."""
+    if request.transport is not None:
+        request.transport.close()

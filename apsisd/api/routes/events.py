@@ -23,7 +23,7 @@ from aiohttp import web
 
 from apsisd.api.access import principal_of
 from apsisd.api.job_texts import JobTexts, shown_to
-from apsisd.api.lasting import held
+from apsisd.api.lasting import held, send
 from apsisd.api.replies import check_params, decimal, problem, shown, whole
 from apsisd.api.state import ApiState, scheduler_of, state_of
 from apsisd.jobs.jso import Shown
@@ -62,15 +62,15 @@ async def _stream(request: web.Request, since: int | None, prefix: str | None, r
                                                "X-Accel-Buffering": "no"})
         await response.prepare(request)
         if since is not None and feed.covers(since):
-            await _send(response, _event("hello", {"seq": feed.last, "resume": "exact"}))
-            done = await _write(response, feed.since(since), prefix, texts, shown)
+            await send(request, response, _event("hello", {"seq": feed.last, "resume": "exact"}))
+            done = await _write(request, response, feed.since(since), prefix, texts, shown)
             done = max(done, (since, 0))
         elif since is not None and since < scheduler.records.store.next_seq:
-            await _send(response, _event("hello", {"seq": feed.last, "resume": "changes"}))
-            done = await _from_store(response, state_of(request), since, prefix, shown)
+            await send(request, response, _event("hello", {"seq": feed.last, "resume": "changes"}))
+            done = await _from_store(request, response, state_of(request), since, prefix, shown)
         else:
-            done = await _snapshot(response, state_of(request), prefix, recent, ahead, shown)
-        await _follow(response, subscription, done, prefix, texts, shown)
+            done = await _snapshot(request, response, state_of(request), prefix, recent, ahead, shown)
+        await _follow(request, response, subscription, done, prefix, texts, shown)
     except (ConnectionError, Lagged):
         pass  # the client went away, or fell behind and resumes from where it was
     finally:
@@ -89,8 +89,8 @@ def _since(request: web.Request) -> int | None:
     return since
 
 
-async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str | None, recent: int, ahead: int,
-                    shown: Shown) -> tuple[int, int]:
+async def _snapshot(request: web.Request, response: web.StreamResponse, state: ApiState, prefix: str | None,
+                    recent: int, ahead: int, shown: Shown) -> tuple[int, int]:
     """The client's view to start from: the jobs, the runs under way (waiting, starting, running, stopping), the
     runs due within `ahead` seconds, and the `recent` newest finished. Written off the event loop, one run and one
     job at a time: it may be thousands of each, and a hundred clients may come at once."""
@@ -109,12 +109,12 @@ async def _snapshot(response: web.StreamResponse, state: ApiState, prefix: str |
         encoded = ",".join(json.dumps(run_jso(run), separators=(",", ":")) for run in runs)
         return f'event: snapshot\ndata: {{"jobs":{state.job_texts.array(jobs, shown)},"runs":[{encoded}]}}\n\n'.encode()
 
-    await _send(response, _event("hello", {"seq": last, "resume": "none"}) + await asyncio.to_thread(text))
+    await send(request, response, _event("hello", {"seq": last, "resume": "none"}) + await asyncio.to_thread(text))
     return last, 0
 
 
-async def _from_store(response: web.StreamResponse, state: ApiState, since: int, prefix: str | None,
-                      shown: Shown) -> tuple[int, int]:
+async def _from_store(request: web.Request, response: web.StreamResponse, state: ApiState, since: int,
+                      prefix: str | None, shown: Shown) -> tuple[int, int]:
     """Each run changed after `since` (as it is now) and each run withdrawn, then every job."""
     scheduler = state.scheduler
     last = since
@@ -128,29 +128,30 @@ async def _from_store(response: web.StreamResponse, state: ApiState, since: int,
                     chunk += _event("run", run_jso(change), seq)
             else:
                 chunk += _event("run_deleted", {"run_id": change}, seq)
-        await _send(response, chunk)
+        await send(request, response, chunk)
         if sum(isinstance(change, Run) for _, change in page) < STORE_PAGE:
             break
     every = await asyncio.to_thread(state.job_texts.array, scheduler.jobs.select(prefix), shown)
-    await _send(response, f'event: jobs\ndata: {{"added":[],"changed":{every},"removed":[],"all":true}}\n\n'.encode())
+    await send(request, response,
+               f'event: jobs\ndata: {{"added":[],"changed":{every},"removed":[],"all":true}}\n\n'.encode())
     return last, 0
 
 
-async def _follow(response: web.StreamResponse, subscription: Subscription, done: tuple[int, int],
+async def _follow(request: web.Request, response: web.StreamResponse, subscription: Subscription, done: tuple[int, int],
                   prefix: str | None, texts: JobTexts, shown: Shown) -> None:
     """The changes as they come, after `done` (what catching up sent already); a comment when it is quiet."""
     while (batch := await subscription.next_batch(KEEPALIVE)) is not None:
         if not batch:
-            await _send(response, b": keepalive\n\n")
+            await send(request, response, b": keepalive\n\n")
             continue
         fresh = [change for change in batch if change.key > done]
         if fresh:
             done = fresh[-1].key
-            await _write(response, fresh, prefix, texts, shown)
+            await _write(request, response, fresh, prefix, texts, shown)
 
 
-async def _write(response: web.StreamResponse, changes: Iterable[Change], prefix: str | None, texts: JobTexts,
-                 shown: Shown) -> tuple[int, int]:
+async def _write(request: web.Request, response: web.StreamResponse, changes: Iterable[Change], prefix: str | None,
+                 texts: JobTexts, shown: Shown) -> tuple[int, int]:
     """Send the changes that concern the client; the place of the last one (of any, sent or not)."""
     done = (0, 0)
     chunk = b""
@@ -161,7 +162,7 @@ async def _write(response: web.StreamResponse, changes: Iterable[Change], prefix
         elif prefix is None or change.deleted is not None or (
                 change.run is not None and in_folder(change.run.job_id, prefix)):
             chunk += _encoded(change)
-    await _send(response, chunk)
+    await send(request, response, chunk)
     return done
 
 
@@ -192,8 +193,5 @@ def _event(name: str, data: Any, seq: int | None = None) -> bytes:
     return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-async def _send(response: web.StreamResponse, chunk: bytes) -> None:
-    if chunk:
-        await response.write(chunk)
 
 

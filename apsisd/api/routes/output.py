@@ -10,7 +10,6 @@ stops at its end. Each answer holds one of the caller's streams (api/stream_slot
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Mapping
@@ -18,9 +17,9 @@ from collections.abc import AsyncGenerator, Mapping
 from aiohttp import web
 
 from apsisd.api.byte_range import ByteRange, RangeError, batched, parse_range, slice_bytes
-from apsisd.api.lasting import held, lasting
+from apsisd.api.lasting import cut, held, lasting, send
 from apsisd.api.replies import check_params, flag, problem, the_run
-from apsisd.api.state import scheduler_of, state_of
+from apsisd.api.state import scheduler_of
 from apsisd.errors import HostError
 from apsisd.hosts.spec import Stream
 from apsisd.runs.model import Run
@@ -94,37 +93,20 @@ async def _send(request: web.Request, records: AsyncGenerator[bytes, None], star
         await response.prepare(request)
         try:
             while piece:
-                await _write(request, response, piece)
+                await send(request, response, piece)
                 sent += len(piece)
                 piece = await anext(pieces, b"")
         except ConnectionResetError:
             return response  # the client went away, or took nothing in time: nothing more to send
         except HostError as exc:
             log.warning("%s: reading the output failed: %s", request.path, exc, extra={"action": "output_failed"})
-            _cut(request)  # never a short output sent as whole
+            cut(request)  # never a short output sent as whole
             return response
     if stop is not None and sent < stop - start:  # the journal lost some (rotated away) since it was measured
-        _cut(request)
+        cut(request)
     elif request.transport is not None and not request.transport.is_closing():
         await response.write_eof()
     return response
-
-
-async def _write(request: web.Request, response: web.StreamResponse, chunk: bytes) -> None:
-    """One piece of an answer, sent within [api] idle_timeout: a client that takes nothing for that long is cut
-    off (it would hold its journal reader and connection for ever)."""
-    try:
-        async with asyncio.timeout(state_of(request).limits.idle_timeout):
-            await response.write(chunk)
-    except TimeoutError:
-        _cut(request)
-        raise ConnectionResetError("the client took none of the answer in time") from None
-
-
-def _cut(request: web.Request) -> None:
-    """The answer ends without its last chunk (or short of its length): the client sees it is cut short."""
-    if request.transport is not None:
-        request.transport.close()
 
 
 async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: Stream | None, skip: int
@@ -142,13 +124,13 @@ async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: 
         records = _records(scheduler, started, stream, follow=not started.finished)
         async with contextlib.aclosing(records), contextlib.aclosing(slice_bytes(records, skip)) as chunks:
             async for chunk in chunks:
-                await _write(request, response, chunk)
+                await send(request, response, chunk)
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away: nothing more to send (the journal reader is closed)
     except HostError as exc:
         log.warning("run %s: following its output failed: %s", run.id, exc, extra={"action": "output_failed"})
-        _cut(request)
+        cut(request)
     return response
 
 
