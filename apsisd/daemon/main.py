@@ -192,8 +192,30 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
         return result
 
     retrying = scheduler.records.health.retrying  # a reload the store refuses is made again (the API's: 503)
-    loop.add_signal_handler(signal.SIGHUP, lambda: scheduler.spawn(
-        retrying("reload (SIGHUP)", partial(reload, "SIGHUP")), "reload:SIGHUP"))
+    hup_pending = hup_again = False
+
+    async def reload_on_sighup() -> None:
+        """The SIGHUPs' reloads, one at a time: those that come meanwhile make one more, not one each (while the
+        store refuses writes each would retry for ever, side by side)."""
+        nonlocal hup_pending, hup_again
+        try:
+            while True:
+                hup_again = False
+                await retrying("reload (SIGHUP)", partial(reload, "SIGHUP"))
+                if not hup_again:
+                    return
+        finally:
+            hup_pending = False
+
+    def on_sighup() -> None:
+        nonlocal hup_pending, hup_again
+        if hup_pending:
+            hup_again = True
+            return
+        hup_pending = True
+        scheduler.spawn(reload_on_sighup(), "reload:SIGHUP")
+
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     # Served before anything starts: an address that cannot be served (ServeError) stops apsisd cleanly.
     policy = Policy(group=config.api_group, admin_group=config.api_admin_group, others_read=config.api_others == "read",
                     adhoc_users=config.api_adhoc_users)

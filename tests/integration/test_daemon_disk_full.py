@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import signal
 import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -73,6 +74,10 @@ async def test_a_full_disk_stops_nothing_but_what_cannot_be_recorded(daemon: Dae
             assert "database or disk is full" in body["problem"], body
             status, refused = await post("/api/v1/runs", {"job_id": "tick"})
             assert status == 503 and "nothing was changed" in refused["error"], refused
+            daemon.job("more", 'program: "true"\n')  # a reload that changes something: refused while full
+            for _ in range(4):  # SIGHUPs while the first one's reload waits for the store: one more, not four
+                daemon.signal(signal.SIGHUP)
+                await asyncio.sleep(0.3)
             await asyncio.sleep(3)  # runs come due meanwhile: none may start unrecorded
             stored = {run.id: run for run in await daemon.runs("tick")}
             started = ran.read_text().split()
@@ -89,6 +94,10 @@ async def test_a_full_disk_stops_nothing_but_what_cannot_be_recorded(daemon: Dae
                 return succeeded >= set(refused) and len(succeeded) >= count + len(refused) + 2
 
             await daemon.wait_runs(caught_up, "tick", "the refused runs started late, and the next on time")
+            await daemon.wait_log("(SIGHUP): no change")
+            sighup_reloads = [line for line in daemon.log().splitlines()
+                              if "reloaded (SIGHUP)" in line or "reload (SIGHUP): no change" in line]
+            assert len(sighup_reloads) == 2, sighup_reloads
             assert await daemon.stop() == 0
             assert "the state can be written again" in daemon.log()
             started = ran.read_text().split()
