@@ -47,6 +47,8 @@ RESERVED_VARIABLES = {"run_id": "APSIS_RUN_ID", "job_id": "APSIS_JOB_ID"}
 # code_arguments.WRAPPERS: the program is the word after them).
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{"})
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^]]*\])?\+?=")
+# The start of an assignment to an array item, up to a slot in its subscript: a[{{ i }}]=v.
+_SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^]]*\0")
 # A redirection: the operator alone (its target is the next word) or with its target (2>/dev/null, <<<word).
 _REDIRECTION = re.compile(r"[0-9]*(?:&>|[<>])[<>&|]*")
 _CHOOSES_PROGRAM = ("a template where the program to run is named (the command, the program a wrapper such as "
@@ -81,6 +83,9 @@ _FIXES = {
     Context.PARAMETER: "assign it to a variable first (v={t}) and write $v inside the ${...}",
     Context.ARITHMETIC: "bash evaluates what arithmetic expands as code; assign it to a variable first "
                         "(v={t}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), then use $v",
+    Context.SUBSCRIPT: "bash evaluates an indexed array's subscript as arithmetic code; assign it to a variable "
+                       "first (v={t}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), then use "
+                       "a[v]",
     Context.TEST: "bash may evaluate the operands of [[ ]] as arithmetic code; use [ ... ] (test) instead",
     Context.COMMENT: "a template in a comment does nothing; take it out of the comment",
     Context.HEREDOC: "assign it to a variable before the here-document (v={t}) and write $v in it",
@@ -119,7 +124,7 @@ def shell_code(text: str) -> ShellCode | list[str]:
         context = slot.context
         code_problem = _command_problem(slot.command) if context in (Context.WORD, Context.QUOTED) else None
         if code_problem is not None:
-            problems.append(f"{_where(text, line)}template {template}: {code_problem}")
+            problems.append(f"{_where(text, line)}template {template}: {code_problem.replace('{t}', template)}")
         elif context is Context.WORD:
             out.append(f'"${{{name}}}"')
         elif context is Context.QUOTED:
@@ -223,6 +228,8 @@ def _command_problem(command: str) -> str | None:
     words = _words(command + SLOT)
     if not words:
         return None
+    if len(words) == 1 and _SUBSCRIPT.match(words[0]):
+        return f"it is in an array subscript: {_FIXES[Context.SUBSCRIPT]}"
     argv = tuple(word.replace(SLOT, "{{}}") for word in words)
     problem = _argument_problems(argv).get(len(argv) - 1)
     if problem is not None:

@@ -84,6 +84,17 @@ def test_a_shell_command_receives_each_arg_as_one_value_and_runs_nothing_else(
         assert received([shell, "-c", program.command], dict(program.env), folder) == expected(a, b)  # type: ignore[operator]
 
 
+@pytest.mark.skipif(not shutil.which("bash"), reason="no bash")
+@settings(max_examples=60, deadline=None)
+@given(a=ARGS, b=ARGS)
+def test_the_values_of_a_bash_array_are_data(a: str, b: str) -> None:
+    code = "x=({{ a }} \"{{ b }}\" [5]={{ a }}); printf '%s\\0' \"${x[@]}\""
+    program = bind(parse_program(code), {"a": a, "b": b}, {})
+    assert program.command is not None
+    with tempfile.TemporaryDirectory() as folder:
+        assert received(["bash", "-c", program.command], dict(program.env), folder) == [a, b, a]
+
+
 SH_C = [
     ["/bin/sh", "-c", "printf '%s\\0' {{ a }} \"[{{ b }}]\" \"$0\" \"$1\"", "{{ a }}", "{{ b }}"],
     ["/usr/bin/env", "bash", "-e", "-o", "pipefail", "-c", "printf '%s\\0' {{ a }} \"[{{ b }}]\" \"$0\" \"$1\"",
@@ -123,6 +134,7 @@ CONTEXTS = [
     ("case a in a) echo \0;; esac; echo \"\0\"", [Context.WORD, Context.QUOTED]),
     ('echo "$(case a in a|(b)) echo \0;; esac) \0" "$(x=esac; (echo) \0)"', [Context.WORD, Context.QUOTED,
                                                                                Context.WORD]),
+    ('a=(\0 "\0" [1]=\0 [\0]=x) \0', [Context.WORD, Context.QUOTED, Context.WORD, Context.SUBSCRIPT, Context.WORD]),
 ]
 
 
@@ -155,6 +167,9 @@ REFUSED = [
                        "out the backslash: the template already gives the value as it is"),
     ("echo ${{ a }}", "template {{ a }} is right after a $, where the shell cannot take it as data; take out the $: "
                       "the template already gives the value, not a variable's name"),
+    ("a=([{{ a }}]=1)", "template {{ a }} is inside an array subscript, where the shell cannot take it as data; bash "
+                        "evaluates an indexed array's subscript as arithmetic code; assign it to a variable first "
+                        "(v={{ a }}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), then use a[v]"),
     ("x {% if a %}-v{% endif %}", "{% ... %} statements and {# #} comments cannot be used in shell code, where they "
                                   "would choose the code by an arg; write the choice in the shell "
                                   "(if [ {{ region }} = UK ]; then ...; fi)"),
@@ -230,6 +245,9 @@ HOLES = [
     ('perl -lne "{{ a }}"', f"template {{{{ a }}}}: perl {CODE}; {INTERPRETER}"),
     ('perl -pe "{{ a }}"', f"template {{{{ a }}}}: perl {CODE}; {INTERPRETER}"),
     ('perl -I/usr/lib -e "{{ a }}"', f"template {{{{ a }}}}: perl {CODE}; {INTERPRETER}"),
+    ("a[{{ a }}]=1", "template {{ a }}: it is in an array subscript: bash evaluates an indexed array's subscript as "
+                     "arithmetic code; assign it to a variable first (v={{ a }}), check it is a number (case $v in "
+                     "''|*[!0-9]*) exit 2;; esac), then use a[v]"),
     ("{{ a }}", PROGRAM),
     ('"{{ a }}" --x', PROGRAM),
     ("/opt/{{ a }}", PROGRAM),
