@@ -52,8 +52,9 @@ _SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^]]*\0")
 # A redirection: the operator alone (its target is the next word) or with its target (2>/dev/null, <<<word).
 _REDIRECTION = re.compile(r"[0-9]*(?:&>|[<>])[<>&|]*")
 _CHOOSES_PROGRAM = ("a template where the program to run is named (the command, the program a wrapper such as "
-                    "env, exec, command, nohup, timeout, xargs or sudo runs, or env -S's text) would let an arg "
-                    "choose the program; a job's program is its author's choice: pick among fixed programs with a "
+                    "env, exec, command, nohup, timeout, xargs or sudo runs, env -S's text, or the start of such "
+                    "a wrapper's option or operand, whose value could move the program) would let an arg choose the "
+                    "program; a job's program is its author's choice: pick among fixed programs with a "
                     "case statement on the arg (case {{ a }} in start) prog-start;; stop) prog-stop;; *) exit 2;; "
                     "esac)")
 _NAMES_FIX = ("write the names and options yourself and give the value as data: read -r v <<< {{ a }}, declare "

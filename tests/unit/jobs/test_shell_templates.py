@@ -206,9 +206,10 @@ TRAP = ("trap runs it when the signal comes; assign it to a variable first (v={{
         "it: trap 'cleanup \"$v\"' EXIT")
 EVAL = "eval only fixed text, and let it refer to a variable: v={{ a }}; eval 'cmd \"$v\"'"
 PROGRAM = ("template {{ a }}: a template where the program to run is named (the command, the program a wrapper such as "
-           "env, exec, command, nohup, timeout, xargs or sudo runs, or env -S's text) would let an arg choose the "
-           "program; a job's program is its author's choice: pick among fixed programs with a case statement on the "
-           "arg (case {{ a }} in start) prog-start;; stop) prog-stop;; *) exit 2;; esac)")
+           "env, exec, command, nohup, timeout, xargs or sudo runs, env -S's text, or the start of such a wrapper's "
+           "option or operand, whose value could move the program) would let an arg choose the program; a job's "
+           "program is its author's choice: pick among fixed programs with a case statement on the arg (case "
+           "{{ a }} in start) prog-start;; stop) prog-stop;; *) exit 2;; esac)")
 
 
 def names(builtin: str, template: str = "{{ a }}") -> str:
