@@ -258,8 +258,13 @@ def _words(command: str) -> list[str]:
                 return []
             continue
         words.append(token)
-    while words and (words[0] in _KEYWORDS or _ASSIGNMENT.match(words[0]) or words[0].endswith("()")):  # f() {
-        words.pop(0)
+    while words:
+        if words[0] == "function" or words[1:2] == ["()"]:  # function f {, f () {
+            del words[:2]
+        elif words[0] in _KEYWORDS or _ASSIGNMENT.match(words[0]) or words[0].endswith("()"):  # f() {
+            del words[0]
+        else:
+            break
     return words
 
 

@@ -257,6 +257,8 @@ HOLES = [
     ("if true; then {{ a }}; fi", PROGRAM),
     ("echo $({{ a }})", PROGRAM),
     ("f() { {{ a }}; }", PROGRAM),
+    ("function f { {{ a }}; }", PROGRAM),
+    ("f () { {{ a }}; }", PROGRAM),
     ("env {{ a }}", PROGRAM),
     ("env X=1 -u Y {{ a }}", PROGRAM),
     ("exec {{ a }}", PROGRAM),
