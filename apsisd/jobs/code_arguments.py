@@ -48,8 +48,10 @@ WRAPPERS: dict[str, tuple[str, frozenset[str], int]] = {
                                      "--process-slot-var"}), 0),
     "sudo": ("CDghpRrTtUu", frozenset({"--close-from", "--chdir", "--group", "--host", "--prompt", "--chroot",
                                        "--role", "--type", "--command-timeout", "--other-user", "--user"}), 0),
-    "doas": ("uC", frozenset(), 0),
+    "doas": ("uC", frozenset(), 0), "source": ("", frozenset(), 0), ".": ("", frozenset(), 0),
 }
+# The programs of CODE_OPTIONS that run a script named by their first operand.
+INTERPRETERS = frozenset(CODE_OPTIONS) - {"su", "runuser", "flock", "script"}
 # bash builtins that read an operand as a variable's name, whose subscript (a[$(cmd)]) bash runs as code.
 NAME_BUILTINS = frozenset({"read", "getopts", "mapfile", "readarray", "unset"})  # every operand
 DECLARE_BUILTINS = frozenset({"declare", "typeset", "local", "export", "readonly"})  # all but a NAME=value's value
@@ -166,6 +168,27 @@ def command_positions(argv: tuple[str, ...]) -> list[int]:
             if index < len(argv) and argv[index].startswith(TEMPLATE_STARTS):
                 return [*found, index]
             index += 1
+    return found
+
+
+def interpreter_arguments(argv: tuple[str, ...]) -> dict[int, str]:
+    """The index of each argument of `argv` that an interpreter run as a program (not `grep python ...`) may read
+    as an option (a value -c or -e would make the next argument code) or as the script to run, up to its script;
+    and the interpreter's name."""
+    found: dict[int, str] = {}
+    for start in command_positions(argv):
+        name = program_name(argv[start]) if start < len(argv) else ""
+        if name not in INTERPRETERS:
+            continue
+        for index in range(start + 1, len(argv)):
+            word = argv[index]
+            found[index] = name
+            if word == "--":
+                if index + 1 < len(argv):
+                    found[index + 1] = name
+                break
+            if not word.startswith("-") or word == "-":
+                break  # the script, or the code option's value (-c code): what follows is data
     return found
 
 

@@ -32,6 +32,7 @@ from apsisd.jobs.code_arguments import (
     CODE_OPTIONS,
     code_arguments,
     command_positions,
+    interpreter_arguments,
     name_arguments,
     program_name,
     shell_script,
@@ -57,6 +58,10 @@ _CHOOSES_PROGRAM = ("a template where the program to run is named (the command, 
                     "program; a job's program is its author's choice: pick among fixed programs with a "
                     "case statement on the arg (case {{ a }} in start) prog-start;; stop) prog-stop;; *) exit 2;; "
                     "esac)")
+_INTERPRETER_OPTION = ("a template at the start of an option of {program} or in the script it runs could make an "
+                       "arg code (a value -c or -e makes the next argument code) or choose the script; the script is "
+                       "its author's choice: give the value after it (python3 /srv/job.py {{ a }}, python3 -c "
+                       "'...' {{ a }})")
 _NAMES_FIX = ("write the names and options yourself and give the value as data: read -r v <<< {{ a }}, declare "
               "v={{ a }} (with no options), printf -v v '%s' {{ a }}, [ -n \"${v+set}\" ] for test -v")
 _INTERPRETER_FIX = ("pass the value as an argument after the code and read it there (python3 -c '... sys.argv[1]' "
@@ -209,6 +214,8 @@ def code_argument_problems(argv: tuple[str, ...]) -> list[tuple[int, str]]:
 def _argument_problems(argv: tuple[str, ...]) -> dict[int, str]:
     """Why each argument of `argv` may not hold a template, by index (whether or not it holds one)."""
     problems = {index: _names_a_variable(name) for index, name in name_arguments(argv).items()}
+    problems.update((index, _INTERPRETER_OPTION.replace("{program}", name))
+                    for index, name in interpreter_arguments(argv).items())
     problems.update((index, _runs_as_code(name)) for index, name in code_arguments(argv).items())
     problems.update((index, _CHOOSES_PROGRAM) for index in command_positions(argv))
     return problems

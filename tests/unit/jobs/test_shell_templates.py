@@ -211,6 +211,11 @@ PROGRAM = ("template {{ a }}: a template where the program to run is named (the 
            "program is its author's choice: pick among fixed programs with a case statement on the arg (case "
            "{{ a }} in start) prog-start;; stop) prog-stop;; *) exit 2;; esac)")
 
+INTERPRETED = ("template {{ a }}: a template at the start of an option of {program} or in the script it runs could "
+               "make an arg code (a value -c or -e makes the next argument code) or choose the script; the script "
+               "is its author's choice: give the value after it (python3 /srv/job.py {{ a }}, python3 -c '...' "
+               "{{ a }})")
+
 
 def names(builtin: str, template: str = "{{ a }}") -> str:
     return (f"template {template}: bash may read this argument of {builtin} as a variable's name and run the code in "
@@ -249,6 +254,11 @@ HOLES = [
     ("a[{{ a }}]=1", "template {{ a }}: it is in an array subscript: bash evaluates an indexed array's subscript as "
                      "arithmetic code; assign it to a variable first (v={{ a }}), check it is a number (case $v in "
                      "''|*[!0-9]*) exit 2;; esac), then use a[v]"),
+    ("python3 {{ a }} x", INTERPRETED.replace("{program}", "python")),
+    ("sudo -u batch python3 -u /opt/{{ a }}.py", INTERPRETED.replace("{program}", "python")),
+    ("node -- {{ a }}", INTERPRETED.replace("{program}", "node")),
+    ("perl -w {{ a }} x", INTERPRETED.replace("{program}", "perl")),
+    (". {{ a }}", PROGRAM),
     ("{{ a }}", PROGRAM),
     ('"{{ a }}" --x', PROGRAM),
     ("/opt/{{ a }}", PROGRAM),
@@ -317,6 +327,7 @@ def test_a_template_in_an_argument_a_program_runs_as_code_is_refused(command: st
     "trap 'rm -f \"$f\"' EXIT; f={{ a }}", "read -r v <<< {{ a }}", "declare v={{ a }}", 'export V="{{ a }}"',
     "printf -v v '%s' {{ a }}", "[ -n {{ a }} ]", "[ {{ a }} = {{ b }} ]", "env A={{ a }} prog", "echo x > {{ a }}",
     "case {{ a }} in start) prog-start;; *) exit 2;; esac", "xargs -I{} prog {} {{ a }}",
+    "python3 -u /srv/job.py {{ a }}", "grep python {{ a }}", "source ./lib.sh {{ a }}",
 ])
 def test_a_template_that_is_data_for_such_a_program_is_not_refused(command: str) -> None:
     assert parse_program(command).command == command
