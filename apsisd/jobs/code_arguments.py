@@ -6,14 +6,19 @@ the first one quoted it. So for an argv (a job's `type: exec`) and for each
 simple command of shell code, the arguments that known programs run as
 code are found here: a shell's -c script, everything after `eval` or
 `watch`, ssh's remote command, su/runuser/flock/script -c, and an
-interpreter's code option (python -c, perl -e, node -e...). A table of
-known programs, not a guess: docs/jobs.md says the rest is the job
+interpreter's code option (python -c, perl -e, node -e...), trap's action.
+Also found here: the words that name the program to run (the command, and
+the program after a wrapper such as env, exec, nohup, timeout, sudo), and
+the operands bash reads as a variable's name (read, declare, unset, printf
+-v, test -v...), whose subscript it runs as code. A table of known
+programs, not a guess: docs/jobs.md says the rest is the job
 author's care.
 """
 from __future__ import annotations
 
 import functools
 import posixpath
+import re
 
 # The programs that read an argument as shell code after -c (compared by their last path part).
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "ash", "yash", "posh"})
@@ -27,7 +32,31 @@ CODE_OPTIONS = {
     "pwsh": ("-c", "-Command", "-command"), "su": ("-c", "--command", "--session-command"),
     "runuser": ("-c", "--command", "--session-command"), "flock": ("-c", "--command"), "script": ("-c", "--command"),
 }
-FIRST_WORD = frozenset({"eval", "watch", "let"})  # as the command itself: every argument is code (let: arithmetic)
+# As the command itself: every argument is code (let: arithmetic; trap: its first operand, run on a signal).
+FIRST_WORD = frozenset({"eval", "watch", "let", "trap"})
+# Programs and prefix words that run the program named by a later argument: name -> (short options that take a
+# value, long options that take a value, operands before the program). `env -S` splits its value into a program.
+WRAPPERS: dict[str, tuple[str, frozenset[str], int]] = {
+    "env": ("uCS", frozenset({"--unset", "--chdir", "--split-string"}), 0),
+    "exec": ("a", frozenset(), 0), "command": ("", frozenset(), 0), "builtin": ("", frozenset(), 0),
+    "nohup": ("", frozenset(), 0), "time": ("fo", frozenset({"--format", "--output"}), 0),
+    "nice": ("n", frozenset({"--adjustment"}), 0), "setsid": ("", frozenset(), 0),
+    "timeout": ("ks", frozenset({"--kill-after", "--signal"}), 1),
+    "stdbuf": ("ioe", frozenset({"--input", "--output", "--error"}), 0),
+    "ionice": ("cnp", frozenset({"--class", "--classdata", "--pid"}), 0),
+    "xargs": ("adEILnPs", frozenset({"--arg-file", "--delimiter", "--max-args", "--max-procs", "--max-chars",
+                                     "--process-slot-var"}), 0),
+    "sudo": ("CDghpRrTtUu", frozenset({"--close-from", "--chdir", "--group", "--host", "--prompt", "--chroot",
+                                       "--role", "--type", "--command-timeout", "--other-user", "--user"}), 0),
+    "doas": ("uC", frozenset(), 0), "source": ("", frozenset(), 0), ".": ("", frozenset(), 0),
+}
+# The programs of CODE_OPTIONS that run a script named by their first operand.
+INTERPRETERS = frozenset(CODE_OPTIONS) - {"su", "runuser", "flock", "script"}
+# bash builtins that read an operand as a variable's name, whose subscript (a[$(cmd)]) bash runs as code.
+NAME_BUILTINS = frozenset({"read", "getopts", "mapfile", "readarray", "unset"})  # every operand
+DECLARE_BUILTINS = frozenset({"declare", "typeset", "local", "export", "readonly"})  # all but a NAME=value's value
+_FIND_RUNS = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+_NAME_VALUE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 _SSH_OPTIONS_WITH_VALUE = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
 TEMPLATE_STARTS = ("{{", "{%", "{#")
 
@@ -73,8 +102,9 @@ def code_arguments(argv: tuple[str, ...]) -> dict[int, str]:
     script = shell_script(argv)[0]
     if script is not None:
         found[script] = posixpath.basename(next(word for word in argv if posixpath.basename(word) in SHELLS))
-    if argv and program_name(argv[0]) in FIRST_WORD:
-        found.update((index, argv[0]) for index in range(1, len(argv)))
+    commands = command_positions(argv)
+    if commands and program_name(argv[commands[-1]]) in FIRST_WORD:
+        found.update((index, argv[commands[-1]]) for index in range(commands[-1] + 1, len(argv)))
     for start, word in enumerate(argv):
         name = program_name(word)
         if name == "ssh":
@@ -87,21 +117,128 @@ def code_arguments(argv: tuple[str, ...]) -> dict[int, str]:
 def program_name(word: str) -> str:
     """A program's name as the tables have it: its last path part, without a version (python3.11 -> python)."""
     name = posixpath.basename(word)
-    if name in SHELLS or name in CODE_OPTIONS or name in FIRST_WORD:
+    if name in SHELLS or name in CODE_OPTIONS or name in FIRST_WORD or name in WRAPPERS:
         return name
     return name.rstrip("0123456789.")
 
 
+@functools.lru_cache(maxsize=1024)
+def command_positions(argv: tuple[str, ...]) -> list[int]:
+    """The index of each word of `argv` that names a program: the first, the one after each wrapper's
+    options (`env A=1 nice -n5 cmd`: 0, 3, 6), `env -S`'s value, and find's -exec programs.
+
+    A template at the start of a word where a wrapper's option or operand stands counts as one, and ends the
+    list: its value could be an option that moves the program to a later word, or the program itself.
+    """
+    found: list[int] = []
+    index = 0
+    while index < len(argv):
+        found.append(index)
+        name = program_name(argv[index])
+        if name == "find":  # find -exec PROGRAM ... ;
+            return [*found, *(item + 1 for item in range(index + 1, len(argv) - 1) if argv[item] in _FIND_RUNS)]
+        if name not in WRAPPERS or argv[index].startswith(TEMPLATE_STARTS):
+            return found
+        shorts, longs, operands = WRAPPERS[name]
+        index += 1
+        while index < len(argv):
+            word = argv[index]
+            if word.startswith(TEMPLATE_STARTS) or word == "--":
+                break
+            if name == "env" and (_NAME_VALUE.match(word) or word == "-"):
+                index += 1
+                continue
+            if len(word) < 2 or word[0] != "-":
+                break
+            key, equals, _ = word.partition("=")
+            if word.startswith("--"):
+                split = (index if equals else index + 1) if key == "--split-string" else None
+                index += 2 if key in longs and not equals else 1
+            else:
+                letter = next((position for position, letter in enumerate(word[1:], 1) if letter in shorts), None)
+                split = None
+                if letter is not None and name == "env" and word[letter] == "S":
+                    split = index if letter < len(word) - 1 else index + 1
+                index += 2 if letter == len(word) - 1 else 1
+            if split is not None and split < len(argv) and "{{" in argv[split]:
+                return [*found, split]
+        if index < len(argv) and argv[index] == "--" and not argv[index].startswith(TEMPLATE_STARTS):
+            index += 1
+        for _ in range(operands):
+            if index < len(argv) and argv[index].startswith(TEMPLATE_STARTS):
+                return [*found, index]
+            index += 1
+    return found
+
+
+def interpreter_arguments(argv: tuple[str, ...]) -> dict[int, str]:
+    """The index of each argument of `argv` that an interpreter run as a program (not `grep python ...`) may read
+    as an option (a value -c or -e would make the next argument code) or as the script to run, up to its script;
+    and the interpreter's name."""
+    found: dict[int, str] = {}
+    for start in command_positions(argv):
+        name = program_name(argv[start]) if start < len(argv) else ""
+        if name not in INTERPRETERS:
+            continue
+        for index in range(start + 1, len(argv)):
+            word = argv[index]
+            found[index] = name
+            if word == "--":
+                if index + 1 < len(argv):
+                    found[index + 1] = name
+                break
+            if not word.startswith("-") or word == "-":
+                break  # the script, or the code option's value (-c code): what follows is data
+    return found
+
+
+def name_arguments(argv: tuple[str, ...]) -> dict[int, str]:
+    """The index of each argument of `argv` that bash may read as a variable's name, and the builtin's name."""
+    commands = command_positions(argv)
+    if not commands or commands[-1] >= len(argv):
+        return {}
+    start = commands[-1]
+    name, args = argv[start], range(start + 1, len(argv))
+    if name in NAME_BUILTINS:
+        return dict.fromkeys(args, name)
+    if name in DECLARE_BUILTINS:
+        options = any(argv[index][:1] in ("-", "+") or argv[index].startswith(TEMPLATE_STARTS) for index in args)
+        return {index: name for index in args if options or not _NAME_VALUE.match(argv[index])}
+    found: dict[int, str] = {}
+    first = argv[start + 1] if start + 1 < len(argv) else ""
+    if name == "printf" and (first.startswith(("-v", *TEMPLATE_STARTS))):
+        found[start + 1] = name  # printf -vNAME; a value -v would make the next argument a name
+    if name == "printf" and first == "-v" and start + 2 < len(argv):
+        found[start + 2] = name  # printf -v NAME
+    if name in ("test", "["):
+        found.update((index, name) for index in args
+                     if argv[index - 1] in ("-v", "-R") or argv[index - 1].startswith(TEMPLATE_STARTS))
+    return found
+
+
 def _code_option_values(argv: tuple[str, ...], start: int, options: tuple[str, ...]) -> list[int]:
+    """The index of the code among the arguments after argv[start]: the value of one of `options`, given as the
+    next argument (-c code), as the rest of a short option (-ccode) or at the end of a cluster (-Ic code, -lne
+    code: a short option that takes a value takes the rest of its cluster, so one at the end takes the next
+    argument)."""
+    shorts = {option[1] for option in options if len(option) == 2 and option[0] == "-"}
+    found: list[int] = []
     for index in range(start + 1, len(argv)):
         word = argv[index]
         if word in options:
-            return [index + 1] if index + 1 < len(argv) else []
-        if any(len(option) == 2 and word.startswith(option) and len(word) > 2 for option in options):
-            return [index]
+            return [*found, index + 1] if index + 1 < len(argv) else found
         if word == "--":
-            return []
-    return []
+            return found
+        if word.startswith("--") and word.partition("=")[0] in options:
+            return [*found, index]  # --eval=code
+        if len(word) > 1 and word[0] == "-" and word[1] != "-":
+            # An earlier letter may be an option that takes the rest as its value (-I/usr/lib): keep looking.
+            letter = next((position for position, letter in enumerate(word[1:], 1) if letter in shorts), None)
+            if letter == len(word) - 1 and index + 1 < len(argv):
+                found.append(index + 1)
+            elif letter is not None and letter < len(word) - 1:
+                found.append(index)
+    return found
 
 
 def _ssh_destination(argv: tuple[str, ...], start: int) -> int:

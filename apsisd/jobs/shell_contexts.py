@@ -37,13 +37,15 @@ class Context(enum.Enum):
     TEST = "[[ ... ]]"
     COMMENT = "a comment"
     HEREDOC = "a here-document"
+    SUBSCRIPT = "an array subscript"
     BACKSLASH = "right after a backslash"
     DOLLAR = "right after a $"
 
 
-# What holds a slot: the kinds of the lexer's stack. CODE, SUBSHELL and COMMAND_SUB are plain code.
-_CODE, _SUBSHELL, _COMMAND_SUB, _ARITH_PAREN = "code", "(", "$(", "arith("
-_CODE_KINDS = frozenset({_CODE, _SUBSHELL, _COMMAND_SUB})
+# What holds a slot: the kinds of the lexer's stack. CODE, SUBSHELL, COMMAND_SUB and ARRAY (the values of
+# `arr=( )`) are plain code.
+_CODE, _SUBSHELL, _COMMAND_SUB, _ARITH_PAREN, _ARRAY = "code", "(", "$(", "arith(", "=("
+_CODE_KINDS = frozenset({_CODE, _SUBSHELL, _COMMAND_SUB, _ARRAY})
 _HOLDERS = {"'": Context.SINGLE, "$'": Context.ANSI, "`": Context.BACKTICK, "${": Context.PARAMETER,
             "((": Context.ARITHMETIC, _ARITH_PAREN: Context.ARITHMETIC, "[[": Context.TEST, "#": Context.COMMENT}
 
@@ -137,11 +139,15 @@ class _Lexer:
         elif char == "(" and code.startswith("((", i) and starts_word and top != "[[":
             self.stack.append("((")
             return i + 2
+        elif char == "(" and i > 0 and code[i - 1] == "=" and top != "[[":  # arr=( values )
+            self.stack.append(_ARRAY)
+            self.starts.append(i + 1)
+            self.cases.append(0)
         elif char == "(":
             self.stack.append(_SUBSHELL)
             self.starts.append(i + 1)
             self.cases.append(0)
-        elif char == ")" and top in (_SUBSHELL, _COMMAND_SUB) and not self.cases[-1]:
+        elif char == ")" and top in (_SUBSHELL, _COMMAND_SUB, _ARRAY) and not self.cases[-1]:
             self.stack.pop()
             self.starts.pop()
             self.cases.pop()
@@ -247,6 +253,13 @@ class _Lexer:
     def add(self, i: int, context: Context) -> None:
         """A slot at `i`: with its command's text when a reference may stand there."""
         command = self.code[self.starts[-1] : i] if context in (Context.WORD, Context.QUOTED) else ""
+        if context in (Context.WORD, Context.QUOTED) and next(
+                kind for kind in reversed(self.stack) if kind != '"') == _ARRAY:
+            word = re.split(r"[ \t\n]", command)[-1].lstrip("\"'")
+            if word.startswith("[") and "]=" not in word:  # arr=([i]=v): bash evaluates i as arithmetic
+                context, command = Context.SUBSCRIPT, ""
+            else:
+                command = ": " + command  # a value of the array, as if an argument
         self.found.append(Slot(context, command))
 
     def context(self) -> Context:

@@ -28,7 +28,15 @@ import jinja2
 
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields
-from apsisd.jobs.code_arguments import CODE_OPTIONS, FIRST_WORD, SHELLS, code_arguments, program_name, shell_script
+from apsisd.jobs.code_arguments import (
+    CODE_OPTIONS,
+    code_arguments,
+    command_positions,
+    interpreter_arguments,
+    name_arguments,
+    program_name,
+    shell_script,
+)
 from apsisd.jobs.shell_contexts import SLOT, Context, scan
 from apsisd.jobs.templates import CONSTANTS, ENV, HELPERS, SIMPLE, has_template, render, simple_names
 
@@ -36,11 +44,26 @@ ARG_PREFIX = "APSIS_ARG_"
 EXPRESSION_PREFIX = "APSIS_TEMPLATE_"
 # Variables apsisd sets for every run (apsisd.jobs.spec): `{{ run_id }}` and `{{ job_id }}` refer to them.
 RESERVED_VARIABLES = {"run_id": "APSIS_RUN_ID", "job_id": "APSIS_JOB_ID"}
-# A word that may name a program of code_arguments' tables: only then are a command's words read.
-_PROGRAMS = "|".join(sorted({*SHELLS, *CODE_OPTIONS, *FIRST_WORD, "ssh"}, key=len, reverse=True))
-_MAY_RUN_CODE = re.compile(rf"(?:^|[\s/\"'])(?:{_PROGRAMS})[0-9.]*(?:$|[\s\"'])")
-_KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "exec", "command"})
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+# Words before a command that are not its program (prefix words such as exec, command and time are
+# code_arguments.WRAPPERS: the program is the word after them).
+_KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{"})
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^]]*\])?\+?=")
+# The start of an assignment to an array item, up to a slot in its subscript: a[{{ i }}]=v.
+_SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^]]*\0")
+# A redirection: the operator alone (its target is the next word) or with its target (2>/dev/null, <<<word).
+_REDIRECTION = re.compile(r"[0-9]*(?:&>|[<>])[<>&|]*")
+_CHOOSES_PROGRAM = ("a template where the program to run is named (the command, the program a wrapper such as "
+                    "env, exec, command, nohup, timeout, xargs or sudo runs, env -S's text, or the start of such "
+                    "a wrapper's option or operand, whose value could move the program) would let an arg choose the "
+                    "program; a job's program is its author's choice: pick among fixed programs with a "
+                    "case statement on the arg (case {{ a }} in start) prog-start;; stop) prog-stop;; *) exit 2;; "
+                    "esac)")
+_INTERPRETER_OPTION = ("a template at the start of an option of {program} or in the script it runs could make an "
+                       "arg code (a value -c or -e makes the next argument code) or choose the script; the script is "
+                       "its author's choice: give the value after it (python3 /srv/job.py {{ a }}, python3 -c "
+                       "'...' {{ a }})")
+_NAMES_FIX = ("write the names and options yourself and give the value as data: read -r v <<< {{ a }}, declare "
+              "v={{ a }} (with no options), printf -v v '%s' {{ a }}, [ -n \"${v+set}\" ] for test -v")
 _INTERPRETER_FIX = ("pass the value as an argument after the code and read it there (python3 -c '... sys.argv[1]' "
                     "{{ a }}; perl -e '... $ARGV[0]' {{ a }}; node -e '... process.argv[1]' {{ a }})")
 _CODE_FIXES = {
@@ -51,6 +74,8 @@ _CODE_FIXES = {
            "printf '%s\\n' {{ a }} | ssh host 'read -r v; cmd \"$v\"'",
     "let": "bash evaluates let's arithmetic as code; assign it to a variable first (v={{ a }}), check it is a "
            "number (case $v in ''|*[!0-9]*) exit 2;; esac), then let n=v+1",
+    "trap": "trap runs it when the signal comes; assign it to a variable first (v={{ a }}) and let fixed code "
+            "refer to it: trap 'cleanup \"$v\"' EXIT",
     "watch": "watch runs it with sh -c; give the value as an argument: watch -x sh -c '... \"$1\"' sh {{ a }}",
     **{name: "hand it the value as data (an argument, or an environment variable its code reads), not inside "
              "its code" for name in ("su", "runuser", "flock", "script", "fish", "csh", "tcsh", "pwsh")},
@@ -64,6 +89,9 @@ _FIXES = {
     Context.PARAMETER: "assign it to a variable first (v={t}) and write $v inside the ${...}",
     Context.ARITHMETIC: "bash evaluates what arithmetic expands as code; assign it to a variable first "
                         "(v={t}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), then use $v",
+    Context.SUBSCRIPT: "bash evaluates an indexed array's subscript as arithmetic code; assign it to a variable "
+                       "first (v={t}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), then use "
+                       "a[v]",
     Context.TEST: "bash may evaluate the operands of [[ ]] as arithmetic code; use [ ... ] (test) instead",
     Context.COMMENT: "a template in a comment does nothing; take it out of the comment",
     Context.HEREDOC: "assign it to a variable before the here-document (v={t}) and write $v in it",
@@ -102,7 +130,7 @@ def shell_code(text: str) -> ShellCode | list[str]:
         context = slot.context
         code_problem = _command_problem(slot.command) if context in (Context.WORD, Context.QUOTED) else None
         if code_problem is not None:
-            problems.append(f"{_where(text, line)}template {template}: {code_problem}")
+            problems.append(f"{_where(text, line)}template {template}: {code_problem.replace('{t}', template)}")
         elif context is Context.WORD:
             out.append(f'"${{{name}}}"')
         elif context is Context.QUOTED:
@@ -177,10 +205,20 @@ def bind_shell(text: str, args: Mapping[str, str], calendars: Mapping[str, Calen
 
 def code_argument_problems(argv: tuple[str, ...]) -> list[tuple[int, str]]:
     """Each item of an argv that holds a template and that a program of it runs as code (a shell's -c script
-    aside, which shell_code rewrites), with what to write instead."""
+    aside, which shell_code rewrites), names the program, or is a variable's name, with what to write instead."""
     script, problems = shell_script(argv)
-    return problems or [(index, _runs_as_code(name)) for index, name in code_arguments(argv).items()
+    return problems or [(index, message) for index, message in sorted(_argument_problems(argv).items())
                         if index != script and has_template(argv[index])]
+
+
+def _argument_problems(argv: tuple[str, ...]) -> dict[int, str]:
+    """Why each argument of `argv` may not hold a template, by index (whether or not it holds one)."""
+    problems = {index: _names_a_variable(name) for index, name in name_arguments(argv).items()}
+    problems.update((index, _INTERPRETER_OPTION.replace("{program}", name))
+                    for index, name in interpreter_arguments(argv).items())
+    problems.update((index, _runs_as_code(name)) for index, name in code_arguments(argv).items())
+    problems.update((index, _CHOOSES_PROGRAM) for index in command_positions(argv))
+    return problems
 
 
 def _runs_as_code(program: str) -> str:
@@ -188,32 +226,52 @@ def _runs_as_code(program: str) -> str:
     return f"{program} runs this argument as code, so a template in it would make an arg code; {fix}"
 
 
+def _names_a_variable(builtin: str) -> str:
+    return (f"bash may read this argument of {builtin} as a variable's name and run the code in its subscript "
+            f"(a[$(cmd)]), so a template in it would make an arg code; {_NAMES_FIX}")
+
+
 def _command_problem(command: str) -> str | None:
-    """Why the slot at the end of `command` (a simple command's text up to it) is code for a program, if it is."""
-    if not _MAY_RUN_CODE.search(command):
-        return None  # most commands: no program of the tables in them
+    """Why the slot at the end of `command` (a simple command's text up to it) may not stand there, if so."""
     words = _words(command + SLOT)
     if not words:
         return None
+    if len(words) == 1 and _SUBSCRIPT.match(words[0]):
+        return f"it is in an array subscript: {_FIXES[Context.SUBSCRIPT]}"
     argv = tuple(word.replace(SLOT, "{{}}") for word in words)
-    code = code_arguments(argv)
-    if len(argv) - 1 in code:
-        return _runs_as_code(code[len(argv) - 1])
+    problem = _argument_problems(argv).get(len(argv) - 1)
+    if problem is not None:
+        return problem
     problems = shell_script(argv)[1]
     return problems[0][1] if problems and problems[0][0] == len(argv) - 1 else None
 
 
 def _words(command: str) -> list[str]:
-    """The words of a simple command's text as sh splits them (leading assignments and keywords dropped);
-    none if it cannot tell."""
+    """The words of a simple command's text as sh splits them (redirections, leading assignments and keywords
+    dropped); none if it cannot tell, or if the last word is a redirection's target."""
     lexer = shlex.shlex(command + ('"' if command.count('"') % 2 else ""), posix=True)
     lexer.whitespace_split, lexer.commenters = True, ""
     try:
-        words = list(lexer)
+        tokens = list(lexer)
     except ValueError:
         return []
-    while words and (words[0] in _KEYWORDS or _ASSIGNMENT.match(words[0])):
-        words.pop(0)
+    words: list[str] = []
+    target = False
+    for position, token in enumerate(tokens):
+        redirection = _REDIRECTION.match(token)
+        if target or redirection is not None:  # a file, not an argument
+            target = redirection is not None and redirection.end() == len(token)
+            if SLOT in token and position == len(tokens) - 1:
+                return []
+            continue
+        words.append(token)
+    while words:
+        if words[0] == "function" or words[1:2] == ["()"]:  # function f {, f () {
+            del words[:2]
+        elif words[0] in _KEYWORDS or _ASSIGNMENT.match(words[0]) or words[0].endswith("()"):  # f() {
+            del words[0]
+        else:
+            break
     return words
 
 

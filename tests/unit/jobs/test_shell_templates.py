@@ -55,6 +55,12 @@ POSITIONS = [
     ("printf '%s\\0' \"$(case 1 in 1) printf '%s.' {{ a }};; esac)\"", lambda a, b: [a + "."]),
     ("for x in {{ a }} {{ b }}; do printf '%s\\0' \"$x\"; done", lambda a, b: [a, b]),
     ("if [ {{ a }} = {{ b }} ]; then :; fi 2>/dev/null\nprintf '%s\\0' \\\n  {{ b }} # the end", lambda a, b: [b]),
+    # The value of an assignment given to export or local (no options), a wrapper's assignment, a program's
+    # arguments after a wrapper, a redirection's target: data.
+    ("export X={{ a }}; f() { local y=\"{{ b }}\"; printf '%s\\0' \"$X\" \"$y\"; }; f", lambda a, b: [a, b]),
+    ("env X={{ a }} sh -c 'printf \"%s\\0\" \"$X\"'", lambda a, b: [a]),
+    ("command printf '%s\\0' {{ a }} && env -u X nice -n 1 printf '%s\\0' {{ b }}", lambda a, b: [a, b]),
+    ("printf '%s\\0' {{ a }} 2>/dev/null {{ b }} >&1 && : > /dev/null 2>/dev/null", lambda a, b: [a, b]),
 ]
 
 
@@ -76,6 +82,17 @@ def test_a_shell_command_receives_each_arg_as_one_value_and_runs_nothing_else(
     assert program.command == bind(parse_program(command), {"a": "x", "b": "y"}, {}).command  # holds no value
     with tempfile.TemporaryDirectory() as folder:
         assert received([shell, "-c", program.command], dict(program.env), folder) == expected(a, b)  # type: ignore[operator]
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="no bash")
+@settings(max_examples=60, deadline=None)
+@given(a=ARGS, b=ARGS)
+def test_the_values_of_a_bash_array_are_data(a: str, b: str) -> None:
+    code = "x=({{ a }} \"{{ b }}\" [5]={{ a }}); printf '%s\\0' \"${x[@]}\""
+    program = bind(parse_program(code), {"a": a, "b": b}, {})
+    assert program.command is not None
+    with tempfile.TemporaryDirectory() as folder:
+        assert received(["bash", "-c", program.command], dict(program.env), folder) == [a, b, a]
 
 
 SH_C = [
@@ -117,6 +134,7 @@ CONTEXTS = [
     ("case a in a) echo \0;; esac; echo \"\0\"", [Context.WORD, Context.QUOTED]),
     ('echo "$(case a in a|(b)) echo \0;; esac) \0" "$(x=esac; (echo) \0)"', [Context.WORD, Context.QUOTED,
                                                                                Context.WORD]),
+    ('a=(\0 "\0" [1]=\0 [\0]=x) \0', [Context.WORD, Context.QUOTED, Context.WORD, Context.SUBSCRIPT, Context.WORD]),
 ]
 
 
@@ -149,6 +167,9 @@ REFUSED = [
                        "out the backslash: the template already gives the value as it is"),
     ("echo ${{ a }}", "template {{ a }} is right after a $, where the shell cannot take it as data; take out the $: "
                       "the template already gives the value, not a variable's name"),
+    ("a=([{{ a }}]=1)", "template {{ a }} is inside an array subscript, where the shell cannot take it as data; bash "
+                        "evaluates an indexed array's subscript as arithmetic code; assign it to a variable first "
+                        "(v={{ a }}), check it is a number (case $v in ''|*[!0-9]*) exit 2;; esac), then use a[v]"),
     ("x {% if a %}-v{% endif %}", "{% ... %} statements and {# #} comments cannot be used in shell code, where they "
                                   "would choose the code by an arg; write the choice in the shell "
                                   "(if [ {{ region }} = UK ]; then ...; fi)"),
@@ -181,6 +202,118 @@ NESTED = [
 ]
 
 
+TRAP = ("trap runs it when the signal comes; assign it to a variable first (v={{ a }}) and let fixed code refer to "
+        "it: trap 'cleanup \"$v\"' EXIT")
+EVAL = "eval only fixed text, and let it refer to a variable: v={{ a }}; eval 'cmd \"$v\"'"
+PROGRAM = ("template {{ a }}: a template where the program to run is named (the command, the program a wrapper such as "
+           "env, exec, command, nohup, timeout, xargs or sudo runs, env -S's text, or the start of such a wrapper's "
+           "option or operand, whose value could move the program) would let an arg choose the program; a job's "
+           "program is its author's choice: pick among fixed programs with a case statement on the arg (case "
+           "{{ a }} in start) prog-start;; stop) prog-stop;; *) exit 2;; esac)")
+
+INTERPRETED = ("template {{ a }}: a template at the start of an option of {program} or in the script it runs could "
+               "make an arg code (a value -c or -e makes the next argument code) or choose the script; the script "
+               "is its author's choice: give the value after it (python3 /srv/job.py {{ a }}, python3 -c '...' "
+               "{{ a }})")
+
+
+def names(builtin: str, template: str = "{{ a }}") -> str:
+    return (f"template {template}: bash may read this argument of {builtin} as a variable's name and run the code in "
+            "its subscript (a[$(cmd)]), so a template in it would make an arg code; write the names and options "
+            "yourself and give the value as data: read -r v <<< {{ a }}, declare v={{ a }} (with no options), "
+            "printf -v v '%s' {{ a }}, [ -n \"${v+set}\" ] for test -v")
+
+
+# Holes a review found (each ran the arg as code under dash or bash, or let it choose the program): refused.
+HOLES = [
+    ('trap "{{ a }}" EXIT; true', f"template {{{{ a }}}}: trap {CODE}; {TRAP}"),
+    ('builtin eval "{{ a }}"', f"template {{{{ a }}}}: eval {CODE}; {EVAL}"),
+    ('command eval "{{ a }}"', f"template {{{{ a }}}}: eval {CODE}; {EVAL}"),
+    ("exec env -i nohup time eval x{{ a }}", f"template {{{{ a }}}}: eval {CODE}; {EVAL}"),
+    ("read -r {{ a }} < /dev/null", names("read")),
+    ("printf -v {{ a }} %s 1", names("printf")),
+    ('printf "{{ a }}" x', names("printf")),
+    ("declare {{ a }}", names("declare")),
+    ("declare -i n={{ a }}", names("declare")),
+    ("typeset -a x={{ a }}", names("typeset")),
+    ("f() { local x=1 {{ a }}; }", names("local")),
+    ('export "{{ a }}"', names("export")),
+    ("readonly x{{ a }}=1", names("readonly")),
+    ("unset {{ a }}", names("unset")),
+    ("test -v {{ a }}", names("test")),
+    ("[ -v {{ a }} ]", names("[")),
+    ("[ {{ b }} {{ a }} ]", names("[")),
+    ("getopts ab {{ a }}", names("getopts")),
+    ("mapfile -t {{ a }}", names("mapfile")),
+    ("readarray {{ a }}", names("readarray")),
+    ('python3 -Ic "{{ a }}"', f"template {{{{ a }}}}: python {CODE}; {INTERPRETER}"),
+    ('perl -ne "{{ a }}"', f"template {{{{ a }}}}: perl {CODE}; {INTERPRETER}"),
+    ('perl -lne "{{ a }}"', f"template {{{{ a }}}}: perl {CODE}; {INTERPRETER}"),
+    ('perl -pe "{{ a }}"', f"template {{{{ a }}}}: perl {CODE}; {INTERPRETER}"),
+    ('perl -I/usr/lib -e "{{ a }}"', f"template {{{{ a }}}}: perl {CODE}; {INTERPRETER}"),
+    ("a[{{ a }}]=1", "template {{ a }}: it is in an array subscript: bash evaluates an indexed array's subscript as "
+                     "arithmetic code; assign it to a variable first (v={{ a }}), check it is a number (case $v in "
+                     "''|*[!0-9]*) exit 2;; esac), then use a[v]"),
+    ("python3 {{ a }} x", INTERPRETED.replace("{program}", "python")),
+    ("sudo -u batch python3 -u /opt/{{ a }}.py", INTERPRETED.replace("{program}", "python")),
+    ("node -- {{ a }}", INTERPRETED.replace("{program}", "node")),
+    ("perl -w {{ a }} x", INTERPRETED.replace("{program}", "perl")),
+    (". {{ a }}", PROGRAM),
+    ("{{ a }}", PROGRAM),
+    ('"{{ a }}" --x', PROGRAM),
+    ("/opt/{{ a }}", PROGRAM),
+    ("X=1 {{ a }} 2>&1", PROGRAM),
+    ("true && {{ a }}", PROGRAM),
+    ("if true; then {{ a }}; fi", PROGRAM),
+    ("echo $({{ a }})", PROGRAM),
+    ("f() { {{ a }}; }", PROGRAM),
+    ("function f { {{ a }}; }", PROGRAM),
+    ("f () { {{ a }}; }", PROGRAM),
+    ("env {{ a }}", PROGRAM),
+    ("env X=1 -u Y {{ a }}", PROGRAM),
+    ("exec {{ a }}", PROGRAM),
+    ("command -p {{ a }}", PROGRAM),
+    ("builtin {{ a }}", PROGRAM),
+    ("nohup {{ a }}", PROGRAM),
+    ("nice -n 5 {{ a }}", PROGRAM),
+    ("timeout -s KILL 5 {{ a }}", PROGRAM),
+    ("timeout {{ a }} 5 prog", PROGRAM),
+    ("xargs -I{} -n 1 {{ a }}", PROGRAM),
+    ("sudo -u batch {{ a }}", PROGRAM),
+    ("find /srv -type f -exec {{ a }} {} +", PROGRAM),
+    ('env -S "{{ a }}"', PROGRAM),
+    ('env -iS"prog {{ a }}"', PROGRAM),
+    ('env --split-string="prog {{ a }}"', PROGRAM),
+]
+
+
+@pytest.mark.parametrize(("command", "message"), HOLES, ids=[command for command, _ in HOLES])
+def test_a_template_that_would_be_code_a_name_or_the_program_is_refused(command: str, message: str) -> None:
+    for program, path in ((command, ()), (["/bin/bash", "-c", command], (2,))):
+        with pytest.raises(InvalidFields) as caught:
+            parse_program(program)
+        assert caught.value.problems == [(path, message)]
+
+
+@pytest.mark.parametrize(("argv", "index"), [
+    (["{{ a }}"], 0), (["{{ a }}", "-x"], 0), (["/usr/bin/env", "{{ a }}"], 1), (["env", "A=1", "{{ a }}", "x"], 2),
+    (["sudo", "-u", "b", "--", "{{ a }}"], 4), (["timeout", "5", "{{ a }}"], 2), (["nohup", "/opt/{{ a }}"], 1),
+    (["env", "-S", "{{ a }} x"], 2), (["env", "--split-string={{ a }}"], 1), (["xargs", "-0", "{{ a }}"], 2),
+])
+def test_an_argv_item_that_names_the_program_may_hold_no_template(argv: list[str], index: int) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_program(argv)
+    assert caught.value.problems == [((index,), PROGRAM.removeprefix("template {{ a }}: "))]
+
+
+@pytest.mark.parametrize("argv", [["python3", "-Ic", "{{ a }}"], ["perl", "-lne", "{{ a }}"], ["perl", "-pe{{ a }}"]])
+def test_a_code_option_at_the_end_of_a_cluster_is_found(argv: list[str]) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        parse_program(argv)
+    ((path, message),) = caught.value.problems
+    assert path == (len(argv) - 1,) and message.startswith(f"{argv[0].rstrip('3')} runs this argument as code")
+
+
 @pytest.mark.parametrize(("command", "message"), NESTED, ids=[command for command, _ in NESTED])
 def test_a_template_in_an_argument_a_program_runs_as_code_is_refused(command: str, message: str) -> None:
     with pytest.raises(InvalidFields) as caught:
@@ -191,6 +324,10 @@ def test_a_template_in_an_argument_a_program_runs_as_code_is_refused(command: st
 @pytest.mark.parametrize("command", [
     "sh -c 'echo \"$1\"' sh {{ a }}", "echo eval {{ a }}", "ssh {{ a }} uptime", "python3 -c 'import sys' {{ a }}",
     "perl -ne 'print' -- {{ a }}", "sh -c true; printf %s {{ a }}", "watch_it {{ a }}",
+    "trap 'rm -f \"$f\"' EXIT; f={{ a }}", "read -r v <<< {{ a }}", "declare v={{ a }}", 'export V="{{ a }}"',
+    "printf -v v '%s' {{ a }}", "[ -n {{ a }} ]", "[ {{ a }} = {{ b }} ]", "env A={{ a }} prog", "echo x > {{ a }}",
+    "case {{ a }} in start) prog-start;; *) exit 2;; esac", "xargs -I{} prog {} {{ a }}",
+    "python3 -u /srv/job.py {{ a }}", "grep python {{ a }}", "source ./lib.sh {{ a }}",
 ])
 def test_a_template_that_is_data_for_such_a_program_is_not_refused(command: str) -> None:
     assert parse_program(command).command == command
