@@ -255,7 +255,8 @@ def test_every_command_has_help() -> None:
 async def test_output_followed_live_and_split_streams(daemon: Daemon) -> None:
     gate = daemon.root / "gate"
     daemon.job("talk", f'program: "echo one; while [ ! -e {gate} ]; do sleep 0.1; done; echo two"\n')
-    daemon.job("split", 'program: {type: shell, command: "echo out; echo err >&2", output: {split: true}}\n')
+    # Two streams keep no order between lines written within milliseconds (docs/api.md, Output): a pause gives one.
+    daemon.job("split", 'program: {type: shell, command: "echo out; sleep 0.3; echo err >&2", output: {split: true}}\n')
     await daemon.start()
     run_id = apsis("run", "talk").out.split()[0]
     with Running("output", "-f", run_id) as following:
