@@ -206,6 +206,8 @@ def bind_shell(text: str, args: Mapping[str, str], calendars: Mapping[str, Calen
 def code_argument_problems(argv: tuple[str, ...]) -> list[tuple[int, str]]:
     """Each item of an argv that holds a template and that a program of it runs as code (a shell's -c script
     aside, which shell_code rewrites), names the program, or is a variable's name, with what to write instead."""
+    if not any(map(has_template, argv)):  # most argvs: nothing to place (and the scan is the costly part)
+        return []
     script, problems = shell_script(argv)
     return problems or [(index, message) for index, message in sorted(_argument_problems(argv).items())
                         if index != script and has_template(argv[index])]
