@@ -33,8 +33,17 @@ def test_root_gives_the_socket_to_the_operators_group(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", [0o666, 0o660, 0o600])
-def test_the_socket_is_born_with_its_mode(tmp_path: Path, mode: int) -> None:
+def test_the_socket_is_born_with_its_mode(tmp_path: Path, mode: int, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "run" / "api.sock"
+    chmod = os.chmod
+
+    def no_chmod_of_the_socket(target: object, *args: object, **kwargs: object) -> None:
+        # A chmod after bind would pass the mode check below, with the socket open wider in between.
+        assert Path(str(target)) != path, "the socket's mode must come from the umask at bind, not a chmod after"
+        chmod(target, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "chmod", no_chmod_of_the_socket)
+    monkeypatch.setattr(os, "fchmod", lambda *_: pytest.fail("the socket must not be fchmod-ed after bind"))
     umask = os.umask(0o077)
     try:
         with bind_unix(path, SocketAccess(mode=mode, gid=None)) as sock:
