@@ -36,6 +36,8 @@ class Finished:
     stop(), or an operator's `systemctl stop`): systemd then reports a run
     that died of its stop signal as a success, and so must never we.
     `signals_sent` are the signals apsis sent through kill().
+    `output_lost` says why the run's output in the journal may lack lines
+    (None: all of it is there, as far as the host can tell).
     """
 
     run_id: RunId
@@ -51,6 +53,7 @@ class Finished:
     stop_requested: bool
     signals_sent: tuple[str, ...] = ()
     recovered: bool = False
+    output_lost: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -130,6 +133,11 @@ class Host(Protocol):
 
     async def list(self) -> list[UnitState]:
         """The apsis units that exist now, to reattach to after a restart."""
+        ...
+
+    async def output_kept_since(self) -> datetime | None:
+        """When the oldest output the host still keeps was written: a run that started before may have lost
+        output to rotation (None: nothing is kept, or the host cannot tell)."""
         ...
 
     def output(

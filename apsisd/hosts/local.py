@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import grp
 import logging
 import os
@@ -31,6 +32,7 @@ from apsisd.hosts.spec import RunSpec, Stream, check, parse_signal
 from apsisd.hosts.tracker import Tracker
 from apsisd.systemd import journal, outcome, trust
 from apsisd.systemd.bus import MANAGER, NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
+from apsisd.systemd.streams import DRAIN_WITHIN, OpenStreams, stream_keys, wait_closed
 from apsisd.systemd.units import (
     SD_PATH,
     SYSTEMD_CAT,
@@ -65,7 +67,8 @@ class LocalHost:
     """The Host over this machine's systemd: the system manager as root, else the user's own."""
 
     def __init__(
-        self, *, user_manager: bool | None = None, call_timeout: float = 30.0, keep_finished: float = KEEP_FINISHED
+        self, *, user_manager: bool | None = None, call_timeout: float = 30.0, keep_finished: float = KEEP_FINISHED,
+        drain_within: float = DRAIN_WITHIN, streams: OpenStreams | None = None,
     ) -> None:
         self.user_manager = os.geteuid() != 0 if user_manager is None else user_manager
         self._bus = SystemdBus(
@@ -82,6 +85,8 @@ class LocalHost:
         self._startup_usec: int | None = None
         self._output = JournalOutput(user_manager=self.user_manager, until_finished=self._until_finished)
         self._pinned = 0
+        self._streams = streams or OpenStreams()
+        self._drain_within = drain_within
 
     async def open(self) -> LocalHost:
         await self._bus.connect()
@@ -299,11 +304,14 @@ class LocalHost:
                                 **trust.writer_note(tracker.writer, started.invocation_id)))
 
     async def _harvest(self, tracker: Tracker) -> None:
-        """Read what signals do not carry (CPU, memory), tell Finished, then let the unit go."""
+        """Wait for journald to read the run's output, read what signals do not carry (CPU, memory), tell
+        Finished, then let the unit go."""
+        output_lost = None
         try:
             others = [t for t in tracker.pending if t is not asyncio.current_task()]
             if others:
                 await asyncio.wait(others, timeout=self._bus.call_timeout)
+            output_lost = await self._drain(tracker)
             if not tracker.pinned:
                 return  # the unit may be gone already: what it would say of a missing unit is not the truth
             tracker.props["CPUUsageNSec"] = await self._bus.get(tracker.path, SERVICE_IFACE, "CPUUsageNSec")
@@ -320,9 +328,28 @@ class LocalHost:
                 tracker.run_id, tracker.unit, tracker.props,
                 stop_requested=tracker.stop_requested, signals_sent=tuple(tracker.signals_sent),
             )
+            if output_lost is not None:
+                finished = dataclasses.replace(finished, output_lost=output_lost)
             self._finish(tracker, finished)
             log.info("run %s finished: %s", tracker.run_id, finished.result, extra={"action": "run_finished"})
         self._release(tracker)
+
+    async def _drain(self, tracker: Tracker) -> str | None:
+        """What may be missing of the run's output: its unit waits (drain-streams) until journald has read it
+        all, lest its tail fall under journald's default rate limit once the unit is gone (streams.py); a unit
+        that ended before may have lost lines. Its end is told once journald has stored what it will."""
+        if not self._streams.readable():
+            return None  # not root: journald's streams cannot be seen (see docs/operations.md)
+        keys = stream_keys(tracker.unit, run_identifier(tracker.run_id))
+        if not self._streams.any_open(keys):
+            return None
+        lost = ("its unit ended before journald had read all of it (the wait is bounded by the stop grace period); "
+                "lines past journald's default rate limit may be missing")
+        log.warning("run %s: output may be incomplete: %s", tracker.run_id, lost, extra={"action": "output_lost"})
+        if not await wait_closed(self._streams, keys, self._drain_within):
+            log.warning("run %s: journald had not read all of its output %g s after its end; telling the end "
+                        "anyway", tracker.run_id, self._drain_within, extra={"action": "output_late"})
+        return lost
 
     def _release(self, tracker: Tracker) -> None:
         """Let systemd unload the unit (and forget a failure) now that its outcome is read."""
@@ -500,6 +527,13 @@ class LocalHost:
                                                          stream=stream)) as records:
             async for record in records:
                 yield record
+
+    async def output_kept_since(self) -> datetime | None:
+        try:
+            async with asyncio.timeout(self._bus.call_timeout):
+                return await journal.oldest_time(user=self.user_manager)
+        except (TimeoutError, HostError):
+            return None  # cannot tell: no claim either way
 
     async def _output_source(self, run_id: RunId, *, wait: bool) -> trust.OutputSource | None:
         """Where the run's output came from, as systemd and apsisd's notes tell it; with `wait`, once it started."""

@@ -25,6 +25,8 @@ def settle(run: Run, finished: Finished) -> tuple[State, str, dict[str, Any]]:
         "cpu_time_ns": finished.cpu_time_ns, "memory_peak": finished.memory_peak,
     }
     how = _how(finished)
+    if finished.output_lost is not None:
+        how = f"{how}; output incomplete: {finished.output_lost}"
     if finished.result == "unknown":
         return State.ERROR, f"outcome lost: {how}", facts
     if finished.succeeded:

@@ -7,11 +7,12 @@ as its bytes. Writes use journald's native datagram protocol directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +51,7 @@ async def read(
     output_fields: str | None = None,
     user: bool = False,
     since: datetime | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Journal entries matching all of `matches` (FIELD=value), oldest first; from `since` on (to the µs)."""
     argv = ["journalctl", "--output=json", "--all", "--no-pager", "--quiet"]
     if since is not None:
@@ -80,6 +81,15 @@ async def read(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def oldest_time(*, user: bool = False) -> datetime | None:
+    """When the oldest record the journal still holds was written (what rotation has not yet removed); None for
+    an empty journal. Only the first record is read."""
+    async with contextlib.aclosing(read([], output_fields="__REALTIME_TIMESTAMP", user=user)) as entries:
+        async for entry in entries:
+            return entry_time(entry)
+    return None
 
 
 async def sync() -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from dbus_fast import Variant
 
 from apsisd.hosts.spec import RunSpec, Stream, parse_signal
+from apsisd.systemd.streams import SHELL, drain_command, drain_within
 from apsisd.types import RunId
 
 UNIT_PREFIX = "apsis-"
@@ -177,6 +178,14 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
     if spec.timeout is not None:
         props.append(["RuntimeMaxUSec", Variant("t", round(spec.timeout * _USEC))])
     if not user_manager:
+        # Hold the ended unit, loaded, until journald has read its output (streams.py); as root, which alone may
+        # see journald's streams (PermissionsStartOnly: User= and Group= apply to ExecStart only). A user
+        # manager's runs share user@.service's rate limit, loaded or not, and it cannot see them anyway.
+        within = drain_within(spec.grace_period)
+        if within > 0:
+            props.append(["PermissionsStartOnly", Variant("b", True)])
+            drain = drain_command(unit_name(spec.run_id), run_identifier(spec.run_id), within)
+            props.append(["ExecStopPost", Variant("a(sasb)", [[SHELL, drain, True]])])
         if spec.user is not None:
             props.append(["User", Variant("s", spec.user)])
         if spec.group is not None:

@@ -119,3 +119,11 @@ def test_a_stop_time_run_without_a_spec_knows_only_systemds_clean_signals() -> N
     bare = replace(run(State.STOPPING, STOP_TIME_REASON), spec=None)
     assert settle(bare, finished("success", signal="TERM", stop_requested=True))[0] is State.SUCCESS
     assert settle(bare, finished("signal", signal="INT", stop_requested=True))[0] is State.FAILURE
+
+
+def test_output_that_may_lack_lines_is_said_in_the_reason_whatever_the_state() -> None:
+    lost = "its unit ended before journald had read all of it"
+    state, reason, _facts = settle(RUNNING, replace(finished("success", exit_code=0), output_lost=lost))
+    assert (state, reason) == (State.SUCCESS, f"exit code 0; output incomplete: {lost}")
+    state, reason, _facts = settle(RUNNING, replace(finished("exit-code", exit_code=2), output_lost=lost))
+    assert (state, reason) == (State.FAILURE, f"exit code 2; output incomplete: {lost}")
