@@ -140,6 +140,9 @@ def output(session: Session, run_id: str, follow: bool, stream: str | None) -> N
             for chunk in client.chunks(response):
                 out.write(chunk)
                 out.flush()
+            incomplete = response.getheader("Apsis-Output-Incomplete")
+        if incomplete:
+            click.echo(f"apsis: this output is incomplete: {incomplete}", err=True)
     except KeyboardInterrupt:
         pass  # Ctrl-C ends a follow: nothing to say
 

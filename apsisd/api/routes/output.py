@@ -23,12 +23,15 @@ from apsisd.api.state import scheduler_of
 from apsisd.errors import HostError
 from apsisd.hosts.spec import Stream
 from apsisd.runs.model import Run
+from apsisd.runs.state import State
 from apsisd.scheduler.service import Scheduler
 
 log = logging.getLogger("apsisd.api")
 routes = web.RouteTableDef()
 OCTETS = "application/octet-stream"
 STREAMS = {"both": None, "stdout": Stream.STDOUT, "stderr": Stream.STDERR}
+# Said on an output the journal no longer holds all of (rotated away): the client tells its reader.
+INCOMPLETE = "Apsis-Output-Incomplete"
 WRITE_SIZE = 1 << 16  # bytes of output sent at a time (a record is a line: one write each would be slow)
 
 
@@ -51,8 +54,9 @@ async def _answer(request: web.Request) -> web.StreamResponse:
     if follow:
         with lasting(request):
             return await _follow(request, scheduler, run, stream, skip)
+    rotated = await _rotated(scheduler, run)
     if wanted is None:
-        return await _send(request, _records(scheduler, run, stream, follow=False), 0, None)
+        return await _send(request, _records(scheduler, run, stream, follow=False), 0, None, rotated)
     total = await _measure(scheduler, run, stream)
     selected = wanted.within(total)
     if selected is None:
@@ -60,7 +64,20 @@ async def _answer(request: web.Request) -> web.StreamResponse:
                       **{"Content-Range": f"bytes */{total}"})
     start, stop = selected
     return await _send(request, _records(scheduler, run, stream, follow=False), start, stop,
-                       {"Content-Range": f"bytes {start}-{stop - 1}/{total}"})
+                       {"Content-Range": f"bytes {start}-{stop - 1}/{total}", **rotated})
+
+
+async def _rotated(scheduler: Scheduler, run: Run) -> dict[str, str]:
+    """The header that says the journal has rotated away output of the run's time: an output it no longer holds
+    whole is never sent as if it were."""
+    started = run.times.get(State.RUNNING) or run.times.get(State.STARTING)
+    if started is None:
+        return {}
+    kept = await scheduler.host.output_kept_since()
+    if kept is None or kept <= started:
+        return {}
+    return {INCOMPLETE: f"the journal has rotated away what was written before {kept.isoformat()}, and this run "
+                        f"started at {started.isoformat()}"}
 
 
 async def _measure(scheduler: Scheduler, run: Run, stream: Stream | None) -> int:
@@ -118,7 +135,8 @@ async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: 
     if started is None:
         raise problem(web.HTTPNotFound, f"run {run.id} was withdrawn (its job changed or went) before it started")
     _check_split(scheduler, started, stream)
-    response = web.StreamResponse(headers={"Content-Type": OCTETS, "Accept-Ranges": "bytes"})
+    response = web.StreamResponse(headers={"Content-Type": OCTETS, "Accept-Ranges": "bytes",
+                                           **await _rotated(scheduler, started)})
     await response.prepare(request)
     try:
         records = _records(scheduler, started, stream, follow=not started.finished)
