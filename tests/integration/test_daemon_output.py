@@ -12,6 +12,7 @@ import aiohttp
 
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
+from tests.integration.apsis_cli import apsis
 from tests.integration.daemon import Daemon, finished, soon, with_daemon
 
 SOCKET = "/run/apsis/api.sock"
@@ -244,3 +245,22 @@ async def test_a_large_output_is_sent_as_it_is_read_whole_or_a_range(daemon: Dae
     status, body, headers = await get(path)
     assert (status, len(body), body == whole, headers.get("Content-Length")) == (200, len(whole), True, None)
     assert peak_memory(daemon.process.pid) - before < 24 << 20
+
+
+@with_daemon()
+async def test_output_the_journal_rotated_away_is_said_to_be_incomplete(daemon: Daemon) -> None:
+    """Not an empty output, as if the program had been silent: `apsis output` says when the journal lost it."""
+    daemon.job("talk", 'program: "echo said"\n')
+    await daemon.start()
+    run = await one_finished(daemon, "talk")
+    before = apsis("output", run.id)
+    assert (before.code, before.out, before.err) == (0, "said\n", "")
+    await asyncio.sleep(1.1)  # the run's records older than the vacuum's limit
+    subprocess.run(["journalctl", "--rotate"], check=True, capture_output=True)
+    subprocess.run(["journalctl", "--vacuum-time=1s"], check=True, capture_output=True)
+    after = apsis("output", run.id)
+    assert (after.code, after.out) == (0, "")
+    assert "this output is incomplete: the journal has rotated away what was written before" in after.err
+    assert f"this run started at {run.times[State.RUNNING].isoformat()}" in after.err
+    _status, _body, headers = await get(f"/api/v1/runs/{run.id}/output")
+    assert "rotated away" in headers["Apsis-Output-Incomplete"]
