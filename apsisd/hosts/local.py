@@ -341,7 +341,7 @@ class LocalHost:
         if not self._streams.readable():
             return None  # not root: journald's streams cannot be seen (see docs/operations.md)
         keys = stream_keys(tracker.unit, run_identifier(tracker.run_id))
-        if not self._streams.any_open(keys):
+        if not self._streams.any_open(keys, now=True):
             return None
         lost = ("its unit ended before journald had read all of it (the wait is bounded by the stop grace period); "
                 "lines past journald's default rate limit may be missing")

@@ -88,9 +88,11 @@ class OpenStreams:
         """Whether this process may read journald's state files (root): else it cannot tell."""
         return os.access(self.directory, os.R_OK | os.X_OK) and os.geteuid() == 0
 
-    def any_open(self, keys: Iterable[str]) -> bool:
-        """Whether a stream marked by one of `keys` is still open (journald has not read it to its end)."""
-        if time.monotonic() - self._looked >= FRESH:
+    def any_open(self, keys: Iterable[str], *, now: bool = False) -> bool:
+        """Whether a stream marked by one of `keys` is still open (journald has not read it to its end), as of a
+        look at most FRESH seconds old; with `now`, as of a look taken now (a stale look says open of a stream
+        that has closed since)."""
+        if now or time.monotonic() - self._looked >= FRESH:
             self._look()
         return not self._open.isdisjoint(keys)
 

@@ -74,6 +74,19 @@ def test_a_socket_inode_used_again_is_a_new_stream(tmp_path: Path) -> None:
         assert not seen.any_open(stream_keys("apsis-r1.service", "apsis-r1"))
 
 
+def test_a_look_now_is_never_one_taken_before(tmp_path: Path) -> None:
+    """Whether a run's streams were open when it ended is asked once it has ended: a look from before says open
+    of a stream that has closed since."""
+    seen = OpenStreams(str(tmp_path))
+    keys = stream_keys("apsis-r1.service", "apsis-r1")
+    path = write_state(tmp_path, "9:100", "apsis-r1", "apsis-r1.service")
+    with mock.patch.object(streams.time, "monotonic", return_value=10.0):
+        assert seen.any_open(keys)
+        path.unlink()
+        assert seen.any_open(keys)  # within FRESH: the look before is reused
+        assert not seen.any_open(keys, now=True)
+
+
 def test_a_missing_folder_has_no_open_streams(tmp_path: Path) -> None:
     assert not OpenStreams(str(tmp_path / "none")).any_open(["UNIT=x.service"])
 
