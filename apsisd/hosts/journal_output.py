@@ -4,6 +4,7 @@ it is in (journald stores a stream's lines after the process has written them, s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -27,8 +28,24 @@ class JournalOutput:
         self, run_id: RunId, source: OutputSource, *, follow: bool = False, after_cursor: str | None = None,
         stream: Stream | None = None,
     ) -> AsyncGenerator[OutputRecord, None]:
-        """The run's output, the lines `source` says are its own; with follow, until the run has ended and all of
-        it is read.
+        """The run's output, the lines `source` says are its own, each once; with follow, until the run has ended
+        and all of it is read.
+
+        journald (252) writes a line twice when the journal file it writes it to fills up as it does: the copy
+        that starts the next file has the same timestamps and content hash (journal.same_entry), and is skipped.
+        """
+        last = None
+        async with contextlib.aclosing(self._read(run_id, source, follow=follow, after_cursor=after_cursor,
+                                                  stream=stream)) as records:
+            async for record in records:
+                if last is None or not journal.same_entry(record.cursor, last):
+                    yield record
+                last = record.cursor
+
+    async def _read(
+        self, run_id: RunId, source: OutputSource, *, follow: bool, after_cursor: str | None, stream: Stream | None,
+    ) -> AsyncGenerator[OutputRecord, None]:
+        """read(), each record as journalctl gives it.
 
         `stream`: a split run's stdout or stderr, told apart by the PRIORITY systemd-cat gave each (units.py).
         """

@@ -39,6 +39,19 @@ def message_bytes(entry: Mapping[str, Any]) -> bytes:
     return str(message).encode()
 
 
+def same_entry(cursor: str, other: str) -> bool:
+    """Whether two cursors name copies of one entry: the same boot, monotonic and wall-clock time to the µs and
+    hash of all its fields (journald gives every line its own clock reading). journald writes an entry again at
+    the start of a new file when the one it was writing it to filled up; the copies differ only in sequence
+    number."""
+    def identity(text: str) -> dict[str, str]:
+        fields = dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+        return {key: fields.get(key, "") for key in ("b", "m", "t", "x")}
+
+    mine, theirs = identity(cursor), identity(other)
+    return all(mine.values()) and mine == theirs
+
+
 def entry_time(entry: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(int(entry["__REALTIME_TIMESTAMP"]) / 1e6, tz=UTC)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import subprocess
 
 from apsisd.hosts.local import LocalHost
 from apsisd.hosts.spec import RunSpec
+from apsisd.systemd.journal import same_entry
 from tests.integration.conftest import finished, hosted, new_run_id, output
 
 
@@ -22,9 +24,16 @@ def expected(lines: int) -> bytes:
 
 
 def journal_lines(run_id: str) -> list[bytes]:
-    """The run's lines as journalctl itself gives them, by the field systemd adds to each."""
-    return subprocess.run(["journalctl", "--no-pager", "--quiet", "-o", "cat", f"APSIS_RUN_ID={run_id}"],
-                          capture_output=True, check=True).stdout.splitlines(keepends=True)
+    """The run's lines as journalctl itself gives them, by the field systemd adds to each; a copy journald wrote
+    of an entry into the next file (journal.same_entry) once."""
+    out = subprocess.run(["journalctl", "--no-pager", "--quiet", "-o", "json", "--output-fields=MESSAGE",
+                          f"APSIS_RUN_ID={run_id}"], capture_output=True, check=True).stdout
+    lines, last = [], ""
+    for entry in map(json.loads, out.splitlines()):
+        if not same_entry(entry["__CURSOR"], last):
+            lines.append(entry["MESSAGE"].encode() + b"\n")
+        last = entry["__CURSOR"]
+    return lines
 
 
 def first_difference(got: bytes, want: bytes) -> str:
