@@ -135,9 +135,9 @@ class Host(Protocol):
         """The apsis units that exist now, to reattach to after a restart."""
         ...
 
-    async def output_kept_since(self) -> datetime | None:
-        """When the oldest output the host still keeps was written: a run that started before may have lost
-        output to rotation (None: nothing is kept, or the host cannot tell)."""
+    async def output_gaps(self, run_id: RunId, started: datetime) -> tuple[str, ...]:
+        """Why the run's output, as kept, lacks lines, in words: what was rotated away since the run `started`,
+        what journald suppressed of it. Empty when nothing is known to be missing."""
         ...
 
     def output(

@@ -43,6 +43,7 @@ from apsisd.systemd.units import (
     splits_output,
     timer_name,
     timer_properties,
+    unit_name,
 )
 from apsisd.types import RunId
 
@@ -528,12 +529,22 @@ class LocalHost:
             async for record in records:
                 yield record
 
-    async def output_kept_since(self) -> datetime | None:
+    async def output_gaps(self, run_id: RunId, started: datetime) -> tuple[str, ...]:
+        gaps = []
         try:
             async with asyncio.timeout(self._bus.call_timeout):
-                return await journal.oldest_time(user=self.user_manager)
-        except (TimeoutError, HostError):
-            return None  # cannot tell: no claim either way
+                kept = await journal.oldest_time(user=self.user_manager)
+                # A user manager's lines are rate-limited as user@UID.service's, which names no run.
+                dropped = 0 if self.user_manager else await journal.suppressed(unit_name(run_id), since=started)
+        except (TimeoutError, HostError) as exc:
+            log.warning("run %s: could not tell whether its output is whole: %s", run_id, exc)
+            return ()  # cannot tell: no claim either way
+        if kept is not None and kept > started:
+            gaps.append(f"the journal has rotated away what was written before {kept.isoformat()}, and this run "
+                        f"started at {started.isoformat()}")
+        if dropped:
+            gaps.append(f"journald suppressed {dropped} of its lines (its rate limit)")
+        return tuple(gaps)
 
     async def _output_source(self, run_id: RunId, *, wait: bool) -> trust.OutputSource | None:
         """Where the run's output came from, as systemd and apsisd's notes tell it; with `wait`, once it started."""

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 # How a record's line ended (_LINE_BREAK); a record without one ended in \n.
 LINE_ENDINGS = {None: b"\n", "nul": b"\0", "line-max": b"", "eof": b"", "pid-change": b""}
+JOURNAL_DROPPED = "a596d6fe7bfa4994828e72309e95d61e"  # SD_MESSAGE_JOURNAL_DROPPED: journald suppressed lines
 OUTPUT_FIELDS = "MESSAGE,_LINE_BREAK,PRIORITY,_PID"
 # The longest line of journalctl's JSON read, and half of what is held of it unread: a record of a 1 MiB line (a
 # LineMax raised far past journald's 48K) written as byte values fits; a reader behind holds 8 MiB at most.
@@ -103,6 +104,17 @@ async def oldest_time(*, user: bool = False) -> datetime | None:
         async for entry in entries:
             return entry_time(entry)
     return None
+
+
+async def suppressed(unit: str, *, since: datetime) -> int:
+    """How many lines of the unit journald suppressed (rate limit) since then, as journald itself said: its own
+    records (_TRANSPORT=driver, which no client can send) "Suppressed N messages from <unit>"."""
+    total = 0
+    matches = [f"MESSAGE_ID={JOURNAL_DROPPED}", "_TRANSPORT=driver"]
+    async for entry in read(matches, since=since, output_fields="MESSAGE,N_DROPPED"):
+        if str(entry.get("MESSAGE", "")).endswith(f" from {unit}") and str(entry.get("N_DROPPED", "")).isdigit():
+            total += int(entry["N_DROPPED"])
+    return total
 
 
 async def sync() -> bool:

@@ -54,9 +54,9 @@ async def _answer(request: web.Request) -> web.StreamResponse:
     if follow:
         with lasting(request):
             return await _follow(request, scheduler, run, stream, skip)
-    rotated = await _rotated(scheduler, run)
+    gaps = await _gaps(scheduler, run)
     if wanted is None:
-        return await _send(request, _records(scheduler, run, stream, follow=False), 0, None, rotated)
+        return await _send(request, _records(scheduler, run, stream, follow=False), 0, None, gaps)
     total = await _measure(scheduler, run, stream)
     selected = wanted.within(total)
     if selected is None:
@@ -64,20 +64,17 @@ async def _answer(request: web.Request) -> web.StreamResponse:
                       **{"Content-Range": f"bytes */{total}"})
     start, stop = selected
     return await _send(request, _records(scheduler, run, stream, follow=False), start, stop,
-                       {"Content-Range": f"bytes {start}-{stop - 1}/{total}", **rotated})
+                       {"Content-Range": f"bytes {start}-{stop - 1}/{total}", **gaps})
 
 
-async def _rotated(scheduler: Scheduler, run: Run) -> dict[str, str]:
-    """The header that says the journal has rotated away output of the run's time: an output it no longer holds
-    whole is never sent as if it were."""
+async def _gaps(scheduler: Scheduler, run: Run) -> dict[str, str]:
+    """The header that says what the output lacks (rotated away, suppressed by journald): an output the journal
+    no longer holds whole is never sent as if it were."""
     started = run.times.get(State.RUNNING) or run.times.get(State.STARTING)
     if started is None:
         return {}
-    kept = await scheduler.host.output_kept_since()
-    if kept is None or kept <= started:
-        return {}
-    return {INCOMPLETE: f"the journal has rotated away what was written before {kept.isoformat()}, and this run "
-                        f"started at {started.isoformat()}"}
+    gaps = await scheduler.host.output_gaps(run.id, started)
+    return {INCOMPLETE: "; ".join(gaps)} if gaps else {}
 
 
 async def _measure(scheduler: Scheduler, run: Run, stream: Stream | None) -> int:
@@ -136,7 +133,7 @@ async def _follow(request: web.Request, scheduler: Scheduler, run: Run, stream: 
         raise problem(web.HTTPNotFound, f"run {run.id} was withdrawn (its job changed or went) before it started")
     _check_split(scheduler, started, stream)
     response = web.StreamResponse(headers={"Content-Type": OCTETS, "Accept-Ranges": "bytes",
-                                           **await _rotated(scheduler, started)})
+                                           **await _gaps(scheduler, started)})
     await response.prepare(request)
     try:
         records = _records(scheduler, started, stream, follow=not started.finished)
