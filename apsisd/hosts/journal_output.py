@@ -15,6 +15,10 @@ from apsisd.systemd.trust import OutputSource
 from apsisd.systemd.units import STREAM_PRIORITY
 from apsisd.types import RunId
 
+# Lines alike read at once look like a copy journald wrote into its next file; whether one starts a file is
+# asked of the journal's headers, at most once per HEADS_FRESH seconds, each look within HEADS_WITHIN.
+HEADS_FRESH = 1.0
+HEADS_WITHIN = 30.0
 QUIET_END = 1.0  # without journalctl --sync (unprivileged): output is complete after this much silence
 FOLLOW_AHEAD = 1024  # records read ahead of a follower: a client that reads slowly slows journalctl, not memory
 
@@ -35,12 +39,23 @@ class JournalOutput:
         that starts the next file has the same timestamps and content hash (journal.same_entry), and is skipped.
         """
         last = None
+        heads: frozenset[int] = frozenset()
+        looked = -HEADS_FRESH
+        loop = asyncio.get_running_loop()
         async with contextlib.aclosing(self._read(run_id, source, follow=follow, after_cursor=after_cursor,
                                                   stream=stream)) as records:
             async for record in records:
-                if last is None or not journal.same_entry(record.cursor, last):
-                    yield record
+                copy = last is not None and journal.same_entry(record.cursor, last)
                 last = record.cursor
+                if copy:
+                    number = journal.seqnum(record.cursor)
+                    if number not in heads and loop.time() - looked >= HEADS_FRESH:
+                        async with asyncio.timeout(HEADS_WITHIN):
+                            heads = await journal.file_heads(user=self.user_manager)
+                        looked = loop.time()
+                    if number in heads:
+                        continue
+                yield record
 
     async def _read(
         self, run_id: RunId, source: OutputSource, *, follow: bool, after_cursor: str | None, stream: Stream | None,

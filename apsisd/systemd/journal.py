@@ -40,17 +40,40 @@ def message_bytes(entry: Mapping[str, Any]) -> bytes:
     return str(message).encode()
 
 
-def same_entry(cursor: str, other: str) -> bool:
-    """Whether two cursors name copies of one entry: the same boot, monotonic and wall-clock time to the µs and
-    hash of all its fields (journald gives every line its own clock reading). journald writes an entry again at
-    the start of a new file when the one it was writing it to filled up; the copies differ only in sequence
-    number."""
-    def identity(text: str) -> dict[str, str]:
-        fields = dict(part.split("=", 1) for part in text.split(";") if "=" in part)
-        return {key: fields.get(key, "") for key in ("b", "m", "t", "x")}
+def _cursor_fields(cursor: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in cursor.split(";") if "=" in part)
 
-    mine, theirs = identity(cursor), identity(other)
-    return all(mine.values()) and mine == theirs
+
+def same_entry(cursor: str, other: str) -> bool:
+    """Whether two cursors may name copies of one entry: the same boot, monotonic and wall-clock time to the µs
+    and hash of all its fields. journald (252) writes an entry again at the start of a new file when the one it
+    was writing it to filled up; the copies differ only in sequence number. Two lines alike that journald read
+    at once look the same too: only a copy starts a file (file_heads)."""
+    mine, theirs = _cursor_fields(cursor), _cursor_fields(other)
+    keys = ("b", "m", "t", "x")
+    return all(mine.get(key) for key in keys) and all(mine.get(key) == theirs.get(key) for key in keys)
+
+
+def seqnum(cursor: str) -> int | None:
+    """The entry's sequence number, from its cursor."""
+    value = _cursor_fields(cursor).get("i", "")
+    try:
+        return int(value, 16)
+    except ValueError:
+        return None
+
+
+async def file_heads(*, user: bool = False) -> frozenset[int]:
+    """The sequence numbers that start a journal file (`journalctl --header`, which reads headers only)."""
+    argv = ["journalctl", "--header", *(["--user"] if user else [])]
+    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    heads = set()
+    for line in out.decode(errors="replace").splitlines():
+        if line.startswith("Head sequential number:"):
+            heads.add(int(line.split(":", 1)[1].split()[0]))
+    return frozenset(heads)
 
 
 def entry_time(entry: Mapping[str, Any]) -> datetime:

@@ -28,7 +28,7 @@ def expected(lines: int) -> bytes:
 
 def journal_lines(run_id: str) -> list[bytes]:
     """The run's lines as journalctl itself gives them, by the field systemd adds to each; a copy journald wrote
-    of an entry into the next file (journal.same_entry) once."""
+    of an entry into the next file (journal.same_entry) once: every line here differs, so alike ones are copies."""
     out = subprocess.run(["journalctl", "--no-pager", "--quiet", "-o", "json", "--output-fields=MESSAGE",
                           f"APSIS_RUN_ID={run_id}"], capture_output=True, check=True).stdout
     lines, last = [], ""

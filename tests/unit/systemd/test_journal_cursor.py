@@ -1,8 +1,9 @@
-"""Copies of one journal entry told from entries alike (journal.same_entry): journald 252 writes an entry again at
-the start of a new file when the one it was writing it to filled up, and a run's output must not show it twice."""
+"""Copies of one journal entry (journal.same_entry, seqnum): journald 252 writes an entry again at the start of a
+new file when the one it was writing it to filled up, and a run's output must not show it twice. Lines alike that
+journald read at once look the same; only a copy starts a file (the output reader asks the journal's headers)."""
 from __future__ import annotations
 
-from apsisd.systemd.journal import same_entry
+from apsisd.systemd.journal import same_entry, seqnum
 
 # The two copies seen in the sandbox: the last entry of one file, the first of the next.
 FIRST = "s=b5c4;i=104432;b=1f06;m=343e765d2;t=661f80837ac3a;x=a0dbd7153b69573e"
@@ -23,3 +24,9 @@ def test_entries_differing_in_time_content_or_boot_are_not() -> None:
 def test_a_cursor_without_those_fields_is_never_the_same() -> None:
     assert not same_entry("s=1;i=2", "s=1;i=2")
     assert not same_entry("", "")
+
+
+def test_the_sequence_number_is_read_from_the_cursor() -> None:
+    assert seqnum(COPY) == 0x104433
+    assert seqnum("s=1;b=2") is None
+    assert seqnum("i=zz") is None
