@@ -31,7 +31,15 @@ from apsisd.hosts.journal_output import JournalOutput
 from apsisd.hosts.spec import RunSpec, Stream, check, parse_signal
 from apsisd.hosts.tracker import Tracker
 from apsisd.systemd import journal, outcome, trust
-from apsisd.systemd.bus import MANAGER, NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
+from apsisd.systemd.bus import (
+    MANAGER,
+    NO_SUCH_UNIT,
+    SYSTEMD_AWAY,
+    UNIT_EXISTS,
+    BusCallError,
+    SystemdBus,
+    UnansweredCall,
+)
 from apsisd.systemd.streams import DRAIN_WITHIN, OpenStreams, stream_keys, wait_closed
 from apsisd.systemd.units import (
     SD_PATH,
@@ -59,6 +67,7 @@ JOB_IFACE = "org.freedesktop.systemd1.Job"
 MAX_STARTING = 64
 MAX_PINNED = 256
 ARM_AHEAD_MIN = 0.002  # a start due further ahead than this (seconds) is armed on a timer of systemd's
+START_RETRY = 0.2  # seconds between asking systemd again to start a unit, while it is away
 # How long an outcome nobody has read through events() stays in memory; after
 # that, events() reads it back from the journal like any run we did not see.
 KEEP_FINISHED = 600.0
@@ -131,7 +140,7 @@ class LocalHost:
         else:
             start = [tracker.unit, "fail", props, []]
         try:
-            await self._bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", start)
+            await self._start_unit(start)
         except BusCallError as exc:
             self._unpin(tracker)
             if exc.name == UNIT_EXISTS:
@@ -148,6 +157,27 @@ class LocalHost:
             raise
         log.info("run %s started as %s", spec.run_id, tracker.unit, extra={"action": "run_started"})
         return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=False)
+
+    async def _start_unit(self, start: list[Any]) -> None:
+        """StartTransientUnit, asked again while systemd is away (re-executing, its bus connection lost) until the
+        call timeout: a unit it made before it went is found then (UnitExists, adopted), never made twice."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._bus.call_timeout
+        while True:
+            try:
+                await self._bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", start)
+                return
+            except BusCallError as exc:
+                if exc.name not in SYSTEMD_AWAY or loop.time() >= deadline:
+                    raise
+                reason = exc.text
+            except UnansweredCall as exc:
+                if loop.time() >= deadline:
+                    raise
+                reason = str(exc)
+            log.warning("starting %s: systemd did not answer (%s); asking again", start[0], reason,
+                        extra={"action": "start_retry"})
+            await asyncio.sleep(START_RETRY)
 
     async def _manager_startup(self) -> int:
         """The manager's start on the monotonic clock (µs): what its timers' OnStartupSec counts from."""

@@ -42,6 +42,20 @@ MATCH_RULES = (
 MAX_IN_FLIGHT = 64
 
 
+# What the bus answers for systemd while it is away (re-executing, restarting): whether it did what was asked
+# is not known.
+SYSTEMD_AWAY = frozenset({
+    "org.freedesktop.DBus.Error.NoReply",
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+    "org.freedesktop.DBus.Error.Disconnected",
+})
+
+
+class UnansweredCall(HostError):
+    """The call got no answer from systemd (it went away, or our connection did): it may or may not be done."""
+
+
 class BusCallError(HostError):
     """systemd answered a call with an error."""
 
@@ -233,7 +247,7 @@ class SystemdBus:
         except TimeoutError:
             raise HostError(f"systemd did not answer {member} within {self.call_timeout:.0f}s") from None
         except (ConnectionError, EOFError) as exc:
-            raise HostError(f"connection to systemd lost during {member}: {exc}") from exc
+            raise UnansweredCall(f"connection to systemd lost during {member}: {exc}") from exc
 
     def tell(self, member: str, signature: str, body: Sequence[Any]) -> None:
         """Call systemd without waiting for, or wanting, an answer.
