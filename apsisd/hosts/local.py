@@ -31,7 +31,7 @@ from apsisd.hosts.journal_output import JournalOutput
 from apsisd.hosts.spec import RunSpec, Stream, check, parse_signal
 from apsisd.hosts.tracker import Tracker
 from apsisd.systemd import journal, outcome, trust
-from apsisd.systemd.bus import MANAGER, NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
+from apsisd.systemd.bus import BAD_UNIT_SETTING, MANAGER, NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
 from apsisd.systemd.streams import DRAIN_WITHIN, OpenStreams, stream_keys, wait_closed
 from apsisd.systemd.units import (
     SD_PATH,
@@ -455,16 +455,20 @@ class LocalHost:
             self._advance(tracker)
 
     async def _look(self, tracker: Tracker) -> dict[str, Any] | None:
-        """The unit's properties, pinned; None when systemd has no such unit (or only an earlier run's)."""
+        """The unit's properties, pinned; None when systemd has no such unit (or only an earlier run's).
+
+        A unit systemd re-read and could not parse (bad-setting) cannot be
+        pinned; it is followed unpinned (its end is in its signals)."""
         try:
             if not tracker.pinned:
                 await self._bus.call("RefUnit", "s", [tracker.unit])
                 tracker.pinned = True
                 self._pinned += 1
         except BusCallError as exc:
-            if exc.name != NO_SUCH_UNIT:
+            if exc.name == NO_SUCH_UNIT:
+                return None
+            if exc.name != BAD_UNIT_SETTING:
                 raise
-            return None
         snapshot: dict[str, Any] = {}
         for interface in (UNIT_IFACE, SERVICE_IFACE):
             snapshot.update(await self._bus.get_all(tracker.path, interface))

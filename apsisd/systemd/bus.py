@@ -27,6 +27,7 @@ MANAGER = "org.freedesktop.systemd1.Manager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 NO_SUCH_UNIT = "org.freedesktop.systemd1.NoSuchUnit"
 UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
+BAD_UNIT_SETTING = "org.freedesktop.systemd1.BadUnitSetting"
 ALREADY_SUBSCRIBED = "org.freedesktop.systemd1.AlreadySubscribed"
 
 MATCH_RULES = (
