@@ -24,7 +24,7 @@ from apsisd.hosts.spec import RunSpec
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from apsisd.types import RunId
-from tests.integration.conftest import all_events, hosted, new_run_id, output
+from tests.integration.conftest import all_events, hosted, new_run_id, output, wait_until
 from tests.integration.daemon import Daemon, soon, with_daemon
 
 SHORT = 12  # short runs, due every 0.5 s from FIRST on
@@ -168,6 +168,42 @@ async def test_bus_lost_for_seconds_while_runs_start_and_end(host: LocalHost, tm
         ends = [event for event in await all_events(host, each.run_id) if isinstance(event, Finished)]
         assert [(end.exit_code, end.result != "unknown") for end in ends] == [(i % 3, True)], (i, ends)
     assert sorted(Counter(ids.read_text().split()).items()) == [(str(i), 1) for i in range(9)]
+
+
+def _journal_forgets(unit: str) -> bool:
+    """Rotate the journal and drop every archived file: true once nothing of the unit is left in it."""
+    subprocess.run(["journalctl", "--rotate", "--vacuum-time=1s"], check=True, capture_output=True, timeout=60)
+    return not subprocess.run(["journalctl", "--quiet", "--no-pager", f"UNIT={unit}"], capture_output=True,
+                              text=True, timeout=60).stdout.strip()
+
+
+@hosted(timeout=120)
+async def test_a_run_systemd_and_the_journal_both_forgot_is_lost_and_said_so(host: LocalHost, tmp_path: Path) -> None:
+    """The one case a run is lost: its unit ended while the bus was away, and the journal no longer has it."""
+    run_id = new_run_id()
+    await host.start(RunSpec(run_id=run_id, shell="sleep 1"))  # a success: systemd unloads it
+    events = host.events(run_id)
+    assert isinstance(await anext(events), Started)
+    address = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+    os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = f"unix:path={tmp_path}/no-bus"
+    try:
+        host.drop_bus()
+        unit = f"apsis-{run_id}.service"
+        await wait_until(lambda: _unit_state(unit) == ("not-found", "inactive"), "the unit to end and go")
+        await wait_until(lambda: _journal_forgets(unit), "the journal to forget the unit", timeout=30)
+    finally:
+        if address is None:
+            del os.environ["DBUS_SYSTEM_BUS_ADDRESS"]
+        else:
+            os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address
+    end = await anext(events)
+    assert isinstance(end, Finished) and (end.result, end.exit_code, end.recovered) == ("unknown", None, True)
+
+
+def _unit_state(unit: str) -> tuple[str, str]:
+    out = subprocess.run(["systemctl", "show", "--value", "-p", "LoadState,ActiveState", unit], capture_output=True,
+                         text=True, timeout=60).stdout.split()
+    return out[0], out[1]
 
 
 # -- an operator's systemctl ----------------------------------------------------------------------------------
