@@ -32,6 +32,7 @@ from apsisd.hosts.spec import RunSpec, Stream, check, parse_signal
 from apsisd.hosts.tracker import Tracker
 from apsisd.systemd import journal, outcome, trust
 from apsisd.systemd.bus import (
+    BAD_UNIT_SETTING,
     MANAGER,
     NO_SUCH_UNIT,
     SYSTEMD_AWAY,
@@ -71,6 +72,11 @@ START_RETRY = 0.2  # seconds between asking systemd again to start a unit, while
 # How long an outcome nobody has read through events() stays in memory; after
 # that, events() reads it back from the journal like any run we did not see.
 KEEP_FINISHED = 600.0
+# A run that started and whose unit systemd does not list, with no end in the journal, is looked for again this
+# long (seconds) before its outcome is called lost: systemd and journald may still be settling after a reload,
+# a re-exec or a restart of journald.
+SETTLE = 10.0
+SETTLE_POLL = 0.25
 
 
 class LocalHost:
@@ -137,6 +143,7 @@ class LocalHost:
             instant = round((time.monotonic() + delay) * 1e6) - await self._manager_startup()
             start = [timer_name(spec.run_id), "fail", timer_properties(spec.run_id, instant),
                      [[tracker.unit, props]]]
+            tracker.arm = start
         else:
             start = [tracker.unit, "fail", props, []]
         try:
@@ -277,6 +284,8 @@ class LocalHost:
             del self._by_path[tracker.path]
 
     def _on_signal(self, message: Message) -> None:
+        if message.member == "Reloading" and message.body == [False]:
+            self._check_armed()
         if message.member != "PropertiesChanged":
             return
         tracker = self._by_path.get(message.path or "")
@@ -301,7 +310,11 @@ class LocalHost:
                 if await self._bus.get(job_path, JOB_IFACE, "JobType") == "stop":
                     tracker.stop_requested = True
             except HostError:
-                pass  # the job is gone already; a stop that quick was ours or is in the journal
+                # The job is done already: a stop that quick (an operator's systemctl stop of a run that dies on
+                # SIGTERM) is in PID 1's journal records ("Stopping ...") if it was one.
+                with contextlib.suppress(HostError):
+                    stopped, _sent = outcome.requests_from_journal(*await self._journal_story(tracker))
+                    tracker.stop_requested = tracker.stop_requested or stopped
 
         self._spawn(tracker, look(), f"job-type:{tracker.run_id}")
 
@@ -324,6 +337,60 @@ class LocalHost:
         if outcome.has_ended(props) and not tracker.harvesting:
             tracker.harvesting = True
             self._spawn(tracker, self._harvest(tracker), f"harvest:{tracker.run_id}")
+        if tracker.arm is not None and not tracker.started and not tracker.rearming \
+                and props.get("LoadState") in ("bad-setting", "error"):
+            tracker.rearming = True
+            self._spawn(tracker, self._rearm(tracker, tracker.arm), f"rearm:{tracker.run_id}")
+
+    def _check_armed(self) -> None:
+        """systemd re-read its unit files: look again at each run armed and not yet started (_advance re-arms)."""
+        for tracker in self._trackers.values():
+            if tracker.arm is not None and not tracker.started and not tracker.rearming:
+                self._spawn(tracker, self._check_load_state(tracker), f"load-state:{tracker.run_id}")
+
+    async def _check_load_state(self, tracker: Tracker) -> None:
+        try:
+            tracker.props["LoadState"] = await self._bus.get(tracker.path, UNIT_IFACE, "LoadState")
+        except HostError as exc:
+            log.warning("run %s: reading its unit's state after a reload: %s", tracker.run_id, exc)
+            return
+        self._advance(tracker)
+
+    async def _rearm(self, tracker: Tracker, start: list[Any]) -> None:
+        """Arm a run again whose armed service systemd read back from its unit file (daemon-reload, -reexec).
+
+        systemd 252 writes the service's ExecStartEx= to that file and cannot
+        parse it back: the service is then bad-setting and would never start.
+        Timer and service are made anew, for the same instant (one passed
+        meanwhile fires at once). The run cannot have started in between:
+        systemd does not start a bad-setting unit.
+        """
+        timer = timer_name(tracker.run_id)
+        log.warning("run %s: systemd re-read %s and cannot start it; arming it again", tracker.run_id,
+                    tracker.unit, extra={"action": "run_rearmed"})
+        try:
+            for member, unit in (("StopUnit", timer), ("UnrefUnit", tracker.unit), ("ResetFailedUnit", timer),
+                                 ("ResetFailedUnit", tracker.unit)):
+                with contextlib.suppress(BusCallError):  # already so
+                    await self._bus.call(member, "ss" if member == "StopUnit" else "s",
+                                         [unit, "replace"] if member == "StopUnit" else [unit])
+            self._unpin(tracker)
+            async with asyncio.timeout(self._bus.call_timeout):
+                while True:  # systemd unloads the old units on its next turn
+                    try:
+                        await self._bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", start)
+                        break
+                    except BusCallError as exc:
+                        if exc.name != UNIT_EXISTS:
+                            raise
+                    await asyncio.sleep(SETTLE_POLL / 5)
+            tracker.pinned = any(name == "AddRef" and value.value for name, value in start[3][0][1])
+            self._pinned += tracker.pinned
+            tracker.props.pop("LoadState", None)
+        except (HostError, TimeoutError) as exc:
+            log.error("run %s: arming it again failed: %s", tracker.run_id, exc, extra={"action": "run_rearm_failed"})
+        finally:
+            tracker.rearming = False
 
     def _note_writer(self, tracker: Tracker, started: Started) -> None:
         """Keep, and note in the journal, the process whose uid and pid mark a split run's output lines that
@@ -397,22 +464,9 @@ class LocalHost:
         """
         tracker.attaching = True
         try:
-            try:
-                if not tracker.pinned:
-                    await self._bus.call("RefUnit", "s", [tracker.unit])
-                    tracker.pinned = True
-                    self._pinned += 1
-            except BusCallError as exc:
-                if exc.name != NO_SUCH_UNIT:
-                    raise
-                await self._recover(tracker)
-                return
-            snapshot: dict[str, Any] = {}
-            for interface in (UNIT_IFACE, SERVICE_IFACE):
-                snapshot.update(await self._bus.get_all(tracker.path, interface))
-            if snapshot.get("LoadState") != "loaded" or self._let_go_if_stale(tracker, snapshot):
-                await self._recover(tracker)
-                return
+            while (snapshot := await self._look(tracker)) is None:
+                if await self._recover(tracker):
+                    return
             tracker.props.update(snapshot)  # signals from now on are newer, and merge over it
             # Whoever asked for a stop or sent a signal before we looked (a
             # previous apsis, an operator) said so in the journal.
@@ -430,6 +484,34 @@ class LocalHost:
         if tracker.finished is None:
             self._check_stop_job(tracker)
             self._advance(tracker)
+
+    async def _look(self, tracker: Tracker) -> dict[str, Any] | None:
+        """The unit's properties, pinned; None when systemd has no such unit (or only an earlier run's).
+
+        A unit systemd re-read and could not parse (bad-setting) cannot be
+        pinned; it is followed unpinned (its end is in its signals)."""
+        try:
+            if not tracker.pinned:
+                await self._bus.call("RefUnit", "s", [tracker.unit])
+                tracker.pinned = True
+                self._pinned += 1
+        except BusCallError as exc:
+            if exc.name == NO_SUCH_UNIT:
+                return None
+            if exc.name != BAD_UNIT_SETTING:
+                raise
+        snapshot: dict[str, Any] = {}
+        for interface in (UNIT_IFACE, SERVICE_IFACE):
+            snapshot.update(await self._bus.get_all(tracker.path, interface))
+        if not outcome.exists(snapshot) or self._let_go_if_stale(tracker, snapshot):
+            return None
+        return snapshot
+
+    async def _listed(self, unit: str) -> bool:
+        """Whether systemd has the unit, asked by name (its object path answers for any name, real or not)."""
+        (rows,) = await self._bus.call("ListUnitsByNames", "as", [[unit]])
+        return any(outcome.exists({"LoadState": load, "ActiveState": active})
+                   for _name, _description, load, active, *_rest in rows)
 
     def _let_go_if_stale(self, tracker: Tracker, snapshot: dict[str, Any]) -> bool:
         """A unit that ended before this run was committed to start (`since`) is an earlier run's of the same
@@ -453,12 +535,29 @@ class LocalHost:
                                                since=tracker.since)]
         return records, notes
 
-    async def _recover(self, tracker: Tracker) -> None:
-        """The unit is gone: its story is what PID 1 and apsis wrote to the journal."""
-        records, notes = await self._journal_story(tracker)
-        started, finished = outcome.finished_from_journal(tracker.run_id, tracker.unit, records, notes)
-        if tracker.finished is not None:
-            return
+    async def _recover(self, tracker: Tracker) -> bool:
+        """The unit is gone: its story is what PID 1 and apsis wrote to the journal. False if the unit is there
+        after all (look again).
+
+        A run that started and has no end in the journal is lost only once
+        systemd, asked by name, still has no such unit and the journal still
+        no end after SETTLE seconds: systemd and journald may be settling
+        (a reload, a re-exec, journald restarting), and a unit that exists
+        is never lost.
+        """
+        deadline = asyncio.get_running_loop().time() + SETTLE
+        while True:
+            records, notes = await self._journal_story(tracker)
+            started, finished = outcome.finished_from_journal(tracker.run_id, tracker.unit, records, notes)
+            if tracker.finished is not None:
+                return True
+            if await self._listed(tracker.unit):
+                return False
+            if finished is not None or (started is None and not tracker.events):
+                break
+            if asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(SETTLE_POLL)
         if started is None and finished is None and not tracker.events:
             raise RunNotFound(tracker.run_id)
         if started is not None and not tracker.started:
@@ -473,6 +572,7 @@ class LocalHost:
         self._finish(tracker, finished)
         log.info("run %s: outcome recovered from the journal: %s", tracker.run_id, finished.result,
                  extra={"action": "run_recovered"})
+        return True
 
     async def _tracker_for(self, run_id: RunId, since: datetime | None = None) -> Tracker:
         """The run's tracker, attaching to its unit (or its journal) the first time we are asked."""

@@ -27,6 +27,8 @@ class Tracker:
         self.signals_sent: list[str] = []
         self.harvesting = False
         self.attaching = False
+        self.arm: list[Any] | None = None  # an armed run's StartTransientUnit arguments (timer and service)
+        self.rearming = False
         self.pending: set[asyncio.Task[None]] = set()
         self.attached: asyncio.Task[None] | None = None
         self.since: datetime | None = None  # journal records before this are an earlier run's of the same name

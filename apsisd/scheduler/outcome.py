@@ -3,7 +3,8 @@
 systemd reports a run that died of its stop signal, after a stop, as a
 success; apsis never does, except when the stop was the run's own stop time
 (a stop schedule ends runs as planned: ending then, by exiting 0 or dying of
-the stop signal, is what success means).
+the stop signal, is what success means). A stop or a signal apsis did not ask
+for (an operator's `systemctl stop` or `systemctl kill`) is said to be one.
 """
 from __future__ import annotations
 
@@ -34,10 +35,14 @@ def settle(run: Run, finished: Finished) -> tuple[State, str, dict[str, Any]]:
     if run.state is State.STOPPING and run.reason == STOP_TIME_REASON:
         state = State.SUCCESS if _ended_by_its_stop(run, finished) else State.FAILURE
         return state, f"stopped at its stop time: {how}", facts
-    if finished.stop_requested:
+    if finished.stop_requested and run.state is State.STOPPING:
         return State.FAILURE, f"stopped on request: {how}", facts
+    if finished.stop_requested:  # a stop job apsis did not ask for
+        return State.FAILURE, f"stopped outside apsis (systemctl stop): {how}", facts
     if finished.signals_sent:  # else an exit 0 would read as a failure without a cause
         return State.FAILURE, f"{how}, after signals sent on request: {', '.join(finished.signals_sent)}", facts
+    if finished.signal is not None and finished.result in ("signal", "success"):  # not a crash (core-dump)
+        return State.FAILURE, f"{how}, sent from outside apsis", facts
     return State.FAILURE, how, facts
 
 

@@ -27,6 +27,7 @@ MANAGER = "org.freedesktop.systemd1.Manager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 NO_SUCH_UNIT = "org.freedesktop.systemd1.NoSuchUnit"
 UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
+BAD_UNIT_SETTING = "org.freedesktop.systemd1.BadUnitSetting"
 ALREADY_SUBSCRIBED = "org.freedesktop.systemd1.AlreadySubscribed"
 
 MATCH_RULES = (
@@ -35,6 +36,9 @@ MATCH_RULES = (
     f"type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',"
     f"arg0='{SD}'",
     f"type='signal',sender='{SD}',path='{SD_PATH}',interface='{MANAGER}',member='JobRemoved'",
+    # A daemon-reload re-reads every unit's file (and tells no unit's PropertiesChanged for it): its end,
+    # Reloading(false), is when to look at what was re-read.
+    f"type='signal',sender='{SD}',path='{SD_PATH}',interface='{MANAGER}',member='Reloading'",
     f"type='signal',sender='{SD}',interface='{PROPERTIES}',member='PropertiesChanged',"
     f"path_namespace='{UNIT_PATH_PREFIX.rstrip('/')}'",
 )
@@ -198,6 +202,7 @@ class SystemdBus:
     def drop(self) -> None:
         """Break the connection as a crash of the bus would (tests use it; so may a watchdog)."""
         if self._bus is not None:
+            self._connected.clear()
             self._bus.disconnect()
 
     async def close(self) -> None:
@@ -236,7 +241,7 @@ class SystemdBus:
         """Call systemd; waits out a reconnect, but never longer than the call timeout."""
         try:
             async with asyncio.timeout(self.call_timeout):
-                await self._connected.wait()
+                await self._up()
         except TimeoutError:
             raise HostError(f"no connection to systemd for {self.call_timeout:.0f}s") from None
         try:
@@ -246,8 +251,17 @@ class SystemdBus:
             )
         except TimeoutError:
             raise HostError(f"systemd did not answer {member} within {self.call_timeout:.0f}s") from None
-        except (ConnectionError, EOFError) as exc:
+        except (OSError, EOFError) as exc:
             raise UnansweredCall(f"connection to systemd lost during {member}: {exc}") from exc
+
+    async def _up(self) -> None:
+        """Until connected: a connection already broken, that the supervisor has not yet seen go, is not one (a call
+        sent on it would fail, not wait for the reconnect)."""
+        while True:
+            await self._connected.wait()
+            if self._bus is not None and self._bus.connected:
+                return
+            self._connected.clear()
 
     def tell(self, member: str, signature: str, body: Sequence[Any]) -> None:
         """Call systemd without waiting for, or wanting, an answer.
@@ -256,7 +270,7 @@ class SystemdBus:
         we have read): no reply crosses the bus, which halves their cost.
         Dropped when the connection is down; a reconnect re-checks anyway.
         """
-        if self._bus is None or not self._connected.is_set():
+        if self._bus is None or not self._connected.is_set() or not self._bus.connected:
             return
         written = self._bus.send(Message(destination=SD, path=SD_PATH, interface=MANAGER, member=member,
                                          signature=signature, body=list(body),

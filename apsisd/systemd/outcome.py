@@ -71,6 +71,17 @@ PROPERTIES = frozenset({
 })
 
 
+# A unit systemd holds in memory, whatever became of its file: after a daemon-reload or daemon-reexec, a unit
+# whose file systemd 252 cannot read back (the ExecStartEx= it wrote itself) is "bad-setting", yet its process
+# runs on and it ends as any other. Only these load states say there is no such unit.
+GONE_LOAD_STATES = ("not-found", "stub")
+
+
+def exists(props: Mapping[str, Any]) -> bool:
+    """systemd has the unit: loaded (or loaded from a file it could not read back), or still doing something."""
+    return props.get("LoadState") not in (None, *GONE_LOAD_STATES) or props.get("ActiveState") not in (None, "inactive")
+
+
 def has_started(props: Mapping[str, Any]) -> bool:
     return bool(props.get("InvocationID")) and props.get("ActiveState") in ("active", "reloading", "deactivating")
 
@@ -82,7 +93,7 @@ def has_ended(props: Mapping[str, Any]) -> bool:
         bool(props.get("InvocationID"))
         and props.get("ActiveState") in ENDED_STATES
         and job[0] == 0
-        and props.get("LoadState", "loaded") == "loaded"
+        and props.get("LoadState", "loaded") not in GONE_LOAD_STATES
     )
 
 

@@ -45,11 +45,11 @@ GRACE_KILL = "did not end on its stop signal: killed by signal KILL after the gr
 CASES: list[tuple[str, Run, Finished, State, str]] = [
     ("success", RUNNING, finished("success", exit_code=0), State.SUCCESS, "exit code 0"),
     ("a non-zero exit", RUNNING, finished("exit-code", exit_code=3), State.FAILURE, "exit code 3"),
-    ("killed by a signal from elsewhere", RUNNING, finished("signal", signal="KILL"), State.FAILURE,
-     "killed by signal KILL"),
+    ("killed by a signal from elsewhere (systemctl kill)", RUNNING, finished("signal", signal="KILL"), State.FAILURE,
+     "killed by signal KILL, sent from outside apsis"),
     ("a core dump", RUNNING, finished("core-dump", signal="SEGV"), State.FAILURE, "killed by signal SEGV"),
     ("SIGTERM from elsewhere: systemd says success, we do not", RUNNING, finished("success", signal="TERM"),
-     State.FAILURE, "killed by signal TERM"),
+     State.FAILURE, "killed by signal TERM, sent from outside apsis"),
     ("its timeout (RuntimeMaxSec)", RUNNING, finished("timeout", signal="TERM"), State.FAILURE,
      "timed out: killed after its timeout"),
     ("its timeout, then SIGKILL", RUNNING, finished("timeout", signal="KILL"), State.FAILURE,
@@ -72,7 +72,7 @@ CASES: list[tuple[str, Run, Finished, State, str]] = [
      finished("timeout", signal="KILL", stop_requested=True), State.FAILURE, f"stopped on request: {GRACE_KILL}"),
     ("stopped with systemctl stop (a stop job seen in the journal)", RUNNING,
      finished("success", signal="TERM", stop_requested=True), State.FAILURE,
-     "stopped on request: killed by signal TERM"),
+     "stopped outside apsis (systemctl stop): killed by signal TERM"),
     # Stopped at its stop time: ending then, on the stop signal, is what success means.
     ("stop time: exited 0", AT_STOP_TIME, finished("success", exit_code=0, stop_requested=True), State.SUCCESS,
      "stopped at its stop time: exit code 0"),

@@ -279,6 +279,9 @@ def ended(**values: Any) -> dict[str, Any]:
         ({"LoadState": "not-found", "InvocationID": b"", "Result": "success"}, False),
         ({"LoadState": "not-found", "Result": "success"}, False),
         ({"LoadState": "stub"}, False),
+        # After a daemon-reload systemd 252 cannot read back the ExecStartEx= it wrote: the unit is still there.
+        ({"LoadState": "bad-setting"}, True),
+        ({"LoadState": "bad-setting", "ActiveState": "failed"}, True),
     ],
 )
 def test_has_ended(values: dict[str, Any], expected: bool) -> None:
@@ -314,3 +317,20 @@ def test_every_property_the_outcome_reads_is_one_a_host_keeps() -> None:
     source = Path(outcome.__file__).read_text()
     read = set(re.findall(r'props\.get\("([A-Za-z]+)"', source))
     assert read and read <= outcome.PROPERTIES, read - outcome.PROPERTIES
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"LoadState": "loaded", "ActiveState": "inactive"}, True),
+        ({"LoadState": "bad-setting", "ActiveState": "active"}, True),  # its file unreadable after a reload
+        ({"LoadState": "bad-setting", "ActiveState": "inactive"}, True),  # an armed run's, after a reload
+        ({"LoadState": "error", "ActiveState": "failed"}, True),
+        ({"LoadState": "not-found", "ActiveState": "inactive"}, False),  # what any name's object says
+        ({"LoadState": "not-found", "ActiveState": "deactivating"}, True),  # still doing something
+        ({"LoadState": "stub"}, False),
+        ({}, False),
+    ],
+)
+def test_exists(values: dict[str, Any], expected: bool) -> None:
+    assert outcome.exists(values) is expected
