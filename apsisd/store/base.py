@@ -117,6 +117,11 @@ class Store(Protocol):
         """The (run, state) whose actions were committed as owed and never crossed off."""
         ...
 
+    async def finished_ahead(self, since: datetime) -> list[Run]:
+        """Runs due at or after `since` that have finished already (skipped ahead of their time, or ended before
+        it), in time order: their slots are taken, and what makes a job's runs again must not make them anew."""
+        ...
+
     async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
         """Runs due at or after `since` that started more than `threshold` seconds late, latest due first."""
         ...

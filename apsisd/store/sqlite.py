@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from apsisd.errors import StoreError, UnknownRun
 from apsisd.runs.model import LogEntry, Run, run_id
-from apsisd.runs.state import State
+from apsisd.runs.state import FINISHED, State
 from apsisd.store import codec
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.migrate import Migration, available, check_not_newer, migrate
@@ -61,6 +61,9 @@ _UPSERT_RUN = (
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WRITTEN[1:])}"
 )
 _CHANGED_RUNS = f"SELECT seq, {', '.join(codec.READ_COLUMNS)} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?"
+# Through the index of schedule_time ('+state' keeps the planner off the state index: every finished run ever).
+_FINISHED_AHEAD = (f"{SELECT_RUNS} WHERE schedule_time >= ? AND +state IN "
+                   f"({', '.join(repr(str(state)) for state in sorted(FINISHED))}) ORDER BY schedule_time")
 _LATE = f"{SELECT_RUNS} WHERE schedule_time >= ? AND lateness > ? ORDER BY schedule_time DESC LIMIT ?"
 _TOMBSTONES = "SELECT seq, run_id FROM run_tombstones WHERE seq > ? AND seq <= ? ORDER BY seq"
 _INSERT_LOG = f"INSERT INTO run_log ({', '.join(codec.LOG_COLUMNS)}) VALUES (?, ?, ?, ?)"
@@ -163,6 +166,9 @@ class SqliteStore:
 
     async def changed_since(self, seq: int, limit: int) -> list[tuple[int, Run | RunId]]:
         return await self._call(self._changed_since, seq, limit)
+
+    async def finished_ahead(self, since: datetime) -> list[Run]:
+        return await self._call(self._select, _FINISHED_AHEAD, (codec.encode_time(since, "since"),))
 
     async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
         return await self._call(self._select, _LATE, (codec.encode_time(since, "since"), threshold, limit))
