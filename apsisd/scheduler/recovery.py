@@ -62,8 +62,8 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
     log.info("recovered %d runs in flight; %d missed runs caught up, %d skipped, %d withdrawn; %d jobs held",
              len(runs), plan.caught_up, skipped, len(plan.withdrawn), len(held), extra={"action": "recovered"})
     _follow(scheduler, runs)
-    for run_id, state in await records.store.actions_owed():  # a crash came between a transition and its actions
-        scheduler.spawn(scheduler.act(await records.store.get(run_id), state), f"actions:{run_id}:{state}")
+    for run_id, state, ran in await records.store.actions_owed():  # a crash came between a transition and them
+        scheduler.spawn(scheduler.act(await records.store.get(run_id), state, ran), f"actions:{run_id}:{state}")
 
 
 def take_up(scheduler: Scheduler, runs: Iterable[Run], job_ids: Iterable[JobId], now: datetime,

@@ -161,7 +161,7 @@ class SqliteStore:
     async def cursors(self) -> dict[JobId, datetime]:
         return await self._call(self._cursors)
 
-    async def actions_owed(self) -> list[tuple[RunId, State]]:
+    async def actions_owed(self) -> list[tuple[RunId, State, frozenset[int]]]:
         return await self._call(self._actions_owed)
 
     async def changed_since(self, seq: int, limit: int) -> list[tuple[int, Run | RunId]]:
@@ -274,9 +274,13 @@ class SqliteStore:
         if changes.actions_owed:
             conn.executemany("INSERT OR IGNORE INTO pending_actions (run_id, state) VALUES (?, ?)",
                              [(codec.encode_id(run), str(state)) for run, state in changes.actions_owed])
+        if changes.actions_ran:
+            conn.executemany("INSERT OR IGNORE INTO actions_ran (run_id, state, action) VALUES (?, ?, ?)",
+                             [(codec.encode_id(run), str(state), action) for run, state, action in changes.actions_ran])
         if changes.actions_done:
-            conn.executemany("DELETE FROM pending_actions WHERE run_id = ? AND state = ?",
-                             [(codec.encode_id(run), str(state)) for run, state in changes.actions_done])
+            done = [(codec.encode_id(run), str(state)) for run, state in changes.actions_done]
+            conn.executemany("DELETE FROM pending_actions WHERE run_id = ? AND state = ?", done)
+            conn.executemany("DELETE FROM actions_ran WHERE run_id = ? AND state = ?", done)
 
     def _check_writable(self) -> None:
         """meta's `checked` set to now, in a transaction of its own (the connection is in autocommit mode)."""
@@ -312,9 +316,12 @@ class SqliteStore:
                                                self._conn.execute(_TOMBSTONES, (seq, upto))]
         return sorted([*runs, *gone], key=lambda change: change[0])
 
-    def _actions_owed(self) -> list[tuple[RunId, State]]:
+    def _actions_owed(self) -> list[tuple[RunId, State, frozenset[int]]]:
+        ran: dict[tuple[int, str], set[int]] = {}
+        for number, state, action in self._conn.execute("SELECT run_id, state, action FROM actions_ran"):
+            ran.setdefault((number, state), set()).add(action)
         rows = self._conn.execute("SELECT run_id, state FROM pending_actions ORDER BY run_id")
-        return [(run_id(number), State(state)) for number, state in rows]
+        return [(run_id(number), State(state), frozenset(ran.get((number, state), ()))) for number, state in rows]
 
     def _cursors(self) -> dict[JobId, datetime]:
         rows = self._conn.execute("SELECT job_id, time FROM cursors")
