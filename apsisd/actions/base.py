@@ -25,7 +25,12 @@ class ActionContext(Protocol):
         ...
 
     async def schedule(self, job_id: JobId, args: Mapping[str, str], *, source: Run) -> Run:
-        """Create a run of the job with these args, due now, made by `source`'s action; ApsisError if refused."""
+        """Create a run of the job with these args, due now, made by `source`'s action; ApsisError if refused.
+
+        The run is committed with the mark that this action has run, so the
+        next start after a crash does not run it again: an action schedules
+        once at most, as the last thing it does that must not be repeated.
+        """
         ...
 
     async def note(self, run_id: RunId, message: str) -> None:

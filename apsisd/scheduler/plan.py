@@ -140,20 +140,35 @@ def job_changes(old: Mapping[JobId, Job], new: Mapping[JobId, Job]) -> JobChange
     )
 
 
-def rematch(existing: Iterable[tuple[RunId, datetime, Mapping[str, str]]], dues: Sequence[Due]
+_Slot = tuple[datetime, tuple[tuple[str, str], ...]]
+
+
+def _slot(time: datetime, args: Mapping[str, str]) -> _Slot:
+    return time, tuple(sorted(args.items()))
+
+
+def rematch(existing: Iterable[tuple[RunId, datetime, Mapping[str, str]]], dues: Sequence[Due],
+            taken: Iterable[tuple[datetime, Mapping[str, str]]] = ()
             ) -> tuple[list[RunId], list[Due], list[tuple[RunId, Due]]]:
     """After a job changed: which of its scheduled runs (key, time, args) no longer fit, which dues are new, and
     which runs stay, each with the due it stands for (its stop time may have changed).
 
     A run whose time and args the new job still gives keeps its id: a
     reload that changes only the program does not renumber tomorrow's run.
+    `taken` are the slots (time, args) whose runs are past scheduled
+    (starting, running, finished: committed as starting just before their
+    time, or skipped ahead of it): the dues they stand for are not new, and
+    they are matched first, so a slot never has two runs.
     """
-    wanted: dict[tuple[datetime, tuple[tuple[str, str], ...]], list[Due]] = {}
+    wanted: dict[_Slot, list[Due]] = {}
     for due in dues:
-        wanted.setdefault((due.time, tuple(sorted(due.args.items()))), []).append(due)
+        wanted.setdefault(_slot(due.time, due.args), []).append(due)
+    for time, args in taken:
+        if matches := wanted.get(_slot(time, args)):
+            matches.pop()
     gone, kept = [], []
     for key, time, args in existing:
-        matches = wanted.get((time, tuple(sorted(args.items()))))
+        matches = wanted.get(_slot(time, args))
         if matches:
             kept.append((key, matches.pop()))
         else:

@@ -122,9 +122,10 @@ class Records:
         return run, LogEntry(run_id=run_id, time=now, message=reason, state=state)
 
     async def add(self, drafts: Sequence[tuple[Run, LogEntry]], *, deleted: Sequence[RunId] = (),
-                  cursors: Mapping[JobId, datetime | None] | None = None, moved: Sequence[tuple[Run, LogEntry]] = ()
-                  ) -> None:
-        """New runs, withdrawn ones and moved ones, with cursors, in one commit; then announced."""
+                  cursors: Mapping[JobId, datetime | None] | None = None, moved: Sequence[tuple[Run, LogEntry]] = (),
+                  ran: Sequence[tuple[RunId, State, int]] = ()) -> None:
+        """New runs, withdrawn ones and moved ones, with cursors and the actions that made them marked as `ran`
+        (Changes.actions_ran), in one commit; then announced."""
         await self._landed([*deleted, *(run.id for run, _ in moved)])
         olds = [self.ledger.get(run.id) for run, _ in moved]
         saved = [self.ledger.save(run_id) for run_id in deleted]
@@ -134,6 +135,7 @@ class Records:
         saved.extend(self._put(written))
         first = await self._commit(Changes(runs=written, log=[entry for _, entry in (*drafts, *moved)],
                                            deleted=list(deleted), cursors=MappingProxyType(dict(cursors or {})),
+                                           actions_ran=ran,
                                            actions_owed=self._owed([
                                                *(run for run, _ in drafts),
                                                *(run for old, (run, _) in zip(olds, moved, strict=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,7 +28,7 @@ from apsisd.runs.model import LogEntry, Origin, Run, transition
 from apsisd.runs.skips import job_not_loaded
 from apsisd.runs.state import State
 from apsisd.scheduler.plan import Missed, catch_up
-from apsisd.scheduler.refit import refit
+from apsisd.scheduler.refit import finished_ahead, refit
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
 
@@ -54,22 +54,26 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
     for run in runs:
         records.ledger.put(run)
     job_ids = [*jobs, *(job_id for job_id in scheduler.cursors if job_id not in jobs and job_id not in held)]
-    plan = take_up(scheduler, [run for run in runs if run.job_id not in held], job_ids, scheduler.clock.now(), since)
+    now = scheduler.clock.now()
+    finished = await finished_ahead(scheduler, set(job_ids), now)
+    plan = take_up(scheduler, [run for run in runs if run.job_id not in held], job_ids, now, since, finished)
     await scheduler.apply(plan.drafts, deleted=plan.withdrawn, cursors=plan.cursors, moved=plan.moved)
     skipped = sum(1 for run, _ in (*plan.drafts, *plan.moved) if run.state is State.SKIPPED)
     log.info("recovered %d runs in flight; %d missed runs caught up, %d skipped, %d withdrawn; %d jobs held",
              len(runs), plan.caught_up, skipped, len(plan.withdrawn), len(held), extra={"action": "recovered"})
     _follow(scheduler, runs)
-    for run_id, state in await records.store.actions_owed():  # a crash came between a transition and its actions
-        scheduler.spawn(scheduler.act(await records.store.get(run_id), state), f"actions:{run_id}:{state}")
+    for run_id, state, ran in await records.store.actions_owed():  # a crash came between a transition and them
+        scheduler.spawn(scheduler.act(await records.store.get(run_id), state, ran), f"actions:{run_id}:{state}")
 
 
 def take_up(scheduler: Scheduler, runs: Iterable[Run], job_ids: Iterable[JobId], now: datetime,
-            since: datetime | None, why: str = "job as read at start") -> TakeUp:
+            since: datetime | None, finished: Mapping[JobId, Sequence[Run]], why: str = "job as read at start"
+            ) -> TakeUp:
     """What becomes of the jobs `job_ids` after a time nothing was scheduled for them (apsisd down, or the job
-    held), given their unfinished `runs`: a job in force catches up from its cursor by its catch-up policy (only
-    what is due at or after `since`) and its future runs fit it as it reads now; a job no longer loaded loses
-    its future scheduled runs and its cursor, and the ones that came due are skipped."""
+    held), given their unfinished `runs` and their runs `finished` ahead of now (refit.finished_ahead()): a job
+    in force catches up from its cursor by its catch-up policy (only what is due at or after `since`) and its
+    future runs fit it as it reads now; a job no longer loaded loses its future scheduled runs and its cursor,
+    and the ones that came due are skipped."""
     records, jobs = scheduler.records, scheduler.jobs.jobs
     missed: dict[JobId, list[Missed]] = defaultdict(list)
     withdrawn: list[RunId] = []
@@ -98,7 +102,7 @@ def take_up(scheduler: Scheduler, runs: Iterable[Run], job_ids: Iterable[JobId],
             missed[job_id].extend(Missed(job_id=job_id, time=due.time, args=due.args)
                                   for due in job.due_between(cursor, now))
         elif cursor is not None:  # the job file may have changed meanwhile: its future runs follow it
-            fit = refit(scheduler, job, now, why)
+            fit = refit(scheduler, job, now, why, finished.get(job_id, ()))
             withdrawn.extend(fit.withdrawn)
             drafts.extend(fit.drafts)
             moved.extend(fit.moved)
@@ -121,11 +125,12 @@ def take_up(scheduler: Scheduler, runs: Iterable[Run], job_ids: Iterable[JobId],
     return TakeUp(drafts=drafts, withdrawn=withdrawn, moved=moved, cursors=cursors, caught_up=caught_up)
 
 
-def release(scheduler: Scheduler, held: Iterable[JobId], now: datetime) -> tuple[TakeUp, list[Run]]:
+def release(scheduler: Scheduler, held: Iterable[JobId], now: datetime, finished: Mapping[JobId, Sequence[Run]]
+            ) -> tuple[TakeUp, list[Run]]:
     """The jobs that were held, taken up by the reload that read their files again (scheduler.jobs is the new
     set: a job gone from it is removed): what to commit, and their runs, for resume() once it is committed."""
     runs = [run for job_id in held for run in scheduler.ledger.active(job_id)]
-    return take_up(scheduler, runs, held, now, None, "job read again after it was held"), runs
+    return take_up(scheduler, runs, held, now, None, finished, "job read again after it was held"), runs
 
 
 def resume(scheduler: Scheduler, runs: Iterable[Run]) -> None:

@@ -4,8 +4,9 @@ A folder with errors changes nothing (the jobs in force stay, and the jobs
 held stay held). Otherwise: removed jobs lose their future scheduled runs;
 changed jobs keep each future run the new job still gives at the same time
 with the same args (same id), lose the others and gain the new ones; added
-jobs start from now. Runs already waiting or started are never touched, and
-nothing missed is caught up: a reload is not a restart. Except for the jobs
+jobs start from now. Runs already waiting or started are never touched (nor
+is their slot given another run: refit.py), and nothing missed is caught up:
+a reload is not a restart. Except for the jobs
 held since the start (their files had problems): for them it is the start
 they missed, so they are taken up as a start takes up a job (recovery.py),
 with their stored runs and cursor, missed runs caught up by their own
@@ -25,7 +26,7 @@ from apsisd.runs.model import LogEntry, Run
 from apsisd.scheduler.feed import JobsChanged
 from apsisd.scheduler.plan import job_changes
 from apsisd.scheduler.recovery import release, resume
-from apsisd.scheduler.refit import refit
+from apsisd.scheduler.refit import finished_ahead, refit
 from apsisd.scheduler.service import Scheduler
 from apsisd.types import JobId, RunId
 
@@ -73,8 +74,9 @@ class Reloader:
                 scheduler.jobs = fresh  # the same jobs, maybe worded anew (Job.written): shown as now written
                 return ReloadResult(applied=False)
             now = scheduler.clock.now()
+            finished = await finished_ahead(scheduler, {*changes.changed, *held}, now)  # StoreError: nothing changed
             in_force, scheduler.jobs = scheduler.jobs, fresh
-            taken, runs = release(scheduler, held, now)
+            taken, runs = release(scheduler, held, now, finished)
             withdrawn: list[RunId] = taken.withdrawn
             drafts: list[tuple[Run, LogEntry]] = taken.drafts
             moved: list[tuple[Run, LogEntry]] = taken.moved
@@ -84,7 +86,7 @@ class Reloader:
                                  if run.schedule_time > now)
                 cursors[job_id] = None
             for job_id in changes.changed:
-                fit = refit(scheduler, fresh.jobs[job_id], now, "job reloaded")
+                fit = refit(scheduler, fresh.jobs[job_id], now, "job reloaded", finished.get(job_id, ()))
                 withdrawn.extend(fit.withdrawn)
                 drafts.extend(fit.drafts)
                 moved.extend(fit.moved)

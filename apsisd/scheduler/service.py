@@ -39,6 +39,7 @@ IDLE = timedelta(seconds=60)  # the loop looks again at least this often, whatev
 # host to start on the instant (the local host arms it on a systemd timer): the commit, the call and systemd
 # creating the unit are all off the path from due time to exec.
 LEAD = timedelta(milliseconds=50)
+Fired = tuple[RunId, State, int]  # an action fired by a transition: the run, the state it entered, the action's place
 
 
 class Scheduler:
@@ -215,12 +216,13 @@ class Scheduler:
 
     async def create(self, job_id: JobId, args: Mapping[str, str], *, origin: Origin, reason: str,
                      at: datetime | None = None, spec_of: Callable[[RunId], RunSpec] | None = None,
-                     **fields: Any) -> Run:
+                     made_by: Fired | None = None, **fields: Any) -> Run:
         """A new run of the job, scheduled at `at` (now by default); `spec_of` fixes its program now (an ad hoc
-        run's, which no job file gives), from the run's id."""
+        run's, which no job file gives), from the run's id; `made_by`, the action that makes it, is marked as run
+        in the same commit."""
         run, entry = self.records.draft(job_id, args, at or self.clock.now(), origin=origin, reason=reason, **fields)
         draft = (replace(run, spec=spec_of(run.id)), entry) if spec_of is not None else (run, entry)
-        await self.records.add([draft])
+        await self.records.add([draft], ran=[made_by] if made_by is not None else ())
         self.wake()
         return draft[0]
 
@@ -238,20 +240,25 @@ class Scheduler:
             if self._actions_for(new, new.state):
                 self.spawn(self.act(new, new.state), f"actions:{new.id}:{new.state}")
 
-    def _actions_for(self, run: Run, state: State) -> list[Any]:
+    def _actions_for(self, run: Run, state: State) -> list[tuple[int, Any]]:
+        """The job's actions for the run's entering `state`, each with its place in the job's actions."""
         job = self.jobs.job_of(run)
-        return [] if job is None else [action for action in job.actions if state in action.states]
+        return [] if job is None else [(place, action) for place, action in enumerate(job.actions)
+                                       if state in action.states]
 
-    async def act(self, run: Run, state: State) -> None:
-        """Run the job's actions for the run's entering `state`, then cross them off the actions owed (at least
-        once: a crash while they run makes them run again on the next start)."""
-        await asyncio.gather(*(self._act(action, run) for action in self._actions_for(run, state)))
+    async def act(self, run: Run, state: State, ran: frozenset[int] = frozenset()) -> None:
+        """Run the job's actions for the run's entering `state`, less those marked as run before a crash (`ran`),
+        then cross them off the actions owed. A crash before that makes them run again on the next start: a
+        `schedule` action exactly once (its run is committed with its mark), the others at least once (a webhook
+        may be posted twice)."""
+        await asyncio.gather(*(self._act(action, run, (run.id, state, place))
+                               for place, action in self._actions_for(run, state) if place not in ran))
         await self.records.health.retrying(f"run {run.id}: actions on {state} done", lambda: self.records.commit(
             Changes(actions_done=[(run.id, state)])))
 
-    async def _act(self, action: Any, run: Run) -> None:
+    async def _act(self, action: Any, run: Run, fired: Fired) -> None:
         try:
-            await action(run, ActionContext(self))
+            await action(run, ActionContext(self, fired))
         except Exception as exc:  # an action never changes the run: it only says what went wrong
             log.warning("run %s: action %s failed: %s", run.id, action.type_name, exc,
                         extra={"action": "action_failed"})
@@ -279,10 +286,12 @@ class Scheduler:
 
 
 class ActionContext:
-    """What an action may do: schedule runs, note on runs, post JSON (through the daemon's HTTP client)."""
+    """What one action, fired by one transition, may do: schedule a run (committed with the action's mark: once,
+    even across a crash), note on runs, post JSON (through the daemon's HTTP client)."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    def __init__(self, scheduler: Scheduler, fired: Fired) -> None:
         self._scheduler = scheduler
+        self._fired = fired
         self.calendars = scheduler.jobs.calendars
 
     def params_of(self, job_id: JobId) -> tuple[str, ...] | None:
@@ -290,7 +299,7 @@ class ActionContext:
 
     async def schedule(self, job_id: JobId, args: Mapping[str, str], *, source: Run) -> Run:
         return await self._scheduler.create(job_id, args, origin=Origin.ACTION, previous=source.id,
-                                            reason=f"scheduled by an action of {source.id}")
+                                            reason=f"scheduled by an action of {source.id}", made_by=self._fired)
 
     async def note(self, run_id: RunId, message: str) -> None:
         await self._scheduler.records.note(run_id, message)

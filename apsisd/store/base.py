@@ -28,7 +28,10 @@ class Changes:
     changed or removed job's future runs); `cursors` set each job's
     scheduling cursor (None forgets the job's cursor). `actions_owed` are
     (run, state entered) whose actions are still to run, committed with the
-    transition; `actions_done` cross them off once they have run.
+    transition; `actions_ran` mark one of them (run, state, its place in the
+    job's actions) as run, committed with what it made (a `schedule`
+    action's run), so that it is not run again after a crash; `actions_done`
+    cross them off, marks and all, once they have all run.
     """
 
     runs: Sequence[Run] = ()
@@ -36,6 +39,7 @@ class Changes:
     deleted: Sequence[RunId] = ()
     cursors: Mapping[JobId, datetime | None] = field(default_factory=lambda: MappingProxyType({}))
     actions_owed: Sequence[tuple[RunId, State]] = ()
+    actions_ran: Sequence[tuple[RunId, State, int]] = ()
     actions_done: Sequence[tuple[RunId, State]] = ()
 
 
@@ -113,8 +117,14 @@ class Store(Protocol):
         """Each job's scheduling cursor: runs due before it have been created."""
         ...
 
-    async def actions_owed(self) -> list[tuple[RunId, State]]:
-        """The (run, state) whose actions were committed as owed and never crossed off."""
+    async def actions_owed(self) -> list[tuple[RunId, State, frozenset[int]]]:
+        """The (run, state) whose actions were committed as owed and never crossed off, each with the places of
+        its actions marked as run (Changes.actions_ran)."""
+        ...
+
+    async def finished_ahead(self, since: datetime) -> list[Run]:
+        """Runs due at or after `since` that have finished already (skipped ahead of their time, or ended before
+        it), in time order: their slots are taken, and what makes a job's runs again must not make them anew."""
         ...
 
     async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:

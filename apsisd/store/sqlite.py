@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from apsisd.errors import StoreError, UnknownRun
 from apsisd.runs.model import LogEntry, Run, run_id
-from apsisd.runs.state import State
+from apsisd.runs.state import FINISHED, State
 from apsisd.store import codec
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.migrate import Migration, available, check_not_newer, migrate
@@ -61,6 +61,9 @@ _UPSERT_RUN = (
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WRITTEN[1:])}"
 )
 _CHANGED_RUNS = f"SELECT seq, {', '.join(codec.READ_COLUMNS)} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?"
+# Through the index of schedule_time ('+state' keeps the planner off the state index: every finished run ever).
+_FINISHED_AHEAD = (f"{SELECT_RUNS} WHERE schedule_time >= ? AND +state IN "
+                   f"({', '.join(repr(str(state)) for state in sorted(FINISHED))}) ORDER BY schedule_time")
 _LATE = f"{SELECT_RUNS} WHERE schedule_time >= ? AND lateness > ? ORDER BY schedule_time DESC LIMIT ?"
 _TOMBSTONES = "SELECT seq, run_id FROM run_tombstones WHERE seq > ? AND seq <= ? ORDER BY seq"
 _INSERT_LOG = f"INSERT INTO run_log ({', '.join(codec.LOG_COLUMNS)}) VALUES (?, ?, ?, ?)"
@@ -158,11 +161,14 @@ class SqliteStore:
     async def cursors(self) -> dict[JobId, datetime]:
         return await self._call(self._cursors)
 
-    async def actions_owed(self) -> list[tuple[RunId, State]]:
+    async def actions_owed(self) -> list[tuple[RunId, State, frozenset[int]]]:
         return await self._call(self._actions_owed)
 
     async def changed_since(self, seq: int, limit: int) -> list[tuple[int, Run | RunId]]:
         return await self._call(self._changed_since, seq, limit)
+
+    async def finished_ahead(self, since: datetime) -> list[Run]:
+        return await self._call(self._select, _FINISHED_AHEAD, (codec.encode_time(since, "since"),))
 
     async def late(self, since: datetime, threshold: float, limit: int) -> list[Run]:
         return await self._call(self._select, _LATE, (codec.encode_time(since, "since"), threshold, limit))
@@ -268,9 +274,13 @@ class SqliteStore:
         if changes.actions_owed:
             conn.executemany("INSERT OR IGNORE INTO pending_actions (run_id, state) VALUES (?, ?)",
                              [(codec.encode_id(run), str(state)) for run, state in changes.actions_owed])
+        if changes.actions_ran:
+            conn.executemany("INSERT OR IGNORE INTO actions_ran (run_id, state, action) VALUES (?, ?, ?)",
+                             [(codec.encode_id(run), str(state), action) for run, state, action in changes.actions_ran])
         if changes.actions_done:
-            conn.executemany("DELETE FROM pending_actions WHERE run_id = ? AND state = ?",
-                             [(codec.encode_id(run), str(state)) for run, state in changes.actions_done])
+            done = [(codec.encode_id(run), str(state)) for run, state in changes.actions_done]
+            conn.executemany("DELETE FROM pending_actions WHERE run_id = ? AND state = ?", done)
+            conn.executemany("DELETE FROM actions_ran WHERE run_id = ? AND state = ?", done)
 
     def _check_writable(self) -> None:
         """meta's `checked` set to now, in a transaction of its own (the connection is in autocommit mode)."""
@@ -306,9 +316,12 @@ class SqliteStore:
                                                self._conn.execute(_TOMBSTONES, (seq, upto))]
         return sorted([*runs, *gone], key=lambda change: change[0])
 
-    def _actions_owed(self) -> list[tuple[RunId, State]]:
+    def _actions_owed(self) -> list[tuple[RunId, State, frozenset[int]]]:
+        ran: dict[tuple[int, str], set[int]] = {}
+        for number, state, action in self._conn.execute("SELECT run_id, state, action FROM actions_ran"):
+            ran.setdefault((number, state), set()).add(action)
         rows = self._conn.execute("SELECT run_id, state FROM pending_actions ORDER BY run_id")
-        return [(run_id(number), State(state)) for number, state in rows]
+        return [(run_id(number), State(state), frozenset(ran.get((number, state), ()))) for number, state in rows]
 
     def _cursors(self) -> dict[JobId, datetime]:
         rows = self._conn.execute("SELECT job_id, time FROM cursors")

@@ -7,6 +7,7 @@ itself or learned it from the journal after the restart.
 """
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections import Counter
 from datetime import UTC, datetime
@@ -19,7 +20,9 @@ from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from apsisd.store.base import Changes
 from apsisd.types import JobId
+from tests.integration.api import post
 from tests.integration.daemon import Daemon, finished, soon, with_daemon
+from tests.integration.test_api_access import free_port
 
 FIRST, THEN = 20, 10
 
@@ -137,3 +140,56 @@ async def test_actions_owed_when_apsisd_died_run_on_the_next_start(daemon: Daemo
     assert await daemon.stop() == 0
     await daemon.start()  # crossed off: not run again
     assert len(await daemon.runs("second")) == 1
+
+
+class Hook:
+    """A webhook's receiver on 127.0.0.1: each post put in `posts` as it comes, none answered until `answer`."""
+
+    def __init__(self) -> None:
+        self.posts: asyncio.Queue[bytes] = asyncio.Queue()
+        self.answer = asyncio.Event()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            self.posts.put_nowait(await reader.readuntil(b"\r\n\r\n"))
+            await self.answer.wait()
+            writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # its apsisd was killed
+        finally:
+            writer.close()
+
+
+@with_daemon()
+async def test_a_successor_is_made_once_when_apsisd_is_killed_before_its_action_is_crossed_off(daemon: Daemon
+                                                                                                ) -> None:
+    """The campaign's r2000096 made its successor r2000100, apsisd was killed 25 ms later, before the action was
+    crossed off, and the next start made r2000109. Here a webhook of the same transition, not answered, holds
+    the crossing-off until apsisd is killed, once the successor exists. The next start runs the owed actions
+    again: the webhook is posted again (at least once), the successor is not made again (exactly once)."""
+    hook = Hook()
+    port = free_port()
+    daemon.job("first", f"""
+        program: 'true'
+        action: {{type: webhook, url: "http://127.0.0.1:{port}/hook", timeout: 60s, retries: 0}}
+        successors: [second]
+    """)
+    daemon.job("second", "program: 'true'\n")
+    async with await asyncio.start_server(hook.serve, "127.0.0.1", port):
+        await daemon.start()
+        status, made = await post("/api/v1/runs", {"job_id": "first"})
+        assert status == 201, made
+        (successor,) = await daemon.wait_runs(lambda runs: len(runs) == 1, "second", "the successor")
+        await hook.posts.get()
+        assert daemon.store is not None
+        assert [owed[:2] for owed in await daemon.store.actions_owed()] == [
+            (successor.previous, State.SUCCESS)]  # not crossed off: the webhook holds it
+        await daemon.kill()
+        await daemon.start()
+        await hook.posts.get()  # the owed actions run again
+        hook.answer.set()
+        while await daemon.store.actions_owed():
+            await asyncio.sleep(0.05)
+        assert [run.id for run in await daemon.runs("second")] == [successor.id]
+        assert await daemon.stop() == 0

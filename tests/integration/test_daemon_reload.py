@@ -9,6 +9,7 @@ import pytest
 
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
+from tests.integration.api import post
 from tests.integration.daemon import Daemon, explicit, finished, soon, with_daemon
 
 
@@ -136,3 +137,30 @@ async def test_a_job_changed_while_apsisd_was_stopped_is_taken_as_it_now_reads(d
     assert now["emptied"] == [], daemon.log()
     assert now["moved"][0] == was["moved"][0]
     assert [time for _, time in now["moved"]] == [later, in_between]
+
+
+@pytest.mark.parametrize("how", ["reload", "restart"])
+@with_daemon()
+async def test_a_run_skipped_ahead_of_its_time_stays_the_only_run_of_its_slot(daemon: Daemon, how: str) -> None:
+    """An operator skips tomorrow's run; the job's file changes and is reloaded (or apsisd restarts): the slot
+    keeps its skipped run and gets no other (its run is past scheduled, like one committed starting just before
+    its time, which a reload once gave a second run)."""
+    base = datetime.now(UTC).replace(microsecond=0)
+    later, much_later = base + timedelta(seconds=60), base + timedelta(seconds=120)
+    daemon.job("daily", f"schedule: {explicit(later, much_later)}\nprogram: 'true'\n")
+    await daemon.start(*daemon.config("[reload]\nwatch = false\n"))
+    first, second = sorted(await daemon.wait_runs(lambda runs: len(runs) == 2, "daily", "the two runs"),
+                           key=lambda run: run.schedule_time)
+    status, body = await post(f"/api/v1/runs/{first.id}/skip")
+    assert (status, body["state"]) == (200, "skipped"), body
+    daemon.job("daily", f"schedule: {explicit(later, much_later)}\nprogram: 'exit 0'\n")
+    if how == "reload":
+        daemon.signal(signal.SIGHUP)
+        await daemon.wait_log("reloaded (SIGHUP): 0 added, 1 changed, 0 removed")
+    else:
+        assert await daemon.stop() == 0
+        await daemon.start(*daemon.config("[reload]\nwatch = false\n"))
+    runs = await daemon.runs("daily")
+    assert sorted((run.schedule_time, run.id, run.state) for run in runs) == [
+        (later, first.id, State.SKIPPED), (much_later, second.id, State.SCHEDULED)]
+    assert await daemon.stop() == 0

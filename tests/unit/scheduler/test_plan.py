@@ -331,6 +331,16 @@ def test_rematch_counts_duplicates_at_the_same_time() -> None:
     assert rematch(two, []) == (["r1", "r2"], [], [])
 
 
+def test_rematch_makes_no_new_run_for_a_slot_taken_by_a_run_past_scheduled() -> None:
+    """A run starting (or finished ahead) stands for its due: not new; a scheduled twin of it is withdrawn."""
+    taken = [(at("10:00"), {"x": "1"})]
+    assert rematch([], [due("10:00", x="1"), due("11:00", x="1")], taken) == ([], [due("11:00", x="1")], [])
+    twin: list[tuple[RunId, datetime, Mapping[str, str]]] = [(RunId("r1"), at("10:00"), {"x": "1"})]
+    assert rematch(twin, [due("10:00", x="1")], taken) == (["r1"], [], [])
+    assert rematch([], [due("10:00", x="1")] * 2, taken) == ([], [due("10:00", x="1")], [])  # two schedules
+    assert rematch([], [due("10:00", x="2")], taken) == ([], [due("10:00", x="2")], [])  # other args: other slot
+
+
 def test_rematch_after_a_real_change_of_interval() -> None:
     old, new = HOURLY, job('schedule: {type: interval, interval: 2h}\nprogram: "true"\n')
     made = expand(old, policy("6h"), at("10:00"), at("10:00"), 0).dues

@@ -172,7 +172,7 @@ def test_a_reload_the_store_refuses_leaves_the_job_held(tmp_path: Path, jobs_dir
             raise StoreError("state database apsis.db: the changes were not written: database or disk is full")
 
         scheduler.records.store = cast(Store, SimpleNamespace(**{name: getattr(store, name) for name in (
-            "new_ids", "get", "unfinished", "cursors", "check_writable")}, commit=full))
+            "new_ids", "get", "unfinished", "cursors", "check_writable", "finished_ahead")}, commit=full))
         clock.at = START + HOUR
         for run in scheduler.ledger.pop_due(clock.now()):  # r1 and r2, begun while held: left scheduled
             await scheduler.begin(run)

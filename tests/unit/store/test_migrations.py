@@ -131,16 +131,19 @@ def test_a_version_1_database_with_runs_is_migrated_to_owe_actions(tmp_path: Pat
                  " VALUES (7, 'j', '{}', 'failure', 0, '{}', 'schedule', 1, '', 0)")
     conn.close()
 
-    async def scenario() -> list[tuple[str, str]]:
+    async def scenario() -> list[tuple[str, str, frozenset[int]]]:
         store = await SqliteStore.open(path)
         try:
             await store.commit(Changes(actions_owed=[(RunId("r7"), State.FAILURE)]))
-            owed = [(str(run), str(state)) for run, state in await store.actions_owed()]
+            await store.commit(Changes(actions_ran=[(RunId("r7"), State.FAILURE, 1)]))
+            owed = [(str(run), str(state), ran) for run, state, ran in await store.actions_owed()]
             await store.commit(Changes(actions_done=[(RunId("r7"), State.FAILURE)]))
             assert await store.actions_owed() == []
+            await store.commit(Changes(actions_owed=[(RunId("r7"), State.FAILURE)]))  # crossed off with its marks
+            assert await store.actions_owed() == [(RunId("r7"), State.FAILURE, frozenset())]
             return owed
         finally:
             await store.close()
 
-    assert run(scenario) == [("r7", "failure")]
+    assert run(scenario) == [("r7", "failure", frozenset({1}))]
     assert current_version(connect(path)) == LATEST >= 2

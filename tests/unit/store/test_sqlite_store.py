@@ -339,6 +339,26 @@ def test_unfinished_uses_its_partial_index_which_names_the_finished_states(tmp_p
     assert named == {str(state) for state in FINISHED}, "a new finished state needs a migration of the index"
 
 
+def test_finished_ahead_lists_the_runs_finished_before_their_time_through_its_index(tmp_path: Path) -> None:
+    async def scenario() -> list[str]:
+        store = await opened(tmp_path)
+        try:
+            await store.commit(Changes(runs=[
+                a_run(RunId("r1"), minutes=-1, state=State.SUCCESS),  # before: not ahead
+                a_run(RunId("r2"), minutes=2, state=State.SKIPPED),
+                a_run(RunId("r3"), minutes=0, state=State.ERROR),  # due at the very instant: ahead
+                a_run(RunId("r4"), minutes=1, state=State.STARTING),  # not finished
+                a_run(RunId("r5"), minutes=1),
+            ]))
+            return [found.id for found in await store.finished_ahead(T0)]
+        finally:
+            await store.close()
+    assert run(scenario) == ["r3", "r2"]  # in time order
+    plan = " ".join(row[3] for row in sqlite3.connect(db(tmp_path)).execute(
+        f"EXPLAIN QUERY PLAN {sqlite_module._FINISHED_AHEAD}", (0,)))
+    assert "INDEX runs_schedule_time " in plan, plan
+
+
 def test_concurrent_commits_are_grouped_and_all_durable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> int:
         store = await opened(tmp_path)
