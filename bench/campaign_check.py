@@ -37,7 +37,7 @@ import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +46,7 @@ from apsisd.runs.state import State
 from apsisd.schedules.base import stamp
 from apsisd.systemd.outcome import MSG_PROCESS_EXITED, MSG_STARTED, signal_name
 
+RUN_ID = re.compile(r"\br\d+\b")
 LATEST = "missed while apsisd was down; catchup is latest: "
 FIGURES = ("lost", "doubled", "wrong", "incomplete", "stuck")
 
@@ -142,17 +143,26 @@ class Report:
             if found:
                 lines += ["", f"## {figure} ({len(found)})"]
                 for finding in found:
-                    lines += [f"- {finding.what}: {finding.detail}", *self._story(finding.what)]
+                    lines += [f"- {finding.what}: {finding.detail}", *self._story(finding)]
         return "\n".join(lines)
 
-    def _story(self, what: str) -> list[str]:
-        """A run's own log and apsisd's lines about it, to find the moment it went wrong."""
-        if not re.fullmatch(r"r\d+", what):
-            return []
-        story = [f"    log: {e.time:%H:%M:%S.%f} {e.state or '-'} {e.message}"
-                 for e in self.evidence.logs.get(what, [])]
-        said = [line for line in self.evidence.apsisd_log.splitlines() if re.search(rf"\b{what}\b", line)]
-        return story + [f"    apsisd: {line[:300]}" for line in said[-12:]]
+    def _story(self, finding: Finding) -> list[str]:
+        """The run's own log, what the campaign did meanwhile (kills, faults) and apsisd's lines about the run, to
+        find the moment it went wrong; for a slot, those of its runs."""
+        ids = [finding.what] if RUN_ID.fullmatch(finding.what) else RUN_ID.findall(finding.detail)
+        story = []
+        for run_id in ids[:3]:
+            entries = self.evidence.logs.get(run_id, [])
+            story += [f"    {run_id} log: {e.time:%H:%M:%S.%f} {e.state or '-'} {e.message}" for e in entries]
+            lines = self.evidence.apsisd_log.splitlines()
+            if entries:
+                start, end = (f"{t:%Y-%m-%d %H:%M:%S}" for t in (entries[0].time - timedelta(seconds=1),
+                                                                 entries[-1].time + timedelta(seconds=1)))
+                story += [f"    campaign: {line[11:]}" for line in lines if "=== campaign:" in line
+                          and start <= line[:19] <= end]
+            said = [line for line in lines if re.search(rf"\b{run_id}\b", line)]
+            story += [f"    apsisd: {line[:300]}" for line in said[:12]]
+        return story
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +287,8 @@ def check_catch_up(report: Report, job: JobLike, runs: list[Run], lives: list[Li
                 report.add("wrong", run_id, f"skipped at start {i}, though the newest of the {len(missed)} "
                                             f"missed runs of {job.job_id}")
             for run_id in sorted(due_skips - skipped):
-                report.add("wrong", run_id, f"missed before start {i} with {len(missed)} others of {job.job_id}, "
-                                            f"but not skipped (catchup is latest)")
+                report.add("wrong", run_id, f"one of the {len(missed)} runs of {job.job_id} missed before start {i}, "
+                                            f"not the newest, yet not skipped (catchup is latest)")
         elif len({r.schedule_time for r in missed}) > 1:
             started = [r.id for r in missed if (h := handled(r)) is not None and h.timestamp() < end]
             if started:
