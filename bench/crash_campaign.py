@@ -17,12 +17,12 @@ follow from its argv, which apsisd stores with the run):
 apsisd is started, and killed with SIGKILL after a random 0.2-3 s (so some
 kills land in its startup and recovery), then started again at once or after
 up to 2.5 s down. In a `--faults` fraction of those gaps PID 1 is made to
-`daemon-reload`, `daemon-reexec`, or journald is restarted. After the last
-kill apsisd is started once more, every job's schedule is removed (a reload
-through the API), and everything is left to end. campaign_check.py then
-checks and counts: lost, doubled, wrong, incomplete, stuck (its docstring says
-how each is found). Exit status 1 when any is not 0, 2 when apsisd did not
-come up at the end. See docs/operations.md, "The crash campaign".
+`daemon-reload`, `daemon-reexec`, or journald is restarted (each kind once in
+every three faults). After the last kill apsisd is started once more, every
+job's schedule is removed (a reload through the API), and everything is left
+to end. campaign_check.py then checks and counts: lost, doubled, wrong,
+incomplete, stuck (its docstring says how each is found). Exit status 1 when
+any is not 0, 2 when apsisd did not come up at the end. See docs/operations.md, "The crash campaign".
 """
 from __future__ import annotations
 
@@ -164,8 +164,7 @@ class Campaign:
         with self.daemon.log_file.open("a") as log:
             log.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S,%f} === campaign: {text}\n")
 
-    async def fault(self) -> None:
-        name = self.rng.choice(sorted(FAULTS))
+    async def fault(self, name: str) -> None:
         self.note(f"fault {name}")
         process = await asyncio.create_subprocess_exec(*FAULTS[name], stdout=subprocess.DEVNULL,
                                                        stderr=subprocess.DEVNULL)
@@ -210,7 +209,10 @@ class Campaign:
     async def run(self, kills: int, faults: int) -> None:
         """The kills, each after a random gap; `faults` of the gaps also hold a fault, at a random moment."""
         rng = self.rng
-        with_fault = set(rng.sample(range(kills), min(faults, kills)))
+        with_fault = sorted(rng.sample(range(kills), min(faults, kills)))
+        # Each kind once in every three faults, in a random order: a short campaign meets them all.
+        kinds = dict(zip(with_fault, [name for _ in range(0, faults, len(FAULTS))
+                                      for name in rng.sample(sorted(FAULTS), len(FAULTS))], strict=False))
         self.write_jobs()
         await self.start()
         load = [asyncio.create_task(self.post_adhoc(random.Random(rng.random())), name="adhoc"),
@@ -220,7 +222,7 @@ class Campaign:
             if k in with_fault:
                 before = rng.uniform(0, gap)
                 await asyncio.sleep(before)
-                await self.fault()
+                await self.fault(kinds[k])
                 await asyncio.sleep(gap - before)
             else:
                 await asyncio.sleep(gap)
