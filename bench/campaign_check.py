@@ -155,12 +155,14 @@ class Report:
             entries = self.evidence.logs.get(run_id, [])
             story += [f"    {run_id} log: {e.time:%H:%M:%S.%f} {e.state or '-'} {e.message}" for e in entries]
             lines = self.evidence.apsisd_log.splitlines()
-            if entries:  # from its start (or skip) on: a run is created up to minutes before
+            if entries:  # from its start (or skip) on, a run being created up to minutes before; the faults until
+                # it ended (an unended run: all), for systemd may harm a unit long after
                 began = next((e.time for e in entries if e.state not in (None, State.SCHEDULED)), entries[0].time)
                 start, end = (f"{t:%Y-%m-%d %H:%M:%S}" for t in (began - timedelta(seconds=1),
                                                                  entries[-1].time + timedelta(seconds=1)))
+                ended = any(e.state is not None and e.state.finished for e in entries)
                 story += [f"    campaign: {line[11:]}" for line in lines if "=== campaign:" in line
-                          and start <= line[:19] <= end]
+                          and start <= line[:19] and (line[:19] <= end or ("fault" in line and not ended))]
             said = [line for line in lines if re.search(rf"\b{run_id}\b", line)]
             story += [f"    apsisd: {line[:300]}" for line in said[:12]]
         return story
