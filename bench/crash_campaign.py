@@ -53,7 +53,6 @@ FAULTS = {
     "daemon-reexec": ["systemctl", "daemon-reexec"],
     "journald-restart": ["systemctl", "restart", "systemd-journald"],
 }
-SETTLE = 120.0  # seconds for every run to end once the schedules are gone (the longest runs take 20 s)
 # Run numbers from here: apart from the tests' apsisd (10,000 apart each) that ran before in this sandbox, whose units
 # are in its journal (Daemon hands out the numbers below it at once: not much higher).
 FIRST_RUN = 2_000_000
@@ -110,10 +109,11 @@ TICK_LINES = ("2", "3", "4")  # tick's line count, in turn at each reload
 class Campaign:
     """apsisd's lives, the load around them, and what was done to it, in order."""
 
-    def __init__(self, daemon: Daemon, marks: Path, rng: random.Random) -> None:
+    def __init__(self, daemon: Daemon, marks: Path, rng: random.Random, settle: float) -> None:
         self.daemon = daemon
         self.marks = marks
         self.rng = rng
+        self.settle_time = settle
         self.lives: list[Life] = []
         self.posts: list[Post] = []
         self.faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
@@ -246,9 +246,10 @@ class Campaign:
         return asked, time.time()
 
     async def settle(self) -> None:
-        """Until every run has ended and no unit of apsis is left (or SETTLE has passed: the checks count the rest)."""
+        """Until every run has ended and no unit of apsis is left (or the settling time has passed: the checks count
+        the rest)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(SETTLE):
+            async with asyncio.timeout(self.settle_time):
                 while True:
                     runs = await self.daemon.runs()
                     if all(run.finished for run in runs) and not await asyncio.to_thread(units_left):
@@ -285,13 +286,13 @@ async def outputs(run_ids: Sequence[str]) -> dict[str, bytes | str]:
     return found
 
 
-async def campaign(kills: int, seed: int, faults: int, keep: bool) -> int:
+async def campaign(kills: int, seed: int, faults: int, settle: float, keep: bool) -> int:
     print(f"crash campaign: {kills} kills, {faults} systemd faults, seed {seed}")
     with scratch("crash-campaign", keep) as folder:
         marks = folder / "marks"
         marks.mkdir()
         daemon = Daemon(folder, first_run=FIRST_RUN)
-        run = Campaign(daemon, marks, random.Random(seed))
+        run = Campaign(daemon, marks, random.Random(seed), settle)
         began = datetime.now(UTC)
         try:
             await run.run(kills, faults)
@@ -328,12 +329,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="the random seed (default: a new one, printed)")
     parser.add_argument("--faults", type=float, default=0.1,
                         help="the fraction of the gaps between kills that also hold a systemd fault")
+    parser.add_argument("--settle", type=float, default=120.0,
+                        help="seconds for every run to end at the end (the longest take 20 s); the rest are stuck")
     parser.add_argument("--keep", action="store_true", help="leave the campaign's folder in place")
     args = parser.parse_args()
     if args.kills < 1 or not 0 <= args.faults <= 1:
         parser.error("--kills must be at least 1 and --faults between 0 and 1")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
-    sys.exit(asyncio.run(campaign(args.kills, seed, round(args.faults * args.kills), args.keep)))
+    sys.exit(asyncio.run(campaign(args.kills, seed, round(args.faults * args.kills), args.settle, args.keep)))
 
 
 if __name__ == "__main__":

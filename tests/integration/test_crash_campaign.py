@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_short_crash_campaign_loses_doubles_and_garbles_nothing() -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "crash_campaign.py"), "--kills", "5", "--faults", "0.6", "--seed", "12"],
+        [sys.executable, str(ROOT / "bench" / "crash_campaign.py"), "--kills", "5", "--faults", "0.6", "--seed", "12",
+         "--settle", "45"],
         capture_output=True, text=True, timeout=400, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stdout[-20_000:] + result.stderr[-5_000:]
