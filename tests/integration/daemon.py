@@ -36,8 +36,10 @@ FIRST_RUN_NUMBERS = itertools.count(10_000, 10_000)
 class Daemon:
     """One apsisd with its folders under `root`; start() and stop it as often as a test needs."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, first_run: int | None = None) -> None:
+        """`first_run`: where its run numbers start (default: apart from every Daemon before in this process)."""
         self.root = root
+        self.first_run = first_run
         self.jobs = root / "jobs"
         self.state = root / "state"
         self.jobs.mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,7 @@ class Daemon:
             self.store = await SqliteStore.open(self.state / "apsis.db")
             # apsisd names units after run ids, and the sandbox's journal keeps the units of the tests before:
             # each Daemon's runs are numbered apart, as a host's one database never gives a number twice.
-            self.store.new_ids(next(FIRST_RUN_NUMBERS))
+            self.store.new_ids(self.first_run if self.first_run is not None else next(FIRST_RUN_NUMBERS))
             await self.store.commit(Changes())
         address = self.root / f"notify-{len(self.messages)}.sock"
         address.unlink(missing_ok=True)  # an apsisd that stopped before it said anything leaves the same name
