@@ -21,18 +21,11 @@ from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import Changes, RunQuery, Store
 from apsisd.store.sqlite import SqliteStore
 from apsisd.types import JobId, RunId
+from tests.unit.scheduler.fake_clock import SetClock
 
 NOW = datetime(2026, 12, 1, 13, 59, 25, tzinfo=UTC)
 FIRST = "params: [day]\nprogram: 'true'\nsuccessors: [second, third]\n"
 SECOND = "params: [day]\nprogram: 'true'\n"
-
-
-class Clock:
-    def now(self) -> datetime:
-        return NOW
-
-    async def sleep_until(self, moment: datetime) -> None:
-        await asyncio.sleep(3600)
 
 
 class Killed:
@@ -67,7 +60,7 @@ KILLS = {
 
 
 def scheduler_on(store: Any, folder: Path) -> Scheduler:
-    return Scheduler(store=store, host=object(), clock=Clock(), jobs=read_jobs(folder),  # type: ignore[arg-type]
+    return Scheduler(store=store, host=object(), clock=SetClock(NOW), jobs=read_jobs(folder),  # type: ignore[arg-type]
                      defaults=DEFAULTS, max_waiting=None)
 
 

@@ -26,23 +26,13 @@ from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import Changes, Store
 from apsisd.store.sqlite import SqliteStore
 from apsisd.types import JobId, RunId
+from tests.unit.scheduler.fake_clock import SetClock
 
 START = datetime(2026, 12, 1, 12, 10, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 GOOD = 'schedule: {type: interval, interval: 1h}\nprogram: "true"\n'
 FIXED = 'schedule: {type: interval, interval: 1h}\nprogram: "true"\nscheduling: {catchup: all}\n'
 BROKEN = 'schedule: {type: interval, interval: 1h}\nprogram: "true"\nnot_a_key: 1\n'
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = START
-
-    def now(self) -> datetime:
-        return self.at
-
-    async def sleep_until(self, moment: datetime) -> None:
-        await asyncio.sleep(3600)
 
 
 class GoneHost:
@@ -70,7 +60,7 @@ def jobs_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def scenario(tmp_path: Path, jobs_dir: Path, test: Callable[[Scheduler, Reloader, Clock], Awaitable[None]]) -> None:
+def scenario(tmp_path: Path, jobs_dir: Path, test: Callable[[Scheduler, Reloader, SetClock], Awaitable[None]]) -> None:
     """apsisd started at START on `jobs_dir` (bad.yaml broken) over a store that holds, from before: bad's runs at
     11:00 (missed) and 13:00 (to come) and one running, its cursor at 13:30; gone's run at 13:00 and cursor."""
     async def main() -> None:
@@ -82,7 +72,7 @@ def scenario(tmp_path: Path, jobs_dir: Path, test: Callable[[Scheduler, Reloader
                 a_run("r3", "gone", State.SCHEDULED, START + timedelta(minutes=50)),
                 a_run("r4", "bad", State.RUNNING, START - timedelta(minutes=10)),
             ], cursors={JobId("bad"): START + timedelta(minutes=80), JobId("gone"): START + timedelta(minutes=80)}))
-            clock = Clock()
+            clock = SetClock(START)
             jobs = read_jobs(jobs_dir)
             assert jobs.held == {"bad"} and list(jobs.jobs) == ["good"]
             scheduler = Scheduler(store=store, host=GoneHost(), clock=clock, jobs=jobs,  # type: ignore[arg-type]
@@ -102,7 +92,7 @@ async def state_of(scheduler: Scheduler, run_id: str) -> State:
 
 
 def test_a_held_job_keeps_its_runs_and_cursor_at_start(tmp_path: Path, jobs_dir: Path) -> None:
-    async def test(scheduler: Scheduler, reloader: Reloader, clock: Clock) -> None:
+    async def test(scheduler: Scheduler, reloader: Reloader, clock: SetClock) -> None:
         store = scheduler.records.store
         assert await state_of(scheduler, "r1") is State.SCHEDULED  # not skipped, not caught up
         assert await state_of(scheduler, "r2") is State.SCHEDULED  # not withdrawn
@@ -123,7 +113,7 @@ def test_a_held_job_keeps_its_runs_and_cursor_at_start(tmp_path: Path, jobs_dir:
 
 
 def test_the_reload_that_reads_the_file_takes_the_job_up_as_a_start(tmp_path: Path, jobs_dir: Path) -> None:
-    async def test(scheduler: Scheduler, reloader: Reloader, clock: Clock) -> None:
+    async def test(scheduler: Scheduler, reloader: Reloader, clock: SetClock) -> None:
         store = scheduler.records.store
         for run in scheduler.ledger.pop_due(clock.now()):  # r1, begun while held: left scheduled
             await scheduler.begin(run)
@@ -147,7 +137,7 @@ def test_the_reload_that_reads_the_file_takes_the_job_up_as_a_start(tmp_path: Pa
 
 
 def test_a_held_job_whose_file_is_gone_at_the_reload_is_removed(tmp_path: Path, jobs_dir: Path) -> None:
-    async def test(scheduler: Scheduler, reloader: Reloader, clock: Clock) -> None:
+    async def test(scheduler: Scheduler, reloader: Reloader, clock: SetClock) -> None:
         store = scheduler.records.store
         (jobs_dir / "bad.yaml").unlink()
         result = await reloader.reload()
@@ -164,7 +154,7 @@ def test_a_held_job_whose_file_is_gone_at_the_reload_is_removed(tmp_path: Path, 
 def test_a_reload_the_store_refuses_leaves_the_job_held(tmp_path: Path, jobs_dir: Path) -> None:
     """The disk full at the reload that would take the held job up: nothing changes (the job still held, its runs
     as stored), and the next reload takes it up."""
-    async def test(scheduler: Scheduler, reloader: Reloader, clock: Clock) -> None:
+    async def test(scheduler: Scheduler, reloader: Reloader, clock: SetClock) -> None:
         store = scheduler.records.store
         commit = store.commit
 

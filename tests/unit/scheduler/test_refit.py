@@ -20,6 +20,7 @@ from apsisd.scheduler.service import LEAD, Scheduler
 from apsisd.store.base import RunQuery
 from apsisd.store.sqlite import SqliteStore
 from apsisd.types import JobId
+from tests.unit.scheduler.fake_clock import SetClock
 
 START = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -28,22 +29,11 @@ CHANGED = 'schedule: {type: interval, interval: 1m}\nprogram: "true --changed"\n
 JOB = JobId("tick")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = START
-
-    def now(self) -> datetime:
-        return self.at
-
-    async def sleep_until(self, moment: datetime) -> None:
-        await asyncio.sleep(3600)
-
-
 class NoHost:
     """Nothing here reaches a host: runs are committed as starting, never handed over."""
 
 
-Test = Callable[[Scheduler, Reloader, Clock, Path], Awaitable[None]]
+Test = Callable[[Scheduler, Reloader, SetClock, Path], Awaitable[None]]
 
 
 def scenario(tmp_path: Path, test: Test) -> None:
@@ -55,7 +45,7 @@ def scenario(tmp_path: Path, test: Test) -> None:
     async def main() -> None:
         store = await SqliteStore.open(tmp_path / "apsis.db")
         try:
-            scheduler = started(store, folder, Clock())
+            scheduler = started(store, folder, SetClock(START))
             async with asyncio.timeout(10):
                 await recover(scheduler, None)
                 await scheduler.topup(JOB)
@@ -67,7 +57,7 @@ def scenario(tmp_path: Path, test: Test) -> None:
     asyncio.run(main())
 
 
-def started(store: SqliteStore, folder: Path, clock: Clock) -> Scheduler:
+def started(store: SqliteStore, folder: Path, clock: SetClock) -> Scheduler:
     return Scheduler(store=store, host=NoHost(), clock=clock, jobs=read_jobs(folder),  # type: ignore[arg-type]
                      defaults=DEFAULTS, max_waiting=None)
 
@@ -78,7 +68,7 @@ async def runs_at(scheduler: Scheduler, slot: datetime) -> list[Run]:
 
 def test_a_reload_just_after_a_run_is_committed_starting_gives_its_slot_no_second_run(tmp_path: Path) -> None:
     """The campaign's r2000290: starting at 14:00:36.952 for the :37 slot, a reload at .968 made r2000323."""
-    async def test(scheduler: Scheduler, reloader: Reloader, clock: Clock, folder: Path) -> None:
+    async def test(scheduler: Scheduler, reloader: Reloader, clock: SetClock, folder: Path) -> None:
         slot = START + MINUTE
         clock.at = slot - LEAD
         *_, due = scheduler.ledger.pop_due(clock.at + LEAD)  # the 14:00 run, then this one
@@ -94,7 +84,7 @@ def test_a_reload_just_after_a_run_is_committed_starting_gives_its_slot_no_secon
 
 
 def test_a_run_skipped_ahead_of_its_time_stays_its_slots_only_run_across_a_reload(tmp_path: Path) -> None:
-    async def test(scheduler: Scheduler, reloader: Reloader, clock: Clock, folder: Path) -> None:
+    async def test(scheduler: Scheduler, reloader: Reloader, clock: SetClock, folder: Path) -> None:
         slot = START + 3 * MINUTE
         (ahead,) = [run for run in scheduler.ledger.all() if run.schedule_time == slot]
         await skip(scheduler, ahead.id, "operator")
@@ -105,7 +95,7 @@ def test_a_run_skipped_ahead_of_its_time_stays_its_slots_only_run_across_a_reloa
 
 
 def test_a_run_skipped_ahead_of_its_time_stays_its_slots_only_run_across_a_restart(tmp_path: Path) -> None:
-    async def test(scheduler: Scheduler, reloader: Reloader, clock: Clock, folder: Path) -> None:
+    async def test(scheduler: Scheduler, reloader: Reloader, clock: SetClock, folder: Path) -> None:
         slot = START + 3 * MINUTE
         (ahead,) = [run for run in scheduler.ledger.all() if run.schedule_time == slot]
         await skip(scheduler, ahead.id, "operator")
