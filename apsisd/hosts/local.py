@@ -644,7 +644,7 @@ class LocalHost:
         states = []
         for name, _description, load, active, sub, *_rest in rows:
             run_id = run_id_of(name)
-            if run_id is not None and load == "loaded":
+            if run_id is not None and outcome.exists({"LoadState": load, "ActiveState": active}):
                 states.append(UnitState(run_id=run_id, unit=name, active_state=active, sub_state=sub))
         return states
 

@@ -71,6 +71,21 @@ class Driver:
             return
         self.follow(run.id)
 
+    async def let_go_of_ended(self) -> None:
+        """Let the host release the units still loaded of runs that have ended as far as the store knows: a
+        failed unit stays loaded until it is reset, and apsisd may have died between recording a run's end and
+        resetting its unit. Each is followed to its end, after which the host lets it go."""
+        for unit in await self.host.list():
+            if self.records.ledger.get(unit.run_id) is not None or unit.active_state not in ("failed", "inactive"):
+                continue
+            log.info("run %s has ended and its unit %s is still loaded; letting it go", unit.run_id, unit.unit,
+                     extra={"action": "unit_let_go"})
+            try:
+                async for _event in self.host.events(unit.run_id):
+                    pass  # its end is recorded already
+            except (HostError, RunNotFound) as exc:
+                log.warning("run %s: could not let its unit go: %s", unit.run_id, exc)
+
     def follow(self, run_id: RunId, *, restart_if_missing: bool = False) -> None:
         self.spawn(self._follow(run_id, restart_if_missing), f"follow:{run_id}")
 

@@ -62,6 +62,7 @@ async def recover(scheduler: Scheduler, since: datetime | None) -> None:
     log.info("recovered %d runs in flight; %d missed runs caught up, %d skipped, %d withdrawn; %d jobs held",
              len(runs), plan.caught_up, skipped, len(plan.withdrawn), len(held), extra={"action": "recovered"})
     _follow(scheduler, runs)
+    scheduler.spawn(scheduler.driver.let_go_of_ended(), "let-go-of-ended")
     for run_id, state, ran in await records.store.actions_owed():  # a crash came between a transition and them
         scheduler.spawn(scheduler.act(await records.store.get(run_id), state, ran), f"actions:{run_id}:{state}")
 

@@ -21,6 +21,7 @@ from apsisd.runs.state import State
 from apsisd.store.base import Changes
 from apsisd.types import JobId
 from tests.integration.api import post
+from tests.integration.conftest import apsis_units
 from tests.integration.daemon import Daemon, finished, soon, with_daemon
 from tests.integration.test_api_access import free_port
 
@@ -193,3 +194,28 @@ async def test_a_successor_is_made_once_when_apsisd_is_killed_before_its_action_
             await asyncio.sleep(0.05)
         assert [run.id for run in await daemon.runs("second")] == [successor.id]
         assert await daemon.stop() == 0
+
+
+@with_daemon()
+async def test_a_failed_unit_a_dead_apsisd_left_loaded_is_let_go_on_the_next_start(daemon: Daemon) -> None:
+    """apsisd died between recording a run's end and resetting its failed unit (which systemd keeps loaded until
+    then, for ever): the next start lets it go, and records nothing new for the run."""
+    await daemon.start()
+    assert await daemon.stop() == 0
+    assert daemon.store is not None
+    (run_id,) = daemon.store.new_ids(1)
+    now = datetime.now(UTC)
+    await daemon.store.commit(Changes(runs=[Run(
+        id=run_id, job_id=JobId("gone"), state=State.FAILURE, schedule_time=now, reason="exit code 1",
+        times=MappingProxyType({State.SCHEDULED: now, State.FAILURE: now}))]))
+    unit = f"apsis-{run_id}.service"
+    subprocess.run(["systemd-run", "--quiet", f"--unit={unit}", "--slice=apsis.slice", "false"], check=True)
+    async with asyncio.timeout(10):
+        while unit not in apsis_units():
+            await asyncio.sleep(0.05)
+    await daemon.start()
+    async with asyncio.timeout(20):
+        while unit in apsis_units():
+            await asyncio.sleep(0.1)
+    stored = await daemon.store.get(run_id)
+    assert (stored.state, stored.reason) == (State.FAILURE, "exit code 1")
