@@ -68,6 +68,7 @@ JOB_IFACE = "org.freedesktop.systemd1.Job"
 MAX_STARTING = 64
 MAX_PINNED = 256
 ARM_AHEAD_MIN = 0.002  # a start due further ahead than this (seconds) is armed on a timer of systemd's
+REFUSED_LOAD_STATES = ("bad-setting", "error")  # a unit systemd re-read and will not start
 START_RETRY = 0.2  # seconds between asking systemd again to start a unit, while it is away
 # How long an outcome nobody has read through events() stays in memory; after
 # that, events() reads it back from the journal like any run we did not see.
@@ -143,11 +144,16 @@ class LocalHost:
             instant = round((time.monotonic() + delay) * 1e6) - await self._manager_startup()
             start = [timer_name(spec.run_id), "fail", timer_properties(spec.run_id, instant),
                      [[tracker.unit, props]]]
-            tracker.arm = start
         else:
             start = [tracker.unit, "fail", props, []]
+        # A unit made and not yet started when systemd re-reads its file is refused (bad-setting): made again.
+        tracker.arm = start
+        tracker.starting = True
         try:
-            await self._start_unit(start)
+            try:
+                await self._start_unit(start)
+            finally:
+                tracker.starting = False
         except BusCallError as exc:
             self._unpin(tracker)
             if exc.name == UNIT_EXISTS:
@@ -338,32 +344,37 @@ class LocalHost:
             tracker.harvesting = True
             self._spawn(tracker, self._harvest(tracker), f"harvest:{tracker.run_id}")
         if tracker.arm is not None and not tracker.started and not tracker.rearming \
-                and props.get("LoadState") in ("bad-setting", "error"):
+                and props.get("LoadState") in REFUSED_LOAD_STATES and not props.get("InvocationID"):
             tracker.rearming = True
             self._spawn(tracker, self._rearm(tracker, tracker.arm), f"rearm:{tracker.run_id}")
 
     def _check_armed(self) -> None:
         """systemd re-read its unit files: look again at each run armed and not yet started (_advance re-arms)."""
         for tracker in self._trackers.values():
-            if tracker.arm is not None and not tracker.started and not tracker.rearming:
+            if tracker.arm is not None and not tracker.started and not tracker.rearming and not tracker.starting:
                 self._spawn(tracker, self._check_load_state(tracker), f"load-state:{tracker.run_id}")
 
     async def _check_load_state(self, tracker: Tracker) -> None:
+        """Note a refusal (bad-setting) for _advance; any other state is the signals' to tell (a unit not yet
+        made reads not-found, which would stick)."""
         try:
-            tracker.props["LoadState"] = await self._bus.get(tracker.path, UNIT_IFACE, "LoadState")
+            state = await self._bus.get(tracker.path, UNIT_IFACE, "LoadState")
         except HostError as exc:
             log.warning("run %s: reading its unit's state after a reload: %s", tracker.run_id, exc)
             return
-        self._advance(tracker)
+        if state in REFUSED_LOAD_STATES:
+            tracker.props["LoadState"] = state
+            self._advance(tracker)
 
     async def _rearm(self, tracker: Tracker, start: list[Any]) -> None:
-        """Arm a run again whose armed service systemd read back from its unit file (daemon-reload, -reexec).
+        """Make a run's unit again that systemd read back from its file before it started (daemon-reload,
+        -reexec): an armed run's timer and service, or a service whose start was still queued.
 
         systemd 252 writes the service's ExecStartEx= to that file and cannot
         parse it back: the service is then bad-setting and would never start.
-        Timer and service are made anew, for the same instant (one passed
-        meanwhile fires at once). The run cannot have started in between:
-        systemd does not start a bad-setting unit.
+        The units are made anew, an armed run's for the same instant (one
+        passed meanwhile fires at once). The run cannot have started in
+        between: systemd does not start a bad-setting unit.
         """
         timer = timer_name(tracker.run_id)
         log.warning("run %s: systemd re-read %s and cannot start it; arming it again", tracker.run_id,
@@ -384,7 +395,8 @@ class LocalHost:
                         if exc.name != UNIT_EXISTS:
                             raise
                     await asyncio.sleep(SETTLE_POLL / 5)
-            tracker.pinned = any(name == "AddRef" and value.value for name, value in start[3][0][1])
+            service = start[3][0][1] if start[3] else start[2]  # armed: the timer's auxiliary unit
+            tracker.pinned = any(name == "AddRef" and value.value for name, value in service)
             self._pinned += tracker.pinned
             tracker.props.pop("LoadState", None)
         except (HostError, TimeoutError) as exc:
@@ -591,7 +603,8 @@ class LocalHost:
 
     async def _resync(self) -> None:
         """After a reconnect: every run not yet ended is looked at again (signals were missed)."""
-        unfinished = [t for t in self._trackers.values() if t.finished is None and not t.harvesting]
+        # A run whose start call is on its way is not looked at: it has no unit yet, or the call finds it.
+        unfinished = [t for t in self._trackers.values() if t.finished is None and not t.harvesting and not t.starting]
         log.info("re-checking %d runs after reconnect", len(unfinished), extra={"action": "runs_resync"})
         results = await asyncio.gather(*(self._attach(t) for t in unfinished), return_exceptions=True)
         for tracker, result in zip(unfinished, results, strict=True):
