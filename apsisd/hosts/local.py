@@ -144,10 +144,9 @@ class LocalHost:
             instant = round((time.monotonic() + delay) * 1e6) - await self._manager_startup()
             start = [timer_name(spec.run_id), "fail", timer_properties(spec.run_id, instant),
                      [[tracker.unit, props]]]
+            tracker.arm = start  # armed and not yet started when systemd re-reads its file, it is made again
         else:
             start = [tracker.unit, "fail", props, []]
-        # A unit made and not yet started when systemd re-reads its file is refused (bad-setting): made again.
-        tracker.arm = start
         tracker.starting = True
         try:
             try:
