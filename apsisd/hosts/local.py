@@ -85,7 +85,6 @@ class LocalHost:
 
     def __init__(
         self, *, user_manager: bool | None = None, call_timeout: float = 30.0, keep_finished: float = KEEP_FINISHED,
-        drain_within: float = DRAIN_WITHIN, streams: OpenStreams | None = None,
     ) -> None:
         self.user_manager = os.geteuid() != 0 if user_manager is None else user_manager
         self._bus = SystemdBus(
@@ -102,8 +101,7 @@ class LocalHost:
         self._startup_usec: int | None = None
         self._output = JournalOutput(user_manager=self.user_manager, until_finished=self._until_finished)
         self._pinned = 0
-        self._streams = streams or OpenStreams()
-        self._drain_within = drain_within
+        self._streams = OpenStreams()
 
     async def open(self) -> LocalHost:
         await self._bus.connect()
@@ -366,14 +364,13 @@ class LocalHost:
             self._advance(tracker)
 
     async def _rearm(self, tracker: Tracker, start: list[Any]) -> None:
-        """Make a run's unit again that systemd read back from its file before it started (daemon-reload,
-        -reexec): an armed run's timer and service, or a service whose start was still queued.
+        """Arm a run again whose armed service systemd read back from its unit file (daemon-reload, -reexec).
 
         systemd 252 writes the service's ExecStartEx= to that file and cannot
         parse it back: the service is then bad-setting and would never start.
-        The units are made anew, an armed run's for the same instant (one
-        passed meanwhile fires at once). The run cannot have started in
-        between: systemd does not start a bad-setting unit.
+        Timer and service are made anew, for the same instant (one passed
+        meanwhile fires at once). The run cannot have started in between:
+        systemd does not start a bad-setting unit.
         """
         timer = timer_name(tracker.run_id)
         log.warning("run %s: systemd re-read %s and cannot start it; arming it again", tracker.run_id,
@@ -394,8 +391,7 @@ class LocalHost:
                         if exc.name != UNIT_EXISTS:
                             raise
                     await asyncio.sleep(SETTLE_POLL / 5)
-            service = start[3][0][1] if start[3] else start[2]  # armed: the timer's auxiliary unit
-            tracker.pinned = any(name == "AddRef" and value.value for name, value in service)
+            tracker.pinned = any(name == "AddRef" and value.value for name, value in start[3][0][1])
             self._pinned += tracker.pinned
             tracker.props.pop("LoadState", None)
         except (HostError, TimeoutError) as exc:
@@ -455,9 +451,9 @@ class LocalHost:
         lost = ("its unit ended before journald had read all of it (the wait is bounded by the stop grace period); "
                 "lines past journald's default rate limit may be missing")
         log.warning("run %s: output may be incomplete: %s", tracker.run_id, lost, extra={"action": "output_lost"})
-        if not await wait_closed(self._streams, keys, self._drain_within):
+        if not await wait_closed(self._streams, keys, DRAIN_WITHIN):
             log.warning("run %s: journald had not read all of its output %g s after its end; telling the end "
-                        "anyway", tracker.run_id, self._drain_within, extra={"action": "output_late"})
+                        "anyway", tracker.run_id, DRAIN_WITHIN, extra={"action": "output_late"})
         return lost
 
     def _release(self, tracker: Tracker) -> None:
