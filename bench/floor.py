@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -186,9 +186,13 @@ def percentiles(samples: Sequence[float]) -> tuple[float, float, float]:
 
 @contextlib.contextmanager
 def scratch(name: str, keep: bool = False) -> Iterator[Path]:
-    """A fresh folder .bench-tmp/<name>-<pid> under the checkout for the bench's data, removed afterwards."""
-    folder = ROOT / ".bench-tmp" / f"{name}-{os.getpid()}"
-    folder.mkdir(parents=True)
+    """A fresh folder .bench-tmp/<name>-<random> under the checkout for the bench's data, removed afterwards.
+
+    Not named by pid: inside the sandbox's pid namespace every bench has the
+    same pid, and a kept folder would refuse the next run.
+    """
+    (ROOT / ".bench-tmp").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=ROOT / ".bench-tmp"))
     try:
         yield folder
     finally:

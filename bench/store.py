@@ -9,20 +9,20 @@ a job's last 100 runs over 200 random jobs, other filters, and commits per
 second, grouped (a burst of runs each committing its transitions at once) and
 ungrouped (one commit awaited at a time, each its own transaction), against
 the floor of plain sqlite3 transactions. The database lives in
-.bench-tmp/store-<pid>/ under the checkout and is removed afterwards.
+.bench-tmp/store-<random>/ under the checkout and is removed afterwards.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -286,7 +286,8 @@ def main() -> None:
     if args.measure:
         print(json.dumps(asyncio.run(measure(args.measure, args.jobs, args.fetches))))
         return
-    folder = ROOT / ".bench-tmp" / f"store-{os.getpid()}"
+    (ROOT / ".bench-tmp").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="store-", dir=ROOT / ".bench-tmp"))
     db = folder / "apsis.db"
     try:
         t0 = time.perf_counter()
