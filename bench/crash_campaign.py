@@ -265,10 +265,17 @@ class Campaign:
             raise SystemExit(2)
 
 
-def units_left() -> list[str]:
+def units_left() -> dict[str, str]:
+    """Each apsis unit still loaded, with what systemd says of it (to tell why it stays)."""
     out = subprocess.run(["systemctl", "list-units", "--all", "--plain", "--no-legend", "apsis-*"],
                          capture_output=True, text=True, check=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
+    units = [line.split()[0] for line in out.splitlines() if line.strip()]
+    found = {}
+    for unit in units:
+        show = subprocess.run(["systemctl", "show", "-p", "LoadState,ActiveState,SubState,Result,Refs,TriggeredBy,"
+                               "NeedDaemonReload,StateChangeTimestamp", unit], capture_output=True, text=True)
+        found[unit] = ", ".join(line for line in show.stdout.splitlines() if not line.endswith("="))
+    return found
 
 
 async def outputs(run_ids: Sequence[str]) -> dict[str, bytes | str]:
