@@ -159,6 +159,9 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
         # Pinned (AddRef), a unit stays loaded after it ends until we have read it (CPU time); each pin costs
         # systemd a bus match rule, of which the bus allows it 512 (see LocalHost.MAX_PINNED).
         ["AddRef", Variant("b", pin)],
+        # Unpinned, a failed unit is unloaded like a successful one: its end is in the journal. Kept (the
+        # default), one systemd re-read as bad-setting (ExecStartEx, above) could never be reset.
+        ["CollectMode", Variant("s", "inactive-or-failed")],
         ["Slice", Variant("s", SLICE)],
         ["CPUAccounting", Variant("b", True)],
         ["MemoryAccounting", Variant("b", True)],

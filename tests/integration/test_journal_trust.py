@@ -16,7 +16,7 @@ from apsisd.hosts.spec import RunSpec, Stream
 from apsisd.runs.state import State
 from apsisd.systemd import outcome
 from apsisd.types import JobId, RunId
-from tests.integration.conftest import finished, hosted, new_run_id, output, wait_until
+from tests.integration.conftest import apsis_units, finished, hosted, new_run_id, output, wait_until
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_daemon_output import get, post_json
 from tests.integration.test_recovery import start_elsewhere, unit_gone_or_ended
@@ -68,7 +68,8 @@ async def test_forged_records_do_not_turn_a_failure_read_back_from_the_journal_i
     unit = f"apsis-{run_id}.service"
     start_elsewhere(run_id=run_id, shell="exit 1")  # an apsis that dies at once: the outcome is read back later
     await wait_until(lambda: unit_gone_or_ended(unit), "the unit to end", timeout=30)
-    subprocess.run(["systemctl", "reset-failed", unit], check=True, timeout=30)  # gone: only the journal tells
+    # Failed, unreferenced, it is unloaded (CollectMode): only the journal tells.
+    await wait_until(lambda: unit not in apsis_units(), "systemd to unload the failed unit")
     invocation = invocation_of(unit)
     # PID 1's records of a clean end, and apsis's notes of a stop and a signal, as nobody can write them
     # (underscore fields too: journald drops them).
@@ -162,7 +163,8 @@ async def test_after_a_restart_apsisd_reports_the_real_end_and_output_whatever_w
     for run in runs:
         unit = f"apsis-{run.id}.service"
         await wait_until(lambda unit=unit: unit_gone_or_ended(unit), "the unit to end", timeout=30)  # type: ignore[misc]
-        subprocess.run(["systemctl", "reset-failed", unit], check=True, timeout=30)  # gone: only the journal tells
+        await wait_until(lambda unit=unit: unit not in apsis_units(),  # type: ignore[misc]
+                         "systemd to unload the failed unit")  # only the journal tells
         forge_record(MESSAGE=f"{unit}: Main process exited, code=exited, status=0/SUCCESS", UNIT=unit,
                      MESSAGE_ID=outcome.MSG_PROCESS_EXITED, EXIT_CODE="exited", EXIT_STATUS="0",
                      INVOCATION_ID=invocation_of(unit))

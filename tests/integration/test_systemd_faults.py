@@ -24,8 +24,9 @@ from apsisd.hosts.spec import RunSpec
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from apsisd.types import RunId
-from tests.integration.conftest import all_events, hosted, new_run_id, output, wait_until
+from tests.integration.conftest import all_events, apsis_units, finished, hosted, new_run_id, output, wait_until
 from tests.integration.daemon import Daemon, soon, with_daemon
+from tests.integration.test_recovery import start_elsewhere, unit_gone_or_ended
 
 SHORT = 12  # short runs, due every 0.5 s from FIRST on
 FIRST = 3.0  # seconds from writing the job files: after apsisd is up (it does not catch up on its first start)
@@ -238,4 +239,20 @@ async def test_a_unit_still_there_is_never_lost(daemon: Daemon) -> None:
     (run,) = await daemon.wait_runs(lambda runs: runs[0].finished, "j", "the run's end")
     assert (run.state, run.exit_code, run.reason) == (State.FAILURE, 5, "exit code 5")
     assert ids.read_text().split() == [run.id]
+    # Failed and bad-setting, systemd refuses to reset it: it must not need to (CollectMode).
+    await wait_until(lambda: f"apsis-{run.id}.service" not in apsis_units(), "its unit to be unloaded", timeout=10)
+
+
+@hosted()
+async def test_a_run_that_failed_while_apsis_was_away_leaves_no_unit_across_a_reexec(host: LocalHost) -> None:
+    """A failed unit nobody read is re-read as bad-setting by a re-exec (Debian's every upgrade of systemd), and
+    systemd refuses to reset a bad-setting unit: had it kept failed units, the unit would stay loaded for good."""
+    before, after = new_run_id(), new_run_id()
+    start_elsewhere(run_id=before, shell="exit 3")  # fails before the re-exec
+    start_elsewhere(run_id=after, shell="sleep 2; exit 4")  # fails after it
+    await wait_until(lambda: unit_gone_or_ended(f"apsis-{before}.service"), "the first run to end")
+    _systemctl("daemon-reexec")
+    assert [(await finished(host, run_id)).exit_code for run_id in (before, after)] == [3, 4]
+    await wait_until(lambda: not {f"apsis-{before}.service", f"apsis-{after}.service"} & set(apsis_units()),
+                     "both units to be unloaded", timeout=10)
 

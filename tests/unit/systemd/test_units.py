@@ -138,6 +138,7 @@ def test_fixed_properties() -> None:
     assert p["Type"] == Variant("s", "exec")
     assert p["Slice"] == Variant("s", "apsis.slice")
     assert p["AddRef"] == Variant("b", True)
+    assert p["CollectMode"] == Variant("s", "inactive-or-failed")
     assert p["LogRateLimitIntervalUSec"] == Variant("t", 1)
     assert p["KillMode"] == Variant("s", "control-group")
     assert p["SendSIGKILL"] == Variant("b", True)
