@@ -142,9 +142,10 @@ class LocalHost:
             instant = round((time.monotonic() + delay) * 1e6) - await self._manager_startup()
             start = [timer_name(spec.run_id), "fail", timer_properties(spec.run_id, instant),
                      [[tracker.unit, props]]]
-            tracker.arm = start  # armed and not yet started when systemd re-reads its file, it is made again
         else:
             start = [tracker.unit, "fail", props, []]
+        # A unit made and not yet started when systemd re-reads its file is refused (bad-setting): made again.
+        tracker.arm = start
         tracker.starting = True
         try:
             try:
@@ -364,13 +365,14 @@ class LocalHost:
             self._advance(tracker)
 
     async def _rearm(self, tracker: Tracker, start: list[Any]) -> None:
-        """Arm a run again whose armed service systemd read back from its unit file (daemon-reload, -reexec).
+        """Make a run's unit again that systemd read back from its file before it started (daemon-reload,
+        -reexec): an armed run's timer and service, or a service whose start was still queued.
 
         systemd 252 writes the service's ExecStartEx= to that file and cannot
         parse it back: the service is then bad-setting and would never start.
-        Timer and service are made anew, for the same instant (one passed
-        meanwhile fires at once). The run cannot have started in between:
-        systemd does not start a bad-setting unit.
+        The units are made anew, an armed run's for the same instant (one
+        passed meanwhile fires at once). The run cannot have started in
+        between: systemd does not start a bad-setting unit.
         """
         timer = timer_name(tracker.run_id)
         log.warning("run %s: systemd re-read %s and cannot start it; arming it again", tracker.run_id,
@@ -391,7 +393,8 @@ class LocalHost:
                         if exc.name != UNIT_EXISTS:
                             raise
                     await asyncio.sleep(SETTLE_POLL / 5)
-            tracker.pinned = any(name == "AddRef" and value.value for name, value in start[3][0][1])
+            service = start[3][0][1] if start[3] else start[2]  # armed: the timer's auxiliary unit
+            tracker.pinned = any(name == "AddRef" and value.value for name, value in service)
             self._pinned += tracker.pinned
             tracker.props.pop("LoadState", None)
         except (HostError, TimeoutError) as exc:

@@ -27,7 +27,9 @@ class Tracker:
         self.signals_sent: list[str] = []
         self.harvesting = False
         self.attaching = False
-        self.arm: list[Any] | None = None  # an armed run's StartTransientUnit arguments (timer and service)
+        # The StartTransientUnit arguments that made the run's unit (an armed run's: timer and service), to make
+        # it again if systemd re-reads it before it starts and refuses it (LocalHost._rearm).
+        self.arm: list[Any] | None = None
         self.starting = False  # its StartTransientUnit call is on its way: that call, not a re-check, settles it
         self.rearming = False
         self.pending: set[asyncio.Task[None]] = set()
