@@ -1,37 +1,19 @@
 """The one exception tree of apsis: every error a user may see is an ApsisError.
 
 Each room raises its own subclass; str() of any of them is a message fit for
-a user (what, where, what to do), so cli/ and daemon/ can print it as is.
+a user (what, where, what to do), so cli/ and daemon/ can print it as is. The
+base, and the host's errors, are agentd's (agentd/errors.py): apsisd builds
+on it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentd.errors import ApsisError
 
-class ApsisError(Exception):
-    """Base of every error apsis raises on purpose."""
-
-
-class SpecError(ApsisError):
-    """A run spec is invalid; nothing was started."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"run spec field {field!r}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
-class HostError(ApsisError):
-    """The host could not do what was asked (systemd refused, bus lost for too long)."""
-
-
-class RunNotFound(HostError):
-    """The host knows nothing of this run: no unit now, and no trace in the journal."""
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__(f"run {run_id}: no unit and no journal record of it on this host")
-        self.run_id = run_id
+__all__ = ["ApsisError", "FileProblem", "InvalidFields", "InvalidFiles", "StoreError", "TransitionError",
+           "UnknownRun", "format_path", "invalid"]
 
 
 class InvalidFields(ApsisError):

@@ -37,10 +37,10 @@ import aiohttp
 import store as store_bench
 from floor import Daemon, percentiles, scratch
 
+from agentd.types import JobId
 from apsisd.runs.state import FINISHED, State
 from apsisd.store.base import RunQuery
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import JobId
 
 SOCKET = "/run/apsis/api.sock"
 TARGETS = {"list_p99": 0.050, "lag": 1.0}

@@ -42,11 +42,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentd.systemd.outcome import MSG_PROCESS_EXITED, MSG_STARTED, signal_name
 from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.runs.state import State
 from apsisd.scheduler.service import LEAD
 from apsisd.schedules.base import stamp
-from apsisd.systemd.outcome import MSG_PROCESS_EXITED, MSG_STARTED, signal_name
 
 RUN_ID = re.compile(r"\br\d+\b")
 LATEST = "missed while apsisd was down; catchup is latest: "

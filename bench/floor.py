@@ -23,9 +23,9 @@ from pathlib import Path
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from apsisd.hosts.spec import RunSpec
-from apsisd.systemd.units import object_path, properties
-from apsisd.types import RunId
+from agentd.spec import RunSpec
+from agentd.systemd.units import object_path, properties
+from agentd.types import RunId
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout, for the end-to-end tests' Daemon

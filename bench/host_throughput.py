@@ -21,10 +21,10 @@ from collections.abc import Awaitable
 
 from floor import RawRound, raw_round
 
-from apsisd.hosts.base import Finished
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
-from apsisd.types import RunId
+from agentd.host import Finished
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
+from agentd.types import RunId
 
 
 async def host_round(runs: int, in_flight: int) -> float:

@@ -34,9 +34,9 @@ from collections.abc import Sequence
 
 from floor import Daemon, UnitWatch, percentiles, scratch, start_transient
 
+from agentd.systemd.units import object_path, unit_name
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
-from apsisd.systemd.units import object_path, unit_name
 
 TIMER = "apsis-bench-tick"  # systemd-run --unit: TIMER.timer and TIMER.service
 TARGET = 1.2

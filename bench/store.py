@@ -30,13 +30,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from apsisd.hosts.spec import RunSpec
+from agentd.spec import RunSpec
+from agentd.types import JobId
 from apsisd.runs.model import LogEntry, Run, run_id, transition
 from apsisd.runs.state import State
 from apsisd.store import codec
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import JobId
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2024, 1, 1, tzinfo=UTC)

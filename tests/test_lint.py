@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "apsisd"
+PACKAGES = (ROOT / "apsisd", ROOT / "agentd")
 
 # module prefix -> the apsisd modules it may import (besides itself). The most
-# specific prefix wins. Layer 0 imports nothing of ours (but itself); the pure
-# domain (calendars, schedules, jobs, run specs) layer 0 and the rooms below
-# it; protocols (hosts.base) only layer 0; the systemd adapter the protocols.
-LAYER0 = ("apsisd.errors", "apsisd.types", "apsisd.fields", "apsisd.quantities", "apsisd.clock", "apsisd.plugins",
+# specific prefix wins. agentd imports nothing of apsisd, and anyone may import
+# agentd. Layer 0 imports nothing of ours (but itself); the pure domain
+# (calendars, schedules, jobs, runs) layer 0 and the rooms below it.
+LAYER0 = ("apsisd.errors", "apsisd.fields", "apsisd.quantities", "apsisd.clock", "apsisd.plugins",
           "apsisd.yaml_source", "apsisd.text")
-DOMAIN = (*LAYER0, "apsisd.calendars", "apsisd.schedules", "apsisd.jobs", "apsisd.hosts.spec", "apsisd.runs",
+DOMAIN = (*LAYER0, "apsisd.calendars", "apsisd.schedules", "apsisd.jobs", "apsisd.runs",
           "apsisd.conditions", "apsisd.actions")
 ALLOWED: dict[str, tuple[str, ...]] = {
+    "agentd": (),
     "apsisd.errors": (),
-    "apsisd.types": (),
     "apsisd.clock": (),
     "apsisd.text": (),
     "apsisd.plugins": ("apsisd.errors", "apsisd.fields"),
@@ -31,17 +31,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.calendars": (*LAYER0, "apsisd.calendars"),
     "apsisd.schedules": (*LAYER0, "apsisd.calendars", "apsisd.schedules"),
     "apsisd.jobs": DOMAIN,
-    "apsisd.hosts.spec": ("apsisd.errors", "apsisd.types"),
-    "apsisd.hosts.base": ("apsisd.errors", "apsisd.types", "apsisd.hosts.spec"),
-    "apsisd.systemd": ("apsisd.errors", "apsisd.types", "apsisd.hosts.spec", "apsisd.hosts.base",
-                       "apsisd.systemd"),
-    "apsisd.hosts": ("apsisd.errors", "apsisd.types", "apsisd.hosts", "apsisd.systemd"),
-    "apsisd.runs": (*LAYER0, "apsisd.runs", "apsisd.hosts.spec"),
+    "apsisd.runs": (*LAYER0, "apsisd.runs"),
     "apsisd.conditions": DOMAIN,
     "apsisd.actions": DOMAIN,
     "apsisd.store": (*DOMAIN, "apsisd.store"),
     # The scheduler knows the store and the hosts by their protocols only; daemon/ names the concrete classes.
-    "apsisd.scheduler": (*DOMAIN, "apsisd.store.base", "apsisd.hosts.base", "apsisd.scheduler"),
+    "apsisd.scheduler": (*DOMAIN, "apsisd.store.base", "apsisd.scheduler"),
     "apsisd.api": (*DOMAIN, "apsisd.scheduler", "apsisd.store.base", "apsisd.api"),
     "apsisd.daemon": ("apsisd",),
     # The commands that work without a daemon (check-jobs, next) read the domain directly.
@@ -71,10 +66,11 @@ def _rule(module: str) -> tuple[str, ...] | None:
     return ALLOWED[max(matches, key=len)] if matches else None
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", sorted(p for package in PACKAGES for p in package.rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
 def test_imports_follow_the_layers(path: Path) -> None:
     module = _module_name(path)
-    if module == "apsisd":
+    if module in ("apsisd", "agentd"):
         return
     allowed = _rule(module)
     assert allowed is not None, f"{module} is in no layer: add it to ALLOWED in tests/test_lint.py"
@@ -84,7 +80,7 @@ def test_imports_follow_the_layers(path: Path) -> None:
 
 
 def test_ruff() -> None:
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "apsisd", "tests", "tools", "bench"],
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "apsisd", "agentd", "tests", "tools", "bench"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

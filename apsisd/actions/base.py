@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
+from agentd.types import JobId, RunId
 from apsisd.calendars.calendar import Calendar
 from apsisd.fields import Fields
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
-from apsisd.types import JobId, RunId
 
 
 class ActionContext(Protocol):

@@ -21,9 +21,9 @@ import pwd
 from collections.abc import Callable
 from dataclasses import replace
 
+from agentd.spec import RunSpec
 from apsisd.api.access import Policy, Principal, Right, refusal
 from apsisd.errors import ApsisError
-from apsisd.hosts.spec import RunSpec
 
 Vet = Callable[[RunSpec], RunSpec]  # an ad hoc run's spec as it may run, or NotAllowed
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from agentd.types import JobId
 from apsisd.api.access import Principal, Right
 from apsisd.jobs.jso import Shown, job_jso
 from apsisd.jobs.model import Job
-from apsisd.types import JobId
 
 
 def shown_to(principal: Principal) -> Shown:

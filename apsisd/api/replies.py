@@ -11,12 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
+from agentd.types import RunId
 from apsisd.api.json_body import read_json
 from apsisd.errors import UnknownRun
 from apsisd.runs.model import Run
 from apsisd.scheduler import operations
 from apsisd.scheduler.service import Scheduler
-from apsisd.types import RunId
 
 MAX_BODY = 1 << 20  # bytes of a JSON body: a run's args and an ad hoc program fit many times over
 DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)

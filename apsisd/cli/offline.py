@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from agentd.types import JobId
 from apsisd.cli.defaults import folders, local_zone
 from apsisd.cli.render import line, plural, when
 from apsisd.cli.session import Failed, fails_cleanly
@@ -21,7 +22,6 @@ from apsisd.jobs.model import Job, JobSet
 from apsisd.quantities import parse_zone
 from apsisd.schedules.base import Due, Schedule
 from apsisd.text import escaped
-from apsisd.types import JobId
 
 
 @click.command("check-jobs")

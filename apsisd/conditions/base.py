@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from agentd.types import JobId
 from apsisd.calendars.calendar import Calendar
 from apsisd.fields import Fields
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
-from apsisd.types import JobId
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar
 
+from agentd.types import JobId
 from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.base import READY, Jobs, RunView, Verdict, Wait
 from apsisd.fields import Fields
@@ -25,7 +26,6 @@ from apsisd.jobs.run_states import states_parser
 from apsisd.jobs.target import Target, instance
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
-from apsisd.types import JobId
 
 _STATES = states_parser()
 SUCCESS = frozenset({State.SUCCESS})

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from agentd.types import JobId
 from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.base import READY, Jobs, RunView, Verdict, Wait
 from apsisd.errors import invalid
@@ -30,7 +31,6 @@ from apsisd.jobs.target import instance, job_id_field
 from apsisd.jobs.templates import Template
 from apsisd.runs.model import Run
 from apsisd.runs.state import ON_HOST
-from apsisd.types import JobId
 
 
 class Scope(enum.StrEnum):

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+from agentd.types import JobId
 from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.base import READY, Jobs, RunView, Settle, Verdict
 from apsisd.fields import Fields
 from apsisd.jobs.run_states import state_parser, states_parser
 from apsisd.runs.model import Run, run_number
 from apsisd.runs.state import FINISHED, ON_HOST, State
-from apsisd.types import JobId
 
 CHECKED = frozenset({State.WAITING, *ON_HOST})
 # A waiting run can only be skipped or errored (a finished-looking success would be a lie, and the state table

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from agentd.local.host import LocalHost
 from apsisd.api.access import Policy
 from apsisd.api.app import make_app
 from apsisd.api.state import ApiState
@@ -37,7 +38,6 @@ from apsisd.daemon.logs import setup_logging
 from apsisd.daemon.notify import Notifier
 from apsisd.daemon.watch import watch_folders
 from apsisd.errors import ApsisError, InvalidFiles, StoreError
-from apsisd.hosts.local import LocalHost
 from apsisd.jobs.load import load_jobs, read_jobs
 from apsisd.jobs.model import JobSet
 from apsisd.quantities import parse_instant

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agentd.types import JobId
 from apsisd.calendars.load import is_calendar_file, load_calendars
 from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, format_path
 from apsisd.jobs import read_ahead
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.parse import JobParser
-from apsisd.types import JobId
 from apsisd.yaml_source import read_yaml_file
 
 JOB_SUFFIX = ".yaml"

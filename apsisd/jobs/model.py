@@ -14,6 +14,7 @@ from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, cast
 
+from agentd.types import JobId
 from apsisd.actions.base import Action
 from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.base import Condition
@@ -23,7 +24,6 @@ from apsisd.jobs.retry import Retry
 from apsisd.jobs.scheduling import UNSET, Scheduling
 from apsisd.runs.model import Origin, Run
 from apsisd.schedules.base import EMPTY, ArgSource, Due, LazyArgs, RunSource, Schedule, make_due
-from apsisd.types import JobId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from agentd.types import JobId
 from apsisd.actions.base import Action
 from apsisd.actions.registry import parse_action
 from apsisd.calendars.calendar import Calendar
@@ -27,7 +28,6 @@ from apsisd.jobs.scheduling import UNSET, parse_scheduling
 from apsisd.jobs.templates import RESERVED, check_strings, has_template
 from apsisd.schedules.base import Context, Schedule
 from apsisd.schedules.registry import parse_schedule
-from apsisd.types import JobId
 
 Path = tuple[str | int, ...]
 

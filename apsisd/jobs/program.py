@@ -24,10 +24,8 @@ from signal import Signals
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from apsisd.calendars.calendar import Calendar
-from apsisd.errors import InvalidFields, SpecError, invalid
-from apsisd.fields import Fields, boolean, bounded, describe, remembered, string, string_map
-from apsisd.hosts.spec import (
+from agentd.errors import SpecError
+from agentd.spec import (
     CREDENTIAL_NAME,
     CREDENTIAL_NAME_WANTED,
     DEFAULT_GRACE_PERIOD,
@@ -40,6 +38,9 @@ from apsisd.hosts.spec import (
     credential_path_problem,
     parse_signal,
 )
+from apsisd.calendars.calendar import Calendar
+from apsisd.errors import InvalidFields, invalid
+from apsisd.fields import Fields, boolean, bounded, describe, remembered, string, string_map
 from apsisd.jobs.code_arguments import shell_script
 from apsisd.jobs.shell_templates import bind_shell, check_shell, code_argument_problems
 from apsisd.jobs.templates import Template, has_template, render

@@ -10,10 +10,10 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TypeVar
 
-from apsisd.hosts.spec import RunSpec
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.jobs.program import Kind, Program
 from apsisd.jobs.templates import Template
-from apsisd.types import JobId, RunId
 
 T = TypeVar("T")
 NO_OP_SCRIPT = 'sleep "$1"; exit "$2"'

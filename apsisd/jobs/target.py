@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from agentd.types import JobId
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import InvalidFields, invalid
 from apsisd.fields import Fields, string, string_map
 from apsisd.jobs.rendering import Renderer
 from apsisd.runs.model import EMPTY, Run
-from apsisd.types import JobId
 
 ParamsOf = Callable[[JobId], tuple[str, ...] | None]
 

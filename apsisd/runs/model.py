@@ -14,9 +14,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from apsisd.hosts.spec import RunSpec
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.runs.state import State, check_mark, check_transition
-from apsisd.types import JobId, RunId
 
 
 class Origin(enum.StrEnum):

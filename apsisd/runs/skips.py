@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 
+from agentd.types import JobId
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
-from apsisd.types import JobId
 
 _OPERATOR = "skipped by "
 _MISSED = "missed while apsisd was down; "

@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from agentd.host import UnitState
+from agentd.types import JobId, RunId
 from apsisd.errors import FileProblem, UnknownRun
-from apsisd.hosts.base import UnitState
 from apsisd.runs.model import Run
 from apsisd.runs.state import ON_HOST, State
 from apsisd.scheduler.service import Scheduler
-from apsisd.types import JobId, RunId
 
 GRACE = timedelta(seconds=30)
 MAX_LATE = 1000  # late runs listed at most

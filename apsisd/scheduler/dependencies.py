@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from agentd.types import RunId
 from apsisd.conditions.base import Ready
 from apsisd.conditions.dependency import Dependency
 from apsisd.errors import ApsisError
@@ -20,7 +21,6 @@ from apsisd.runs.state import State
 from apsisd.scheduler.operations import UnknownJob
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import RunQuery
-from apsisd.types import RunId
 
 MAX_RUNS = 10  # the runs shown per dependency: enough to see what happened lately
 

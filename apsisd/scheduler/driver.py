@@ -13,8 +13,10 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from apsisd.errors import HostError, InvalidFields, RunNotFound, SpecError, StoreError
-from apsisd.hosts.base import Finished, Host, Started
+from agentd.errors import HostError, RunNotFound, SpecError
+from agentd.host import Finished, Host, Started
+from agentd.types import RunId
+from apsisd.errors import InvalidFields, StoreError
 from apsisd.jobs.model import JobSet
 from apsisd.jobs.program import bind
 from apsisd.jobs.rendering import template_names
@@ -24,7 +26,6 @@ from apsisd.runs.state import State
 from apsisd.scheduler.outcome import STOP_TIME_REASON, settle
 from apsisd.scheduler.records import Records
 from apsisd.scheduler.store_health import RETRY
-from apsisd.types import RunId
 
 log = logging.getLogger("apsisd.scheduler")
 FOLLOW_RETRY = 5.0  # seconds between attempts to follow a run when its host cannot be reached

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentd.types import JobId, RunId
 from apsisd.jobs.model import Job
 from apsisd.runs.model import Run
-from apsisd.types import JobId, RunId
 
 # Changes kept for clients that reconnect: a minute at 200 changes a second, for about 15 MB (a run's version and
 # its encoded event). A client away longer resumes from the store: each run once, in its latest state.

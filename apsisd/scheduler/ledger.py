@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from agentd.types import JobId, RunId
 from apsisd.runs.model import Origin, Run
 from apsisd.runs.state import State
-from apsisd.types import JobId, RunId
 
 TAKEN = -1  # the order of no heap entry
 

@@ -26,13 +26,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from agentd.types import JobId
 from apsisd.jobs.model import Job
 from apsisd.jobs.retry import Reason, reason_class
 from apsisd.runs.model import Origin, Run
 from apsisd.runs.skips import SkipClass, skip_class
 from apsisd.runs.state import State
 from apsisd.scheduler.ledger import Ledger
-from apsisd.types import JobId
 
 # From a timer firing on the dot (a few ms) to a run caught up after hours of downtime.
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,

@@ -11,15 +11,16 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from apsisd.errors import ApsisError, InvalidFields, SpecError, TransitionError
-from apsisd.hosts.spec import RunSpec, check, parse_signal
+from agentd.errors import SpecError
+from agentd.spec import RunSpec, check, parse_signal
+from agentd.types import JobId, RunId
+from apsisd.errors import ApsisError, InvalidFields, TransitionError
 from apsisd.jobs.program import bind, parse_program
 from apsisd.jobs.spec import program_spec
 from apsisd.runs.model import Origin, Run
 from apsisd.runs.skips import by_operator
 from apsisd.runs.state import TRANSITIONS, State
 from apsisd.scheduler.service import Scheduler
-from apsisd.types import JobId, RunId
 
 ADHOC = "adhoc"  # the job id ad hoc runs are filed under unless named
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from apsisd.hosts.base import Finished
-from apsisd.hosts.spec import parse_signal
+from agentd.host import Finished
+from agentd.spec import parse_signal
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
 

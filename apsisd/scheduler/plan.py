@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from agentd.types import JobId, RunId
 from apsisd.jobs.model import Job
 from apsisd.jobs.scheduling import CatchUp, Scheduling
 from apsisd.runs.skips import missed_reason
 from apsisd.schedules.base import Due
-from apsisd.types import JobId, RunId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,6 +24,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from agentd.types import JobId, RunId
 from apsisd.clock import Clock
 from apsisd.errors import StoreError, UnknownRun
 from apsisd.runs.model import LogEntry, Origin, Run, mark, transition
@@ -32,7 +33,6 @@ from apsisd.scheduler.feed import Feed
 from apsisd.scheduler.ledger import Ledger, Saved
 from apsisd.scheduler.store_health import StoreHealth
 from apsisd.store.base import Changes, Store
-from apsisd.types import JobId, RunId
 
 log = logging.getLogger("apsisd.scheduler")
 

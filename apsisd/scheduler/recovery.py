@@ -24,13 +24,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from agentd.types import JobId, RunId
 from apsisd.runs.model import LogEntry, Origin, Run, transition
 from apsisd.runs.skips import job_not_loaded
 from apsisd.runs.state import State
 from apsisd.scheduler.plan import Missed, catch_up
 from apsisd.scheduler.refit import finished_ahead, refit
 from apsisd.scheduler.service import Scheduler
-from apsisd.types import JobId, RunId
 
 log = logging.getLogger("apsisd.scheduler")
 

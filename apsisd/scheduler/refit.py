@@ -14,12 +14,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from agentd.types import JobId, RunId
 from apsisd.jobs.model import Job
 from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.runs.state import State
 from apsisd.scheduler.plan import expand, rematch
 from apsisd.scheduler.service import Scheduler
-from apsisd.types import JobId, RunId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

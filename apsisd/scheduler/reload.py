@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from agentd.types import JobId, RunId
 from apsisd.errors import ApsisError, InvalidFiles, StoreError
 from apsisd.jobs.model import JobSet
 from apsisd.runs.model import LogEntry, Run
@@ -28,7 +29,6 @@ from apsisd.scheduler.plan import job_changes
 from apsisd.scheduler.recovery import release, resume
 from apsisd.scheduler.refit import finished_ahead, refit
 from apsisd.scheduler.service import Scheduler
-from apsisd.types import JobId, RunId
 
 log = logging.getLogger("apsisd.scheduler")
 

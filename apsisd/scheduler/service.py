@@ -14,10 +14,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from agentd.host import Host
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.clock import Clock, loop_delay
 from apsisd.errors import StoreError
-from apsisd.hosts.base import Host
-from apsisd.hosts.spec import RunSpec
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.retry import next_attempt_delay, reason_class
 from apsisd.jobs.scheduling import Scheduling
@@ -30,7 +31,6 @@ from apsisd.scheduler.records import Records
 from apsisd.scheduler.store_health import RETRY
 from apsisd.scheduler.waiting import Waiter
 from apsisd.store.base import Changes, Store
-from apsisd.types import JobId, RunId
 
 log = logging.getLogger("apsisd.scheduler")
 PostJson = Callable[..., Awaitable[int]]

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 
+from agentd.types import JobId, RunId
 from apsisd.conditions.base import BoundCondition, Settle, Wait
 from apsisd.errors import ApsisError, StoreError
 from apsisd.jobs.model import Job, JobSet
@@ -20,7 +21,6 @@ from apsisd.scheduler.driver import Driver, Spawn
 from apsisd.scheduler.records import Records
 from apsisd.scheduler.store_health import RETRY
 from apsisd.store.base import RunQuery
-from apsisd.types import JobId, RunId
 
 log = logging.getLogger("apsisd.scheduler")
 

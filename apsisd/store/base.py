@@ -14,9 +14,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Protocol
 
+from agentd.types import JobId, RunId
 from apsisd.runs.model import LogEntry, Run
 from apsisd.runs.state import State
-from apsisd.types import JobId, RunId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

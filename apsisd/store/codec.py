@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.errors import StoreError
-from apsisd.hosts.spec import RunSpec
 from apsisd.runs.model import LogEntry, Origin, Run, run_id, run_number
 from apsisd.runs.state import State
-from apsisd.types import JobId, RunId
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

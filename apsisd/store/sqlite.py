@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agentd.types import JobId, RunId
 from apsisd.errors import StoreError, UnknownRun
 from apsisd.runs.model import LogEntry, Run, run_id
 from apsisd.runs.state import FINISHED, State
@@ -42,7 +43,6 @@ from apsisd.store import codec
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.migrate import Migration, available, check_not_newer, migrate
 from apsisd.store.query import SELECT_RUNS, runs_sql
-from apsisd.types import JobId, RunId
 
 log = logging.getLogger(__name__)
 

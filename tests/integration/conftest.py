@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from apsisd.hosts.base import Finished, HostEvent
-from apsisd.hosts.local import LocalHost
-from apsisd.types import RunId
+from agentd.host import Finished, HostEvent
+from agentd.local.host import LocalHost
+from agentd.types import RunId
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agentd.types import RunId
 from apsisd.runs.model import LogEntry, Run
 from apsisd.runs.state import State
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import RunId
 
 APSISD = str(Path(sys.executable).parent / "apsisd")
 FIRST_RUN_NUMBERS = itertools.count(10_000, 10_000)

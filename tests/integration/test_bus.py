@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from apsisd.systemd.bus import SystemdBus
+from agentd.systemd.bus import SystemdBus
 
 
 def test_subscribing_again_is_harmless() -> None:

@@ -15,11 +15,11 @@ from types import MappingProxyType
 
 import pytest
 
-from apsisd.hosts.spec import RunSpec
+from agentd.spec import RunSpec
+from agentd.types import JobId
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from apsisd.store.base import Changes
-from apsisd.types import JobId
 from tests.integration.api import post
 from tests.integration.conftest import apsis_units
 from tests.integration.daemon import Daemon, finished, soon, with_daemon

@@ -10,12 +10,12 @@ import textwrap
 
 import pytest
 
-from apsisd.errors import RunNotFound
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec, Stream
+from agentd.errors import RunNotFound
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec, Stream
+from agentd.systemd import outcome
+from agentd.types import JobId, RunId
 from apsisd.runs.state import State
-from apsisd.systemd import outcome
-from apsisd.types import JobId, RunId
 from tests.integration.conftest import apsis_units, finished, hosted, new_run_id, output, wait_until
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_daemon_output import get, post_json

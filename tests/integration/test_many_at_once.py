@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
-from apsisd.hosts.local import MAX_PINNED, LocalHost
-from apsisd.hosts.spec import RunSpec
+from agentd.local.host import MAX_PINNED, LocalHost
+from agentd.spec import RunSpec
 from tests.integration.conftest import finished, hosted, new_run_id
 
 RUNS = 700

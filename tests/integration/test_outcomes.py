@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from apsisd.hosts.base import Finished, Started
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
+from agentd.host import Finished, Started
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
 from tests.integration.conftest import all_events, finished, hosted, new_run_id, unit_property
 
 

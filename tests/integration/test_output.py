@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from apsisd.errors import HostError
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec, Stream
+from agentd.errors import HostError
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec, Stream
 from tests.integration.conftest import finished, hosted, new_run_id, output
 
 

@@ -15,10 +15,10 @@ import re
 import subprocess
 from datetime import UTC, datetime
 
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
-from apsisd.systemd.journal import same_entry
-from apsisd.systemd.units import unit_name
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
+from agentd.systemd.journal import same_entry
+from agentd.systemd.units import unit_name
 from tests.integration.conftest import finished, hosted, new_run_id, output
 
 

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from apsisd.errors import RunNotFound
-from apsisd.hosts.base import Started
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
+from agentd.errors import RunNotFound
+from agentd.host import Started
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
 from tests.integration.conftest import apsis_units, finished, hosted, new_run_id, output, wait_until
 
 # Another apsis process: starts the run (then maybe stops or signals it) and
 # dies at once, as a crashed daemon would, without waiting for any outcome.
 ONE_SHOT = """
 import asyncio, json, os, sys
-from apsisd.hosts.base import Started
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
+from agentd.host import Started
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
 async def main():
     spec, then = json.loads(sys.argv[1]), sys.argv[2]
     host = await LocalHost().open()

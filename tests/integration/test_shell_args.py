@@ -15,10 +15,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from apsisd.hosts.local import LocalHost
+from agentd.local.host import LocalHost
+from agentd.types import JobId
 from apsisd.jobs.program import bind, parse_program
 from apsisd.jobs.spec import program_spec
-from apsisd.types import JobId
 from tests.integration.api import post
 from tests.integration.conftest import finished, hosted, new_run_id, output
 from tests.integration.daemon import Daemon, with_daemon

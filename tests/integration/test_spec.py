@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from apsisd.errors import SpecError
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
-from apsisd.types import JobId
+from agentd.errors import SpecError
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
+from agentd.types import JobId
 from tests.integration.conftest import apsis_units, finished, hosted, new_run_id, output, unit_property
 
 

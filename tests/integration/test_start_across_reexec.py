@@ -7,8 +7,8 @@ import asyncio
 import subprocess
 from pathlib import Path
 
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
 from tests.integration.conftest import finished, hosted, new_run_id
 
 RUNS = 60

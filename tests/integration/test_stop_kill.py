@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from apsisd.errors import HostError, SpecError
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
+from agentd.errors import HostError, SpecError
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
 from tests.integration.conftest import finished, hosted, new_run_id, wait_until
 
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from apsisd.hosts.base import Finished, Started
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
+from agentd.host import Finished, Started
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
+from agentd.types import RunId
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
-from apsisd.types import RunId
 from tests.integration.conftest import all_events, apsis_units, finished, hosted, new_run_id, output, wait_until
 from tests.integration.daemon import Daemon, soon, with_daemon
 from tests.integration.test_recovery import start_elsewhere, unit_gone_or_ended

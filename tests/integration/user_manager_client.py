@@ -10,11 +10,11 @@ import os
 import subprocess
 import sys
 
-from apsisd.errors import SpecError
-from apsisd.hosts.base import Finished, Started
-from apsisd.hosts.local import LocalHost
-from apsisd.hosts.spec import RunSpec
-from apsisd.types import RunId
+from agentd.errors import SpecError
+from agentd.host import Finished, Started
+from agentd.local.host import LocalHost
+from agentd.spec import RunSpec
+from agentd.types import RunId
 
 
 async def finished(host: LocalHost, run_id: RunId) -> dict[str, object]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from agentd.errors import HostError
 from apsisd.api.replies import check_params, problem, whole
 from apsisd.api.state import scheduler_of
-from apsisd.errors import HostError
 from apsisd.runs.jso import run_jso
 from apsisd.scheduler.check import sanity
 

@@ -14,6 +14,7 @@ from collections.abc import Collection
 
 from aiohttp import web
 
+from agentd.types import JobId
 from apsisd.api.access import principal_of
 from apsisd.api.job_texts import shown_to
 from apsisd.api.replies import check_params, problem, single
@@ -23,7 +24,6 @@ from apsisd.runs.jso import instant, run_jso
 from apsisd.runs.model import run_number
 from apsisd.runs.state import State
 from apsisd.scheduler.operations import UnknownJob
-from apsisd.types import JobId
 
 routes = web.RouteTableDef()
 NEXT = 10  # instants the schedules give next

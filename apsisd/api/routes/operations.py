@@ -13,18 +13,19 @@ from typing import Any
 
 from aiohttp import web
 
+from agentd.errors import SpecError
+from agentd.types import JobId, RunId
 from apsisd.api import adhoc
 from apsisd.api.access import principal_of, who
 from apsisd.api.replies import check_params, flag, json_object, problem
 from apsisd.api.state import scheduler_of, state_of
-from apsisd.errors import InvalidFields, SpecError, TransitionError, UnknownRun
+from apsisd.errors import InvalidFields, TransitionError, UnknownRun
 from apsisd.quantities import parse_instant
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run
 from apsisd.runs.state import FINISHED
 from apsisd.scheduler import operations
 from apsisd.scheduler.service import Scheduler
-from apsisd.types import JobId, RunId
 
 routes = web.RouteTableDef()
 MAX_CREATE = 1000

@@ -16,12 +16,12 @@ from collections.abc import AsyncGenerator, Mapping
 
 from aiohttp import web
 
+from agentd.errors import HostError
+from agentd.spec import Stream
 from apsisd.api.byte_range import ByteRange, RangeError, batched, parse_range, slice_bytes
 from apsisd.api.lasting import cut, held, lasting, send
 from apsisd.api.replies import check_params, flag, problem, the_run
 from apsisd.api.state import scheduler_of
-from apsisd.errors import HostError
-from apsisd.hosts.spec import Stream
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from apsisd.scheduler.service import Scheduler

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from agentd.types import JobId, RunId
 from apsisd.api.replies import check_params, problem, single, the_run, whole
 from apsisd.api.state import scheduler_of
 from apsisd.errors import InvalidFields, UnknownRun
@@ -18,7 +19,6 @@ from apsisd.scheduler.dependencies import dependencies
 from apsisd.scheduler.operations import UnknownJob
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import RunQuery, runs_page
-from apsisd.types import JobId, RunId
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 10_000

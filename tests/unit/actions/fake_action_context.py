@@ -6,11 +6,11 @@ from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from agentd.types import JobId, RunId
 from apsisd.calendars.calendar import Calendar
 from apsisd.errors import ApsisError
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
-from apsisd.types import JobId, RunId
 
 WHEN = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

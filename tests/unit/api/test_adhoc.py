@@ -6,10 +6,10 @@ import os
 
 import pytest
 
+from agentd.spec import RunSpec
+from agentd.types import RunId
 from apsisd.api.access import Caller, Policy, Principal, Right
 from apsisd.api.adhoc import NotAllowed, rule
-from apsisd.hosts.spec import RunSpec
-from apsisd.types import RunId
 
 NOBODY = Caller(pid=7, uid=65534, gid=65534)
 OPERATOR = Principal(name="uid 65534 (pid 7)", right=Right.OPERATE, caller=NOBODY)

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from agentd.types import JobId, RunId
 from apsisd.runs.model import Run, run_number
 from apsisd.runs.state import State
-from apsisd.types import JobId, RunId
 
 T = TypeVar("T")
 WHEN = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

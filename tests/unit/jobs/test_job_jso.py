@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
+from agentd.types import JobId
 from apsisd.jobs.jso import Shown, job_jso
 from apsisd.jobs.load import load_jobs
 from apsisd.jobs.model import Job
 from apsisd.jobs.parse import JobParser
 from apsisd.jobs.program import parse_program
 from apsisd.scheduler.plan import job_changes
-from apsisd.types import JobId
 
 
 def loaded(tmp_path: Path, text: str, others: tuple[str, ...] = ()) -> Job:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agentd.types import JobId
 from apsisd.actions.schedule import ScheduleAction
 from apsisd.actions.webhook import Webhook
 from apsisd.conditions.max_running import MaxRunning
@@ -17,7 +18,6 @@ from apsisd.jobs.program import Kind
 from apsisd.jobs.retry import Retry
 from apsisd.jobs.target import Target
 from apsisd.runs.state import State
-from apsisd.types import JobId
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "etc" / "jobs"

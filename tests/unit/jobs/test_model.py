@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from agentd.types import JobId, RunId
 from apsisd.jobs.model import Job, JobSet, Metadata, in_folder
 from apsisd.jobs.program import Kind, Program
 from apsisd.runs.model import Origin, Run
 from apsisd.schedules.base import Context
 from apsisd.schedules.registry import parse_schedule
-from apsisd.types import JobId, RunId
 
 PROGRAM = Program(kind=Kind.SHELL, command="true")
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agentd.types import JobId, RunId
 from apsisd.errors import InvalidFields
 from apsisd.jobs.retry import MAX_DELAY, RETRIED, Reason, Retry, next_attempt_delay, parse_retry, reason_class
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
-from apsisd.types import JobId, RunId
 
 
 def finished(state: State, result: str | None = None) -> Run:

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from apsisd.hosts.spec import RunSpec, check
+from agentd.spec import RunSpec, check
+from agentd.types import JobId, RunId
 from apsisd.jobs.program import bind, parse_program
 from apsisd.jobs.spec import NO_OP_SCRIPT, program_spec
 from apsisd.jobs.templates import Template
-from apsisd.types import JobId, RunId
 
 ARGS = {"region": "eu", "minutes": "2", "ok": "false"}
 IDS = {"APSIS_RUN_ID": "r42", "APSIS_JOB_ID": "reports/daily"}

@@ -5,11 +5,11 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from apsisd.hosts.spec import RunSpec
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Origin, Run
 from apsisd.runs.state import State
-from apsisd.types import JobId, RunId
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.errors import TransitionError
-from apsisd.hosts.spec import RunSpec
 from apsisd.runs.model import LogEntry, Origin, Run, mark, run_id, run_number, transition
 from apsisd.runs.state import FINISHED, ON_HOST, TRANSITIONS, UNFINISHED, State, check_mark, check_transition
-from apsisd.types import JobId, RunId
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 S = State

@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agentd.types import JobId, RunId
 from apsisd.jobs.scheduling import CatchUp, Scheduling
 from apsisd.runs.model import Run
 from apsisd.runs.skips import SkipClass, by_operator, job_not_loaded, skip_class
 from apsisd.runs.state import State
 from apsisd.scheduler.plan import Missed, catch_up
-from apsisd.types import JobId, RunId
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

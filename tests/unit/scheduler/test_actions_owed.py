@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from agentd.types import JobId, RunId
 from apsisd.jobs.load import read_jobs
 from apsisd.jobs.scheduling import DEFAULTS
 from apsisd.runs.model import Origin, Run
@@ -20,7 +21,6 @@ from apsisd.scheduler.recovery import recover
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import Changes, RunQuery, Store
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import JobId, RunId
 from tests.unit.scheduler.fake_clock import SetClock
 
 NOW = datetime(2026, 12, 1, 13, 59, 25, tzinfo=UTC)

@@ -10,7 +10,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from apsisd.hosts.base import UnitState
+from agentd.host import UnitState
+from agentd.types import JobId, RunId
 from apsisd.jobs.load import load_jobs
 from apsisd.jobs.scheduling import DEFAULTS
 from apsisd.runs.model import Run
@@ -19,7 +20,6 @@ from apsisd.scheduler.check import sanity
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import Changes
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import JobId, RunId
 
 T = TypeVar("T")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

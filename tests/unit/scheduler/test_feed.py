@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agentd.types import JobId, RunId
 from apsisd.runs.model import Run
 from apsisd.scheduler.feed import Feed, JobsChanged, Lagged
-from apsisd.types import JobId, RunId
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from agentd.types import JobId, RunId
 from apsisd.runs.model import Origin, Run
 from apsisd.runs.state import State
 from apsisd.scheduler.ledger import Ledger
-from apsisd.types import JobId, RunId
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

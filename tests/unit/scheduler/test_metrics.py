@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from agentd.types import JobId, RunId
 from apsisd.jobs.model import Job
 from apsisd.jobs.parse import JobParser
 from apsisd.runs.model import Origin, Run, transition
@@ -16,7 +17,6 @@ from apsisd.runs.skips import SkipClass, by_operator, job_not_loaded, missed_rea
 from apsisd.runs.state import State
 from apsisd.scheduler.ledger import Ledger
 from apsisd.scheduler.metrics import RunMetrics
-from apsisd.types import JobId, RunId
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

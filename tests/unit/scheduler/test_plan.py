@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+from agentd.types import JobId, RunId
 from apsisd.jobs.model import Job
 from apsisd.jobs.parse import JobParser
 from apsisd.jobs.scheduling import CatchUp, Scheduling
 from apsisd.quantities import parse_duration
 from apsisd.scheduler.plan import Expansion, JobChanges, Missed, Verdict, catch_up, expand, job_changes, rematch
 from apsisd.schedules.base import Due
-from apsisd.types import JobId, RunId
 
 DAY = "2026-03-02"  # a Monday
 

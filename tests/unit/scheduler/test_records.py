@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import pytest
 
+from agentd.types import JobId, RunId
 from apsisd.clock import WallClock
 from apsisd.errors import StoreError
 from apsisd.runs.model import Origin, Run
@@ -16,7 +17,6 @@ from apsisd.runs.state import State
 from apsisd.scheduler.records import Records
 from apsisd.store.base import Changes, Store
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import JobId, RunId
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

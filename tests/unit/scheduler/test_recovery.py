@@ -13,8 +13,10 @@ from typing import cast
 
 import pytest
 
-from apsisd.errors import RunNotFound, StoreError, UnknownRun
-from apsisd.hosts.base import HostEvent
+from agentd.errors import RunNotFound
+from agentd.host import HostEvent
+from agentd.types import JobId, RunId
+from apsisd.errors import StoreError, UnknownRun
 from apsisd.jobs.load import load_jobs, read_jobs
 from apsisd.jobs.scheduling import DEFAULTS
 from apsisd.runs.model import Origin, Run
@@ -25,7 +27,6 @@ from apsisd.scheduler.reload import Reloader
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.base import Changes, Store
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import JobId, RunId
 from tests.unit.scheduler.fake_clock import SetClock
 
 START = datetime(2026, 12, 1, 12, 10, tzinfo=UTC)

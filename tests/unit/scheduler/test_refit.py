@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+from agentd.types import JobId
 from apsisd.jobs.load import load_jobs, read_jobs
 from apsisd.jobs.scheduling import DEFAULTS
 from apsisd.runs.model import Run
@@ -19,7 +20,6 @@ from apsisd.scheduler.reload import Reloader
 from apsisd.scheduler.service import LEAD, Scheduler
 from apsisd.store.base import RunQuery
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import JobId
 from tests.unit.scheduler.fake_clock import SetClock
 
 START = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apsisd.hosts.base import Finished
-from apsisd.hosts.spec import RunSpec
+from agentd.host import Finished
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from apsisd.scheduler.outcome import STOP_TIME_REASON, settle
-from apsisd.types import JobId, RunId
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SPEC = RunSpec(run_id=RunId("r5"), shell="sleep 60")

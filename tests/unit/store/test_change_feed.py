@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from agentd.types import RunId
 from apsisd.runs.model import transition
 from apsisd.runs.state import State
 from apsisd.store.base import Changes
 from apsisd.store.migrate import available, migrate
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import RunId
 from tests.unit.store.test_sqlite_store import T0, a_run, db, opened, run
 
 

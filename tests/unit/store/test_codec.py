@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.errors import StoreError
-from apsisd.hosts.spec import RunSpec
 from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.runs.state import State
 from apsisd.store import codec
-from apsisd.types import JobId, RunId
 
 T = datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=UTC)
 SPEC = RunSpec(run_id=RunId("r42"), job_id=JobId("etl/load"), argv=("/bin/etl", "--date", "2026-03-29", "ü"),

@@ -9,12 +9,12 @@ from typing import TypeVar
 
 import pytest
 
+from agentd.types import RunId
 from apsisd.errors import StoreError
 from apsisd.runs.state import State
 from apsisd.store.base import Changes
 from apsisd.store.migrate import Migration, available, current_version, migrate
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import RunId
 
 T = TypeVar("T")
 LATEST = len(available())

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from agentd.spec import RunSpec
+from agentd.types import JobId, RunId
 from apsisd.errors import StoreError, UnknownRun
-from apsisd.hosts.spec import RunSpec
 from apsisd.runs.model import LogEntry, Origin, Run, transition
 from apsisd.runs.state import FINISHED, State
 from apsisd.store import sqlite as sqlite_module
@@ -25,7 +26,6 @@ from apsisd.store.base import Changes, RunQuery, runs_page
 from apsisd.store.migrate import available
 from apsisd.store.query import runs_sql
 from apsisd.store.sqlite import SqliteStore
-from apsisd.types import JobId, RunId
 
 T = TypeVar("T")
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from apsisd.hosts.base import Finished, Started
-from apsisd.systemd.journal import entry_time
-from apsisd.types import RunId
+from agentd.host import Finished, Started
+from agentd.systemd.journal import entry_time
+from agentd.types import RunId
 
 # si_code of the main process's end (ExecMainCode), and the journal's names for it.
 CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3

@@ -9,8 +9,8 @@ from unittest import mock
 
 import pytest
 
-from apsisd.systemd import streams
-from apsisd.systemd.streams import OpenStreams, c_escape, drain_command, drain_within, stream_keys, wait_closed
+from agentd.systemd import streams
+from agentd.systemd.streams import OpenStreams, c_escape, drain_command, drain_within, stream_keys, wait_closed
 
 STATE = "# This is private data. Do not parse\nPRIORITY=6\nSTREAM_ID=0123\nIDENTIFIER={ident}\n{unit}"
 

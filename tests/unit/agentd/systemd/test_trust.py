@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from apsisd.systemd.trust import (
+from agentd.systemd.trust import (
     OutputSource,
     Writer,
     is_output,
@@ -17,7 +17,7 @@ from apsisd.systemd.trust import (
     writer_from_notes,
     writer_note,
 )
-from apsisd.types import RunId
+from agentd.types import RunId
 
 START = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
 WRITER = Writer(pid=4242, uid=65534, start=START)

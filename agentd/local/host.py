@@ -25,13 +25,13 @@ from typing import Any
 
 from dbus_fast import Message
 
-from apsisd.errors import HostError, RunNotFound, SpecError
-from apsisd.hosts.base import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
-from apsisd.hosts.journal_output import JournalOutput
-from apsisd.hosts.spec import RunSpec, Stream, check, parse_signal
-from apsisd.hosts.tracker import Tracker
-from apsisd.systemd import journal, outcome, trust
-from apsisd.systemd.bus import (
+from agentd.errors import HostError, RunNotFound, SpecError
+from agentd.host import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
+from agentd.local.journal_output import JournalOutput
+from agentd.local.tracker import Tracker
+from agentd.spec import RunSpec, Stream, check, parse_signal
+from agentd.systemd import journal, outcome, trust
+from agentd.systemd.bus import (
     BAD_UNIT_SETTING,
     MANAGER,
     NO_SUCH_UNIT,
@@ -41,8 +41,8 @@ from apsisd.systemd.bus import (
     SystemdBus,
     UnansweredCall,
 )
-from apsisd.systemd.streams import DRAIN_WITHIN, OpenStreams, stream_keys, wait_closed
-from apsisd.systemd.units import (
+from agentd.systemd.streams import DRAIN_WITHIN, OpenStreams, stream_keys, wait_closed
+from agentd.systemd.units import (
     SD_PATH,
     SYSTEMD_CAT,
     UNIT_PATTERN,
@@ -54,7 +54,7 @@ from apsisd.systemd.units import (
     timer_properties,
     unit_name,
 )
-from apsisd.types import RunId
+from agentd.types import RunId
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from apsisd.hosts.base import Finished, HostEvent, Started
-from apsisd.systemd import outcome
-from apsisd.systemd.trust import Writer
-from apsisd.systemd.units import object_path, unit_name
-from apsisd.types import RunId
+from agentd.host import Finished, HostEvent, Started
+from agentd.systemd import outcome
+from agentd.systemd.trust import Writer
+from agentd.systemd.units import object_path, unit_name
+from agentd.types import RunId
 
 
 class Tracker:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from apsisd.errors import ApsisError, SpecError
-from apsisd.hosts.spec import RunSpec, check, parse_signal
+from agentd.errors import SpecError
+from agentd.spec import RunSpec, check, parse_signal
+from apsisd.errors import ApsisError
 
 BASE = RunSpec(run_id="r1", argv=("/bin/true",))
 SHELL = RunSpec(run_id="r1", shell="echo hi")

@@ -3,7 +3,7 @@ new file when the one it was writing it to filled up, and a run's output must no
 journald read at once look the same; only a copy starts a file (the output reader asks the journal's headers)."""
 from __future__ import annotations
 
-from apsisd.systemd.journal import same_entry, seqnum
+from agentd.systemd.journal import same_entry, seqnum
 
 # The two copies seen in the sandbox: the last entry of one file, the first of the next.
 FIRST = "s=b5c4;i=104432;b=1f06;m=343e765d2;t=661f80837ac3a;x=a0dbd7153b69573e"

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from apsisd.errors import HostError
+from agentd.errors import HostError
 
 log = logging.getLogger(__name__)
 

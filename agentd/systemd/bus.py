@@ -17,8 +17,8 @@ from typing import Any
 from dbus_fast import BusType, Message, MessageFlag, MessageType
 from dbus_fast.aio import MessageBus
 
-from apsisd.errors import HostError
-from apsisd.systemd.units import SD_PATH, UNIT_PATH_PREFIX
+from agentd.errors import HostError
+from agentd.systemd.units import SD_PATH, UNIT_PATH_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from apsisd.hosts.base import Finished, Started
-from apsisd.systemd import outcome
-from apsisd.systemd.outcome import (
+from agentd.host import Finished, Started
+from agentd.systemd import outcome
+from agentd.systemd.outcome import (
     finished_from_journal,
     finished_from_properties,
     has_ended,

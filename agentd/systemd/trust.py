@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from apsisd.systemd.journal import entry_time
-from apsisd.types import RunId
+from agentd.systemd.journal import entry_time
+from agentd.types import RunId
 
 # The fields of an output record that decide whether it is the run's.
 PROVENANCE_FIELDS = "_SYSTEMD_UNIT,_SYSTEMD_INVOCATION_ID"

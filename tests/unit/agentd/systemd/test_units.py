@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from dbus_fast import Variant
 
-from apsisd.errors import SpecError
-from apsisd.hosts.spec import MAX_COUNT, MAX_CPU_PERCENT, MAX_SECONDS, RunSpec, check
-from apsisd.systemd.units import escape, object_path, properties, run_id_of, unescape, unit_name
+from agentd.errors import SpecError
+from agentd.spec import MAX_COUNT, MAX_CPU_PERCENT, MAX_SECONDS, RunSpec, check
+from agentd.systemd.units import escape, object_path, properties, run_id_of, unescape, unit_name
 
 UNIT = "/org/freedesktop/systemd1/unit/"
 BASE = RunSpec(run_id="r1", argv=("/bin/true",))

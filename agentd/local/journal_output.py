@@ -8,12 +8,12 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
-from apsisd.hosts.base import OutputRecord
-from apsisd.hosts.spec import Stream
-from apsisd.systemd import journal, trust
-from apsisd.systemd.trust import OutputSource
-from apsisd.systemd.units import STREAM_PRIORITY
-from apsisd.types import RunId
+from agentd.host import OutputRecord
+from agentd.spec import Stream
+from agentd.systemd import journal, trust
+from agentd.systemd.trust import OutputSource
+from agentd.systemd.units import STREAM_PRIORITY
+from agentd.types import RunId
 
 # Lines alike read at once look like a copy journald wrote into its next file; whether one starts a file is
 # asked of the journal's headers, at most once per HEADS_FRESH seconds, each look within HEADS_WITHIN.

@@ -11,9 +11,9 @@ from typing import Any
 
 from dbus_fast import Variant
 
-from apsisd.hosts.spec import RunSpec, Stream, parse_signal
-from apsisd.systemd.streams import SHELL, drain_command, drain_within
-from apsisd.types import RunId
+from agentd.spec import RunSpec, Stream, parse_signal
+from agentd.systemd.streams import SHELL, drain_command, drain_within
+from agentd.types import RunId
 
 UNIT_PREFIX = "apsis-"
 UNIT_SUFFIX = ".service"

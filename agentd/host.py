@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from apsisd.hosts.spec import RunSpec, Stream
-from apsisd.types import RunId
+from agentd.spec import RunSpec, Stream
+from agentd.types import RunId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

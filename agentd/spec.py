@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from apsisd.errors import SpecError
-from apsisd.types import JobId, RunId
+from agentd.errors import SpecError
+from agentd.types import JobId, RunId
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A credential's name is a file name in $CREDENTIALS_DIRECTORY: systemd takes more, we take what reads plainly.

@@ -1,1 +1,0 @@
-"""Hosts: something that can run a program as a systemd unit and tell what happened."""
