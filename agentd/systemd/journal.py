@@ -28,6 +28,9 @@ OUTPUT_FIELDS = "MESSAGE,_LINE_BREAK,PRIORITY,_PID"
 # The longest line of journalctl's JSON read, and half of what is held of it unread: a record of a 1 MiB line (a
 # LineMax raised far past journald's 48K) written as byte values fits; a reader behind holds 8 MiB at most.
 JSON_LINE_MAX = 1 << 22
+# A journalctl that answers nothing for this long (seconds) while reading what is there, or syncing, is stuck:
+# the call fails (HostError) and its caller tries again, rather than wait for ever.
+STALL = 60.0
 
 
 def message_bytes(entry: Mapping[str, Any]) -> bytes:
@@ -68,7 +71,13 @@ async def file_heads(*, user: bool = False) -> frozenset[int]:
     argv = ["journalctl", "--header", *(["--user"] if user else [])]
     proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    out, _ = await proc.communicate()
+    try:
+        async with asyncio.timeout(STALL):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        raise HostError(f"journalctl --header gave no answer within {STALL:g} s") from None
+    finally:
+        await _reap(proc)
     heads = set()
     for line in out.decode(errors="replace").splitlines():
         if line.startswith("Head sequential number:"):
@@ -107,17 +116,26 @@ async def read(
         stderr=asyncio.subprocess.PIPE, limit=JSON_LINE_MAX,
     )
     assert proc.stdout is not None and proc.stderr is not None
+    # Following, a quiet journal is no fault; reading what is there, a journalctl silent for STALL is stuck.
+    stall = None if follow else STALL
     try:
-        async for line in proc.stdout:
+        while True:
+            try:
+                async with asyncio.timeout(stall):
+                    line = await proc.stdout.readline()
+                    if not line:
+                        err = await proc.stderr.read()
+                        code = await proc.wait()
+            except TimeoutError:
+                raise HostError(f"journalctl gave nothing for {STALL:g} s while reading the journal") from None
+            if not line:
+                break
             if line.strip():
                 yield json.loads(line)
-        err = await proc.stderr.read()
-        if await proc.wait() != 0:  # 1 is also what a bad cursor gives: never "no output"
-            raise HostError(f"journalctl failed: {err.decode(errors='replace').strip() or proc.returncode}")
+        if code != 0:  # 1 is also what a bad cursor gives: never "no output"
+            raise HostError(f"journalctl failed: {err.decode(errors='replace').strip() or code}")
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await _reap(proc)
 
 
 async def oldest_time(*, user: bool = False) -> datetime | None:
@@ -147,7 +165,21 @@ async def sync() -> bool:
     proc = await asyncio.create_subprocess_exec(
         "journalctl", "--sync", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
-    return await proc.wait() == 0
+    try:
+        async with asyncio.timeout(STALL):
+            return await proc.wait() == 0
+    except TimeoutError:
+        raise HostError(f"journald did not store what was written within {STALL:g} s (journalctl --sync)") from None
+    finally:
+        await _reap(proc)
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    """A journalctl left running (a reader closed early, a deadline passed) is killed and waited for."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
 
 
 def send(fields: Mapping[str, str]) -> None:
