@@ -16,6 +16,7 @@ from typing import Any
 
 from agentd.host import Host
 from agentd.spec import RunSpec
+from agentd.tasks import TaskRoom
 from agentd.types import JobId, RunId
 from apsisd.clock import Clock, loop_delay
 from apsisd.errors import StoreError
@@ -54,7 +55,7 @@ class Scheduler:
         self.post_json = post_json
         self.cursors: dict[JobId, datetime] = {}
         self.ready = asyncio.Event()  # set while run() schedules: what the API's health reports
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskRoom("scheduler")
         self._topups: list[tuple[datetime, JobId]] = []
         self._expanding: set[JobId] = set()
         self._wake = asyncio.Event()
@@ -72,24 +73,12 @@ class Scheduler:
     # -- tasks ----------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
-        """Run `coro` as a named task; a failure is logged (and the run it was about noted), never lost."""
-        task = asyncio.create_task(self._guarded(coro, name), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _guarded(self, coro: Coroutine[Any, Any, object], name: str) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("task %s failed", name, extra={"action": "task_failed"})
+        """Run `coro` as a named task in the scheduler's group; a failure is logged, never lost."""
+        self._tasks.spawn(coro, name)
 
     async def close(self) -> None:
         """Stop every task; units on the host keep running (the next start follows them again)."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     # -- the loop -------------------------------------------------------------------------
 
