@@ -28,12 +28,12 @@ class Tracker:
         self.harvesting = False
         self.attaching = False
         # The StartTransientUnit arguments that made the run's unit (an armed run's: timer and service), to make
-        # it again if systemd re-reads it before it starts and refuses it (LocalHost._rearm).
+        # it again if systemd re-reads it before it starts and refuses it (arming.remake).
         self.arm: list[Any] | None = None
         self.starting = False  # its StartTransientUnit call is on its way: that call, not a re-check, settles it
         self.rearming = False
-        self.pending: set[asyncio.Task[None]] = set()
-        self.attached: asyncio.Task[None] | None = None
+        self.pending: set[asyncio.Future[None]] = set()  # its tasks not yet done
+        self.attached: asyncio.Future[None] | None = None  # done once attached (attaching.py)
         self.since: datetime | None = None  # journal records before this are an earlier run's of the same name
         self.pinned = False  # we hold a reference on the unit (AddRef/RefUnit)
         self.start_slot: Callable[[], None] | None = None  # releases the start slot this run holds

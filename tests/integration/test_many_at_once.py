@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
-from agentd.local.host import MAX_PINNED, LocalHost
+from agentd.local.budget import MAX_PINNED
+from agentd.local.host import LocalHost
 from agentd.spec import RunSpec
 from tests.integration.conftest import finished, hosted, new_run_id
 
