@@ -10,15 +10,15 @@ jobs are held (recovery.py) and health says so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -224,32 +224,41 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     api = await serve_api(make_app(state), config.api_listen, tcp.tls,
                           socket_access(group=config.api_group, others_read=config.api_others == "read",
                                         admin_group=config.api_admin_group), Door(policy, config.api_limits))
-    tasks = [asyncio.create_task(scheduler.run(), name="scheduler")]
+    services: dict[str, Coroutine[Any, Any, None]] = {"scheduler": scheduler.run()}
     if config.reload_watch:
-        tasks.append(asyncio.create_task(
-            _watch(config, partial(retrying, "reload (the jobs folder changed)", partial(reload, "the jobs folder "
-                                   "changed")), config.reload_debounce, config.reload_max_delay), name="watch"))
-    tasks.append(asyncio.create_task(notifier.watchdog(), name="watchdog"))
-    tasks.append(asyncio.create_task(_keep_status(scheduler, notifier), name="status"))
-    notifier.ready(_status(scheduler))
-    log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
-             config.state_dir, extra={"action": "ready"})
-    stopping = asyncio.create_task(stop.wait(), name="stop")
-    done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    notifier.stopping()
-    log.info("apsisd stopping; runs on the host keep running", extra={"action": "stopping"})
-    for task in (stopping, *tasks):
-        task.cancel()
-    failed = [task for task in done if task is not stopping and not task.cancelled() and task.exception()]
-    for task in failed:
-        log.error("apsisd: %s failed: %s", task.get_name(), task.exception(), exc_info=task.exception())
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.gather(*tasks, return_exceptions=True)
+        services["watch"] = _watch(config, partial(retrying, "reload (the jobs folder changed)", partial(
+            reload, "the jobs folder changed")), config.reload_debounce, config.reload_max_delay)
+    services["watchdog"] = notifier.watchdog()
+    services["status"] = _keep_status(scheduler, notifier)
+    failed: list[tuple[str, BaseException]] = []
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(_ends_apsisd(coro, name, stop, failed), name=name)
+                 for name, coro in services.items()]
+        notifier.ready(_status(scheduler))
+        log.info("apsisd ready: %d jobs from %s, state in %s", len(scheduler.jobs.jobs), config.jobs_dir,
+                 config.state_dir, extra={"action": "ready"})
+        await stop.wait()
+        notifier.stopping()
+        log.info("apsisd stopping; runs on the host keep running", extra={"action": "stopping"})
+        for task in tasks:
+            task.cancel()
+    for name, exc in failed:
+        log.error("apsisd: %s failed: %s", name, exc, exc_info=exc)
     await api.cleanup()
     await scheduler.close()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(signum)
     return 1 if failed else 0
+
+
+async def _ends_apsisd(service: Coroutine[Any, Any, None], name: str, stop: asyncio.Event,
+                       failed: list[tuple[str, BaseException]]) -> None:
+    """Run one of apsisd's services; any of them ending (a failure, noted in `failed`) stops apsisd."""
+    try:
+        await service
+    except Exception as exc:
+        failed.append((name, exc))
+    stop.set()
 
 
 async def _watch(config: Config, reload: Callable[[], Awaitable[ReloadResult]], debounce: float,
