@@ -240,8 +240,11 @@ class Scheduler:
         then cross them off the actions owed. A crash before that makes them run again on the next start: a
         `schedule` action exactly once (its run is committed with its mark), the others at least once (a webhook
         may be posted twice)."""
-        await asyncio.gather(*(self._act(action, run, (run.id, state, place))
-                               for place, action in self._actions_for(run, state) if place not in ran))
+        async with asyncio.TaskGroup() as group:  # _act catches what an action raises: none cancels another
+            for place, action in self._actions_for(run, state):
+                if place not in ran:
+                    group.create_task(self._act(action, run, (run.id, state, place)),
+                                      name=f"action:{run.id}:{state}:{place}")
         await self.records.health.retrying(f"run {run.id}: actions on {state} done", lambda: self.records.commit(
             Changes(actions_done=[(run.id, state)])))
 
