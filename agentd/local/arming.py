@@ -12,7 +12,15 @@ from typing import Any
 from agentd.errors import HostError
 from agentd.local.context import LocalContext
 from agentd.local.tracker import Tracker
-from agentd.systemd.bus import MANAGER, SYSTEMD_AWAY, UNIT_EXISTS, BusCallError, SystemdBus, UnansweredCall
+from agentd.systemd.bus import (
+    MANAGER,
+    NO_SUCH_UNIT,
+    SYSTEMD_AWAY,
+    UNIT_EXISTS,
+    BusCallError,
+    SystemdBus,
+    UnansweredCall,
+)
 from agentd.systemd.units import SD_PATH, timer_name, timer_properties
 
 log = logging.getLogger(__name__)
@@ -100,3 +108,13 @@ async def remake(ctx: LocalContext, tracker: Tracker, start: list[Any]) -> None:
         log.error("run %s: arming it again failed: %s", tracker.run_id, exc, extra={"action": "run_rearm_failed"})
     finally:
         tracker.rearming = False
+
+
+
+async def stop_timer(ctx: LocalContext, tracker: Tracker) -> None:
+    """Stop the run's timer, if it was armed and has not fired: it will not start the run then."""
+    try:
+        await ctx.bus.call("StopUnit", "ss", [timer_name(tracker.run_id), "replace"])
+    except BusCallError as exc:
+        if exc.name != NO_SUCH_UNIT:  # not armed, or fired already
+            raise HostError(f"run {tracker.run_id}: systemd did not stop its timer: {exc.text}") from exc

@@ -83,6 +83,31 @@ def advance(ctx: LocalContext, tracker: Tracker) -> None:
             and props.get("LoadState") in REFUSED_LOAD_STATES and not props.get("InvocationID"):
         tracker.rearming = True
         ctx.spawn(tracker, remake(ctx, tracker, tracker.arm), f"rearm:{tracker.run_id}")
+    if _stopped_unstarted(tracker):
+        _end_unstarted(ctx, tracker)
+
+
+async def look_again(ctx: LocalContext, tracker: Tracker) -> None:
+    """Read the unit's state now, rather than wait for a signal that may never come, and act on it."""
+    tracker.props.update(await ctx.bus.get_all(tracker.path, UNIT_IFACE))
+    advance(ctx, tracker)
+
+
+def _stopped_unstarted(tracker: Tracker) -> bool:
+    """Stopped before it ever started (an armed run before its instant, a start job not yet run): the unit is
+    inactive with no start job left and no invocation, and, never having changed state, will signal no end."""
+    props = tracker.props
+    return (tracker.stop_requested and not tracker.started and not tracker.starting and not tracker.harvesting
+            and props.get("ActiveState") == "inactive" and not props.get("InvocationID")
+            and not (props.get("Job") or (0, "/"))[0] and props.get("LoadState") not in outcome.GONE_LOAD_STATES)
+
+
+def _end_unstarted(ctx: LocalContext, tracker: Tracker) -> None:
+    tracker.harvesting = True  # nothing to read of it: told as ended now
+    ctx.finish(tracker, outcome.finished_from_properties(
+        tracker.run_id, tracker.unit, tracker.props, stop_requested=True, signals_sent=tuple(tracker.signals_sent)))
+    ctx.budget.let_go(tracker)
+    log.info("run %s: stopped before it started; it never will", tracker.run_id, extra={"action": "run_unstarted"})
 
 
 def _check_unstarted(ctx: LocalContext) -> None:

@@ -27,17 +27,17 @@ from dbus_fast import Message
 
 from agentd.errors import HostError, RunNotFound
 from agentd.host import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
-from agentd.local.arming import start_arguments, start_unit
+from agentd.local.arming import start_arguments, start_unit, stop_timer
 from agentd.local.attaching import attach, resync, tracker_for
 from agentd.local.context import LocalContext
-from agentd.local.following import on_signal
+from agentd.local.following import look_again, on_signal
 from agentd.local.journal_output import JournalOutput
 from agentd.local.resolve import resolve, uid_of
 from agentd.local.story import note
 from agentd.spec import RunSpec, Stream, check, parse_signal
 from agentd.systemd import journal, outcome, trust
 from agentd.systemd.bus import NO_SUCH_UNIT, UNIT_EXISTS, BusCallError, SystemdBus
-from agentd.systemd.units import UNIT_PATTERN, properties, run_id_of, run_identifier, timer_name, unit_name
+from agentd.systemd.units import UNIT_PATTERN, properties, run_id_of, run_identifier, unit_name
 from agentd.types import RunId
 
 log = logging.getLogger(__name__)
@@ -138,13 +138,16 @@ class LocalHost:
             return
         tracker.stop_requested = True
         journal.send(note(tracker, "stop", f"apsis: stopping {tracker.unit}"))
+        if not tracker.started:
+            await stop_timer(self._ctx, tracker)  # an armed run before its instant
         try:
-            self._bus.tell("StopUnit", "ss", [timer_name(run_id), "replace"])  # an armed run not yet started
             await self._bus.call("StopUnit", "ss", [tracker.unit, "replace"])
         except BusCallError as exc:
             if exc.name != NO_SUCH_UNIT:
                 raise HostError(f"run {run_id}: systemd did not stop {tracker.unit}: {exc.text}") from exc
         log.info("run %s: stop requested", run_id, extra={"action": "run_stop"})
+        if not tracker.started:
+            await look_again(self._ctx, tracker)  # it may never start, and then no signal tells its end
 
     async def kill(self, run_id: RunId, signal: str | int) -> None:
         signum = parse_signal(signal)

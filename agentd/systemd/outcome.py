@@ -169,6 +169,7 @@ def finished_from_journal(
     result = None
     exit_code = signal = None
     cpu = None
+    exited = False
     records = list(records)
     stop_requested, sent = requests_from_journal(records, notes)
     for record in last_invocation(records):
@@ -179,6 +180,7 @@ def finished_from_journal(
             started = Started(run_id=run_id, unit=unit, invocation_id=invocation or "",
                               main_pid=None, start_time=start_time)
         elif message_id == MSG_PROCESS_EXITED:
+            exited = True
             status = record.get("EXIT_STATUS")
             code = EXIT_CODES.get(record.get("EXIT_CODE", ""))
             number = int(status) if status and str(status).isdigit() else None
@@ -191,6 +193,10 @@ def finished_from_journal(
             result, end_time = record.get("UNIT_RESULT") or "unknown", entry_time(record)
         elif message_id == MSG_RESOURCES and record.get("CPU_USAGE_NSEC", "").isdigit():
             cpu = int(record["CPU_USAGE_NSEC"])
+    if started is None and exited:
+        # A program that ends as it starts may leave no "Started" record (PID 1 logs its failure instead), but
+        # its main process ran: it started, when is not said.
+        started = Started(run_id=run_id, unit=unit, invocation_id=invocation or "", main_pid=None, start_time=None)
     if result is None:
         return started, None
     if result == "success" and exit_code is None and signal is None and not (stop_requested or sent):

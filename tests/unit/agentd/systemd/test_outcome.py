@@ -157,10 +157,17 @@ def test_no_records() -> None:
     assert journal([], [{"APSIS_ACTION": "stop"}]) == (None, None)
 
 
-def test_end_without_a_start() -> None:
+def test_an_end_without_a_started_record_still_started_if_its_main_process_exited() -> None:
+    """PID 1 may log no "Started" for a program that ends as it starts: its main process's exit says it ran."""
     started, finished = journal([exited("exited", "2"), failed("exit-code")])
-    assert started is None
+    assert started is not None and (started.invocation_id, started.start_time) == (INV, None)
     assert finished is not None and finished.exit_code == 2 and finished.start_time is None
+
+
+def test_a_unit_that_failed_before_any_process_never_started() -> None:
+    started, finished = journal([failed("resources")])
+    assert started is None
+    assert finished is not None and finished.result == "resources"
 
 
 def test_failed_without_unit_result_is_unknown() -> None:
