@@ -7,7 +7,6 @@ import inspect
 import subprocess
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,14 +14,11 @@ import pytest
 from agentd.host import Finished, HostEvent
 from agentd.local.host import LocalHost
 from agentd.types import RunId
+from tests.needs_systemd import refuse_without_systemd
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not Path("/run/systemd/system").is_dir():
-        raise pytest.UsageError(
-            "the integration tests need a running systemd; run them through tools/test, "
-            "which boots a sandbox for them (tools/sandbox.py run -- pytest tests/integration)"
-        )
+    refuse_without_systemd("tests/integration")
 
 
 def hosted(timeout: float = 60.0) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., None]]:

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from agentd.host import Finished, Started
+from agentd.host import Started
 from agentd.local.host import LocalHost
 from agentd.spec import RunSpec
-from tests.integration.conftest import all_events, finished, hosted, new_run_id, unit_property
+from tests.integration.conftest import all_events, finished, hosted, new_run_id
 
 
 @pytest.mark.parametrize(
@@ -60,19 +59,6 @@ async def test_program_that_cannot_start_as_its_user_fails_without_a_started_run
     end = await finished(host, run_id)
     assert end.result == "exit-code"
     assert end.exit_code == 200  # systemd's CHDIR failure, before the program ran
-
-
-@hosted()
-async def test_a_run_started_at_an_instant_runs_then_not_before(host: LocalHost) -> None:
-    """Armed ahead on a timer of systemd's: the unit exists at once, the program starts on the instant."""
-    run_id = new_run_id()
-    at = datetime.now(UTC) + timedelta(seconds=0.7)
-    await host.start(RunSpec(run_id=run_id, shell="exit 4"), at=at)
-    assert unit_property(f"apsis-{run_id}.service", "ActiveState") == "inactive"  # created, not started yet
-    events = await all_events(host, run_id)
-    started, end = events
-    assert isinstance(started, Started) and started.start_time is not None and started.start_time >= at
-    assert isinstance(end, Finished) and end.exit_code == 4
 
 
 def test_a_timer_armed_for_an_instant_already_past_fires_at_once(tmp_path: Path) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
-from agentd.errors import HostError
 from agentd.local.host import LocalHost
 from agentd.spec import RunSpec, Stream
 from tests.integration.conftest import finished, hosted, new_run_id, output
@@ -47,30 +44,6 @@ async def test_follow_gives_lines_as_they_are_written_and_ends_with_the_run(host
     end = await finished(host, run_id)
     assert end.succeeded
     assert not end.recovered, "following output must not use up the live outcome"
-
-
-@hosted()
-async def test_output_resumes_after_a_cursor_without_gaps_or_repeats(host: LocalHost) -> None:
-    run_id = new_run_id()
-    await host.start(RunSpec(run_id=run_id, argv=("/usr/bin/seq", "1", "50")))
-    await finished(host, run_id)
-    records = [r async for r in host.output(run_id)]
-    assert len(records) == 50
-    rest = [r async for r in host.output(run_id, after_cursor=records[19].cursor)]
-    assert [r.data for r in rest] == [r.data for r in records[20:]]
-    # and following from a cursor of a finished run ends by itself
-    async with asyncio.timeout(20):
-        followed = [r async for r in host.output(run_id, follow=True, after_cursor=records[44].cursor)]
-    assert b"".join(r.data for r in followed) == b"46\n47\n48\n49\n50\n"
-
-
-@hosted()
-async def test_a_bad_cursor_is_an_error_not_empty_output(host: LocalHost) -> None:
-    run_id = new_run_id()
-    await host.start(RunSpec(run_id=run_id, argv=("/bin/echo", "hi")))
-    await finished(host, run_id)
-    with pytest.raises(HostError, match="cursor"):
-        await output(host, run_id, after_cursor="not-a-cursor")
 
 
 @hosted()

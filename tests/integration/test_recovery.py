@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from agentd.errors import RunNotFound
-from agentd.host import Started
 from agentd.local.host import LocalHost
 from agentd.spec import RunSpec
 from tests.integration.conftest import apsis_units, finished, hosted, new_run_id, output, wait_until
@@ -80,12 +79,6 @@ async def test_run_that_ended_while_no_apsis_ran_is_reported_exactly_once(
 
 
 @hosted()
-async def test_a_run_nobody_ever_started_is_not_found(host: LocalHost) -> None:
-    with pytest.raises(RunNotFound):
-        await finished(host, new_run_id())
-
-
-@hosted()
 async def test_starting_an_existing_unit_adopts_it_and_runs_it_once(host: LocalHost, tmp_path: Path) -> None:
     ran = tmp_path / "ran"
     run_id = new_run_id()
@@ -129,21 +122,6 @@ async def test_outcome_of_a_run_that_ended_while_the_bus_was_down(host: LocalHos
     end = await events
     assert end.exit_code == 9
     assert await output(host, run_id) == b"done\n"
-
-
-@hosted()
-async def test_list_shows_the_apsis_units_that_exist_now(host: LocalHost) -> None:
-    run_id = new_run_id()
-    await host.start(RunSpec(run_id=run_id, argv=("/bin/sleep", "300")))
-    first = await anext(aiter(host.events(run_id)))  # start() returns once systemd has the start job
-    assert isinstance(first, Started)
-    listed = {u.run_id: u for u in await host.list()}
-    assert listed[run_id].unit == f"apsis-{run_id}.service"
-    assert listed[run_id].active_state == "active"
-    assert listed[run_id].sub_state == "running"
-    await host.stop(run_id)
-    await finished(host, run_id)
-    assert run_id not in {u.run_id for u in await host.list()}
 
 
 @hosted()
