@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from apsisd.api.limits import ApiLimits
-from apsisd.daemon.toml_lines import key_lines, line_of
+from apsisd.config.api_limits import ApiLimits
+from apsisd.config.toml_lines import key_lines, line_of
 from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, format_path, invalid
 from apsisd.fields import Fields, boolean, describe, each
 from apsisd.jobs.scheduling import DEFAULTS, Scheduling, positive_duration, read_scheduling
