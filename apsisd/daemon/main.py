@@ -27,7 +27,8 @@ from apsisd.api.access import Policy
 from apsisd.api.app import make_app
 from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
-from apsisd.config.load import Config, LogLevel, Overrides, load_config
+from apsisd.config.load import Config, Overrides, load_config
+from apsisd.config.log_level import LogLevel
 from apsisd.daemon.api_server import ServeError, TcpAccess, tcp_access
 from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.api_socket import socket_access

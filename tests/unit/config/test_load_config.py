@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apsisd.config.api_limits import ApiLimits
-from apsisd.config.load import Config, ConfigError, LogLevel, Overrides, load_config
+from apsisd.config.load import Config, ConfigError, Overrides, load_config
+from apsisd.config.log_level import LogLevel
 from apsisd.errors import InvalidFiles
 from apsisd.jobs.scheduling import DEFAULTS, CatchUp, Scheduling
 
