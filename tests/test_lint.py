@@ -37,12 +37,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "apsisd.store": (*DOMAIN, "apsisd.store"),
     # The scheduler knows the store and the hosts by their protocols only; daemon/ names the concrete classes.
     "apsisd.scheduler": (*DOMAIN, "apsisd.store.base", "apsisd.scheduler"),
-    "apsisd.api": (*DOMAIN, "apsisd.scheduler", "apsisd.store.base", "apsisd.api"),
+    # apsisd.toml's settings, read alike by the daemon and the CLI: below both, and below the API that uses some.
+    "apsisd.config": (*DOMAIN, "apsisd.config"),
+    "apsisd.api": (*DOMAIN, "apsisd.scheduler", "apsisd.store.base", "apsisd.config", "apsisd.api"),
     "apsisd.daemon": ("apsisd",),
     # The commands that work without a daemon (check-jobs, next) read the domain directly.
     # `apsis token new` writes the tokens file's lines as apsisd reads them.
-    "apsisd.cli": (*DOMAIN, "apsisd.cli", "apsisd.daemon.config", "apsisd.daemon.toml_lines", "apsisd.api.tokens",
-                   "apsisd.api.access"),
+    "apsisd.cli": (*DOMAIN, "apsisd.cli", "apsisd.config", "apsisd.api.tokens", "apsisd.api.access"),
 }
 
 

@@ -16,9 +16,9 @@ from aiohttp import web
 
 from apsisd.api.access import Policy
 from apsisd.api.job_texts import JobTexts
-from apsisd.api.limits import ApiLimits
 from apsisd.api.stream_slots import StreamSlots
 from apsisd.api.tokens import TokenStore
+from apsisd.config.api_limits import ApiLimits
 from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler

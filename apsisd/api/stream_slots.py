@@ -2,7 +2,7 @@
 max_streams_per_caller or max_streams allows is refused (429, or 503 for the total) before anything is read for it.
 
 Each holds a journal reader or a feed subscription and a connection for as long as its client wants: without a
-count, one caller could hold them all. Root and apsisd's own user on the socket are not counted (api/limits.py).
+count, one caller could hold them all. Root and apsisd's own user on the socket are not counted (config/api_limits.py).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from aiohttp import web
 
 from apsisd.api.access import peer, principal_of
-from apsisd.api.limits import ApiLimits
 from apsisd.api.replies import problem
+from apsisd.config.api_limits import ApiLimits
 
 
 class StreamSlots:

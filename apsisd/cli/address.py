@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from apsisd.daemon.config import loopback
+from apsisd.config.listen import loopback
 from apsisd.errors import ApsisError
 
 URL_HELP = "write unix:/run/apsis/api.sock, http://HOST:PORT or https://HOST:PORT"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apsisd.daemon.config import SYSTEM_SOCKET, Config, ConfigError, load_config
+from apsisd.config.load import Config, ConfigError, load_config
+from apsisd.config.owner import SYSTEM_SOCKET
 from apsisd.errors import ApsisError, InvalidFiles
 
 

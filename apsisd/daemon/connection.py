@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import cast
 
-from apsisd.api.limits import ApiLimits
+from apsisd.config.api_limits import ApiLimits
 
 log = logging.getLogger("apsisd.api")
 

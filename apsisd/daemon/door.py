@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass
 
 from apsisd.api.access import Policy, Right, peer, refusal, socket_principal
-from apsisd.api.limits import ApiLimits
+from apsisd.config.api_limits import ApiLimits
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

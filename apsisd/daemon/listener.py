@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from apsisd.api.limits import ApiLimits
+from apsisd.config.api_limits import ApiLimits
 from apsisd.daemon.connection import Connection
 from apsisd.daemon.door import Door, Refused
 from apsisd.daemon.log_throttle import Throttled

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TextIO
 
-from apsisd.daemon.config import LogLevel
+from apsisd.config.log_level import LogLevel
 from apsisd.text import escaped
 
 # Python's levels as syslog priorities (journalctl -p): NOTICE (5) has no Python level.

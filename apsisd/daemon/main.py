@@ -27,10 +27,11 @@ from apsisd.api.access import Policy
 from apsisd.api.app import make_app
 from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
+from apsisd.config.load import Config, Overrides, load_config
+from apsisd.config.log_level import LogLevel
 from apsisd.daemon.api_server import ServeError, TcpAccess, tcp_access
 from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.api_socket import socket_access
-from apsisd.daemon.config import Config, LogLevel, Overrides, load_config
 from apsisd.daemon.door import Door
 from apsisd.daemon.fd_limit import raise_fd_limit
 from apsisd.daemon.http import JsonPoster

@@ -56,8 +56,8 @@ def read_scheduling(fields: Fields) -> Scheduling:
     """The scheduling keys of `fields` (a job's `scheduling:` or the config's `[schedule]`); problems go there."""
     return Scheduling(
         horizon=fields.take("horizon", positive_duration, None),
-        max_scheduled=fields.take("max_scheduled", _count, None),
-        catchup=fields.take("catchup", _catchup, None),
+        max_scheduled=fields.take("max_scheduled", run_count, None),
+        catchup=fields.take("catchup", parse_catchup, None),
         max_age=fields.take("max_age", positive_duration, None),
     )
 
@@ -81,13 +81,15 @@ def positive_duration(value: Any) -> float:
     return seconds
 
 
-def _count(value: Any) -> int:
+def run_count(value: Any) -> int:
+    """max_scheduled: a number of runs, 1 or more."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise invalid(f"must be a whole number of runs, at least 1, not {describe(value)}")
     return value
 
 
-def _catchup(value: Any) -> CatchUp:
+def parse_catchup(value: Any) -> CatchUp:
+    """catchup: one of CatchUp's names."""
     try:
         return CatchUp(value)
     except ValueError:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from apsisd.api.limits import Answering, ApiLimits
+from apsisd.api.limits import Answering
+from apsisd.config.api_limits import ApiLimits
 from apsisd.daemon.connection import Connection
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from apsisd.api.access import Policy
-from apsisd.api.limits import ApiLimits
+from apsisd.config.api_limits import ApiLimits
 from apsisd.daemon.door import Door, Refused, caller_address
 
 

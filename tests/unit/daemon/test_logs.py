@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from apsisd.daemon.config import LogLevel
+from apsisd.config.log_level import LogLevel
 from apsisd.daemon.logs import journal_priority, log_handler, setup_logging
 
 

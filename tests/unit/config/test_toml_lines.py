@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import tomllib
 
-from apsisd.daemon.toml_lines import key_lines, line_of
+from apsisd.config.toml_lines import key_lines, line_of
 
 TEXT = '''\
 # a comment with a [bracket] and key = "value"

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apsisd.api.limits import ApiLimits
-from apsisd.daemon.config import Config, ConfigError, LogLevel, Overrides, load_config
+from apsisd.config.api_limits import ApiLimits
+from apsisd.config.load import Config, ConfigError, Overrides, load_config
+from apsisd.config.log_level import LogLevel
 from apsisd.errors import InvalidFiles
 from apsisd.jobs.scheduling import DEFAULTS, CatchUp, Scheduling
 
