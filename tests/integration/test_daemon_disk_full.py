@@ -20,6 +20,7 @@ from typing import Any
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from tests.integration.api import get, post
+from tests.integration.conftest import wait_until
 from tests.integration.daemon import Daemon, with_daemon
 
 
@@ -45,6 +46,15 @@ def fill(folder: Path) -> Path:
         except OSError as exc:
             assert exc.errno == errno.ENOSPC, exc
     return filler
+
+
+def pending(daemon: Daemon, signum: int) -> bool:
+    """Whether `signum` was sent to apsisd and not yet taken in: the kernel keeps one pending signal of each
+    number, so a second sent meanwhile would be lost in the first."""
+    assert daemon.process is not None
+    status = Path(f"/proc/{daemon.process.pid}/status").read_text()
+    (shared,) = [line.split()[1] for line in status.splitlines() if line.startswith("ShdPnd:")]
+    return bool(int(shared, 16) >> (signum - 1) & 1)
 
 
 async def health(until: int, timeout: float = 60.0) -> dict[str, Any]:
@@ -75,9 +85,11 @@ async def test_a_full_disk_stops_nothing_but_what_cannot_be_recorded(daemon: Dae
             status, refused = await post("/api/v1/runs", {"job_id": "tick"})
             assert status == 503 and "nothing was changed" in refused["error"], refused
             daemon.job("more", 'program: "true"\n')  # a reload that changes something: refused while full
-            for _ in range(4):  # SIGHUPs while the first one's reload waits for the store: one more, not four
+            daemon.signal(signal.SIGHUP)
+            await daemon.wait_log("reload (SIGHUP): not recorded")
+            for _ in range(3):  # SIGHUPs while the first one's reload waits for the store: one more, not three
                 daemon.signal(signal.SIGHUP)
-                await asyncio.sleep(0.3)
+                await wait_until(lambda: not pending(daemon, signal.SIGHUP), "apsisd to take the SIGHUP in")
             await asyncio.sleep(3)  # runs come due meanwhile: none may start unrecorded
             stored = {run.id: run for run in await daemon.runs("tick")}
             started = ran.read_text().split()

@@ -1,7 +1,6 @@
 """Stopping and signalling runs: the whole cgroup, and never mistaken for a success."""
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -41,11 +40,11 @@ async def test_stop_kills_double_forked_children_and_is_not_a_success(host: Loca
 async def test_stop_uses_the_stop_signal_then_sigkill_after_the_grace_period(
     host: LocalHost, tmp_path: Path
 ) -> None:
-    got = tmp_path / "got"
-    script = f"trap 'echo INT >> {got}' INT; trap '' TERM; while :; do sleep 0.05; done"
+    got, ready = tmp_path / "got", tmp_path / "ready"
+    script = f"trap 'echo INT >> {got}' INT; trap '' TERM; touch {ready}; while :; do sleep 0.05; done"
     run_id = new_run_id()
     await host.start(RunSpec(run_id=run_id, shell=script, stop_signal="INT", grace_period=1.0))
-    await asyncio.sleep(0.3)
+    await wait_until(ready.exists, "the program to set its traps")
     began = time.monotonic()
     await host.stop(run_id)
     end = await finished(host, run_id)
@@ -58,14 +57,15 @@ async def test_stop_uses_the_stop_signal_then_sigkill_after_the_grace_period(
 
 @hosted()
 async def test_kill_reaches_every_process_of_the_run(host: LocalHost, tmp_path: Path) -> None:
-    seen = tmp_path / "seen"
+    seen, ready = tmp_path / "seen", tmp_path / "ready"
     script = (
-        f"(trap 'echo child >> {seen}' USR1; while :; do sleep 0.05; done) & "
-        f"trap 'echo parent >> {seen}' USR1; while :; do sleep 0.05; done"
+        f"(trap 'echo child >> {seen}' USR1; echo child >> {ready}; while :; do sleep 0.05; done) & "
+        f"trap 'echo parent >> {seen}' USR1; echo parent >> {ready}; while :; do sleep 0.05; done"
     )
     run_id = new_run_id()
     await host.start(RunSpec(run_id=run_id, shell=script))
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: ready.exists() and len(ready.read_text().split()) == 2,
+                     "both processes to set their traps")
     await host.kill(run_id, "USR1")
     await wait_until(lambda: seen.exists() and sorted(seen.read_text().split()) == ["child", "parent"],
                      "both processes to get SIGUSR1")

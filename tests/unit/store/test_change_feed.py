@@ -1,61 +1,16 @@
-"""The store's sequence numbers: every run written or deleted gets the next one, they survive reopening, and
-changed_since gives what a client of the live stream missed."""
+"""SqliteStore's sequence numbers where they are its own: taken above every row whatever meta says, and a file
+older than the feed migrated to it (what every store promises of them is in tests/contract/test_store.py)."""
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
 from agentd.types import RunId
-from apsisd.runs.model import transition
-from apsisd.runs.state import State
 from apsisd.store.base import Changes
 from apsisd.store.migrate import available, migrate
 from apsisd.store.sqlite import SqliteStore
-from tests.unit.store.test_sqlite_store import T0, a_run, db, opened, run
-
-
-def test_each_run_written_gets_the_next_sequence_number_in_commit_order(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        store = await opened(tmp_path)
-        a, b, c = store.new_ids(3)
-        assert store.next_seq == 1
-        assert await store.commit(Changes(runs=[a_run(a), a_run(b)])) == 1
-        assert await store.commit(Changes()) == 3  # nothing written: nothing used
-        assert await store.commit(Changes(runs=[a_run(c)], deleted=[b])) == 3
-        assert store.next_seq == 5
-        assert await store.changed_since(0, 100) == [(1, a_run(a)), (3, a_run(c)), (4, b)]
-        assert await store.changed_since(3, 100) == [(4, b)]
-        assert await store.changed_since(4, 100) == []
-        await store.close()
-    run(scenario)
-
-
-def test_a_run_written_again_is_listed_once_with_its_latest_number(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        store = await opened(tmp_path)
-        a, b = store.new_ids(2)
-        await store.commit(Changes(runs=[a_run(a), a_run(b)]))
-        started, _ = transition(a_run(a), State.STARTING, T0)
-        await store.commit(Changes(runs=[started]))
-        assert await store.changed_since(0, 100) == [(2, a_run(b)), (3, started)]
-        assert await store.changed_since(2, 100) == [(3, started)]
-        await store.close()
-    run(scenario)
-
-
-def test_changed_since_pages_by_runs_and_keeps_deletions_in_their_place(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        store = await opened(tmp_path)
-        ids = store.new_ids(5)
-        await store.commit(Changes(runs=[a_run(ids[0]), a_run(ids[1])]))  # 1, 2
-        await store.commit(Changes(deleted=[ids[0]]))  # 3
-        await store.commit(Changes(runs=[a_run(ids[2]), a_run(ids[3])], deleted=[ids[1]]))  # 4, 5, 6
-        # Two runs a page (r1 and r2 are gone: the numbers of their rows went with them), with the deletions
-        # up to the last of them; the next page starts after it.
-        assert await store.changed_since(0, 2) == [(3, ids[0]), (4, a_run(ids[2])), (5, a_run(ids[3]))]
-        assert await store.changed_since(5, 2) == [(6, ids[1])]
-        await store.close()
-    run(scenario)
+from tests.contract.test_store import a_run
+from tests.unit.store.test_sqlite_store import db, opened, run
 
 
 def test_sequence_numbers_go_on_after_reopening_and_a_crash_before_meta(tmp_path: Path) -> None:
