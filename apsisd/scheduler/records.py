@@ -113,10 +113,12 @@ class Records:
         await self._commit(changes, [])
 
     def draft(self, job_id: JobId, args: Mapping[str, str], time: datetime, *, origin: Origin,
-              state: State = State.SCHEDULED, reason: str, **fields: Any) -> tuple[Run, LogEntry]:
-        """A new run in `state` (scheduled, or skipped for a missed run), not yet committed."""
+              state: State = State.SCHEDULED, reason: str, at: datetime | None = None,
+              **fields: Any) -> tuple[Run, LogEntry]:
+        """A new run in `state` (scheduled, or skipped for a missed run), not yet committed; entering it `at`
+        (default now): one decision's runs share its instant, as the runs it moves do."""
         (run_id,) = self.store.new_ids(1)
-        now = self.clock.now()
+        now = at or self.clock.now()
         run = Run(id=run_id, job_id=job_id, args=MappingProxyType(dict(args)), state=state, schedule_time=time,
                   times=MappingProxyType({state: now}), origin=origin, reason=reason, **fields)
         return run, LogEntry(run_id=run_id, time=now, message=reason, state=state)

@@ -121,7 +121,7 @@ def take_up(scheduler: Scheduler, runs: Iterable[Run], job_ids: Iterable[JobId],
             else:
                 drafts.append(records.draft(job_id, item.args, item.time, origin=Origin.SCHEDULE,
                                             state=State.SCHEDULED if verdict.start else State.SKIPPED,
-                                            reason=verdict.reason))
+                                            reason=verdict.reason, at=now))
     cursors.update({job_id: now for job_id in behind})
     return TakeUp(drafts=drafts, withdrawn=withdrawn, moved=moved, cursors=cursors, caught_up=caught_up)
 

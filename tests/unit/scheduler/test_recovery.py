@@ -25,7 +25,7 @@ from apsisd.runs.state import State
 from apsisd.scheduler.recovery import recover
 from apsisd.scheduler.reload import Reloader
 from apsisd.scheduler.service import Scheduler
-from apsisd.store.base import Changes, Store
+from apsisd.store.base import Changes, RunQuery, Store
 from apsisd.store.sqlite import SqliteStore
 from tests.unit.scheduler.fake_clock import SetClock
 
@@ -180,3 +180,38 @@ def test_a_reload_the_store_refuses_leaves_the_job_held(tmp_path: Path, jobs_dir
         assert result.applied and result.added == ("bad",) and not scheduler.jobs.held
         assert [run.id for run in scheduler.ledger.pop_due(clock.now())][:2] == ["r1", "r2"]
     scenario(tmp_path, jobs_dir, test)
+
+
+class TickingClock(SetClock):
+    """Each reading a microsecond later than the last: what one decision does at one instant must not read it
+    twice."""
+
+    def now(self) -> datetime:
+        self.at += timedelta(microseconds=1)
+        return self.at
+
+
+def test_the_runs_one_start_skips_are_skipped_at_one_instant(tmp_path: Path) -> None:
+    """Missed while apsisd was down: the stored ones and those never made are skipped at the start's instant."""
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(GOOD)  # catchup: latest (the default)
+
+    async def main() -> None:
+        store = await SqliteStore.open(tmp_path / "apsis.db")
+        try:
+            await store.commit(Changes(runs=[a_run("r1", "good", State.SCHEDULED, START - 5 * HOUR)],
+                                       cursors={JobId("good"): START - 4 * HOUR}))
+            scheduler = Scheduler(store=store, host=GoneHost(), clock=TickingClock(START),  # type: ignore[arg-type]
+                                  jobs=read_jobs(folder), defaults=DEFAULTS, max_waiting=None)
+            await recover(scheduler, None)
+            runs = await store.runs(RunQuery(job_id=JobId("good")))
+            await scheduler.close()
+        finally:
+            await store.close()
+        skipped = [run for run in runs if run.state is State.SKIPPED]
+        assert len(skipped) >= 4  # r1, stored, and the hours never made since the cursor
+        assert "r1" in {run.id for run in skipped}
+        assert len({run.times[State.SKIPPED] for run in skipped}) == 1
+
+    asyncio.run(main())
