@@ -1,7 +1,7 @@
 """Who is calling and what they may do: on a Unix socket, the peer's credentials (SO_PEERCRED: the kernel's
 word, not the caller's); over TCP, a bearer token.
 
-Three rights, each including the ones below it. Reading is looking (GET,
+Three rights (rights.py), each including the ones below it. Reading is looking (GET,
 HEAD). Operating is every other method on what the jobs folder defines:
 runs of loaded jobs (create, start now, stop, signal, skip, rerun, mark)
 and reload; it runs the jobs' programs as the users their files name.
@@ -17,7 +17,6 @@ token is refused before any route runs, whatever its method.
 """
 from __future__ import annotations
 
-import enum
 import grp
 import os
 import pwd
@@ -27,22 +26,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from apsisd.rights import Right
+
 _CREDENTIALS = struct.Struct("3i")  # pid, uid, gid
 PRINCIPAL = "apsis.principal"  # the request's key for its Principal, set before any route runs
-
-
-class Right(enum.IntEnum):
-    """What a caller may do; each includes the ones below it."""
-
-    NONE = 0
-    READ = 1
-    OPERATE = 2
-    ADMIN = 3
-
-    @property
-    def word(self) -> str:
-        """The right as tokens files, the configuration and messages name it: read, operate, admin."""
-        return self.name.lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

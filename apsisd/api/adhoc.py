@@ -22,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from agentd.spec import RunSpec
-from apsisd.api.access import Policy, Principal, Right, refusal
+from apsisd.api.access import Policy, Principal, refusal
 from apsisd.errors import ApsisError
+from apsisd.rights import Right
 
 Vet = Callable[[RunSpec], RunSpec]  # an ad hoc run's spec as it may run, or NotAllowed
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from apsisd.api.access import PRINCIPAL, Principal, Right, bearer, peer, refusal, socket_principal
+from apsisd.api.access import PRINCIPAL, Principal, bearer, peer, refusal, socket_principal
 from apsisd.api.lasting import end_all
 from apsisd.api.limits import Answering
 from apsisd.api.replies import problem
@@ -22,6 +22,7 @@ from apsisd.api.routes import check, events, health, jobs, metrics, openapi, ope
 from apsisd.api.state import ApiState, attach, state_of
 from apsisd.api.tokens import TokenStore
 from apsisd.errors import StoreError
+from apsisd.rights import Right
 
 log = logging.getLogger("apsisd.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

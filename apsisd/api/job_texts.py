@@ -13,9 +13,10 @@ import json
 from collections.abc import Iterable
 
 from agentd.types import JobId
-from apsisd.api.access import Principal, Right
+from apsisd.api.access import Principal
 from apsisd.jobs.jso import Shown, job_jso
 from apsisd.jobs.model import Job
+from apsisd.rights import Right
 
 
 def shown_to(principal: Principal) -> Shown:

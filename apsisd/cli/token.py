@@ -1,7 +1,7 @@
 """`apsis token new NAME`: a bearer token for the API's TCP addresses, and the line that lets it in.
 
 The token is printed once and kept nowhere: the tokens file holds only its
-hash (api/tokens.py), and the operator adds the line themselves, so this
+hash (tokens_file.py), and the operator adds the line themselves, so this
 command needs no right to write anything. The line comes last, alone, so
 `apsis token new ci | tail -n 1 >> FILE` appends it. A token reads unless
 another right is named: a forgotten option must not make a token that
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from apsisd.api.access import Right
-from apsisd.api.tokens import NAME, NAME_HELP, RIGHTS, new_token, read_tokens, token_line
 from apsisd.cli.defaults import configuration
 from apsisd.errors import ApsisError
+from apsisd.rights import Right
+from apsisd.tokens_file import NAME, NAME_HELP, RIGHTS, new_token, read_tokens, token_line
 
 
 @click.group("token")

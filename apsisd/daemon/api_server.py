@@ -19,13 +19,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from apsisd.api.owned_file import ownership_problem
 from apsisd.api.tokens import TokenStore
 from apsisd.config.load import Config
 from apsisd.daemon.api_socket import SocketAccess, bind_unix
 from apsisd.daemon.door import Door
 from apsisd.daemon.listener import Site, tcp_sockets
 from apsisd.errors import ApsisError
+from apsisd.owned_file import ownership_problem
 
 log = logging.getLogger("apsisd.api")
 

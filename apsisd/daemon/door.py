@@ -14,8 +14,9 @@ import os
 import socket
 from dataclasses import dataclass
 
-from apsisd.api.access import Policy, Right, peer, refusal, socket_principal
+from apsisd.api.access import Policy, peer, refusal, socket_principal
 from apsisd.config.api_limits import ApiLimits
+from apsisd.rights import Right
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

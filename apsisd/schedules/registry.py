@@ -13,6 +13,7 @@ from apsisd.errors import invalid
 from apsisd.fields import Fields, string
 from apsisd.plugins import load_types
 from apsisd.schedules.base import Context, Schedule, ScheduleType
+from apsisd.schedules.stop import StopSchedule
 
 GROUP = "apsis.schedules"
 
@@ -26,9 +27,7 @@ def schedule_types() -> Mapping[str, type[ScheduleType]]:
 def parse_schedule(value: Any, context: Context) -> Schedule:
     """One schedule from its job-file mapping, including the `{start, stop}` form."""
     if isinstance(value, Mapping) and "start" in value and "type" not in value:
-        from apsisd.schedules.stop import StopSchedule
-
-        return StopSchedule.parse(Fields(value, "a schedule"), context)
+        return StopSchedule.parse(Fields(value, "a schedule"), context, parse_schedule)
     fields = Fields(value, "a schedule")
     name = fields.take("type", string, None)
     types = schedule_types()

@@ -9,7 +9,7 @@ its first occurrence.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, ClassVar
@@ -20,7 +20,6 @@ from apsisd.fields import Fields, describe, string
 from apsisd.quantities import DAYTIME, parse_daytime, parse_duration, parse_zone
 from apsisd.schedules.base import EMPTY, Context, Due, Schedule
 from apsisd.schedules.days import ONE_DAY, earliest
-from apsisd.schedules.registry import parse_schedule
 
 KINDS = ("duration", "daytime")
 
@@ -59,8 +58,11 @@ class StopSchedule:
     args: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
     @classmethod
-    def parse(cls, fields: Fields, context: Context) -> StopSchedule:
-        start = fields.take("start", lambda value: _start(parse_schedule(value, context)))
+    def parse(cls, fields: Fields, context: Context, parse_start: Callable[[Any, Context], Schedule]
+              ) -> StopSchedule:
+        """`parse_start` parses the start schedule: the registry's parse_schedule, passed in because the registry
+        sends the `{start, stop}` form here (importing it back would make the two modules a cycle)."""
+        start = fields.take("start", lambda value: _start(parse_start(value, context)))
         written = fields.take("stop", _stop, None)
         stop: DurationStop | DaytimeStop | None = written if not isinstance(written, tuple) else None
         if isinstance(written, tuple):  # a daytime: in its own tz, else in the start schedule's

@@ -14,11 +14,11 @@ from typing import Any, cast
 import aiohttp
 import pytest
 
-from apsisd.api.access import Right
 from apsisd.api.app import make_app
 from apsisd.api.state import ApiState
-from apsisd.api.tokens import new_token, token_line
+from apsisd.rights import Right
 from apsisd.runs.state import State
+from apsisd.tokens_file import new_token, token_line
 from tests.integration.api import SOCKET, post
 from tests.integration.daemon import Daemon, with_daemon
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from apsisd.api.access import Right
-from apsisd.api.tokens import new_token
+from apsisd.rights import Right
+from apsisd.tokens_file import new_token
 from tests.integration.api import SOCKET, get, post
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_api_access import free_port, tokens_file

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apsisd.api.access import Right
-from apsisd.api.tokens import new_token
+from apsisd.rights import Right
 from apsisd.runs.state import State
+from apsisd.tokens_file import new_token
 from tests.integration.api import SOCKET, post, session
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_api_access import READING, Tcp, free_port, routes, tokens_file

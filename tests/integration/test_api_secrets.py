@@ -10,9 +10,9 @@ import subprocess
 
 import aiohttp
 
-from apsisd.api.access import Right
-from apsisd.api.tokens import new_token
+from apsisd.rights import Right
 from apsisd.runs.state import State
+from apsisd.tokens_file import new_token
 from tests.integration.api import SOCKET, Stream, get, post
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_api_access import free_port, routes, tokens_file

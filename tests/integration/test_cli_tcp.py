@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from apsisd.api.access import Right
-from apsisd.api.tokens import new_token
+from apsisd.rights import Right
+from apsisd.tokens_file import new_token
 from tests.integration.apsis_cli import Running, apsis
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.test_api_access import free_port, openssl_cert, tls_api, tokens_file

@@ -31,6 +31,7 @@ from apsisd.jobs.model import Job, in_folder
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run, run_number
 from apsisd.runs.state import FINISHED, State
+from apsisd.scheduler import history
 from apsisd.scheduler.feed import Change, JobsChanged, Lagged, Subscription
 from apsisd.store.base import RunQuery
 
@@ -65,7 +66,7 @@ async def _stream(request: web.Request, since: int | None, prefix: str | None, r
             await send(request, response, _event("hello", {"seq": feed.last, "resume": "exact"}))
             done = await _write(request, response, feed.since(since), prefix, texts, shown)
             done = max(done, (since, 0))
-        elif since is not None and since < scheduler.records.store.next_seq:
+        elif since is not None and since < history.next_seq(scheduler):
             await send(request, response, _event("hello", {"seq": feed.last, "resume": "changes"}))
             done = await _from_store(request, response, state_of(request), since, prefix, shown)
         else:
@@ -96,7 +97,7 @@ async def _snapshot(request: web.Request, response: web.StreamResponse, state: A
     job at a time: it may be thousands of each, and a hundred clients may come at once."""
     scheduler = state.scheduler
     last = scheduler.records.feed.last  # before the store is read: a run finishing meanwhile comes as a change
-    finished = await scheduler.records.store.runs(RunQuery(job_prefix=prefix, states=FINISHED, limit=recent)) \
+    finished = await history.runs(scheduler, RunQuery(job_prefix=prefix, states=FINISHED, limit=recent)) \
         if recent else []
     soon = scheduler.clock.now() + timedelta(seconds=ahead)
     in_flight = [run for run in scheduler.ledger.all() if in_folder(run.job_id, prefix)
@@ -119,7 +120,7 @@ async def _from_store(request: web.Request, response: web.StreamResponse, state:
     scheduler = state.scheduler
     last = since
     while True:
-        page = await scheduler.records.store.changed_since(last, STORE_PAGE)
+        page = await history.changed_since(scheduler, last, STORE_PAGE)
         chunk = b""
         for seq, change in page:
             last = seq

@@ -13,12 +13,11 @@ from apsisd.errors import InvalidFields, UnknownRun
 from apsisd.jobs.model import JobSet
 from apsisd.quantities import parse_instant
 from apsisd.runs.jso import run_jso
-from apsisd.runs.model import Run
 from apsisd.runs.state import State
+from apsisd.scheduler import history
 from apsisd.scheduler.dependencies import dependencies
 from apsisd.scheduler.operations import UnknownJob
-from apsisd.scheduler.service import Scheduler
-from apsisd.store.base import RunQuery, runs_page
+from apsisd.store.base import RunQuery
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 10_000
@@ -32,8 +31,8 @@ async def runs(request: web.Request) -> web.Response:
     """Every filter given must hold; `next` is the `before` of the page after this one (null: this is the last)."""
     scheduler = scheduler_of(request)
     query = _run_query(request, scheduler.jobs)
-    found, after = await runs_page(scheduler.records.store, query)
-    return web.json_response({"runs": [run_jso(_fresher(scheduler, run)) for run in found], "next": after})
+    found, after = await history.runs_page(scheduler, query)
+    return web.json_response({"runs": [run_jso(run) for run in found], "next": after})
 
 
 @routes.get("/api/v1/runs/{run_id}")
@@ -47,7 +46,7 @@ async def run_log(request: web.Request) -> web.Response:
     check_params(request, ())
     run_id = RunId(request.match_info["run_id"])
     try:
-        entries = await scheduler_of(request).records.store.log(run_id)
+        entries = await history.run_log(scheduler_of(request), run_id)
     except UnknownRun:
         raise problem(web.HTTPNotFound, f"no run {run_id}") from None
     return web.json_response({"log": [{"time": entry.time.isoformat(timespec="microseconds"),
@@ -74,11 +73,6 @@ async def run_dependencies(request: web.Request) -> web.Response:
         "runs": list(each.runs),
         "error": each.error,
     } for each in found]})
-
-
-def _fresher(scheduler: Scheduler, run: Run) -> Run:
-    """The ledger is ahead of the store by at most a commit: a run in flight is shown as it is now."""
-    return scheduler.ledger.get(run.id) or run
 
 
 def _run_query(request: web.Request, jobs: JobSet) -> RunQuery:

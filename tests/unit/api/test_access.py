@@ -2,7 +2,8 @@
 Uses the system's own accounts: root (0), daemon (1, group daemon), nobody (65534, group nogroup)."""
 from __future__ import annotations
 
-from apsisd.api.access import Caller, Policy, Principal, Right, refusal
+from apsisd.api.access import Caller, Policy, Principal, refusal
+from apsisd.rights import Right
 
 
 def test_rights_on_the_socket() -> None:

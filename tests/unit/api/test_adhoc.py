@@ -8,8 +8,9 @@ import pytest
 
 from agentd.spec import RunSpec
 from agentd.types import RunId
-from apsisd.api.access import Caller, Policy, Principal, Right
+from apsisd.api.access import Caller, Policy, Principal
 from apsisd.api.adhoc import NotAllowed, rule
+from apsisd.rights import Right
 
 NOBODY = Caller(pid=7, uid=65534, gid=65534)
 OPERATOR = Principal(name="uid 65534 (pid 7)", right=Right.OPERATE, caller=NOBODY)

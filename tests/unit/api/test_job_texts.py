@@ -5,11 +5,12 @@ import json
 from dataclasses import replace
 
 from agentd.types import JobId
-from apsisd.api.access import Principal, Right
+from apsisd.api.access import Principal
 from apsisd.api.job_texts import JobTexts, shown_to
 from apsisd.jobs.jso import Shown, written
 from apsisd.jobs.model import Job
 from apsisd.jobs.program import parse_program
+from apsisd.rights import Right
 
 PROGRAM = {"type": "shell", "command": "make", "env": {"TOKEN": "t0k3n"}}
 JOB = Job(id=JobId("j"), program=parse_program(PROGRAM), written=written({"program": PROGRAM}))

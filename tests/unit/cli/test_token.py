@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from apsisd.api.access import Right
-from apsisd.api.tokens import digest, parse_tokens
 from apsisd.cli.main import apsis
+from apsisd.rights import Right
+from apsisd.tokens_file import digest, parse_tokens
 
 
 def new(tmp_path: Path, *args: str, config: str = "") -> tuple[int, list[str]]:

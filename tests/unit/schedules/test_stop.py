@@ -161,5 +161,5 @@ def test_invalid(value: dict[str, Any], problems: list[Any]) -> None:
 
 def test_start_is_required() -> None:
     with pytest.raises(InvalidFields) as caught:
-        StopSchedule.parse(Fields({"stop": "30m"}), Context())
+        StopSchedule.parse(Fields({"stop": "30m"}), Context(), registry.parse_schedule)
     assert caught.value.problems == [(("start",), "is required")]

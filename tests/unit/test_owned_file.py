@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from apsisd.api.owned_file import ownership_problem
+from apsisd.owned_file import ownership_problem
 
 
 def info(mode: int, uid: int) -> os.stat_result:
