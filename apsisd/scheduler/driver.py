@@ -25,6 +25,7 @@ from apsisd.runs.model import Run
 from apsisd.runs.state import State
 from apsisd.scheduler.outcome import STOP_TIME_REASON, settle
 from apsisd.scheduler.records import Records
+from apsisd.scheduler.recovery_plan import ended_units
 from apsisd.scheduler.store_health import RETRY
 
 log = logging.getLogger("apsisd.scheduler")
@@ -73,12 +74,10 @@ class Driver:
         self.follow(run.id)
 
     async def let_go_of_ended(self) -> None:
-        """Let the host release the units still loaded of runs that have ended as far as the store knows: a
-        failed unit stays loaded until it is reset, and apsisd may have died between recording a run's end and
-        resetting its unit. Each is followed to its end, after which the host lets it go."""
-        for unit in await self.host.list():
-            if self.records.ledger.get(unit.run_id) is not None or unit.active_state not in ("failed", "inactive"):
-                continue
+        """Let the host release the units still loaded of runs that have ended as far as the store knows
+        (ended_units(), against the runs in flight when the host answers). Each is followed to its end, after
+        which the host lets it go."""
+        for unit in ended_units(await self.host.list(), self.records.ledger):
             log.info("run %s has ended and its unit %s is still loaded; letting it go", unit.run_id, unit.unit,
                      extra={"action": "unit_let_go"})
             try:

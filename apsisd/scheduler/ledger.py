@@ -42,6 +42,10 @@ class Ledger:
     def __len__(self) -> int:
         return len(self._runs)
 
+    def __contains__(self, run_id: object) -> bool:
+        """Whether the run is in flight (unfinished, and not withdrawn)."""
+        return run_id in self._runs
+
     def all(self) -> list[Run]:
         return list(self._runs.values())
 

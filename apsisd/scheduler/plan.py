@@ -1,4 +1,5 @@
-"""What runs to create, pure: a job's runs up to its horizon, and the fate of the runs missed while apsisd was down.
+"""What runs to create, pure: a job's runs up to its horizon, the fate of the runs missed while apsisd was down, and
+a job's future runs made to fit it as it reads now.
 
 Everything here takes the time as an argument and returns decisions; the
 service carries them out. A job's *cursor* is the instant before which its
@@ -8,13 +9,15 @@ downtime [cursor, now) is exactly what was missed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from agentd.types import JobId, RunId
 from apsisd.jobs.model import Job
 from apsisd.jobs.scheduling import CatchUp, Scheduling
+from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.runs.skips import missed_reason
+from apsisd.runs.state import State
 from apsisd.schedules.base import Due
 
 
@@ -175,3 +178,52 @@ def rematch(existing: Iterable[tuple[RunId, datetime, Mapping[str, str]]], dues:
             gone.append(key)
     fresh = sorted((due for group in wanted.values() for due in group), key=lambda due: due.time)
     return gone, fresh, kept
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewRun:
+    """A run of a job's schedules to create, in the order a plan calls for it (Records.drafts gives each its id in
+    that order): scheduled, or recorded as skipped (a missed run not caught up)."""
+
+    job_id: JobId
+    args: Mapping[str, str]
+    time: datetime
+    state: State = State.SCHEDULED
+    reason: str
+    stop_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fit:
+    """A job's future scheduled runs made to fit it: the runs to withdraw, to create, the kept ones whose stop
+    time changed (with the log line that says so), and where the cursor goes."""
+
+    withdrawn: list[RunId]
+    new: list[NewRun]
+    moved: list[tuple[Run, LogEntry]]
+    cursor: datetime
+
+
+def fit(job: Job, policy: Scheduling, now: datetime, active: Iterable[Run], finished: Iterable[Run], why: str) -> Fit:
+    """The job's future scheduled runs made to fit the job as it reads now (changed by a reload, or while apsisd
+    was down), from its unfinished runs (`active`) and its runs due from now on that have finished already
+    (`finished`): each run it still gives at the same time with the same args is kept (same id, its stop time
+    brought up to date), the others are withdrawn, the missing ones created; a slot whose run is past scheduled
+    is left to it (docs/operations.md, "One run per schedule slot")."""
+    # From now on, a run due at this very instant included: the new expansion gives it too.
+    ahead = [run for run in active if made_for(run, now)]
+    future = {run.id: run for run in ahead if run.state is State.SCHEDULED}
+    taken = [(run.schedule_time, run.args) for run in (*ahead, *finished) if run.state is not State.SCHEDULED]
+    plan = expand(job, policy, now, now, 0)
+    gone, dues, kept = rematch([(run.id, run.schedule_time, run.args) for run in future.values()], plan.dues, taken)
+    moved = [(replace(future[run_id], stop_time=due.stop),
+              LogEntry(run_id=run_id, time=now, message=f"stop time now {due.stop} ({why})"))
+             for run_id, due in kept if future[run_id].stop_time != due.stop]
+    new = [NewRun(job_id=job.id, args=due.args, time=due.time, reason=f"scheduled by the job's schedule ({why})",
+                  stop_time=due.stop) for due in dues]
+    return Fit(withdrawn=gone, new=new, moved=moved, cursor=plan.cursor)
+
+
+def made_for(run: Run, now: datetime) -> bool:
+    """A run its job's schedules made for `now` or later."""
+    return run.origin is Origin.SCHEDULE and run.schedule_time >= now

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
@@ -31,6 +31,7 @@ from apsisd.runs.model import LogEntry, Origin, Run, mark, transition
 from apsisd.runs.state import TRANSITIONS, State
 from apsisd.scheduler.feed import Feed
 from apsisd.scheduler.ledger import Ledger, Saved
+from apsisd.scheduler.plan import NewRun
 from apsisd.scheduler.store_health import StoreHealth
 from apsisd.store.base import Changes, Store
 
@@ -122,6 +123,12 @@ class Records:
         run = Run(id=run_id, job_id=job_id, args=MappingProxyType(dict(args)), state=state, schedule_time=time,
                   times=MappingProxyType({state: now}), origin=origin, reason=reason, **fields)
         return run, LogEntry(run_id=run_id, time=now, message=reason, state=state)
+
+    def drafts(self, new: Iterable[NewRun], at: datetime) -> list[tuple[Run, LogEntry]]:
+        """The runs of a job's schedules that a plan made `at` calls for, drafted in its order (their ids follow
+        it), each entering its state at the plan's instant."""
+        return [self.draft(each.job_id, each.args, each.time, origin=Origin.SCHEDULE, state=each.state,
+                           reason=each.reason, stop_time=each.stop_time, at=at) for each in new]
 
     async def add(self, drafts: Sequence[tuple[Run, LogEntry]], *, deleted: Sequence[RunId] = (),
                   cursors: Mapping[JobId, datetime | None] | None = None, moved: Sequence[tuple[Run, LogEntry]] = (),

@@ -11,23 +11,13 @@ finished (finished_ahead()).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 
 from agentd.types import JobId, RunId
 from apsisd.jobs.model import Job
-from apsisd.runs.model import LogEntry, Origin, Run
-from apsisd.runs.state import State
-from apsisd.scheduler.plan import expand, rematch
+from apsisd.runs.model import Run
+from apsisd.scheduler.plan import Fit, fit, made_for
 from apsisd.scheduler.service import Scheduler
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Refit:
-    withdrawn: list[RunId]
-    drafts: list[tuple[Run, LogEntry]]
-    moved: list[tuple[Run, LogEntry]]  # kept runs whose stop time changed
-    cursor: datetime
 
 
 async def finished_ahead(scheduler: Scheduler, job_ids: Collection[JobId], now: datetime) -> dict[JobId, list[Run]]:
@@ -42,39 +32,16 @@ async def finished_ahead(scheduler: Scheduler, job_ids: Collection[JobId], now: 
     this is read).
     """
     ledger = scheduler.ledger
-    before = [run for job_id in job_ids for run in ledger.active(job_id) if _ahead(run, now)]
+    before = [run for job_id in job_ids for run in ledger.active(job_id) if made_for(run, now)]
     stored = await scheduler.records.store.finished_ahead(now)
     found: dict[RunId, Run] = {run.id: run for run in before if ledger.get(run.id) is None}
-    found.update((run.id, run) for run in stored if run.job_id in job_ids and _ahead(run, now))
+    found.update((run.id, run) for run in stored if run.job_id in job_ids and made_for(run, now))
     by_job: dict[JobId, list[Run]] = {}
     for run in found.values():
         by_job.setdefault(run.job_id, []).append(run)
     return by_job
 
 
-def refit(scheduler: Scheduler, job: Job, now: datetime, why: str, finished: Sequence[Run]) -> Refit:
-    """The job's future scheduled runs made to fit the job as it reads now (changed by a reload, or while apsisd
-    was down): each run it still gives at the same time with the same args is kept (same id, its stop time
-    brought up to date), the others are withdrawn, the missing ones drafted; and where the cursor goes. A slot
-    whose run is past scheduled (in the ledger, or `finished`, the job's from finished_ahead()) is left to it."""
-    # From now on, a run due at this very instant included: the new expansion gives it too.
-    ahead = [run for run in scheduler.ledger.active(job.id) if _ahead(run, now)]
-    future = [run for run in ahead if run.state is State.SCHEDULED]
-    taken = [(run.schedule_time, run.args) for run in (*ahead, *finished) if run.state is not State.SCHEDULED]
-    plan = expand(job, scheduler.policy(job), now, now, 0)
-    gone, new, kept = rematch([(run.id, run.schedule_time, run.args) for run in future], plan.dues, taken)
-    moved = []
-    for run_id, due in kept:
-        run = scheduler.ledger.get(run_id)
-        if run is not None and run.stop_time != due.stop:
-            moved.append((replace(run, stop_time=due.stop),
-                          LogEntry(run_id=run_id, time=now, message=f"stop time now {due.stop} ({why})")))
-    drafts = [scheduler.records.draft(job.id, due.args, due.time, origin=Origin.SCHEDULE,
-                                      reason=f"scheduled by the job's schedule ({why})", stop_time=due.stop)
-              for due in new]
-    return Refit(withdrawn=gone, drafts=drafts, moved=moved, cursor=plan.cursor)
-
-
-def _ahead(run: Run, now: datetime) -> bool:
-    """A run its job's schedules made for now or later."""
-    return run.origin is Origin.SCHEDULE and run.schedule_time >= now
+def refit(scheduler: Scheduler, job: Job, now: datetime, why: str, finished: Sequence[Run]) -> Fit:
+    """plan.fit() of the job's runs in the ledger and its `finished` ones (from finished_ahead()), by its policy."""
+    return fit(job, scheduler.policy(job), now, scheduler.ledger.active(job.id), finished, why)

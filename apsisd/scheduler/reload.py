@@ -8,7 +8,7 @@ jobs start from now. Runs already waiting or started are never touched (nor
 is their slot given another run: refit.py), and nothing missed is caught up:
 a reload is not a restart. Except for the jobs
 held since the start (their files had problems): for them it is the start
-they missed, so they are taken up as a start takes up a job (recovery.py),
+they missed, so they are taken up as a start takes up a job (recovery_plan.take_up()),
 with their stored runs and cursor, missed runs caught up by their own
 `catchup`; reported as added (or removed, if their file is gone).
 """
@@ -78,7 +78,7 @@ class Reloader:
             in_force, scheduler.jobs = scheduler.jobs, fresh
             taken, runs = release(scheduler, held, now, finished)
             withdrawn: list[RunId] = taken.withdrawn
-            drafts: list[tuple[Run, LogEntry]] = taken.drafts
+            drafts: list[tuple[Run, LogEntry]] = scheduler.records.drafts(taken.new, now)
             moved: list[tuple[Run, LogEntry]] = taken.moved
             cursors: dict[JobId, datetime | None] = taken.cursors
             for job_id in changes.removed:
@@ -88,7 +88,7 @@ class Reloader:
             for job_id in changes.changed:
                 fit = refit(scheduler, fresh.jobs[job_id], now, "job reloaded", finished.get(job_id, ()))
                 withdrawn.extend(fit.withdrawn)
-                drafts.extend(fit.drafts)
+                drafts.extend(scheduler.records.drafts(fit.new, now))
                 moved.extend(fit.moved)
                 cursors[job_id] = fit.cursor
             for job_id in changes.added:  # a held job with a stored cursor has it from release()
