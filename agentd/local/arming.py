@@ -110,7 +110,6 @@ async def remake(ctx: LocalContext, tracker: Tracker, start: list[Any]) -> None:
         tracker.rearming = False
 
 
-
 async def stop_timer(ctx: LocalContext, tracker: Tracker) -> None:
     """Stop the run's timer, if it was armed and has not fired: it will not start the run then."""
     try:
