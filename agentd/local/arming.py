@@ -48,15 +48,16 @@ async def _manager_startup(ctx: LocalContext) -> int:
     return ctx.manager_startup_usec
 
 
-async def start_unit(bus: SystemdBus, start: list[Any]) -> None:
+async def start_unit(bus: SystemdBus, start: list[Any]) -> str:
     """StartTransientUnit, asked again while systemd is away (re-executing, its bus connection lost) until the
-    call timeout: a unit it made before it went is found then (UnitExists, adopted), never made twice."""
+    call timeout: a unit it made before it went is found then (UnitExists, adopted), never made twice. Returns
+    the path of the job that starts the unit (an armed run's timer's)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + bus.call_timeout
     while True:
         try:
-            await bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", start)
-            return
+            (job,) = await bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", start)
+            return str(job)
         except BusCallError as exc:
             if exc.name not in SYSTEMD_AWAY or loop.time() >= deadline:
                 raise

@@ -45,8 +45,9 @@ def on_signal(ctx: LocalContext, message: Message) -> None:
 
 def check_stop_job(ctx: LocalContext, tracker: Tracker) -> None:
     """A stop job on a running unit means someone asked it to stop (apsis, or systemctl stop)."""
-    job_id, job_path = tracker.props.get("Job") or (0, "/")
-    if job_id == 0 or tracker.props.get("ActiveState") not in ("active", "deactivating"):
+    note_start_job(tracker)
+    job_path = stop_job_candidate(tracker)
+    if job_path is None:
         return
 
     async def look() -> None:
@@ -54,6 +55,8 @@ def check_stop_job(ctx: LocalContext, tracker: Tracker) -> None:
             if await ctx.bus.get(job_path, JOB_IFACE, "JobType") == "stop":
                 tracker.stop_requested = True
         except HostError:
+            if job_path == tracker.start_job:
+                return  # the start call's reply came while we asked: it was the job that started the run
             # The job is done already: a stop that quick (an operator's systemctl stop of a run that dies on
             # SIGTERM) is in PID 1's journal records ("Stopping ...") if it was one.
             with contextlib.suppress(HostError):
@@ -62,6 +65,29 @@ def check_stop_job(ctx: LocalContext, tracker: Tracker) -> None:
                 tracker.stop_requested = tracker.stop_requested or stopped
 
     ctx.spawn(tracker, look(), f"job-type:{tracker.run_id}")
+
+
+def note_start_job(tracker: Tracker) -> None:
+    """A job on a unit not yet running is the one that starts it (our call's, or its timer's).
+
+    A short program's unit ends with its start job still queued (the job is
+    done only once the unit is inactive again): without knowing it, every
+    such run's end would look like a possible stop, and cost a read of the
+    journal to tell.
+    """
+    job_id, job_path = tracker.props.get("Job") or (0, "/")
+    if job_id and tracker.start_job is None and not tracker.started \
+            and tracker.props.get("ActiveState") in ("inactive", "activating"):
+        tracker.start_job = job_path
+
+
+def stop_job_candidate(tracker: Tracker) -> str | None:
+    """The unit's job if it may be a stop: a job on a running or ending unit, other than the one that started it."""
+    job_id, job_path = tracker.props.get("Job") or (0, "/")
+    if job_id == 0 or job_path == tracker.start_job \
+            or tracker.props.get("ActiveState") not in ("active", "deactivating"):
+        return None
+    return str(job_path)
 
 
 def advance(ctx: LocalContext, tracker: Tracker) -> None:

@@ -105,7 +105,7 @@ class LocalHost:
         tracker.starting = True
         try:
             try:
-                await start_unit(self._bus, start)
+                job = await start_unit(self._bus, start)
             finally:
                 tracker.starting = False
         except BusCallError as exc:
@@ -122,6 +122,8 @@ class LocalHost:
             ctx.budget.unpin(tracker)
             ctx.untrack(tracker)
             raise
+        if start[0] == tracker.unit:
+            tracker.start_job = job  # an armed run's is its timer's: the signals tell its own
         log.info("run %s started as %s", spec.run_id, tracker.unit, extra={"action": "run_started"})
         return StartResult(run_id=spec.run_id, unit=tracker.unit, adopted=False)
 

@@ -30,6 +30,7 @@ class Tracker:
         # The StartTransientUnit arguments that made the run's unit (an armed run's: timer and service), to make
         # it again if systemd re-reads it before it starts and refuses it (arming.remake).
         self.arm: list[Any] | None = None
+        self.start_job: str | None = None  # the job that started the unit (our call's, or its timer's): no stop
         self.starting = False  # its StartTransientUnit call is on its way: that call, not a re-check, settles it
         self.rearming = False
         self.pending: set[asyncio.Future[None]] = set()  # its tasks not yet done
