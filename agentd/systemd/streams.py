@@ -27,7 +27,7 @@ from pathlib import Path
 
 STREAMS_DIR = "/run/systemd/journal/streams"
 DRAIN_SCRIPT = str(Path(__file__).with_name("drain-streams"))
-SHELL = "/bin/sh"
+PERL = "/usr/bin/perl"  # perl-base, Essential in Debian: drain-streams runs on every run, and starts fast
 # The longest an ended run's end is held back for journald to read its output: in its unit (drain-streams, as
 # long as its stop timeout allows), then in apsisd before it tells the run's end.
 DRAIN_WITHIN = 120.0
@@ -68,7 +68,7 @@ def drain_within(grace_period: float) -> float:
 def drain_command(unit: str, identifier: str, within: float) -> list[str]:
     """The run's ExecStopPost argv: drain-streams, told which streams are the run's and for how long to wait."""
     barrier = "apsis-drain-" + hashlib.sha256(unit.encode()).hexdigest()[:16]  # nothing in it to escape
-    return [SHELL, DRAIN_SCRIPT, *stream_keys(unit, identifier), barrier, str(round(within * 100))]
+    return [PERL, DRAIN_SCRIPT, *stream_keys(unit, identifier), barrier, str(round(within * 100))]
 
 
 class OpenStreams:

@@ -12,7 +12,7 @@ from typing import Any
 from dbus_fast import Variant
 
 from agentd.spec import RunSpec, Stream, parse_signal
-from agentd.systemd.streams import SHELL, drain_command, drain_within
+from agentd.systemd.streams import PERL, drain_command, drain_within
 from agentd.types import RunId
 
 UNIT_PREFIX = "apsis-"
@@ -188,7 +188,7 @@ def properties(spec: RunSpec, executable: str, *, user_manager: bool, pin: bool 
         if within > 0:
             props.append(["PermissionsStartOnly", Variant("b", True)])
             drain = drain_command(unit_name(spec.run_id), run_identifier(spec.run_id), within)
-            props.append(["ExecStopPost", Variant("a(sasb)", [[SHELL, drain, True]])])
+            props.append(["ExecStopPost", Variant("a(sasb)", [[PERL, drain, True]])])
         if spec.user is not None:
             props.append(["User", Variant("s", spec.user)])
         if spec.group is not None:

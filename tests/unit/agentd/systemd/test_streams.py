@@ -42,7 +42,7 @@ def test_the_wait_always_ends_before_the_stop_timeout_would_kill_it(grace: float
 
 def test_the_drain_command_says_which_streams_and_for_how_long() -> None:
     argv = drain_command("apsis-r1.service", "apsis-r1", 27.0)
-    assert argv[:4] == [streams.SHELL, streams.DRAIN_SCRIPT, "UNIT=apsis-r1.service", "IDENTIFIER=apsis-r1"]
+    assert argv[:4] == [streams.PERL, streams.DRAIN_SCRIPT, "UNIT=apsis-r1.service", "IDENTIFIER=apsis-r1"]
     assert argv[4].startswith("apsis-drain-") and c_escape(argv[4]) == argv[4]
     assert argv[5] == "2700"
     assert os.access(streams.DRAIN_SCRIPT, os.R_OK)
