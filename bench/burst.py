@@ -1,6 +1,6 @@
 """Benchmark: 1,000 runs due at the same instant; apsisd's start rate against the raw StartTransientUnit floor.
 
-    tools/sandbox.py run -- .venv/bin/python bench/burst.py [--runs 1000] [--rounds 3] [--gap 20]
+    tools/sandbox.py run -- .venv/bin/python bench/burst.py [--runs 1000] [--rounds 3] [--gap 60] [--lead 90]
 
 apsisd loads 1,000 jobs (program [/bin/true]), each with one explicit time
 per round, so every run exists, scheduled, before the first instant (one
@@ -187,8 +187,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=1000, help="runs due at each instant, one job each")
     parser.add_argument("--rounds", type=int, default=3, help="instants (at most 10: max_scheduled)")
-    parser.add_argument("--gap", type=int, default=20, help="seconds between instants")
-    parser.add_argument("--lead", type=int, default=30, help="seconds from launch to the first instant")
+    parser.add_argument("--gap", type=int, default=60, help="seconds between instants")
+    parser.add_argument("--lead", type=int, default=90, help="seconds from launch to the first instant")
     parser.add_argument("--keep", action="store_true", help="leave apsisd's folder (jobs, state, log) in place")
     args = parser.parse_args()
     if not 1 <= args.rounds <= 10:
