@@ -1,7 +1,8 @@
 """The hosts the contract suite proves, and the one thing that differs between them: how a test's program acts.
 
 Each test of test_host.py is written once, against the Host protocol, and runs
-against every entry of IMPLEMENTATIONS. An entry opens a host and gives a
+against every entry of IMPLEMENTATIONS (LocalHost; RemoteHost through agentd,
+on this machine; FakeHost). An entry opens a host and gives a
 Driver: a program that prints given lines then exits with a code, or waits
 until the test tells it to exit. On LocalHost that is a shell program (it
 waits for a file); on FakeHost the driver plays it through the fake's methods.
@@ -14,6 +15,7 @@ import asyncio
 import functools
 import inspect
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -24,6 +26,8 @@ import pytest
 
 from agentd.host import Host
 from agentd.local.host import LocalHost
+from agentd.remote.host import RemoteHost
+from agentd.remote.link import Link
 from agentd.spec import RunSpec, Stream
 from agentd.systemd import journal
 from agentd.types import RunId
@@ -118,6 +122,16 @@ async def local(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
 
 
 @asynccontextmanager
+async def remote(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
+    """agentd serving this machine's systemd, reached through its stdio as SSH would give it."""
+    async def connect() -> Link:
+        return await Link.spawn([sys.executable, "-m", "agentd", "serve", "--stdio"], "agentd")
+
+    async with RemoteHost("here", connect, call_timeout=10) as host:
+        yield host, ShellPrograms(folder)
+
+
+@asynccontextmanager
 async def fake(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
     host = FakeHost()
     yield host, PlayedPrograms(host)
@@ -125,6 +139,7 @@ async def fake(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
 
 IMPLEMENTATIONS: dict[str, Callable[[Path], AbstractAsyncContextManager[tuple[Host, Driver]]]] = {
     "local": local,
+    "remote": remote,
     "fake": fake,
 }
 

@@ -1,0 +1,221 @@
+"""RemoteHost: the Host of another machine, through agentd over a link apsisd opens (SSH).
+
+The runs live on the remote systemd: a lost link loses nothing but sight of
+them. The link is made again (backing off up to RETRY_MAX), and what was
+being asked is asked again: a start is adopted if its unit exists (unit name
+= run id), a run's events are asked for again (its Started told once), its
+output resumed after the last cursor read. A call that finds no link for
+`call_timeout` fails with a HostError saying since when the host is
+unreachable and why, in ssh's words; the scheduler never invents an outcome
+from that.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from agentd.errors import HostError
+from agentd.host import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
+from agentd.protocol.messages import Hello
+from agentd.protocol.wire import from_plain, to_plain
+from agentd.remote.channel import Channel, ConnectionLost
+from agentd.remote.link import Link
+from agentd.spec import RunSpec, Stream
+from agentd.tasks import TaskRoom
+from agentd.types import RunId
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST = 0.5  # seconds before making a lost link again; doubled on each failure
+RETRY_MAX = 30.0
+PING_EVERY = 15.0  # seconds between pings on a quiet link: one unanswered means it is dead
+
+
+class RemoteHost:
+    """The Host of the machine `name`, reached by the link `connect` makes."""
+
+    def __init__(self, name: str, connect: Callable[[], Awaitable[Link]], *, scheduler: str = "apsisd",
+                 call_timeout: float = 30.0, ping_every: float = PING_EVERY) -> None:
+        self.name = name
+        self._connect = connect
+        self._scheduler = scheduler
+        self.call_timeout = call_timeout
+        self._ping_every = ping_every
+        self._room = TaskRoom(f"remote-host:{name}")
+        self._channel: Channel | None = None
+        self._up = asyncio.Event()
+        self.hello: Hello | None = None
+        self.clock_skew: float | None = None  # seconds the host's clock is ahead of ours, as of the last hello
+        self.reachable = False
+        self.since = datetime.now(UTC)  # when `reachable` last changed
+        self.problem = "not connected yet"  # why it is unreachable, in ssh's or agentd's words
+
+    async def open(self) -> RemoteHost:
+        await self._room.open()
+        self._room.spawn(self._keep_linked(), f"link:{self.name}")
+        return self
+
+    async def close(self) -> None:
+        await self._room.close()
+
+    async def __aenter__(self) -> RemoteHost:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the link ---------------------------------------------------------------
+
+    async def _keep_linked(self) -> None:
+        delay = RETRY_FIRST
+        while True:
+            if await self._link_once():
+                delay = RETRY_FIRST
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
+    async def _link_once(self) -> bool:
+        """Make the link, serve on it until it fails; whether it ever came up."""
+        link: Link | None = None
+        came_up = False
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                link = await self._connect()
+                channel = Channel(link.reader, link.writer, self.name)
+                hello, skew = await channel.hello(self._scheduler, self.call_timeout)
+            self.hello, self.clock_skew = hello, skew
+            came_up = True
+            self._set_reachable(True, "")
+            async with asyncio.TaskGroup() as group:
+                reading = group.create_task(channel.run(), name=f"read:{self.name}")
+                self._channel = channel
+                self._up.set()
+                pinging = group.create_task(self._ping(channel), name=f"ping:{self.name}")
+                await asyncio.wait([reading, pinging], return_when=asyncio.FIRST_COMPLETED)
+                pinging.cancel()
+                channel.close()
+            self._lost(link, "the link ended")
+        except (OSError, HostError, TimeoutError) as exc:
+            self._lost(link, str(exc) or "no answer in time")
+        finally:
+            self._up.clear()
+            self._channel = None
+            if link is not None:
+                await link.close()
+        return came_up
+
+    def _lost(self, link: Link | None, reason: str) -> None:
+        said = link.said() if link is not None else ""
+        self._set_reachable(False, f"{reason}: {said}" if said else reason)
+
+    def _set_reachable(self, reachable: bool, problem: str) -> None:
+        if reachable != self.reachable:
+            self.since = datetime.now(UTC)
+            log.log(logging.INFO if reachable else logging.WARNING, "host %s %s%s", self.name,
+                    "reachable" if reachable else "unreachable", f": {problem}" if problem else "",
+                    extra={"action": "host_reachable" if reachable else "host_unreachable"})
+        self.reachable, self.problem = reachable, problem
+
+    async def _ping(self, channel: Channel) -> None:
+        """Until a ping goes unanswered: the link is then dead, whatever TCP thinks."""
+        while True:
+            await asyncio.sleep(self._ping_every)
+            try:
+                await channel.call("ping", self._ping_every)
+            except HostError:
+                return
+
+    async def _linked(self, deadline: float) -> Channel:
+        """The link, waited for until `deadline` (loop time)."""
+        while self._channel is None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._up.wait()
+            except TimeoutError:
+                raise HostError(f"host {self.name} unreachable since {self.since:%Y-%m-%d %H:%M:%S} UTC: "
+                                f"{self.problem}") from None
+        return self._channel
+
+    async def _call(self, op: str, **args: Any) -> Any:
+        """Ask agentd, asking again on a new link if this one was lost, until the call timeout. Only for what may
+        be asked twice: a start adopts the unit the first made."""
+        deadline = asyncio.get_running_loop().time() + self.call_timeout
+        while True:
+            channel = await self._linked(deadline)
+            try:
+                return await channel.call(op, max(0.1, deadline - asyncio.get_running_loop().time()), **args)
+            except ConnectionLost:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+
+    # -- the Host protocol ------------------------------------------------------
+
+    async def start(self, spec: RunSpec, *, at: datetime | None = None) -> StartResult:
+        plain = await self._call("start", spec=to_plain(spec), at=None if at is None else to_plain(at))
+        return from_plain(StartResult, plain, f"{self.name}: start")
+
+    async def stop(self, run_id: RunId) -> None:
+        await self._call("stop", run_id=run_id)
+
+    async def kill(self, run_id: RunId, signal: str | int) -> None:
+        await self._call("kill", run_id=run_id, signal=signal)
+
+    async def list(self) -> list[UnitState]:
+        plain = await self._call("list")
+        if not isinstance(plain, list):
+            raise HostError(f"{self.name}: list answered {type(plain).__name__}, not a list")
+        return [from_plain(UnitState, unit, f"{self.name}: list[{i}]") for i, unit in enumerate(plain)]
+
+    async def output_gaps(self, run_id: RunId, started: datetime) -> tuple[str, ...]:
+        plain = await self._call("output_gaps", run_id=run_id, started=to_plain(started))
+        if not isinstance(plain, list) or not all(isinstance(gap, str) for gap in plain):
+            raise HostError(f"{self.name}: output_gaps answered {plain!r}")
+        return tuple(plain)
+
+    async def events(self, run_id: RunId, *, since: datetime | None = None) -> AsyncIterator[HostEvent]:
+        """Asked again on each new link until Finished; Started is told once."""
+        told_started = False
+        async for plain in self._resumed("events", lambda: {"run_id": run_id, "since": to_plain(since)}):
+            where = f"{self.name}: events of {run_id}"
+            event: HostEvent = (from_plain(Finished, plain, where) if "result" in plain
+                                else from_plain(Started, plain, where))
+            if isinstance(event, Started):
+                if told_started:
+                    continue
+                told_started = True
+            yield event
+            if isinstance(event, Finished):
+                return
+
+    async def output(self, run_id: RunId, *, follow: bool = False, after_cursor: str | None = None,
+                     stream: Stream | None = None) -> AsyncGenerator[OutputRecord, None]:
+        """Resumed after the last cursor read on each new link."""
+        last = after_cursor
+
+        def ask() -> dict[str, Any]:
+            return {"run_id": run_id, "follow": follow, "after_cursor": last,
+                    "stream": None if stream is None else stream.value}
+
+        async for plain in self._resumed("output", ask):
+            record = from_plain(OutputRecord, plain, f"{self.name}: output of {run_id}")
+            last = record.cursor
+            yield record
+
+    async def _resumed(self, op: str, args: Callable[[], dict[str, Any]]) -> AsyncGenerator[Any, None]:
+        """A stream asked for again, with `args()` as they are then, each time its link is lost."""
+        while True:
+            channel = await self._linked(asyncio.get_running_loop().time() + self.call_timeout)
+            items = channel.stream(op, **args())
+            try:
+                async for item in items:
+                    if not isinstance(item, dict):
+                        raise HostError(f"{self.name}: {op} sent {type(item).__name__}, not an object")
+                    yield item
+                return
+            except ConnectionLost:
+                continue
+            finally:
+                await items.aclose()
