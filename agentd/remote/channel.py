@@ -39,6 +39,11 @@ class Channel:
         self._lost: ConnectionLost | None = None
         self._sending = asyncio.Lock()
 
+    @property
+    def lost(self) -> bool:
+        """The connection has ended: nothing more can be asked on it."""
+        return self._lost is not None
+
     async def hello(self, scheduler: str, within: float) -> tuple[Hello, float]:
         """Say hello; agentd's answer, and how far its clock is ahead of ours (seconds, at the mid-point)."""
         asked = time.time()

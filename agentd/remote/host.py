@@ -46,7 +46,7 @@ class RemoteHost:
         self._ping_every = ping_every
         self._room = TaskRoom(f"remote-host:{name}")
         self._channel: Channel | None = None
-        self._up = asyncio.Event()
+        self._changed = asyncio.Condition()  # told whenever _channel changes
         self.hello: Hello | None = None
         self.clock_skew: float | None = None  # seconds the host's clock is ahead of ours, as of the last hello
         self.reachable = False
@@ -91,8 +91,7 @@ class RemoteHost:
             self._set_reachable(True, "")
             async with asyncio.TaskGroup() as group:
                 reading = group.create_task(channel.run(), name=f"read:{self.name}")
-                self._channel = channel
-                self._up.set()
+                await self._set_channel(channel)
                 pinging = group.create_task(self._ping(channel), name=f"ping:{self.name}")
                 await asyncio.wait([reading, pinging], return_when=asyncio.FIRST_COMPLETED)
                 pinging.cancel()
@@ -101,11 +100,15 @@ class RemoteHost:
         except (OSError, HostError, TimeoutError) as exc:
             self._lost(link, str(exc) or "no answer in time")
         finally:
-            self._up.clear()
-            self._channel = None
+            await self._set_channel(None)
             if link is not None:
                 await link.close()
         return came_up
+
+    async def _set_channel(self, channel: Channel | None) -> None:
+        async with self._changed:
+            self._channel = channel
+            self._changed.notify_all()
 
     def _lost(self, link: Link | None, reason: str) -> None:
         said = link.said() if link is not None else ""
@@ -129,14 +132,17 @@ class RemoteHost:
                 return
 
     async def _linked(self, deadline: float) -> Channel:
-        """The link, waited for until `deadline` (loop time)."""
-        while self._channel is None:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await self._up.wait()
-            except TimeoutError:
-                raise HostError(f"host {self.name} unreachable since {self.since:%Y-%m-%d %H:%M:%S} UTC: "
-                                f"{self.problem}") from None
+        """A link not known to be lost, waited for until `deadline` (loop time)."""
+        def usable() -> bool:
+            return self._channel is not None and not self._channel.lost
+
+        try:
+            async with asyncio.timeout_at(deadline), self._changed:
+                await self._changed.wait_for(usable)
+        except TimeoutError:
+            raise HostError(f"host {self.name} unreachable since {self.since:%Y-%m-%d %H:%M:%S} UTC: "
+                            f"{self.problem}") from None
+        assert self._channel is not None
         return self._channel
 
     async def _call(self, op: str, **args: Any) -> Any:

@@ -11,6 +11,7 @@ import collections
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from agentd.tasks import TaskRoom
 
@@ -20,8 +21,23 @@ KEEP_LINES = 20  # lines of stderr kept to explain a failure
 STOP_WITHIN = 5.0  # seconds for the process to exit once its stdin is closed, before it is killed
 
 
-class Link:
-    """One running link process."""
+class Link(Protocol):
+    """What carries the protocol to agentd and back."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    def said(self) -> str:
+        """What the link said about itself (a process's stderr), to explain a failure."""
+        ...
+
+    async def close(self) -> int | None:
+        """End the link; the process's exit status, if it is one."""
+        ...
+
+
+class ProcessLink:
+    """A process whose stdin and stdout are the link."""
 
     def __init__(self, process: asyncio.subprocess.Process, name: str) -> None:
         assert process.stdout is not None and process.stdin is not None and process.stderr is not None
@@ -34,7 +50,7 @@ class Link:
         self._room.spawn(self._read_stderr(process.stderr), f"stderr:{name}")
 
     @classmethod
-    async def spawn(cls, argv: Sequence[str], name: str) -> Link:
+    async def spawn(cls, argv: Sequence[str], name: str) -> ProcessLink:
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             limit=2**20)
@@ -47,11 +63,11 @@ class Link:
             log.info("%s: %s", self.name, text, extra={"action": "link_stderr"})
 
     def said(self) -> str:
-        """What the process said on stderr, last lines."""
+        """What the process said on stderr, its last lines."""
         return " | ".join(line for line in self.stderr if line)
 
     async def close(self) -> int | None:
-        """End the process (stdin closed, then killed if it lingers); its exit status."""
+        """End the process (stdin closed, then killed if it lingers)."""
         with contextlib.suppress(OSError):
             self.writer.close()
         try:

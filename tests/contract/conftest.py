@@ -27,7 +27,7 @@ import pytest
 from agentd.host import Host
 from agentd.local.host import LocalHost
 from agentd.remote.host import RemoteHost
-from agentd.remote.link import Link
+from agentd.remote.link import Link, ProcessLink
 from agentd.spec import RunSpec, Stream
 from agentd.systemd import journal
 from agentd.types import RunId
@@ -125,7 +125,7 @@ async def local(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
 async def remote(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
     """agentd serving this machine's systemd, reached through its stdio as SSH would give it."""
     async def connect() -> Link:
-        return await Link.spawn([sys.executable, "-m", "agentd", "serve", "--stdio"], "agentd")
+        return await ProcessLink.spawn([sys.executable, "-m", "agentd", "serve", "--stdio"], "agentd")
 
     async with RemoteHost("here", connect, call_timeout=10) as host:
         yield host, ShellPrograms(folder)

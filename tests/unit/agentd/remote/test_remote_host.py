@@ -1,0 +1,242 @@
+"""RemoteHost and agentd's Server, joined in this process by socket pairs a test can cut, over FakeHost.
+
+What the link's loss must not cost: an event told twice or never, a line of
+output doubled or skipped, a run started twice. The same pair over a real
+agentd and systemd: tests/contract/test_host.py ("remote").
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from agentd.errors import HostError, RunNotFound, SpecError
+from agentd.host import Finished, HostEvent, Started
+from agentd.protocol import frames
+from agentd.protocol.frames import ProtocolError
+from agentd.protocol.messages import Hello
+from agentd.remote.channel import MAX_BACKLOG, Channel
+from agentd.remote.host import RemoteHost
+from agentd.serve import Server
+from agentd.spec import RunSpec
+from agentd.types import RunId
+from tests.fakes.host import FakeHost
+
+SKEW = 42.0  # seconds the far side's clock is ahead
+
+
+def hello(version: int) -> Hello:
+    return Hello(protocol=version, agentd="test", hostname="far", machine_id="m", boot_id="b", user="root",
+                 manager="system", clock=datetime.now(UTC).timestamp() + SKEW)
+
+
+class PipeLink:
+    """A Server over one end of a socket pair, the client's streams on the other."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 server_writer: asyncio.StreamWriter, serving: asyncio.Task[None]) -> None:
+        self.reader, self.writer = reader, writer
+        self._server_writer = server_writer
+        self.serving = serving
+
+    def said(self) -> str:
+        return "cut by the test"
+
+    def cut(self) -> None:
+        self._server_writer.transport.abort()
+
+    async def close(self) -> int | None:
+        self.writer.close()
+        self.serving.cancel()
+        await asyncio.wait([self.serving])
+        return None
+
+
+class Far:
+    """The far side: one FakeHost, served anew on each connection."""
+
+    def __init__(self, host: FakeHost) -> None:
+        self.host = host
+        self.links: list[PipeLink] = []
+        self.refusing: str | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def connect(self) -> PipeLink:
+        if self.refusing is not None:
+            raise OSError(self.refusing)
+        near, far = socket.socketpair()
+        reader, writer = await asyncio.open_unix_connection(sock=near)
+        far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
+        server = Server(self.host, far_reader, far_writer, hello)
+        serving = asyncio.get_running_loop().create_task(server.serve(), name="agentd-under-test")
+        self.links.append(PipeLink(reader, writer, far_writer, serving))
+        return self.links[-1]
+
+    def cut(self) -> None:
+        self.links[-1].cut()
+
+
+def remote(test: Callable[[RemoteHost, Far], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+    """Run the test with a RemoteHost linked to a fresh Far, under a deadline."""
+    def run() -> None:
+        async def main() -> None:
+            far = Far(FakeHost())
+            async with asyncio.timeout(20), RemoteHost("far", far.connect, call_timeout=3) as host:
+                await test(host, far)
+
+        asyncio.run(main())
+
+    run.__name__ = test.__name__
+    return run
+
+
+def waiting(run_id: str) -> RunSpec:
+    return RunSpec(run_id=RunId(run_id), argv=("/bin/wait",))
+
+
+async def next_event(events: AsyncIterator[HostEvent]) -> HostEvent:
+    return await anext(events)
+
+
+@remote
+async def test_hello_tells_who_the_far_side_is_and_how_far_its_clock_is(host: RemoteHost, far: Far) -> None:
+    await host.list()
+    assert host.reachable and host.hello is not None and host.hello.hostname == "far"
+    assert host.clock_skew == pytest.approx(SKEW, abs=1.0)
+
+
+@remote
+async def test_a_runs_events_go_on_across_a_cut_link_started_told_once(host: RemoteHost, far: Far) -> None:
+    await host.start(waiting("r1"))
+    events = host.events(RunId("r1"))
+    assert isinstance(await next_event(events), Started)
+    far.cut()
+    far.host.finish(RunId("r1"), exit_code=3)
+    finished = await next_event(events)
+    assert isinstance(finished, Finished) and finished.exit_code == 3
+    assert len(far.links) == 2
+
+
+@remote
+async def test_output_resumes_after_the_last_line_read_across_a_cut(host: RemoteHost, far: Far) -> None:
+    await host.start(waiting("r1"))
+    for i in range(3):
+        far.host.write(RunId("r1"), f"line {i}\n".encode())
+    read: list[bytes] = []
+    output = host.output(RunId("r1"), follow=True)
+    read.append((await anext(output)).data)
+    read.append((await anext(output)).data)
+    far.cut()
+    for i in range(3, 5):
+        far.host.write(RunId("r1"), f"line {i}\n".encode())
+    far.host.finish(RunId("r1"))
+    read.extend([record.data async for record in output])
+    assert read == [f"line {i}\n".encode() for i in range(5)]
+
+
+@remote
+async def test_a_start_whose_answer_was_lost_is_adopted_not_started_twice(host: RemoteHost, far: Far) -> None:
+    original = far.host.start
+
+    async def start_then_cut(spec: RunSpec, *, at: datetime | None = None) -> Any:
+        result = await original(spec, at=at)
+        if len(far.links) == 1:
+            far.cut()  # the unit is made; its answer never arrives
+        return result
+
+    far.host.start = start_then_cut  # type: ignore[method-assign]
+    result = await host.start(waiting("r1"))
+    assert result.adopted and len(far.links) == 2
+    assert list(far.host.runs) == [RunId("r1")]
+
+
+@remote
+async def test_with_no_link_a_call_says_since_when_and_why(host: RemoteHost, far: Far) -> None:
+    await host.list()
+    far.refusing = "No route to host"
+    far.cut()
+    with pytest.raises(HostError, match=r"host far unreachable since \d{4}-\d\d-\d\d .* UTC: .*No route to host"):
+        await host.list()
+    assert not host.reachable
+    far.refusing = None
+    assert await host.list() == []  # the link is made again on its own
+    assert host.reachable
+
+
+@remote
+async def test_the_far_side_s_refusals_arrive_as_themselves(host: RemoteHost, far: Far) -> None:
+    with pytest.raises(SpecError) as refused:
+        await host.start(RunSpec(run_id=RunId("r1"), argv=()))
+    assert refused.value.field == "argv"
+    with pytest.raises(RunNotFound):
+        await host.stop(RunId("nothing"))
+
+
+@remote
+async def test_an_unknown_request_is_refused_and_the_link_goes_on(host: RemoteHost, far: Far) -> None:
+    await host.list()
+    channel = host._channel
+    assert channel is not None
+    with pytest.raises(HostError, match="unknown request 'reboot'"):
+        await channel.call("reboot", 2)
+    assert await host.list() == [] and len(far.links) == 1
+
+
+def test_a_reader_that_falls_behind_loses_its_stream_not_the_link() -> None:
+    async def main() -> None:
+        near, far = socket.socketpair()
+        reader, writer = await asyncio.open_unix_connection(sock=near)
+        far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
+        channel = Channel(reader, writer, "far")
+        async with asyncio.TaskGroup() as group:
+            running = group.create_task(channel.run(), name="channel")
+            stream = channel.stream("output", run_id="r1")
+            asked = asyncio.ensure_future(anext(stream))
+            await asyncio.sleep(0.05)
+            request = await frames.read(far_reader)
+            assert request is not None
+            for _ in range(MAX_BACKLOG + 5):
+                far_writer.write(frames.encode({"id": request["id"], "items": [{"n": 1}]}))
+            far_writer.write(frames.encode({"id": 99, "ok": None}))
+            await far_writer.drain()
+            await asyncio.sleep(0.1)
+            assert await asked == {"n": 1}
+            with pytest.raises(HostError, match=f"fell {MAX_BACKLOG} frames behind"):
+                async for _ in stream:
+                    pass
+            far_writer.close()
+            await running
+
+    asyncio.run(main())
+
+
+def test_a_client_speaking_no_common_version_is_told_and_refused() -> None:
+    async def main() -> None:
+        near, far = socket.socketpair()
+        reader, writer = await asyncio.open_unix_connection(sock=near)
+        far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
+        server = Server(FakeHost(), far_reader, far_writer, hello)
+        writer.write(frames.encode({"op": "hello", "protocol": [99]}))
+        with pytest.raises(ProtocolError, match="no protocol version in common"):
+            await server.serve()
+        answer = await frames.read(reader)
+        assert answer is not None and "speaks protocol versions [1]" in answer["error"]["message"]
+
+    asyncio.run(main())
+
+
+def test_a_request_without_an_id_ends_the_connection() -> None:
+    async def main() -> None:
+        near, far = socket.socketpair()
+        _reader, writer = await asyncio.open_unix_connection(sock=near)
+        far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
+        server = Server(FakeHost(), far_reader, far_writer, hello)
+        writer.write(frames.encode({"op": "hello", "protocol": [1]}) + frames.encode({"op": "list"}))
+        with pytest.raises(ProtocolError, match="without an integer id"):
+            await server.serve()
+
+    asyncio.run(main())
