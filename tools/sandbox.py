@@ -31,7 +31,6 @@ import sys
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 
 import sandbox_peers
@@ -410,10 +409,11 @@ class Hosts:
         self.env: dict[str, str] = {}
 
     def __enter__(self) -> Hosts:
-        with ExitStack() as stack:
-            stack.callback(self.teardown)
+        try:
             self._boot()
-            stack.pop_all()
+        except BaseException:
+            self.teardown()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -425,13 +425,17 @@ class Hosts:
         boxes = [self.main, *self.peers]
         for box in boxes:
             box.start()
+        try:
+            # The peers' keys are made while the systemds boot.
+            peers = sandbox_peers.make_peers(self.state, self.checkout, len(self.peers)) if self.peers else []
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise SandboxError(f"peer hosts: {exc}") from exc
         with ThreadPoolExecutor(len(boxes), thread_name_prefix="sandbox-boot") as pool:
             for done in [pool.submit(box.wait_running) for box in boxes]:
                 done.result()
-        if not self.peers:
+        if not peers:
             return
         try:
-            peers = sandbox_peers.make_peers(self.state, self.checkout, len(self.peers))
             with ThreadPoolExecutor(len(peers), thread_name_prefix="sandbox-join") as pool:
                 for done in [pool.submit(sandbox_peers.join, self.main, box, peer)
                              for box, peer in zip(self.peers, peers, strict=True)]:
