@@ -59,6 +59,7 @@ def host_state() -> dict[str, object]:
         "cgroup_root": sorted(os.listdir("/sys/fs/cgroup")),
         "cgroup_v2": sorted(p for p in os.listdir(sandbox.CGROUP_V2) if p.startswith(sandbox.PREFIX)),
         "tmp": _tree("/tmp", 1),
+        "taken": time.time(),
         "root": _tree("/root", 1),
         "etc": _tree("/etc", 3),
         "journal": _tree("/var/log/journal", 3),
@@ -87,15 +88,27 @@ def _running(comm: str) -> list[int]:
     return sorted(pids)
 
 
-# What other processes of the machine make and change in /tmp while the test runs: pytest's own
-# folders, and the scratch of the shell tool that runs commands on development machines.
+# The host's /tmp is shared with every other process of the machine, which make and remove
+# entries of their own while a test runs (pytest's folders, tempfile's tmpXXXXXXXX, the scratch
+# of the shell tool that runs commands on development machines). What a sandbox must not do is
+# empty it (Debian's tmpfiles rule) or write into it. So: every entry that had stood still for
+# SETTLED seconds before is still there after, with its mode; and the marker the test's commands
+# write into their private /tmp never appears here.
 OTHERS_TMP = ("/tmp/pytest-of-", "/tmp/bash_jobs.", "/tmp/bash_tool_")
+SETTLED = 60.0
+MARKER = f"/tmp/apsis-sandbox-marker-{os.getpid()}"
 
 
-def _without_pytest_tmp(state: dict[str, object]) -> dict[str, object]:
-    state = dict(state)
-    state["tmp"] = [e for e in state["tmp"] if not e[0].startswith(OTHERS_TMP)]  # type: ignore[union-attr]
-    return state
+def assert_host_as_before(before: dict[str, object], after: dict[str, object], what: str) -> None:
+    for key in before:
+        if key not in ("tmp", "taken"):
+            assert after[key] == before[key], f"{what} changed the host's {key}"
+    taken = before["taken"]
+    settled = {(path, mode) for path, mode, mtime in before["tmp"]  # type: ignore[attr-defined]
+               if taken - mtime > SETTLED and not path.startswith(OTHERS_TMP)}  # type: ignore[operator]
+    kept = {(path, mode) for path, mode, _ in after["tmp"]}  # type: ignore[attr-defined]
+    assert settled <= kept, f"{what} removed from the host's /tmp: {sorted(settled - kept)}"
+    assert not os.path.exists(MARKER), f"{what} wrote into the host's /tmp"
 
 
 def harness(*cmd: str, hosts: int = 0, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -150,9 +163,9 @@ def test_folders_the_sandbox_would_hide_are_kept_outermost_only() -> None:
 
 
 def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> None:
-    before = _without_pytest_tmp(host_state())
+    before = host_state()
 
-    assert harness("sh", "-c", "systemd-run --wait -q /bin/true && echo x > /tmp/x").returncode == 0
+    assert harness("sh", "-c", f"systemd-run --wait -q /bin/true && echo x > {MARKER}").returncode == 0
     assert harness("sh", "-c", "exit 3").returncode == 3
     # With peer hosts (a veth each, an sshd each, a state folder under the checkout), too.
     assert harness("sh", "-c", "exit 4", hosts=2).returncode == 4
@@ -177,11 +190,10 @@ def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> No
         swept = subprocess.run([*HARNESS, "sweep"], check=True, capture_output=True, text=True, timeout=60)
         assert swept.stdout.count("removed stale") == 1 + hosts + (1 if hosts else 0), swept.stdout
 
-    after = _without_pytest_tmp(host_state())
+    after = host_state()
     stray = [p.name for p in Path("/sys/fs/cgroup").iterdir() if p.is_file()]
     assert not stray, f"files written into the host's cgroup tmpfs: {stray}"
-    for key in before:
-        assert after[key] == before[key], f"the sandbox changed the host's {key}"
+    assert_host_as_before(before, after, "the sandbox")
 
 
 def test_two_sandboxes_run_at_once_without_colliding() -> None:
@@ -263,3 +275,19 @@ def test_each_peer_has_its_own_slash_30_and_they_never_overlap() -> None:
         sandbox_peers.addresses(sandbox_peers.MAX_PEERS)
     assert subprocess.run([*HARNESS, "run", "--hosts", "-1", "--", "true"], capture_output=True,
                           timeout=60).returncode == 125
+
+
+def test_a_peer_that_cannot_be_joined_fails_the_boot_and_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = host_state()
+
+    def no_sshd(peer_sandbox: object, peer: sandbox_peers.Peer) -> None:
+        raise sandbox_peers.PeerError(f"no sshd for {peer.name}")
+
+    monkeypatch.setattr(sandbox_peers, "start_sshd", no_sshd)
+    hosts = sandbox.Hosts(ROOT, 2, keep=(str(ROOT),))
+    with pytest.raises(sandbox.SandboxError, match="peer hosts: no sshd for host"), hosts:
+        raise AssertionError("booted without its peers' sshd")
+    assert not hosts.state.exists()
+    assert not [p for p in _sandbox_cgroups() if p.name.startswith(hosts.main.name)]
+    after = host_state()
+    assert_host_as_before(before, after, "the failed boot")
