@@ -24,7 +24,7 @@ from agentd.remote.ssh import (
     failure,
     ssh_argv,
 )
-from tests.sandbox_hosts import SandboxPeer, changed_host_key, link_cut, peers
+from tests.sandbox_hosts import SandboxPeer, changed_host_key, link_cut, on_peer, peers, restart_sshd
 
 AGENTD = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "agentd"
 
@@ -141,3 +141,22 @@ def test_keep_alives_end_a_session_whose_link_is_cut(peer: SandboxPeer) -> None:
     assert "keep-alives" in str(err)
     limit = target.alive_interval * (target.alive_count + 1) + 3
     assert took < limit, f"ssh noticed the cut after {took:.1f}s (limit {limit}s)"
+
+
+def test_a_session_outlives_a_restart_of_its_sshd(peer: SandboxPeer) -> None:
+    """As with Debian's ssh.service (KillMode=process): the tests restart sshd under a live agentd."""
+    target = peer.target(key=peer.control_key, command=("sh", "-c", "echo ready; read line; echo got $line"))
+    session = subprocess.Popen(ssh_argv(target), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert session.stdout is not None
+        assert session.stdout.readline() == "ready\n", "the session did not start"
+        before = on_peer(peer, ["systemctl", "show", "-P", "MainPID", peer.sshd_unit]).stdout
+        restart_sshd(peer)
+        assert on_peer(peer, ["systemctl", "show", "-P", "MainPID", peer.sshd_unit]).stdout != before
+        out, err = session.communicate("still here\n", timeout=30)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait(timeout=10)
+    assert (session.returncode, out) == (0, "got still here\n"), err
