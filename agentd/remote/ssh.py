@@ -100,6 +100,9 @@ def ssh_argv(target: SshTarget) -> list[str]:
       this session's.
     - `ForwardAgent=no`, `ForwardX11=no`, `ClearAllForwardings=yes`: agentd
       needs no forwarding; the operator's agent must not be lent to the host.
+    - `LogLevel=INFO`: failure() reads ssh's stderr, so an ssh_config's
+      `LogLevel QUIET` must not hide why ssh gave up (the keep-alive timeout
+      is said at INFO), nor DEBUG flood it.
     - `IdentitiesOnly=yes` with an identity file: offer that key only (not
       every key of an agent first, which can exhaust the server's tries, or
       log in with a key that is not restricted to agentd).
@@ -125,6 +128,7 @@ def ssh_argv(target: SshTarget) -> list[str]:
         "ForwardAgent": "no",
         "ForwardX11": "no",
         "ClearAllForwardings": "yes",
+        "LogLevel": "INFO",
     }
     if target.identity_file is not None:
         options["IdentitiesOnly"] = "yes"

@@ -60,6 +60,7 @@ def test_defaults_run_agentd_over_stdio_with_every_safety_option() -> None:
         "ForwardAgent": "no",
         "ForwardX11": "no",
         "ClearAllForwardings": "yes",
+        "LogLevel": "INFO",
     }
     assert argv[-5:] == ["--", "root@db1.example", "agentd", "serve", "--stdio"]
     assert "-p" not in argv and "-i" not in argv
