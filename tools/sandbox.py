@@ -12,7 +12,11 @@ unless APSIS_SANDBOX_FORCE=1.
 Deliberately standard library only: it runs before any virtualenv exists.
 See docs/operations.md ("The systemd sandbox") for the traps it avoids.
 
-Usage: tools/sandbox.py run [--name NAME] -- CMD [ARGS...]
+With `--hosts N`, N peer sandboxes boot beside it, in parallel, each joined
+to the main one by a veth pair and running a test sshd (tools/sandbox_peers.py);
+the command learns them from $APSIS_SANDBOX_HOSTS.
+
+Usage: tools/sandbox.py run [--name NAME] [--hosts N] -- CMD [ARGS...]
 """
 from __future__ import annotations
 
@@ -26,7 +30,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import sandbox_peers
 
 CGROUP_V2 = Path("/sys/fs/cgroup/unified")
 PREFIX = "apsis-sandbox-"
@@ -119,6 +126,11 @@ mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 mkdir -p /run/systemd/system
 for u in {masked}; do ln -s /dev/null "/run/systemd/system/$u"; done
 hostname {name}
+# systemd sets the hostname from /etc/hostname at boot (the host's): show it ours.
+if [ -f /etc/hostname ]; then
+  echo {name} > /run/sandbox-hostname
+  mount --bind /run/sandbox-hostname /etc/hostname
+fi
 ip link set lo up
 export container=apsis-sandbox
 exec /lib/systemd/systemd --system --unit=basic.target --show-status=false --log-target=journal-or-kmsg
@@ -222,11 +234,12 @@ def _die_with_parent() -> None:
 class Sandbox:
     """One booted systemd; use as a context manager so teardown always happens."""
 
-    def __init__(self, name: str | None = None, keep: Iterable[str] = ()) -> None:
+    def __init__(self, name: str | None = None, keep: Iterable[str] = (), hostname: str | None = None) -> None:
         self.keep = hidden_inside(keep)
         self.name = name or f"{PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
         if not self.name.startswith(PREFIX + str(os.getpid())):
             self.name = f"{PREFIX}{os.getpid()}-{self.name}"
+        self.hostname = hostname or self.name[:63]
         self.cgroup = CGROUP_V2 / self.name
         self.pid: int | None = None  # systemd, as the host sees it
         self._unshare: subprocess.Popen[bytes] | None = None
@@ -239,6 +252,11 @@ class Sandbox:
         self.teardown()
 
     def boot(self) -> None:
+        self.start()
+        self.wait_running()
+
+    def start(self) -> None:
+        """Fork the sandbox's PID 1 (quick); wait_running() then waits for its boot (slow, can be parallel)."""
         if os.geteuid() != 0:
             raise SandboxError("the systemd sandbox needs root (namespaces, cgroups)")
         if not CGROUP_V2.is_dir():
@@ -247,6 +265,12 @@ class Sandbox:
         self.cgroup.mkdir()
         try:
             self._start()
+        except BaseException:
+            self.teardown()
+            raise
+
+    def wait_running(self) -> None:
+        try:
             self._wait_running()
         except BaseException:
             self.teardown()
@@ -258,7 +282,7 @@ class Sandbox:
             private_tmpfs=" ".join(PRIVATE_TMPFS),
             keep=" ".join(shlex.quote(k) for k in self.keep),
             masked=" ".join(MASKED_UNITS),
-            name=self.name[:63],
+            name=self.hostname,
         )
         procs = self.cgroup / "cgroup.procs"
 
@@ -335,8 +359,9 @@ class Sandbox:
         assert self.pid is not None
         return ["nsenter", "-t", str(self.pid), "-a", *extra]
 
-    def run(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess:
-        env = dict(os.environ, APSIS_SANDBOX=self.name)
+    def run(self, argv: list[str], env: dict[str, str] | None = None,
+            **kwargs: object) -> subprocess.CompletedProcess:
+        env = dict(os.environ, **(env or {}), APSIS_SANDBOX=self.name)
         return subprocess.run(
             self.enter_argv(argv, cwd=os.getcwd()), env=env, **kwargs  # type: ignore[arg-type]
         )
@@ -348,6 +373,7 @@ class Sandbox:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            self.pid = None  # once reaped, that number may be another process's: never kill it twice
         if self._unshare is not None:
             # unshare reaps its child (our systemd) and exits; only if it does
             # not, kill it too (its child would then be left for init to reap).
@@ -358,8 +384,81 @@ class Sandbox:
                 self._unshare.wait()
             if self._unshare.stderr:
                 self._unshare.stderr.close()
+            self._unshare = None
         if self.cgroup.exists():
             _remove_cgroup_tree(self.cgroup, time.monotonic() + 30)
+
+
+class Hosts:
+    """The main sandbox and `count` peers, booted in parallel and joined; a context manager.
+
+    The PID 1s are forked one after the other (fork with a pre-exec hook is
+    not for threads), then their boots awaited side by side, then each peer
+    joined and its sshd started. Teardown kills every sandbox and removes
+    every cgroup and the state folder, whatever failed and wherever.
+    """
+
+    def __init__(self, checkout: Path, count: int, name: str | None = None, keep: Iterable[str] = ()) -> None:
+        if not 0 <= count <= sandbox_peers.MAX_PEERS:
+            raise SandboxError(f"--hosts {count}: between 0 and {sandbox_peers.MAX_PEERS}")
+        self.main = Sandbox(name, keep=keep)
+        self.peers = [Sandbox(f"{self.main.name}-host{i + 1}", keep=keep, hostname=f"host{i + 1}")
+                      for i in range(count)]
+        self.checkout = checkout
+        self.state = sandbox_peers.state_folder(checkout, self.main.name)
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> Hosts:
+        try:
+            self._boot()
+        except BaseException:
+            self.teardown()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.teardown()
+
+    def _boot(self) -> None:
+        sweep_stale()
+        sandbox_peers.sweep_stale_state(self.checkout, PREFIX, _alive)
+        boxes = [self.main, *self.peers]
+        for box in boxes:
+            box.start()
+        try:
+            # The peers' keys are made while the systemds boot.
+            peers = sandbox_peers.make_peers(self.state, self.checkout, len(self.peers)) if self.peers else []
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise SandboxError(f"peer hosts: {exc}") from exc
+        with ThreadPoolExecutor(len(boxes), thread_name_prefix="sandbox-boot") as pool:
+            for done in [pool.submit(box.wait_running) for box in boxes]:
+                done.result()
+        if not peers:
+            return
+        try:
+            with ThreadPoolExecutor(len(peers), thread_name_prefix="sandbox-join") as pool:
+                for done in [pool.submit(sandbox_peers.join, self.main, box, peer)
+                             for box, peer in zip(self.peers, peers, strict=True)]:
+                    done.result()
+            sandbox_peers.wait_sshd(peers)
+        except (sandbox_peers.PeerError, subprocess.SubprocessError, OSError) as exc:
+            raise SandboxError(f"peer hosts: {exc}") from exc
+        self.env[sandbox_peers.HOSTS_ENV] = str(sandbox_peers.hosts_file(self.state, peers))
+
+    def run(self, argv: list[str]) -> subprocess.CompletedProcess:
+        return self.main.run(argv, env=self.env)
+
+    def teardown(self) -> None:
+        """Every sandbox, then the state folder; a failure to remove one does not spare the others."""
+        errors = []
+        for box in [*self.peers, self.main]:
+            try:
+                box.teardown()
+            except SandboxError as exc:
+                errors.append(str(exc))
+        sandbox_peers.remove_state(self.state)
+        if errors:
+            raise SandboxError("; ".join(errors))
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:
@@ -371,26 +470,32 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="verb", required=True)
     run = sub.add_parser("run", help="run a command inside a fresh sandbox (or on this host's systemd)")
     run.add_argument("--name", help="sandbox name (default: unique per harness)")
+    run.add_argument("--hosts", type=int, default=0, metavar="N",
+                     help="also boot N peer hosts joined over veth, each with a test sshd ($APSIS_SANDBOX_HOSTS)")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     sub.add_parser("sweep", help="remove what sandboxes killed by SIGKILL left behind")
     args = parser.parse_args(argv)
+    checkout = Path(__file__).resolve().parents[1]
     if args.verb == "sweep":
-        for name in sweep_stale():
+        for name in [*sweep_stale(), *sandbox_peers.sweep_stale_state(checkout, PREFIX, _alive)]:
             print(f"removed stale {name}")
         return 0
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
         parser.error("run needs a command")
     if host_runs_systemd() and os.environ.get("APSIS_SANDBOX_FORCE") != "1":
-        print("sandbox: this host runs systemd as PID 1; using it directly", file=sys.stderr)
+        print("sandbox: this host runs systemd as PID 1; using it directly"
+              + (", without peer hosts (they are sandboxes: tests that need them skip)" if args.hosts else ""),
+              file=sys.stderr)
         return subprocess.run(cmd).returncode
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     try:
         # The checkout and the command's folder stay visible (and writable) inside.
-        with Sandbox(args.name, keep=(str(Path(__file__).resolve().parents[1]), os.getcwd())) as sandbox:
-            print(f"sandbox: {sandbox.name} booted (systemd pid {sandbox.pid})", file=sys.stderr)
-            return sandbox.run(cmd).returncode
+        with Hosts(checkout, args.hosts, args.name, keep=(str(checkout), os.getcwd())) as hosts:
+            print(f"sandbox: {hosts.main.name} booted (systemd pid {hosts.main.pid})"
+                  + (f" with {args.hosts} peer hosts" if args.hosts else ""), file=sys.stderr)
+            return hosts.run(cmd).returncode
     except SandboxError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 125

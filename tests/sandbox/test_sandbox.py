@@ -5,6 +5,7 @@ is about the host, so only the host can check it.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HARNESS = [sys.executable, str(ROOT / "tools" / "sandbox.py")]
 sys.path.insert(0, str(ROOT / "tools"))
 import sandbox  # noqa: E402
+import sandbox_peers  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or sandbox.host_runs_systemd() or not sandbox.CGROUP_V2.is_dir(),
@@ -57,12 +59,18 @@ def host_state() -> dict[str, object]:
         "cgroup_root": sorted(os.listdir("/sys/fs/cgroup")),
         "cgroup_v2": sorted(p for p in os.listdir(sandbox.CGROUP_V2) if p.startswith(sandbox.PREFIX)),
         "tmp": _tree("/tmp", 1),
+        "taken": time.time(),
         "root": _tree("/root", 1),
         "etc": _tree("/etc", 3),
         "journal": _tree("/var/log/journal", 3),
         "var_lib_systemd": _tree("/var/lib/systemd", 2),
         "systemd_pids": _running("systemd"),
         "hostname": os.uname().nodename,
+        "links": sorted(os.listdir("/sys/class/net")),
+        "netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
+        "peer_state": sorted(os.listdir(ROOT / sandbox_peers.STATE_DIR))
+        if (ROOT / sandbox_peers.STATE_DIR).is_dir() else [],
+        "sshd_pids": _running("sshd"),
     }
 
 
@@ -80,14 +88,31 @@ def _running(comm: str) -> list[int]:
     return sorted(pids)
 
 
-def _without_pytest_tmp(state: dict[str, object]) -> dict[str, object]:
-    state = dict(state)
-    state["tmp"] = [e for e in state["tmp"] if not e[0].startswith("/tmp/pytest-of-")]  # type: ignore[union-attr]
-    return state
+# The host's /tmp is shared with every other process of the machine, which make and remove
+# entries of their own while a test runs (pytest's folders, tempfile's tmpXXXXXXXX, the scratch
+# of the shell tool that runs commands on development machines). What a sandbox must not do is
+# empty it (Debian's tmpfiles rule) or write into it. So: every entry that had stood still for
+# SETTLED seconds before is still there after, with its mode; and the marker the test's commands
+# write into their private /tmp never appears here.
+OTHERS_TMP = ("/tmp/pytest-of-", "/tmp/bash_jobs.", "/tmp/bash_tool_")
+SETTLED = 60.0
+MARKER = f"/tmp/apsis-sandbox-marker-{os.getpid()}"
 
 
-def harness(*cmd: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*HARNESS, "run", "--", *cmd], capture_output=True, text=True,
+def assert_host_as_before(before: dict[str, object], after: dict[str, object], what: str) -> None:
+    for key in before:
+        if key not in ("tmp", "taken"):
+            assert after[key] == before[key], f"{what} changed the host's {key}"
+    taken = before["taken"]
+    settled = {(path, mode) for path, mode, mtime in before["tmp"]  # type: ignore[attr-defined]
+               if taken - mtime > SETTLED and not path.startswith(OTHERS_TMP)}  # type: ignore[operator]
+    kept = {(path, mode) for path, mode, _ in after["tmp"]}  # type: ignore[attr-defined]
+    assert settled <= kept, f"{what} removed from the host's /tmp: {sorted(settled - kept)}"
+    assert not os.path.exists(MARKER), f"{what} wrote into the host's /tmp"
+
+
+def harness(*cmd: str, hosts: int = 0, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HARNESS, "run", "--hosts", str(hosts), "--", *cmd], capture_output=True, text=True,
                           timeout=120, **kwargs)  # type: ignore[call-overload]
 
 
@@ -138,32 +163,37 @@ def test_folders_the_sandbox_would_hide_are_kept_outermost_only() -> None:
 
 
 def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> None:
-    before = _without_pytest_tmp(host_state())
+    before = host_state()
 
-    assert harness("sh", "-c", "systemd-run --wait -q /bin/true && echo x > /tmp/x").returncode == 0
+    assert harness("sh", "-c", f"systemd-run --wait -q /bin/true && echo x > {MARKER}").returncode == 0
     assert harness("sh", "-c", "exit 3").returncode == 3
+    # With peer hosts (a veth each, an sshd each, a state folder under the checkout), too.
+    assert harness("sh", "-c", "exit 4", hosts=2).returncode == 4
 
-    # Interrupted (SIGTERM, as CI's timeout would): teardown still happens.
-    proc = subprocess.Popen([*HARNESS, "run", "--", "sleep", "300"], stderr=subprocess.PIPE, text=True)
-    _wait_for_sandboxes(1)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 130
-    assert "torn down" in (proc.stderr.read() if proc.stderr else "")
+    for hosts in (0, 2):
+        # Interrupted (SIGTERM, as CI's timeout would): teardown still happens.
+        proc = subprocess.Popen([*HARNESS, "run", "--hosts", str(hosts), "--", "sleep", "300"],
+                                stderr=subprocess.PIPE, text=True)
+        _wait_for_sandboxes(1 + hosts)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+        assert "torn down" in (proc.stderr.read() if proc.stderr else "")
 
-    # Killed outright: the kernel ends the sandbox with it (PDEATHSIG); the
-    # next harness sweeps the empty cgroup it leaves.
-    proc = subprocess.Popen([*HARNESS, "run", "--", "sleep", "300"], stderr=subprocess.DEVNULL)
-    _wait_for_sandboxes(1)
-    proc.kill()
-    proc.wait(timeout=30)
-    _wait_until(lambda: not _sandbox_processes(), "sandbox processes to end after SIGKILL")
-    subprocess.run([*HARNESS, "sweep"], check=True, capture_output=True, timeout=60)
+        # Killed outright: the kernel ends the sandboxes with it (PDEATHSIG); the
+        # next harness sweeps the empty cgroups and the peers' state folder it leaves.
+        proc = subprocess.Popen([*HARNESS, "run", "--hosts", str(hosts), "--", "sleep", "300"],
+                                stderr=subprocess.DEVNULL)
+        _wait_for_sandboxes(1 + hosts)
+        proc.kill()
+        proc.wait(timeout=30)
+        _wait_until(lambda: not _sandbox_processes(), "sandbox processes to end after SIGKILL")
+        swept = subprocess.run([*HARNESS, "sweep"], check=True, capture_output=True, text=True, timeout=60)
+        assert swept.stdout.count("removed stale") == 1 + hosts + (1 if hosts else 0), swept.stdout
 
-    after = _without_pytest_tmp(host_state())
+    after = host_state()
     stray = [p.name for p in Path("/sys/fs/cgroup").iterdir() if p.is_file()]
     assert not stray, f"files written into the host's cgroup tmpfs: {stray}"
-    for key in before:
-        assert after[key] == before[key], f"the sandbox changed the host's {key}"
+    assert_host_as_before(before, after, "the sandbox")
 
 
 def test_two_sandboxes_run_at_once_without_colliding() -> None:
@@ -199,3 +229,65 @@ def _wait_until(condition, what: str, timeout: float = 60.0) -> None:  # type: i
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+PEERS_SCRIPT = r"""
+import json, os, subprocess
+hosts = json.load(open(os.environ["APSIS_SANDBOX_HOSTS"]))["hosts"]
+def ssh(host, key, command):
+    return subprocess.run(["ssh", "-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                           "-o", "UserKnownHostsFile=" + host["known_hosts"], "-o", "GlobalKnownHostsFile=/dev/null",
+                           "-o", "IdentitiesOnly=yes", "-i", host[key], "--", "root@" + host["address"], command],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+out = {"links": [l.split(":")[0].strip() for l in open("/proc/net/dev").read().splitlines()[2:]], "hosts": []}
+for host in hosts:
+    control, apsis = ssh(host, "control_key", "hostname"), ssh(host, "apsis_key", "echo not-forced")
+    out["hosts"].append({"name": host["name"], "veth": host["veth"], "control": control.stdout.strip(),
+                         "control_rc": control.returncode, "apsis": apsis.stdout + apsis.stderr})
+print(json.dumps(out))
+"""
+
+
+def test_peer_hosts_are_reached_over_ssh_and_apsiss_key_runs_agentd_only() -> None:
+    proc = harness(sys.executable, "-c", PEERS_SCRIPT, hosts=2)
+    assert proc.returncode == 0, proc.stderr
+    assert "with 2 peer hosts" in proc.stderr
+    seen = json.loads(proc.stdout)
+    assert [h["name"] for h in seen["hosts"]] == ["host1", "host2"]
+    for host in seen["hosts"]:
+        assert host["control_rc"] == 0
+        assert host["control"] == host["name"], "the control key logs in to that peer, which is its own host"
+        assert host["veth"] in seen["links"]
+        # The forced command ran instead of what was asked (agentd may not be installed yet).
+        assert "not-forced" not in host["apsis"]
+        agentd = ROOT / ".venv" / "bin" / "agentd"
+        assert agentd.exists() or f"{agentd}: No such file or directory" in host["apsis"]
+    assert not (ROOT / sandbox_peers.STATE_DIR).exists() or not list((ROOT / sandbox_peers.STATE_DIR).iterdir())
+
+
+def test_each_peer_has_its_own_slash_30_and_they_never_overlap() -> None:
+    pairs = [sandbox_peers.addresses(i) for i in range(sandbox_peers.MAX_PEERS)]
+    assert pairs[0] == ("10.77.0.1", "10.77.0.2")
+    assert pairs[1] == ("10.77.0.5", "10.77.0.6")
+    flat = [a for pair in pairs for a in pair]
+    assert len(set(flat)) == len(flat)
+    with pytest.raises(ValueError, match="at most"):
+        sandbox_peers.addresses(sandbox_peers.MAX_PEERS)
+    assert subprocess.run([*HARNESS, "run", "--hosts", "-1", "--", "true"], capture_output=True,
+                          timeout=60).returncode == 125
+
+
+def test_a_peer_that_cannot_be_joined_fails_the_boot_and_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = host_state()
+
+    def no_sshd(peer_sandbox: object, peer: sandbox_peers.Peer) -> None:
+        raise sandbox_peers.PeerError(f"no sshd for {peer.name}")
+
+    monkeypatch.setattr(sandbox_peers, "start_sshd", no_sshd)
+    hosts = sandbox.Hosts(ROOT, 2, keep=(str(ROOT),))
+    with pytest.raises(sandbox.SandboxError, match="peer hosts: no sshd for host"), hosts:
+        raise AssertionError("booted without its peers' sshd")
+    assert not hosts.state.exists()
+    assert not [p for p in _sandbox_cgroups() if p.name.startswith(hosts.main.name)]
+    after = host_state()
+    assert_host_as_before(before, after, "the failed boot")

@@ -1,0 +1,1 @@
+"""Remote hosts: agentd on another machine, reached with the OpenSSH client."""
