@@ -1,8 +1,8 @@
 """The hosts the contract suite proves, and the one thing that differs between them: how a test's program acts.
 
 Each test of test_host.py is written once, against the Host protocol, and runs
-against every entry of IMPLEMENTATIONS (LocalHost; RemoteHost through agentd,
-on this machine; FakeHost). An entry opens a host and gives a
+against every entry of IMPLEMENTATIONS (LocalHost; RemoteHost through agentd
+on this machine, and over SSH on a peer host of the sandbox; FakeHost). An entry opens a host and gives a
 Driver: a program that prints given lines then exits with a code, or waits
 until the test tells it to exit. On LocalHost that is a shell program (it
 waits for a file); on FakeHost the driver plays it through the fake's methods.
@@ -28,11 +28,13 @@ from agentd.host import Host
 from agentd.local.host import LocalHost
 from agentd.remote.host import RemoteHost
 from agentd.remote.link import Link, ProcessLink
+from agentd.remote.ssh import ssh_argv
 from agentd.spec import RunSpec, Stream
 from agentd.systemd import journal
 from agentd.types import RunId
 from tests.fakes.host import FakeHost
 from tests.needs_systemd import refuse_without_systemd
+from tests.sandbox_hosts import SandboxPeer, on_peer, peers
 
 Prints = Sequence[tuple[Stream, bytes]]
 
@@ -131,6 +133,31 @@ async def remote(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
         yield host, ShellPrograms(folder)
 
 
+class PeerPrograms(ShellPrograms):
+    """A sandbox peer's programs: the same shell programs (the checkout, where the test folder is, is shared by
+    every sandbox), its own journal to settle."""
+
+    def __init__(self, folder: Path, peer: SandboxPeer) -> None:
+        super().__init__(folder)
+        self.peer = peer
+
+    async def settle(self) -> None:
+        done = await asyncio.to_thread(on_peer, self.peer, ["journalctl", "--sync"])
+        assert done.returncode == 0, done.stderr
+
+
+@asynccontextmanager
+async def ssh(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
+    """agentd on a peer host of the sandbox, over OpenSSH with apsis's key (tests/sandbox_hosts.py)."""
+    peer = peers()[0]
+
+    async def connect() -> Link:
+        return await ProcessLink.spawn(ssh_argv(peer.target()), peer.name)
+
+    async with RemoteHost(peer.name, connect, call_timeout=10) as host:
+        yield host, PeerPrograms(folder, peer)
+
+
 @asynccontextmanager
 async def fake(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
     host = FakeHost()
@@ -140,6 +167,7 @@ async def fake(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
 IMPLEMENTATIONS: dict[str, Callable[[Path], AbstractAsyncContextManager[tuple[Host, Driver]]]] = {
     "local": local,
     "remote": remote,
+    "ssh": ssh,
     "fake": fake,
 }
 
