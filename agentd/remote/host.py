@@ -8,16 +8,24 @@ output resumed after the last cursor read. A call that finds no link for
 `call_timeout` fails with a HostError saying since when the host is
 unreachable and why, in ssh's words; the scheduler never invents an outcome
 from that.
+
+A remote host may run an apsisd of its own, or be driven by more than one:
+run ids are only unique within one scheduler. So a run's id on the host is
+`<scheduler>-<run id>` (its unit `apsis-<scheduler>-<run id>.service`): two
+schedulers never adopt each other's units, and list() shows this scheduler
+only its own.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from agentd.errors import HostError
+from agentd.errors import HostError, RunNotFound
 from agentd.host import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
 from agentd.protocol.messages import Hello
 from agentd.protocol.wire import from_plain, to_plain
@@ -29,6 +37,7 @@ from agentd.types import RunId
 
 log = logging.getLogger(__name__)
 
+SCHEDULER = re.compile(r"[a-z0-9]{1,32}")  # a scheduler's identity, the prefix of its runs' ids on a host
 RETRY_FIRST = 0.5  # seconds before making a lost link again; doubled on each failure
 RETRY_MAX = 30.0
 PING_EVERY = 15.0  # seconds between pings on a quiet link: one unanswered means it is dead
@@ -37,8 +46,10 @@ PING_EVERY = 15.0  # seconds between pings on a quiet link: one unanswered means
 class RemoteHost:
     """The Host of the machine `name`, reached by the link `connect` makes."""
 
-    def __init__(self, name: str, connect: Callable[[], Awaitable[Link]], *, scheduler: str = "apsisd",
+    def __init__(self, name: str, connect: Callable[[], Awaitable[Link]], *, scheduler: str,
                  call_timeout: float = 30.0, ping_every: float = PING_EVERY) -> None:
+        if not SCHEDULER.fullmatch(scheduler):
+            raise ValueError(f"scheduler identity {scheduler!r}: use 1 to 32 lowercase letters and digits")
         self.name = name
         self._connect = connect
         self._scheduler = scheduler
@@ -156,27 +167,49 @@ class RemoteHost:
             except ConnectionLost:
                 if asyncio.get_running_loop().time() >= deadline:
                     raise
+            except RunNotFound as exc:
+                raise self._not_found(exc) from None
 
     # -- the Host protocol ------------------------------------------------------
 
+    def _far(self, run_id: RunId) -> RunId:
+        """The run's id on the host."""
+        return RunId(f"{self._scheduler}-{run_id}")
+
+    def _near(self, far_id: str) -> RunId | None:
+        """The run id of ours that the host's `far_id` is, if it is one of ours."""
+        prefix = f"{self._scheduler}-"
+        return RunId(far_id[len(prefix):]) if far_id.startswith(prefix) else None
+
+    def _ours(self, far_id: str, where: str) -> RunId:
+        run_id = self._near(far_id)
+        if run_id is None:
+            raise HostError(f"{self.name}: {where} answered for {far_id!r}, a run of another scheduler")
+        return run_id
+
     async def start(self, spec: RunSpec, *, at: datetime | None = None) -> StartResult:
-        plain = await self._call("start", spec=to_plain(spec), at=None if at is None else to_plain(at))
-        return from_plain(StartResult, plain, f"{self.name}: start")
+        far = dataclasses.replace(spec, run_id=self._far(spec.run_id))
+        plain = await self._call("start", spec=to_plain(far), at=None if at is None else to_plain(at))
+        result = from_plain(StartResult, plain, f"{self.name}: start")
+        return dataclasses.replace(result, run_id=self._ours(result.run_id, "start"))
 
     async def stop(self, run_id: RunId) -> None:
-        await self._call("stop", run_id=run_id)
+        await self._call("stop", run_id=self._far(run_id))
 
     async def kill(self, run_id: RunId, signal: str | int) -> None:
-        await self._call("kill", run_id=run_id, signal=signal)
+        await self._call("kill", run_id=self._far(run_id), signal=signal)
 
     async def list(self) -> list[UnitState]:
+        """The units of this scheduler's runs on the host (another scheduler's are not ours to see)."""
         plain = await self._call("list")
         if not isinstance(plain, list):
             raise HostError(f"{self.name}: list answered {type(plain).__name__}, not a list")
-        return [from_plain(UnitState, unit, f"{self.name}: list[{i}]") for i, unit in enumerate(plain)]
+        units = [from_plain(UnitState, unit, f"{self.name}: list[{i}]") for i, unit in enumerate(plain)]
+        return [dataclasses.replace(unit, run_id=run_id) for unit in units
+                if (run_id := self._near(unit.run_id)) is not None]
 
     async def output_gaps(self, run_id: RunId, started: datetime) -> tuple[str, ...]:
-        plain = await self._call("output_gaps", run_id=run_id, started=to_plain(started))
+        plain = await self._call("output_gaps", run_id=self._far(run_id), started=to_plain(started))
         if not isinstance(plain, list) or not all(isinstance(gap, str) for gap in plain):
             raise HostError(f"{self.name}: output_gaps answered {plain!r}")
         return tuple(plain)
@@ -184,7 +217,8 @@ class RemoteHost:
     async def events(self, run_id: RunId, *, since: datetime | None = None) -> AsyncIterator[HostEvent]:
         """Asked again on each new link until Finished; Started is told once."""
         told_started = False
-        async for plain in self._resumed("events", lambda: {"run_id": run_id, "since": to_plain(since)}):
+        far = self._far(run_id)
+        async for plain in self._resumed("events", lambda: {"run_id": far, "since": to_plain(since)}):
             where = f"{self.name}: events of {run_id}"
             event: HostEvent = (from_plain(Finished, plain, where) if "result" in plain
                                 else from_plain(Started, plain, where))
@@ -192,7 +226,7 @@ class RemoteHost:
                 if told_started:
                     continue
                 told_started = True
-            yield event
+            yield dataclasses.replace(event, run_id=self._ours(event.run_id, "events"))
             if isinstance(event, Finished):
                 return
 
@@ -202,7 +236,7 @@ class RemoteHost:
         last = after_cursor
 
         def ask() -> dict[str, Any]:
-            return {"run_id": run_id, "follow": follow, "after_cursor": last,
+            return {"run_id": self._far(run_id), "follow": follow, "after_cursor": last,
                     "stream": None if stream is None else stream.value}
 
         async for plain in self._resumed("output", ask):
@@ -223,5 +257,11 @@ class RemoteHost:
                 return
             except ConnectionLost:
                 continue
+            except RunNotFound as exc:
+                raise self._not_found(exc) from None
             finally:
                 await items.aclose()
+
+    def _not_found(self, exc: RunNotFound) -> RunNotFound:
+        """The host's RunNotFound, naming our run id."""
+        return RunNotFound(self._near(exc.run_id) or exc.run_id)

@@ -129,7 +129,7 @@ async def remote(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
     async def connect() -> Link:
         return await ProcessLink.spawn([sys.executable, "-m", "agentd", "serve", "--stdio"], "agentd")
 
-    async with RemoteHost("here", connect, call_timeout=10) as host:
+    async with RemoteHost("here", connect, scheduler="contract", call_timeout=10) as host:
         yield host, ShellPrograms(folder)
 
 
@@ -154,7 +154,7 @@ async def ssh(folder: Path) -> AsyncIterator[tuple[Host, Driver]]:
     async def connect() -> Link:
         return await ProcessLink.spawn(ssh_argv(peer.target()), peer.name)
 
-    async with RemoteHost(peer.name, connect, call_timeout=10) as host:
+    async with RemoteHost(peer.name, connect, scheduler="contract", call_timeout=10) as host:
         yield host, PeerPrograms(folder, peer)
 
 

@@ -85,7 +85,7 @@ def remote(test: Callable[[RemoteHost, Far], Coroutine[Any, Any, None]]) -> Call
     def run() -> None:
         async def main() -> None:
             far = Far(FakeHost())
-            async with asyncio.timeout(20), RemoteHost("far", far.connect, call_timeout=3) as host:
+            async with asyncio.timeout(20), RemoteHost("far", far.connect, scheduler="near", call_timeout=3) as host:
                 await test(host, far)
 
         asyncio.run(main())
@@ -115,7 +115,7 @@ async def test_a_runs_events_go_on_across_a_cut_link_started_told_once(host: Rem
     events = host.events(RunId("r1"))
     assert isinstance(await next_event(events), Started)
     far.cut()
-    far.host.finish(RunId("r1"), exit_code=3)
+    far.host.finish(RunId("near-r1"), exit_code=3)
     finished = await next_event(events)
     assert isinstance(finished, Finished) and finished.exit_code == 3
     assert len(far.links) == 2
@@ -125,15 +125,15 @@ async def test_a_runs_events_go_on_across_a_cut_link_started_told_once(host: Rem
 async def test_output_resumes_after_the_last_line_read_across_a_cut(host: RemoteHost, far: Far) -> None:
     await host.start(waiting("r1"))
     for i in range(3):
-        far.host.write(RunId("r1"), f"line {i}\n".encode())
+        far.host.write(RunId("near-r1"), f"line {i}\n".encode())
     read: list[bytes] = []
     output = host.output(RunId("r1"), follow=True)
     read.append((await anext(output)).data)
     read.append((await anext(output)).data)
     far.cut()
     for i in range(3, 5):
-        far.host.write(RunId("r1"), f"line {i}\n".encode())
-    far.host.finish(RunId("r1"))
+        far.host.write(RunId("near-r1"), f"line {i}\n".encode())
+    far.host.finish(RunId("near-r1"))
     read.extend([record.data async for record in output])
     assert read == [f"line {i}\n".encode() for i in range(5)]
 
@@ -151,7 +151,7 @@ async def test_a_start_whose_answer_was_lost_is_adopted_not_started_twice(host: 
     far.host.start = start_then_cut  # type: ignore[method-assign]
     result = await host.start(waiting("r1"))
     assert result.adopted and len(far.links) == 2
-    assert list(far.host.runs) == [RunId("r1")]
+    assert list(far.host.runs) == [RunId("near-r1")]
 
 
 @remote
@@ -172,8 +172,9 @@ async def test_the_far_side_s_refusals_arrive_as_themselves(host: RemoteHost, fa
     with pytest.raises(SpecError) as refused:
         await host.start(RunSpec(run_id=RunId("r1"), argv=()))
     assert refused.value.field == "argv"
-    with pytest.raises(RunNotFound):
+    with pytest.raises(RunNotFound) as not_found:
         await host.stop(RunId("nothing"))
+    assert not_found.value.run_id == "nothing"
 
 
 @remote
@@ -240,3 +241,29 @@ def test_a_request_without_an_id_ends_the_connection() -> None:
             await server.serve()
 
     asyncio.run(main())
+
+
+def test_two_schedulers_on_one_host_never_adopt_each_others_runs() -> None:
+    async def main() -> None:
+        far = Far(FakeHost())
+        async with asyncio.timeout(20), RemoteHost("far", far.connect, scheduler="one", call_timeout=3) as one, \
+                RemoteHost("far", far.connect, scheduler="two", call_timeout=3) as two:
+            assert not (await one.start(waiting("r1"))).adopted
+            assert not (await two.start(waiting("r1"))).adopted
+            assert sorted(far.host.runs) == ["one-r1", "two-r1"]
+            assert [u.run_id for u in await one.list()] == ["r1"]
+            far.host.finish(RunId("two-r1"), exit_code=5)
+            finished = [event async for event in two.events(RunId("r1"))][-1]
+            assert isinstance(finished, Finished) and finished.run_id == "r1" and finished.exit_code == 5
+            assert [u.run_id for u in await one.list()] == ["r1"] and await two.list() == []
+
+    asyncio.run(main())
+
+
+def test_a_scheduler_identity_is_plain_letters_and_digits() -> None:
+    async def connect() -> PipeLink:
+        raise AssertionError("never linked")
+
+    for bad in ("", "a-b", "A", "x" * 33, "é"):
+        with pytest.raises(ValueError, match="scheduler identity"):
+            RemoteHost("far", connect, scheduler=bad)
