@@ -107,7 +107,8 @@ async def serve(config: Config, since: datetime | None) -> int:
         log.error("apsisd: %s", exc)
         return 1
     try:
-        jobs: JobSet = await asyncio.to_thread(read_jobs, config.jobs_dir, config.calendar_folders())
+        jobs: JobSet = await asyncio.to_thread(read_jobs, config.jobs_dir, config.calendar_folders(),
+                                                config.hosts.names())
     except ApsisError as exc:  # no jobs folder at all: nothing to schedule
         log.error("apsisd: %s", exc)
         return 1
@@ -122,7 +123,8 @@ async def serve(config: Config, since: datetime | None) -> int:
         async with LocalHost(user_manager=os.geteuid() != 0) as host:
             scheduler = Scheduler(store=store, host=host, clock=WallClock(), jobs=jobs, defaults=config.schedule,
                                   max_waiting=config.waiting_max_time, post_json=poster)
-            reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders()))
+            reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders(),
+                                                   config.hosts.names()))
             metrics = RunMetrics(scheduler.ledger, lambda: scheduler.jobs.jobs, scheduler.ready.is_set,
                                  config.metrics_per_job_limit)
             scheduler.records.listeners.append(metrics.observe)  # before recovery: its skips count too
