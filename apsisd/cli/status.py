@@ -22,7 +22,8 @@ from apsisd.quantities import parse_duration
 RUN_FINDINGS = (
     ("late", "Late runs: started more than --late after their time"),
     ("overdue", "Overdue runs: still scheduled, well past their time"),
-    ("lost", "Lost runs: starting, running or stopping, with no unit on the host"),
+    ("lost", "Lost runs: starting, running or stopping, with no unit on their host"),
+    ("hostless", "Runs whose host is no longer in apsisd.toml (they wait for it)"),
 )
 
 

@@ -39,6 +39,7 @@ from apsisd.daemon.logs import setup_logging
 from apsisd.daemon.notify import Notifier
 from apsisd.daemon.watch import watch_folders
 from apsisd.errors import ApsisError, InvalidFiles, StoreError
+from apsisd.jobs.hosts import LOCAL
 from apsisd.jobs.load import load_jobs, read_jobs
 from apsisd.jobs.model import JobSet
 from apsisd.quantities import parse_instant
@@ -121,8 +122,8 @@ async def serve(config: Config, since: datetime | None) -> int:
     poster = JsonPoster()
     try:
         async with LocalHost(user_manager=os.geteuid() != 0) as host:
-            scheduler = Scheduler(store=store, host=host, clock=WallClock(), jobs=jobs, defaults=config.schedule,
-                                  max_waiting=config.waiting_max_time, post_json=poster)
+            scheduler = Scheduler(store=store, hosts={LOCAL: host}, clock=WallClock(), jobs=jobs,
+                                  defaults=config.schedule, max_waiting=config.waiting_max_time, post_json=poster)
             reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders(),
                                                    config.hosts.names()))
             metrics = RunMetrics(scheduler.ledger, lambda: scheduler.jobs.jobs, scheduler.ready.is_set,

@@ -2,8 +2,9 @@
 
 - late: runs that started more than `late` seconds after their time (in the last `window` seconds);
 - overdue: runs still scheduled well past their time (the scheduler should have started them);
-- lost: runs shown starting, running or stopping whose unit is gone from the host;
-- orphan units: apsis units on the host that belong to no run in flight;
+- lost: runs shown starting, running or stopping whose unit is gone from their host;
+- orphan units: apsis units on a host that belong to no run in flight;
+- hostless: runs in flight (or due) whose host is no longer in apsisd.toml: they wait for it;
 - unscheduled jobs: jobs whose enabled schedules give a time within their horizon, but have no run created;
 - job file problems and held jobs: the jobs folder read at start had problems (FILE:LINE), and the jobs of those
   files are held, not scheduled, until a reload reads them again.
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from agentd.host import UnitState
 from agentd.types import JobId, RunId
 from apsisd.errors import FileProblem, UnknownRun
+from apsisd.jobs.hosts import LOCAL
 from apsisd.runs.model import Run
 from apsisd.runs.state import ON_HOST, State
 from apsisd.scheduler.service import Scheduler
@@ -34,24 +36,32 @@ class Report:
     overdue: list[Run]
     lost: list[Run]
     orphan_units: list[UnitState]
+    hostless: list[Run]
     unscheduled_jobs: list[JobId]
     problems: list[FileProblem]
     held_jobs: list[JobId]
 
     @property
     def ok(self) -> bool:
-        return not (self.late or self.overdue or self.lost or self.orphan_units or self.unscheduled_jobs
-                    or self.problems or self.held_jobs)
+        return not (self.late or self.overdue or self.lost or self.orphan_units or self.hostless
+                    or self.unscheduled_jobs or self.problems or self.held_jobs)
 
 
 async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
-    """What is amiss now (HostError if the host cannot list its units)."""
+    """What is amiss now (HostError if a host cannot list its units)."""
     now = scheduler.clock.now()
-    units = {unit.run_id: unit for unit in await scheduler.host.list()}
+    router = scheduler.router
+    units: dict[RunId, UnitState] = {}
+    on_host: dict[RunId, str] = {}
+    for name, host in router.hosts.items():
+        for unit in await host.list():
+            units[unit.run_id] = unit
+            on_host[unit.run_id] = name
     in_flight = scheduler.ledger.all()
     settled = now - GRACE
-    lost = [run for run in in_flight if run.state in ON_HOST and run.id not in units
-            and run.times.get(run.state, now) < settled]
+    hostless = [run for run in in_flight if (run.host or LOCAL) not in router.names()]
+    lost = [run for run in in_flight if run.state in ON_HOST and on_host.get(run.id) != (run.host or LOCAL)
+            and run.host in (None, *router.hosts) and run.times.get(run.state, now) < settled]
     orphans = []
     for run_id, unit in sorted(units.items()):
         if scheduler.ledger.get(run_id) is None and not await _ended_lately(scheduler, run_id, settled):
@@ -62,6 +72,7 @@ async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
                        key=lambda run: run.schedule_time),
         lost=sorted(lost, key=lambda run: run.schedule_time),
         orphan_units=orphans,
+        hostless=sorted(hostless, key=lambda run: run.schedule_time),
         unscheduled_jobs=_unscheduled(scheduler),
         problems=list(scheduler.jobs.problems[:MAX_PROBLEMS]),
         held_jobs=sorted(scheduler.jobs.held),

@@ -23,12 +23,13 @@ async def check(request: web.Request) -> web.Response:
     try:
         report = await sanity(scheduler_of(request), late=late, window=window)
     except HostError as exc:
-        raise problem(web.HTTPServiceUnavailable, f"cannot list the units on the host: {exc}") from None
+        raise problem(web.HTTPServiceUnavailable, f"cannot list the units on a host: {exc}") from None
     return web.json_response({
         "ok": report.ok,
         "late": [run_jso(run) for run in report.late],
         "overdue": [run_jso(run) for run in report.overdue],
         "lost": [run_jso(run) for run in report.lost],
+        "hostless": [run_jso(run) for run in report.hostless],
         "orphan_units": [{"unit": unit.unit, "run_id": unit.run_id, "active_state": unit.active_state}
                          for unit in report.orphan_units],
         "unscheduled_jobs": list(report.unscheduled_jobs),

@@ -72,7 +72,7 @@ def test_each_finding_and_the_grace_that_keeps_the_normal_out(tmp_path: Path) ->
     async def scenario() -> None:
         store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
         host = ListingHost("r4", "r5", "r6", "r7", "r20")
-        scheduler = Scheduler(store=store, host=host, clock=FixedClock(), jobs=load_jobs(jobs_dir),  # type: ignore[arg-type]
+        scheduler = Scheduler(store=store, hosts={"local": host}, clock=FixedClock(), jobs=load_jobs(jobs_dir),  # type: ignore[arg-type]
                               defaults=DEFAULTS, max_waiting=None)
         runs = [
             a_run(1, State.SCHEDULED, ago=60),  # overdue
@@ -111,7 +111,7 @@ def test_a_healthy_state_reports_nothing(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
-        scheduler = Scheduler(store=store, host=ListingHost("r2"), clock=FixedClock(),  # type: ignore[arg-type]
+        scheduler = Scheduler(store=store, hosts={"local": ListingHost("r2")}, clock=FixedClock(),  # type: ignore[arg-type]
                               jobs=load_jobs(jobs_dir), defaults=DEFAULTS, max_waiting=None)
         runs = [a_run(1, State.SCHEDULED, ago=-600), a_run(2, State.RUNNING, ago=300, lateness=0.02)]
         for each in runs:
