@@ -10,6 +10,7 @@ jobs are held (recovery.py) and health says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -34,12 +35,12 @@ from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.api_socket import socket_access
 from apsisd.daemon.door import Door
 from apsisd.daemon.fd_limit import raise_fd_limit
+from apsisd.daemon.hosts import open_hosts
 from apsisd.daemon.http import JsonPoster
 from apsisd.daemon.logs import setup_logging
 from apsisd.daemon.notify import Notifier
 from apsisd.daemon.watch import watch_folders
 from apsisd.errors import ApsisError, InvalidFiles, StoreError
-from apsisd.jobs.hosts import LOCAL
 from apsisd.jobs.load import load_jobs, read_jobs
 from apsisd.jobs.model import JobSet
 from apsisd.quantities import parse_instant
@@ -121,8 +122,13 @@ async def serve(config: Config, since: datetime | None) -> int:
         return 1
     poster = JsonPoster()
     try:
-        async with LocalHost(user_manager=os.geteuid() != 0) as host:
-            scheduler = Scheduler(store=store, hosts={LOCAL: host}, clock=WallClock(), jobs=jobs,
+        async with LocalHost(user_manager=os.geteuid() != 0) as local, contextlib.AsyncExitStack() as remotes:
+            try:
+                hosts = await open_hosts(remotes, local, config.hosts, config.ssh_known_hosts)
+            except ApsisError as exc:
+                log.error("apsisd: %s", exc)
+                return 1
+            scheduler = Scheduler(store=store, hosts=hosts, groups=config.hosts.groups, clock=WallClock(), jobs=jobs,
                                   defaults=config.schedule, max_waiting=config.waiting_max_time, post_json=poster)
             reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders(),
                                                    config.hosts.names()))
