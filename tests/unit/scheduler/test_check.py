@@ -121,3 +121,31 @@ def test_a_healthy_state_reports_nothing(tmp_path: Path) -> None:
         assert report.ok, report
         await store.close()
     run(scenario)
+
+
+def test_each_run_is_looked_for_on_its_own_host_and_a_run_whose_host_is_gone_is_listed(tmp_path: Path) -> None:
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+
+    async def scenario() -> None:
+        store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
+        hosts = {"local": ListingHost("r1"), "db1": ListingHost("r2", "r4"), "db2": ListingHost("r9")}
+        scheduler = Scheduler(store=store, hosts=hosts, clock=FixedClock(),  # type: ignore[arg-type]
+                              jobs=load_jobs(jobs_dir), defaults=DEFAULTS, max_waiting=None)
+        runs = [
+            a_run(1, State.RUNNING, ago=120, host="local"),  # there
+            a_run(2, State.RUNNING, ago=120, host="db1"),  # there
+            a_run(3, State.RUNNING, ago=120, host="db2"),  # not on db2: lost
+            a_run(4, State.RUNNING, ago=120, host="db2"),  # its unit is on db1, not on its host: lost there
+            a_run(5, State.RUNNING, ago=120, host="db7"),  # db7 is not configured: hostless, not lost
+        ]
+        for each in runs:
+            scheduler.ledger.put(each)
+        await store.commit(Changes(runs=runs))
+        report = await sanity(scheduler, late=60, window=86400)
+        assert [r.id for r in report.lost] == ["r3", "r4"]
+        assert [r.id for r in report.hostless] == ["r5"]
+        assert [unit.unit for unit in report.orphan_units] == ["apsis-r9.service"]
+        assert not report.ok
+        await store.close()
+    run(scenario)
