@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from apsisd.config.kinds import Kind, toml_value
+from apsisd.config.kinds import Kind, duration_text, toml_value
 from apsisd.errors import invalid
 from apsisd.fields import describe, each
 from apsisd.jobs.hosts import Pick
+from apsisd.jobs.scheduling import positive_duration
+
+MAX_SSH_SECONDS = 86400  # ssh's timers are whole seconds; a day is far past any sane one
 
 _USER = r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}"
 # A host name, an alias of ssh_config, an IPv4 or a bare IPv6 address (ssh takes root@::1, no brackets).
@@ -56,6 +59,15 @@ def _write_command(value: tuple[str, ...]) -> str:
     return toml_value(value[0]) if len(value) == 1 else toml_value(value)
 
 
+def _whole_seconds(value: Any) -> int:
+    """A duration ssh takes (ConnectTimeout, ServerAliveInterval): whole seconds, 1 or more."""
+    seconds = positive_duration(value)
+    if seconds != int(seconds) or seconds > MAX_SSH_SECONDS:
+        raise invalid(f"must be whole seconds from 1 to 1d (ssh counts in seconds), such as 10 or \"15s\", not "
+                      f"{describe(value)}")
+    return int(seconds)
+
+
 def _keepalive_count(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
         raise invalid(f"must be a whole number of keep-alives from 1 to 100, not {describe(value)}")
@@ -77,4 +89,5 @@ SSH_DESTINATION = _plain(_destination)
 PORT = _plain(_port)
 AGENTD_COMMAND = _plain(_command, _write_command)
 KEEPALIVE_COUNT = _plain(_keepalive_count)
+SSH_SECONDS = _plain(_whole_seconds, duration_text)
 PICK = _plain(_pick)

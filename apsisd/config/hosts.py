@@ -32,13 +32,13 @@ class HostSettings:
     port: int | None = None
     identity: Path | None = None
     agentd: tuple[str, ...] = ("agentd",)
-    connect_timeout: float = 10.0
-    keepalive_interval: float = 15.0
+    connect_timeout: int = 10
+    keepalive_interval: int = 15
     keepalive_count: int = 3
     unreachable_after: float = 120.0
 
     @property
-    def link_timeout(self) -> float:
+    def link_timeout(self) -> int:
         """Seconds of silence after which ssh gives the link up: keep-alives unanswered `count` times."""
         return self.keepalive_interval * self.keepalive_count
 
@@ -75,11 +75,11 @@ HOST_SETTINGS = (
             doc="The command that runs agentd on the host, one word or a list (apsisd adds `serve --stdio`). "
                 "Words only, no shell syntax: the remote shell reads them. An `authorized_keys` line with "
                 "`command=` overrides it (docs/hosts.md)."),
-    Setting(section=HOST, key="connect_timeout", kind=kinds.DURATION, default=_DEFAULT.connect_timeout,
+    Setting(section=HOST, key="connect_timeout", kind=host_kinds.SSH_SECONDS, default=_DEFAULT.connect_timeout,
             doc="How long connecting (TCP, then SSH's handshake) may take before the attempt fails and is made "
-                "again later."),
-    Setting(section=HOST, key="keepalive_interval", kind=kinds.DURATION, default=_DEFAULT.keepalive_interval,
-            doc="A silent link is probed this often (ssh's ServerAliveInterval)..."),
+                "again later (ssh's ConnectTimeout: whole seconds)."),
+    Setting(section=HOST, key="keepalive_interval", kind=host_kinds.SSH_SECONDS, default=_DEFAULT.keepalive_interval,
+            doc="A silent link is probed this often (ssh's ServerAliveInterval: whole seconds)..."),
     Setting(section=HOST, key="keepalive_count", kind=host_kinds.KEEPALIVE_COUNT, default=_DEFAULT.keepalive_count,
             doc="...and given up after this many probes go unanswered (ServerAliveCountMax): by default a dead "
                 "link is seen within 45 s."),

@@ -245,3 +245,19 @@ def test_each_host_setting_explains_itself_and_its_values_read_back(setting: Set
         read(tomllib.loads(f"value = {setting.example}")["value"])
     if setting.default is not None:
         assert read(tomllib.loads(f"value = {setting.kind.write(setting.default)}")["value"]) == setting.default
+
+
+@pytest.mark.parametrize(("value", "shown"), [("1.5", "a number 1.5"), ('"500ms"', "a string '500ms'"),
+                                              ('"2d"', "a string '2d'")])
+def test_ssh_s_timers_are_whole_seconds(tmp_path: Path, value: str, shown: str) -> None:
+    found = problems(tmp_path / "apsisd.toml", f'[hosts.db1]\nssh = "db1"\nconnect_timeout = {value}\n'
+                                               f"keepalive_interval = {value}\nunreachable_after = \"3d\"\n")
+    rule = 'must be whole seconds from 1 to 1d (ssh counts in seconds), such as 10 or "15s", not'
+    if value == '"500ms"':  # not a duration apsis reads at all
+        assert len(found) == 2 and all("is not a duration" in problem for problem in found)
+        return
+    assert found == [f"3: hosts.db1.connect_timeout: {rule} {shown}",
+                     f"4: hosts.db1.keepalive_interval: {rule} {shown}"]
+    written = 'hosts.db1 = {ssh = "db1", connect_timeout = "1m", keepalive_interval = 5}'
+    assert hosts_of(tmp_path / "apsisd.toml", written).hosts["db1"] == HostSettings(
+        name="db1", ssh="db1", connect_timeout=60, keepalive_interval=5)
