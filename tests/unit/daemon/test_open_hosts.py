@@ -1,20 +1,18 @@
 """The daemon's hosts by name: local is the LocalHost it builds; each [hosts.NAME] is built by remote_host() and
-entered for as long as apsisd runs; without agentd.remote, a configured remote host is a clear error. (RemoteHost
-itself is agentd's; these tests stand in for it.)"""
+entered for as long as apsisd runs, through agentd's RemoteHost over the ssh its settings make (not connected
+here: tests/integration/test_ssh_transport.py reaches real sshds)."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from pathlib import Path
-from types import SimpleNamespace, TracebackType
-from typing import Any
-
-import pytest
+from types import TracebackType
 
 from agentd.host import Host
+from agentd.remote.host import RemoteHost
+from agentd.remote.ssh import SshTarget, ssh_argv
 from apsisd.config.hosts import HostSettings, HostTable
-from apsisd.daemon import hosts as daemon_hosts
-from apsisd.daemon.hosts import RemoteHostsUnavailable, open_hosts, remote_host
+from apsisd.daemon.hosts import open_hosts, remote_host, ssh_target
 
 LOCAL_HOST: Host = object()  # type: ignore[assignment]
 KNOWN = Path("/var/lib/apsis/known_hosts")
@@ -65,23 +63,18 @@ def test_each_remote_host_is_made_entered_and_closed_with_apsisd() -> None:
     assert made == [("db1", TABLE.hosts["db1"], KNOWN), ("db2", TABLE.hosts["db2"], KNOWN)]
 
 
-def test_remote_host_gives_agentd_s_remote_host_plain_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    given: dict[str, Any] = {}
-    module = SimpleNamespace(RemoteHost=lambda **kwargs: given.update(kwargs) or "a host")
-    monkeypatch.setattr(daemon_hosts.importlib, "import_module",
-                        lambda name: module if name == "agentd.remote.host" else None)
-    assert remote_host("db1", TABLE.hosts["db1"], KNOWN) == "a host"
-    assert given == {"name": "db1", "destination": "root@db1.example", "port": 2222, "identity": None,
-                     "command": ("agentd",), "known_hosts": KNOWN, "connect_timeout": 10.0,
-                     "keepalive_interval": 15.0, "keepalive_count": 3, "unreachable_after": 120.0}
+def test_the_ssh_target_is_the_host_s_settings() -> None:
+    settings = HostSettings(name="db1", ssh="root@db1.example", port=2222, identity=Path("/etc/apsis/id"),
+                            agentd=("sudo", "-n", "/opt/agentd"), connect_timeout=7, keepalive_interval=20,
+                            keepalive_count=4)
+    assert ssh_target(settings, KNOWN) == SshTarget(
+        destination="root@db1.example", known_hosts=KNOWN, port=2222, identity_file=Path("/etc/apsis/id"),
+        connect_timeout=7, alive_interval=20, alive_count=4, command=("sudo", "-n", "/opt/agentd", "serve", "--stdio"))
+    argv = ssh_argv(ssh_target(HostSettings(name="db2", ssh="db2"), KNOWN))
+    assert argv[-4:] == ["--", "db2", "agentd", "serve", "--stdio"][-4:] and "StrictHostKeyChecking=yes" in argv
+    assert f"UserKnownHostsFile={KNOWN}" in argv and "ConnectTimeout=10" in argv and "ServerAliveInterval=15" in argv
 
 
-def test_without_agentd_remote_a_remote_host_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def missing(name: str) -> None:
-        raise ModuleNotFoundError(f"No module named {name!r}")
-
-    monkeypatch.setattr(daemon_hosts.importlib, "import_module", missing)
-    with pytest.raises(RemoteHostsUnavailable, match=r"^\[hosts.db1\]: this apsis has no remote hosts "
-                                                     r"\(agentd.remote.host is missing: .*\); install a complete "
-                                                     r"apsis, or remove the \[hosts.NAME\] tables$"):
-        remote_host("db1", TABLE.hosts["db1"], KNOWN)
+def test_remote_host_is_agentd_s_remote_host_not_yet_connected() -> None:
+    host = remote_host("db1", TABLE.hosts["db1"], KNOWN)
+    assert isinstance(host, RemoteHost) and host.name == "db1" and not host.reachable
