@@ -5,6 +5,7 @@
 - lost: runs shown starting, running or stopping whose unit is gone from their host;
 - orphan units: apsis units on a host that belong to no run in flight;
 - hostless: runs in flight (or due) whose host is no longer in apsisd.toml: they wait for it;
+- unlisted hosts: hosts that could not list their units now (their runs are not called lost for it);
 - unscheduled jobs: jobs whose enabled schedules give a time within their horizon, but have no run created;
 - job file problems and held jobs: the jobs folder read at start had problems (FILE:LINE), and the jobs of those
   files are held, not scheduled, until a reload reads them again.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from agentd.errors import HostError
 from agentd.host import UnitState
 from agentd.types import JobId, RunId
 from apsisd.errors import FileProblem, UnknownRun
@@ -37,6 +39,7 @@ class Report:
     lost: list[Run]
     orphan_units: list[UnitState]
     hostless: list[Run]
+    unlisted_hosts: list[tuple[str, str]]  # host, why
     unscheduled_jobs: list[JobId]
     problems: list[FileProblem]
     held_jobs: list[JobId]
@@ -44,24 +47,31 @@ class Report:
     @property
     def ok(self) -> bool:
         return not (self.late or self.overdue or self.lost or self.orphan_units or self.hostless
-                    or self.unscheduled_jobs or self.problems or self.held_jobs)
+                    or self.unlisted_hosts or self.unscheduled_jobs or self.problems or self.held_jobs)
 
 
 async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
-    """What is amiss now (HostError if a host cannot list its units)."""
+    """What is amiss now; a host that cannot list its units is a finding, not a failure of the whole report."""
     now = scheduler.clock.now()
     router = scheduler.router
     units: dict[RunId, UnitState] = {}
     on_host: dict[RunId, str] = {}
+    unlisted: list[tuple[str, str]] = []
     for name, host in router.hosts.items():
-        for unit in await host.list():
+        try:
+            listed = await host.list()
+        except HostError as exc:
+            unlisted.append((name, str(exc)))
+            continue
+        for unit in listed:
             units[unit.run_id] = unit
             on_host[unit.run_id] = name
+    asked = set(router.hosts) - {name for name, _ in unlisted}
     in_flight = scheduler.ledger.all()
     settled = now - GRACE
     hostless = [run for run in in_flight if (run.host or LOCAL) not in router.names()]
     lost = [run for run in in_flight if run.state in ON_HOST and on_host.get(run.id) != (run.host or LOCAL)
-            and run.host in (None, *router.hosts) and run.times.get(run.state, now) < settled]
+            and (run.host or LOCAL) in asked and run.times.get(run.state, now) < settled]
     orphans = []
     for run_id, unit in sorted(units.items()):
         if scheduler.ledger.get(run_id) is None and not await _ended_lately(scheduler, run_id, settled):
@@ -73,6 +83,7 @@ async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
         lost=sorted(lost, key=lambda run: run.schedule_time),
         orphan_units=orphans,
         hostless=sorted(hostless, key=lambda run: run.schedule_time),
+        unlisted_hosts=unlisted,
         unscheduled_jobs=_unscheduled(scheduler),
         problems=list(scheduler.jobs.problems[:MAX_PROBLEMS]),
         held_jobs=sorted(scheduler.jobs.held),

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from agentd.errors import HostError
 from agentd.host import UnitState
 from agentd.types import JobId, RunId
 from apsisd.jobs.load import load_jobs
@@ -146,6 +147,33 @@ def test_each_run_is_looked_for_on_its_own_host_and_a_run_whose_host_is_gone_is_
         assert [r.id for r in report.lost] == ["r3", "r4"]
         assert [r.id for r in report.hostless] == ["r5"]
         assert [unit.unit for unit in report.orphan_units] == ["apsis-r9.service"]
+        assert not report.ok
+        await store.close()
+    run(scenario)
+
+
+class UnreachableHost:
+    async def list(self) -> list[UnitState]:
+        raise HostError("db1: unreachable since 11:58: Connection timed out")
+
+
+def test_a_host_that_cannot_list_its_units_is_a_finding_and_its_runs_are_not_called_lost(tmp_path: Path) -> None:
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+
+    async def scenario() -> None:
+        store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
+        hosts = {"local": ListingHost("r1"), "db1": UnreachableHost()}
+        scheduler = Scheduler(store=store, hosts=hosts, clock=FixedClock(),  # type: ignore[arg-type]
+                              jobs=load_jobs(jobs_dir), defaults=DEFAULTS, max_waiting=None)
+        runs = [a_run(1, State.RUNNING, ago=120, host="local"), a_run(2, State.RUNNING, ago=120, host="db1"),
+                a_run(3, State.RUNNING, ago=120, host="local")]
+        for each in runs:
+            scheduler.ledger.put(each)
+        await store.commit(Changes(runs=runs))
+        report = await sanity(scheduler, late=60, window=86400)
+        assert report.unlisted_hosts == [("db1", "db1: unreachable since 11:58: Connection timed out")]
+        assert [r.id for r in report.lost] == ["r3"]  # r2 may well be running on db1: nobody could look
         assert not report.ok
         await store.close()
     run(scenario)
