@@ -8,6 +8,7 @@ ssh_target() turns apsisd's HostSettings into agentd's SshTarget here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from agentd.remote.ssh import AGENTD_COMMAND, SshTarget
 from apsisd.config.hosts import HostSettings, HostTable
 from apsisd.jobs.hosts import LOCAL
 
-MakeRemote = Callable[[str, HostSettings, Path], Host]
+MakeRemote = Callable[[str, HostSettings, Path, str], Host]
+MACHINE_ID = Path("/etc/machine-id")
 SERVE = AGENTD_COMMAND[1:]  # what follows the agentd command: `serve --stdio`
 
 
@@ -28,8 +30,20 @@ def ssh_target(settings: HostSettings, known_hosts: Path) -> SshTarget:
                      command=(*settings.agentd, *SERVE))
 
 
-def remote_host(name: str, settings: HostSettings, known_hosts: Path) -> Host:
-    """The Host `[hosts.NAME]` describes: agentd on it, over one long-lived ssh (not started until opened)."""
+def scheduler_identity(state_dir: Path, machine_id: Path = MACHINE_ID) -> str:
+    """This apsisd's name on remote hosts (the prefix of its runs' ids there, so that two schedulers never adopt
+    each other's units): 16 hex digits of this machine's id and the state folder, the same across restarts, as
+    long as its runs live; another apsisd (another machine, or another state folder here) gets another one."""
+    try:
+        machine = machine_id.read_text().strip()
+    except OSError:
+        machine = ""  # no machine id: the state folder alone still tells the apsisds of this machine apart
+    return hashlib.sha256(f"{machine}\0{state_dir.absolute()}".encode()).hexdigest()[:16]
+
+
+def remote_host(name: str, settings: HostSettings, known_hosts: Path, scheduler: str) -> Host:
+    """The Host `[hosts.NAME]` describes: agentd on it, over one long-lived ssh (not started until opened), as
+    the scheduler `scheduler` (scheduler_identity())."""
     from agentd.remote.host import RemoteHost  # the transport, loaded only for a configured remote host
     from agentd.remote.link import Link, ProcessLink
     from agentd.remote.ssh import ssh_argv
@@ -39,16 +53,16 @@ def remote_host(name: str, settings: HostSettings, known_hosts: Path) -> Host:
     async def connect() -> Link:
         return await ProcessLink.spawn(argv, name)
 
-    return RemoteHost(name, connect)
+    return RemoteHost(name, connect, scheduler=scheduler)
 
 
 async def open_hosts(stack: contextlib.AsyncExitStack, local: Host, table: HostTable, known_hosts: Path,
-                     make: MakeRemote = remote_host) -> dict[str, Host]:
+                     scheduler: str, make: MakeRemote = remote_host) -> dict[str, Host]:
     """Every host by name, `local` first; a remote host that is an async context manager (its link) is entered
     on `stack`, closed with it (after the scheduler, which main.py closes first)."""
     hosts: dict[str, Host] = {LOCAL: local}
     for name, settings in table.hosts.items():
-        host = make(name, settings, known_hosts)
+        host = make(name, settings, known_hosts, scheduler)
         if isinstance(host, contextlib.AbstractAsyncContextManager):
             host = await stack.enter_async_context(host)
         hosts[name] = host

@@ -35,7 +35,7 @@ from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.api_socket import socket_access
 from apsisd.daemon.door import Door
 from apsisd.daemon.fd_limit import raise_fd_limit
-from apsisd.daemon.hosts import open_hosts
+from apsisd.daemon.hosts import open_hosts, scheduler_identity
 from apsisd.daemon.http import JsonPoster
 from apsisd.daemon.logs import setup_logging
 from apsisd.daemon.notify import Notifier
@@ -124,7 +124,8 @@ async def serve(config: Config, since: datetime | None) -> int:
     try:
         async with LocalHost(user_manager=os.geteuid() != 0) as local, contextlib.AsyncExitStack() as remotes:
             try:
-                hosts = await open_hosts(remotes, local, config.hosts, config.ssh_known_hosts)
+                hosts = await open_hosts(remotes, local, config.hosts, config.ssh_known_hosts,
+                                         scheduler_identity(config.state_dir))
             except ApsisError as exc:
                 log.error("apsisd: %s", exc)
                 return 1
