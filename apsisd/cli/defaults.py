@@ -17,18 +17,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apsisd.config.load import Config, ConfigError, load_config
 from apsisd.config.owner import SYSTEM_SOCKET
 from apsisd.errors import ApsisError, InvalidFiles
+from apsisd.jobs.hosts import LOCAL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Folders:
     jobs: Path
     calendars: tuple[Path, ...] = ()
+    host_names: frozenset[str] = frozenset({LOCAL})  # what a job's host: may name
 
 
 def folders(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Folders:
     """The jobs folder and the calendar folders besides it, from the configuration."""
     config = configuration(environ, euid)
-    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders())
+    return Folders(jobs=config.jobs_dir, calendars=config.calendar_folders(), host_names=config.hosts.names())
 
 
 def configuration(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Config:

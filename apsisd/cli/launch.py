@@ -47,6 +47,8 @@ def _complete_words(ctx: click.Context, param: click.Parameter, incomplete: str)
                 shell_complete=_complete_words)
 @click.option("--shell", "command", metavar="CMD", help="Run this shell command (an ad hoc run).")
 @click.option("--name", metavar="NAME", help="The ad hoc run's job id [default: adhoc].")
+@click.option("--host", metavar="HOST", help="The host or group of apsisd.toml the ad hoc run goes to "
+                                             "[default: local].")
 @click.option("--at", metavar="TIME", help="When to run it [default: now]. TIME: see below.")
 @click.option("--count", type=click.IntRange(1, 1000), default=1, show_default=True, help="How many runs to make.")
 @click.option("--wait", is_flag=True, help="Print its output as it comes, and exit as the run did (see below).")
@@ -58,7 +60,7 @@ def _complete_words(ctx: click.Context, param: click.Parameter, incomplete: str)
 @pass_session
 @fails_cleanly
 def run(session: Session, ctx: click.Context, words: tuple[str, ...], command: str | None, name: str | None,
-        at: str | None, count: int, wait: bool, quiet: bool, as_json: bool) -> None:
+        host: str | None, at: str | None, count: int, wait: bool, quiet: bool, as_json: bool) -> None:
     """Make a run: of JOB with its args as K=V, or of a program of your own.
 
     \b
@@ -66,6 +68,7 @@ def run(session: Session, ctx: click.Context, words: tuple[str, ...], command: s
       apsis run --at 02:00 backup            (its next 02:00, local)
       apsis run --shell 'pg_dump db > /srv/db.sql' --name dump
       apsis run --wait -- /usr/bin/rsync -a /src /dst
+      apsis run --host db1 --shell 'vacuumdb --all'
 
     TIME is `now`, +DURATION from now (+10m, +1h30m), HH:MM (its next
     occurrence, local), or an ISO 8601 time (2026-03-09T14:00 local,
@@ -76,7 +79,7 @@ def run(session: Session, ctx: click.Context, words: tuple[str, ...], command: s
     limit; 125 when it ended in error or was skipped, or apsis failed.
     """
     try:
-        body = _request(words, ctx.meta.get(AFTER_DASHES) == len(words) > 0, command, name, at, session)
+        body = _request(words, ctx.meta.get(AFTER_DASHES) == len(words) > 0, command, name, at, session, host)
         if wait and count > 1:
             raise Failed("--wait follows one run; leave out --count")
         if count > 1:
@@ -96,7 +99,7 @@ def run(session: Session, ctx: click.Context, words: tuple[str, ...], command: s
 
 
 def _request(words: tuple[str, ...], argv: bool, command: str | None, name: str | None, at: str | None,
-             session: Session) -> dict[str, Any]:
+             session: Session, host: str | None = None) -> dict[str, Any]:
     """The body of POST /api/v1/runs for what was written."""
     if command is not None and words:
         raise Failed("give either a job (or an argv after --) or --shell CMD, not both")
@@ -107,9 +110,13 @@ def _request(words: tuple[str, ...], argv: bool, command: str | None, name: str 
         body = {"program": command if command is not None else list(words)}
         if name:
             body["name"] = name
+        if host:
+            body["host"] = host
     else:
         if name:
             raise Failed("--name names an ad hoc run (--shell or -- ARGV); a job's runs have its id")
+        if host:
+            raise Failed("--host is for an ad hoc run (--shell or -- ARGV); a job's runs go to its host:")
         job_id, *pairs_ = words
         bad = next((pair for pair in pairs_ if "=" not in pair), None)
         if bad is not None:

@@ -68,7 +68,7 @@ def _load(folder: Path | None) -> tuple[JobSet, Path]:
     if folder is not None:
         return load_jobs(folder), folder
     configured = folders()
-    return load_jobs(configured.jobs, configured.calendars), configured.jobs
+    return load_jobs(configured.jobs, configured.calendars, configured.host_names), configured.jobs
 
 
 def _zone(name: str | None) -> tzinfo:

@@ -105,7 +105,7 @@ def details(run: Run, zone: tzinfo, now: datetime) -> Iterator[str]:
         yield line("Elapsed", duration(elapsed(run, now)))
     if State(run["state"]).finished:
         yield line("Result", _verdict(run))
-    for label, key, show in (("Unit", "unit", str), ("Invocation", "invocation_id", str),
+    for label, key, show in (("Host", "host", str), ("Unit", "unit", str), ("Invocation", "invocation_id", str),
                              ("CPU time", "cpu_time_ns", lambda ns: duration(ns / 1e9)),
                              ("Memory peak", "memory_peak", size)):
         if run.get(key) is not None:

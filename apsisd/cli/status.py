@@ -22,7 +22,8 @@ from apsisd.quantities import parse_duration
 RUN_FINDINGS = (
     ("late", "Late runs: started more than --late after their time"),
     ("overdue", "Overdue runs: still scheduled, well past their time"),
-    ("lost", "Lost runs: starting, running or stopping, with no unit on the host"),
+    ("lost", "Lost runs: starting, running or stopping, with no unit on their host"),
+    ("hostless", "Runs whose host is no longer in apsisd.toml (they wait for it)"),
 )
 
 
@@ -109,6 +110,8 @@ def _findings(session: Session, report: Mapping[str, Any]) -> Iterator[str]:
         yield from (f"  {text}" for text in table(
             ("UNIT", "RUN", "ACTIVE"), ((unit["unit"], unit.get("run_id") or NONE, unit.get("active_state") or NONE)
                                         for unit in units), session.style))
+    for unlisted in report.get("unlisted_hosts", []):
+        yield f"Host {unlisted['host']} could not list its units: {unlisted['problem']}"
     if report.get("unscheduled_jobs"):
         yield f"Jobs whose schedules give a time, with no run created: {', '.join(report['unscheduled_jobs'])}"
     if report.get("job_file_problems"):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from apsisd.config.api_limits import ApiLimits
+from apsisd.config.hosts import NO_HOSTS, HostTable, read_host_table
 from apsisd.config.log_level import LogLevel
 from apsisd.config.owner import CONFIG_NAME, Owner
 from apsisd.config.setting import settle
@@ -31,6 +32,7 @@ T = TypeVar("T")
 MAX_FILE = 1 << 20  # bytes of the configuration file: it is a few dozen lines
 _POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 # The [tables] of the file, in the table's order (its top-level keys, section None, come first).
+_HOSTS = "hosts"  # what _read_settings gives the HostTable under, beside the settings by dest
 _SECTIONS = tuple(section for section in dict.fromkeys(setting.section for setting in SETTINGS) if section)
 
 
@@ -64,6 +66,8 @@ class Config:
     reload_debounce: float
     reload_max_delay: float
     metrics_per_job_limit: int
+    ssh_known_hosts: Path
+    hosts: HostTable = NO_HOSTS  # [hosts.NAME] and [host_groups.NAME] (config/hosts.py), not in SETTINGS
 
     def calendar_folders(self) -> tuple[Path, ...]:
         """The calendar folders to read besides the jobs folder (load_jobs's `calendar_folders`)."""
@@ -99,7 +103,8 @@ def load_config(path: Path | None, *, privileged: bool, env: Mapping[str, str],
     file = (owner.config_folder() / CONFIG_NAME) if path is None else path.absolute()
     found = path is not None or file.exists()
     given = {**(_read_file(file) if found else {}), **overrides.given()}
-    return Config(file=file if found else None, **config_fields(settle(SETTINGS, given, owner)))
+    hosts = given.pop(_HOSTS, NO_HOSTS)
+    return Config(file=file if found else None, hosts=hosts, **config_fields(settle(SETTINGS, given, owner)))
 
 
 def config_fields(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,11 +160,13 @@ def _syntax_problem(file: Path, text: str, message: str) -> FileProblem:
 
 
 def _read_settings(data: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """The settings the file sets, by dest; every problem collected (InvalidFields, paths from the top)."""
+    """The settings the file sets, by dest, and its HostTable under _HOSTS; every problem collected
+    (InvalidFields, paths from the top)."""
     top = Fields(data)
     values = _read_section(top, None, folder)
     for section in _SECTIONS:
         values.update(top.take(section, _table(partial(_read_section, section=section, folder=folder)), {}))
+    values[_HOSTS] = read_host_table(top, folder)
     top.done()
     return values
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import textwrap
 
+from apsisd.config.hosts import GROUP, GROUP_SETTINGS, HOST, HOST_SETTINGS
 from apsisd.config.owner import Owner
 from apsisd.config.setting import Derived, Setting, settle
 from apsisd.config.settings import SETTINGS
@@ -30,6 +31,16 @@ HEADER = """\
 #
 # Written from apsisd/config/settings.py by tools/write_settings.py.
 """
+# The tables of remote hosts and groups have no defaults to show: their keys are shown under a commented header.
+HOSTS_INTRO = """\
+# Remote hosts, each a [hosts.NAME] table (docs/hosts.md): runs of a job whose
+# `host:` is NAME run there, through agentd over SSH. `local`, apsisd's own
+# host, is always there and needs no table. Uncomment the header to add one.
+"""
+GROUPS_INTRO = """\
+# Groups of hosts, each a [host_groups.NAME] table: a job whose `host:` is the
+# group runs each run on one of its hosts.
+"""
 
 
 def sample_file() -> str:
@@ -45,6 +56,12 @@ def sample_file() -> str:
             lines.append(f"[{section}]")
         lines.extend(_sample_lines(setting, defaults[setting.dest]))
         blocks.append("\n".join(lines) + "\n")
+    for template, settings, intro in ((HOST, HOST_SETTINGS, HOSTS_INTRO), (GROUP, GROUP_SETTINGS, GROUPS_INTRO)):
+        blocks.append(intro)
+        header = [f"# [{template}]"]
+        for setting in settings:
+            blocks.append("\n".join((*header, *_sample_lines(setting, setting.default))) + "\n")
+            header = []
     return "\n".join(blocks)
 
 
@@ -69,8 +86,8 @@ def settings_table() -> str:
     """The Markdown table of every key, its default and its meaning, between the markers."""
     defaults = settle(SETTINGS, {}, ROOT)
     rows = [BEGIN, "| key | default | meaning |", "| --- | --- | --- |"]
-    for setting in SETTINGS:
-        default = defaults[setting.dest]
+    for setting in (*SETTINGS, *HOST_SETTINGS, *GROUP_SETTINGS):
+        default = defaults.get(setting.dest, setting.default)
         if isinstance(setting.default, Derived):
             shown = setting.default.doc
         elif default is None:

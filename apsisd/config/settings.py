@@ -140,6 +140,13 @@ SETTINGS = (
             doc="`GET /metrics` has series of each job's own (label `job_id`) while at most this many jobs are "
                 "loaded; with more, only the totals (each job adds up to some 60 series to what Prometheus "
                 "stores; docs/api.md). `0`: never."),
+
+    Setting(section="ssh", key="known_hosts", kind=kinds.FILE,
+            default=Derived(lambda _, settings: settings["state_dir"] / "known_hosts",
+                            "`known_hosts` in the state folder"),
+            doc="apsisd's own known_hosts file: the remote hosts' keys, the only ones ssh accepts for them "
+                "(`StrictHostKeyChecking=yes`; the user's and the system's files are not read). Add a host's key "
+                "before its first connection (docs/hosts.md); a changed key is refused, naming the host."),
 )
 
 

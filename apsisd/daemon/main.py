@@ -10,6 +10,7 @@ jobs are held (recovery.py) and health says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -34,6 +35,7 @@ from apsisd.daemon.api_server import serve as serve_api
 from apsisd.daemon.api_socket import socket_access
 from apsisd.daemon.door import Door
 from apsisd.daemon.fd_limit import raise_fd_limit
+from apsisd.daemon.hosts import open_hosts, scheduler_identity
 from apsisd.daemon.http import JsonPoster
 from apsisd.daemon.logs import setup_logging
 from apsisd.daemon.notify import Notifier
@@ -107,7 +109,8 @@ async def serve(config: Config, since: datetime | None) -> int:
         log.error("apsisd: %s", exc)
         return 1
     try:
-        jobs: JobSet = await asyncio.to_thread(read_jobs, config.jobs_dir, config.calendar_folders())
+        jobs: JobSet = await asyncio.to_thread(read_jobs, config.jobs_dir, config.calendar_folders(),
+                                                config.hosts.names())
     except ApsisError as exc:  # no jobs folder at all: nothing to schedule
         log.error("apsisd: %s", exc)
         return 1
@@ -119,10 +122,17 @@ async def serve(config: Config, since: datetime | None) -> int:
         return 1
     poster = JsonPoster()
     try:
-        async with LocalHost(user_manager=os.geteuid() != 0) as host:
-            scheduler = Scheduler(store=store, host=host, clock=WallClock(), jobs=jobs, defaults=config.schedule,
-                                  max_waiting=config.waiting_max_time, post_json=poster)
-            reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders()))
+        async with LocalHost(user_manager=os.geteuid() != 0) as local, contextlib.AsyncExitStack() as remotes:
+            try:
+                hosts = await open_hosts(remotes, local, config.hosts, config.ssh_known_hosts,
+                                         scheduler_identity(config.state_dir))
+            except ApsisError as exc:
+                log.error("apsisd: %s", exc)
+                return 1
+            scheduler = Scheduler(store=store, hosts=hosts, groups=config.hosts.groups, clock=WallClock(), jobs=jobs,
+                                  defaults=config.schedule, max_waiting=config.waiting_max_time, post_json=poster)
+            reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders(),
+                                                   config.hosts.names()))
             metrics = RunMetrics(scheduler.ledger, lambda: scheduler.jobs.jobs, scheduler.ready.is_set,
                                  config.metrics_per_job_limit)
             scheduler.records.listeners.append(metrics.observe)  # before recovery: its skips count too

@@ -55,7 +55,7 @@ def written(value: Any) -> bytes:
 
 def job_jso(job: Job, shown: Shown) -> dict[str, Any]:
     """The job as plain JSON values, its secrets hidden as `shown` says: job_id, params, schedules, program,
-    conditions, actions, retry, scheduling, metadata."""
+    conditions, actions, retry, scheduling, host, metadata."""
     value = _clean(marshal.loads(job.written)) if job.written is not None else {}
     metadata = value.get("metadata") or {}
     full = shown is Shown.OPERATOR
@@ -69,6 +69,7 @@ def job_jso(job: Job, shown: Shown) -> dict[str, Any]:
                     *map(_successor, _items(value.get("successors")))],
         "retry": value.get("retry"),
         "scheduling": value.get("scheduling"),
+        "host": job.host,
         "metadata": {"description": job.metadata.description, "labels": list(job.metadata.labels),
                      **{key: item for key, item in metadata.items() if key not in ("description", "labels")}},
     }

@@ -21,6 +21,7 @@ from agentd.types import JobId
 from apsisd.calendars.load import is_calendar_file, load_calendars
 from apsisd.errors import ApsisError, FileProblem, InvalidFields, InvalidFiles, format_path
 from apsisd.jobs import read_ahead
+from apsisd.jobs.hosts import LOCAL
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.parse import JobParser
 from apsisd.yaml_source import read_yaml_file
@@ -39,20 +40,23 @@ class NoJobsFolder(ApsisError):
         self.folder = folder
 
 
-def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -> JobSet:
-    """Every job in `folder`, with the holiday calendars of `folder` and `calendar_folders`.
+def load_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = (),
+              host_names: frozenset[str] = frozenset({LOCAL})) -> JobSet:
+    """Every job in `folder`, with the holiday calendars of `folder` and `calendar_folders`, each `host:` one of
+    `host_names` (the configured hosts and groups, and local).
 
     InvalidFiles with every problem of the folder (calendars included),
     sorted by file and line, if there is any; NoJobsFolder if `folder` is
     not a folder.
     """
-    jobs = read_jobs(folder, calendar_folders)
+    jobs = read_jobs(folder, calendar_folders, host_names)
     if jobs.problems:
         raise InvalidFiles(list(jobs.problems))
     return jobs
 
 
-def read_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -> JobSet:
+def read_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = (),
+              host_names: frozenset[str] = frozenset({LOCAL})) -> JobSet:
     """Every job in `folder` that loads, and the problems of the rest (sorted by file and line): what apsisd
     starts with, so that one bad file does not stop every job. The ids of the job files with problems are
     `held`; a file no job id can name (`*.yml`, a name that is not UTF-8) and a calendar file are problems only.
@@ -71,7 +75,7 @@ def read_jobs(folder: Path | str, calendar_folders: Iterable[Path | str] = ()) -
     jobs: dict[JobId, Job] = {}
     held: set[JobId] = set()
     top = str(folder)
-    parser = JobParser(calendars, frozenset(files))
+    parser = JobParser(calendars, frozenset(files), host_names)
     # Loading only adds objects that live on; the cyclic collector would scan the growing heap again and
     # again for nothing (a sixth of the time of 100,000 jobs).
     collecting = gc.isenabled()

@@ -19,6 +19,7 @@ from apsisd.actions.base import Action
 from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.base import Condition
 from apsisd.errors import FileProblem
+from apsisd.jobs.hosts import LOCAL
 from apsisd.jobs.program import Program
 from apsisd.jobs.retry import Retry
 from apsisd.jobs.scheduling import UNSET, Scheduling
@@ -59,6 +60,7 @@ class Job:
     retry: Retry | None = None
     metadata: Metadata = NO_METADATA
     scheduling: Scheduling = UNSET
+    host: str = LOCAL  # the host or group its runs go to (a group picks one host per run, when it is bound)
     written: bytes | None = field(default=None, compare=False, repr=False)
 
     def times(self, start: datetime) -> Iterator[Due]:

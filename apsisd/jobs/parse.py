@@ -19,6 +19,7 @@ from apsisd.calendars.calendar import Calendar
 from apsisd.conditions.registry import parse_condition
 from apsisd.errors import InvalidFields, invalid
 from apsisd.fields import Fields, describe, each, remembered, string
+from apsisd.jobs.hosts import LOCAL, host_name, unknown_host
 from apsisd.jobs.jso import written
 from apsisd.jobs.model import NO_METADATA, Job, Metadata
 from apsisd.jobs.params import check_schedules, parse_params
@@ -33,16 +34,19 @@ Path = tuple[str | int, ...]
 
 
 class JobParser:
-    """Parses the jobs of one folder against its calendars and job ids.
+    """Parses the jobs of one folder against its calendars, job ids and the names of the configured hosts and
+    groups (`host_names`; local alone when apsisd.toml names no other).
 
     Schedules repeat across a folder (the same daily 09:30 in the same zone
     in many jobs): each distinct one is parsed once and the (immutable)
     result shared.
     """
 
-    def __init__(self, calendars: Mapping[str, Calendar], job_ids: Collection[str]) -> None:
+    def __init__(self, calendars: Mapping[str, Calendar], job_ids: Collection[str],
+                 host_names: frozenset[str] = frozenset({LOCAL})) -> None:
         self.calendars = calendars
         self.job_ids = job_ids
+        self.host_names = host_names
         self._context = Context(calendars=calendars)
         self._schedules: dict[str, tuple[Schedule, frozenset[str]]] = {}  # by repr: with its arg names
 
@@ -63,7 +67,10 @@ class JobParser:
         retry = fields.take("retry", _RETRY, None)
         metadata = fields.take("metadata", _metadata, NO_METADATA)
         scheduling = fields.take("scheduling", parse_scheduling, UNSET)
+        host = fields.take("host", host_name, LOCAL)
         problems = fields.problems
+        if host is not None and (wrong := unknown_host(host, self.host_names)) is not None:
+            problems.append((("host",), wrong))
         if params and not all(names_given.issuperset(params) for names_given in given):  # else nothing to say
             problems.extend(_problems(check_schedules, params, schedules, paths))
         for key in ("program", "condition", "action", "successors"):
@@ -74,7 +81,7 @@ class JobParser:
         fields.done()
         return Job(id=JobId(job_id), params=params, schedules=tuple(schedules), program=program,
                    conditions=tuple(conditions), actions=(*actions, *successors), retry=retry, metadata=metadata,
-                   scheduling=scheduling, written=written(data))
+                   scheduling=scheduling, host=host, written=written(data))
 
     def _parse_schedules(self, fields: Fields) -> tuple[list[Schedule], list[Path], list[frozenset[str]]]:
         """Each schedule that parses, its path (`schedule` or `schedule[i]`) and its arg names; problems go

@@ -29,6 +29,7 @@ def run_jso(run: Run) -> dict[str, Any]:
         "cpu_time_ns": run.cpu_time_ns,
         "memory_peak": run.memory_peak,
         "lateness": run.lateness,
+        "host": run.host,
     }
 
 

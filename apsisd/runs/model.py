@@ -43,7 +43,10 @@ class Run:
     repeats, an action's run to the run whose action made it. `spec` is the
     program as bound for this run, fixed when it starts, so a restart follows
     the run that was started, not the job as it reads now. `lateness` is the
-    program's start minus `schedule_time`, in seconds.
+    program's start minus `schedule_time`, in seconds. `host` is the host it runs on (`local`: apsisd's own), set
+    when it is bound, in the same commit as `starting`, so every later step (events, stop, output, recovery) goes
+    to that host; before that it is None (the job's `host:` decides then), or the host or group an ad hoc run was
+    asked to run on.
     """
 
     id: RunId
@@ -66,6 +69,7 @@ class Run:
     cpu_time_ns: int | None = None
     memory_peak: int | None = None
     lateness: float | None = None
+    host: str | None = None
 
     @property
     def finished(self) -> bool:

@@ -2,8 +2,10 @@
 
 - late: runs that started more than `late` seconds after their time (in the last `window` seconds);
 - overdue: runs still scheduled well past their time (the scheduler should have started them);
-- lost: runs shown starting, running or stopping whose unit is gone from the host;
-- orphan units: apsis units on the host that belong to no run in flight;
+- lost: runs shown starting, running or stopping whose unit is gone from their host;
+- orphan units: apsis units on a host that belong to no run in flight;
+- hostless: runs in flight (or due) whose host is no longer in apsisd.toml: they wait for it;
+- unlisted hosts: hosts that could not list their units now (their runs are not called lost for it);
 - unscheduled jobs: jobs whose enabled schedules give a time within their horizon, but have no run created;
 - job file problems and held jobs: the jobs folder read at start had problems (FILE:LINE), and the jobs of those
   files are held, not scheduled, until a reload reads them again.
@@ -16,9 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from agentd.errors import HostError
 from agentd.host import UnitState
 from agentd.types import JobId, RunId
 from apsisd.errors import FileProblem, UnknownRun
+from apsisd.jobs.hosts import LOCAL
 from apsisd.runs.model import Run
 from apsisd.runs.state import ON_HOST, State
 from apsisd.scheduler.service import Scheduler
@@ -34,24 +38,40 @@ class Report:
     overdue: list[Run]
     lost: list[Run]
     orphan_units: list[UnitState]
+    hostless: list[Run]
+    unlisted_hosts: list[tuple[str, str]]  # host, why
     unscheduled_jobs: list[JobId]
     problems: list[FileProblem]
     held_jobs: list[JobId]
 
     @property
     def ok(self) -> bool:
-        return not (self.late or self.overdue or self.lost or self.orphan_units or self.unscheduled_jobs
-                    or self.problems or self.held_jobs)
+        return not (self.late or self.overdue or self.lost or self.orphan_units or self.hostless
+                    or self.unlisted_hosts or self.unscheduled_jobs or self.problems or self.held_jobs)
 
 
 async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
-    """What is amiss now (HostError if the host cannot list its units)."""
+    """What is amiss now; a host that cannot list its units is a finding, not a failure of the whole report."""
     now = scheduler.clock.now()
-    units = {unit.run_id: unit for unit in await scheduler.host.list()}
+    router = scheduler.router
+    units: dict[RunId, UnitState] = {}
+    on_host: dict[RunId, str] = {}
+    unlisted: list[tuple[str, str]] = []
+    for name, host in router.hosts.items():
+        try:
+            listed = await host.list()
+        except HostError as exc:
+            unlisted.append((name, str(exc)))
+            continue
+        for unit in listed:
+            units[unit.run_id] = unit
+            on_host[unit.run_id] = name
+    asked = set(router.hosts) - {name for name, _ in unlisted}
     in_flight = scheduler.ledger.all()
     settled = now - GRACE
-    lost = [run for run in in_flight if run.state in ON_HOST and run.id not in units
-            and run.times.get(run.state, now) < settled]
+    hostless = [run for run in in_flight if (run.host or LOCAL) not in router.names()]
+    lost = [run for run in in_flight if run.state in ON_HOST and on_host.get(run.id) != (run.host or LOCAL)
+            and (run.host or LOCAL) in asked and run.times.get(run.state, now) < settled]
     orphans = []
     for run_id, unit in sorted(units.items()):
         if scheduler.ledger.get(run_id) is None and not await _ended_lately(scheduler, run_id, settled):
@@ -62,6 +82,8 @@ async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
                        key=lambda run: run.schedule_time),
         lost=sorted(lost, key=lambda run: run.schedule_time),
         orphan_units=orphans,
+        hostless=sorted(hostless, key=lambda run: run.schedule_time),
+        unlisted_hosts=unlisted,
         unscheduled_jobs=_unscheduled(scheduler),
         problems=list(scheduler.jobs.problems[:MAX_PROBLEMS]),
         held_jobs=sorted(scheduler.jobs.held),

@@ -1,9 +1,9 @@
 """A run on its host: bound and started, followed to its end, stopped at its stop time or on request.
 
 Starting is idempotent (the unit is named after the run), and the run is
-committed as `starting`, with the spec it runs, before the host is asked:
-after a crash, a `starting` run is either found on the host or started
-then, never twice.
+committed as `starting`, with the spec it runs and the host it runs on,
+before the host is asked: after a crash, a `starting` run is either found
+on that host or started there then, never twice, never elsewhere.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from agentd.errors import HostError, RunNotFound, SpecError
 from agentd.host import Finished, Host, Started
 from agentd.types import RunId
 from apsisd.errors import InvalidFields, StoreError
+from apsisd.jobs.hosts import LOCAL
 from apsisd.jobs.model import JobSet
 from apsisd.jobs.program import bind
 from apsisd.jobs.rendering import template_names
@@ -26,6 +27,7 @@ from apsisd.runs.state import State
 from apsisd.scheduler.outcome import STOP_TIME_REASON, settle
 from apsisd.scheduler.records import Records
 from apsisd.scheduler.recovery_plan import ended_units
+from apsisd.scheduler.routing import HostGone, Router
 from apsisd.scheduler.store_health import RETRY
 
 log = logging.getLogger("apsisd.scheduler")
@@ -35,15 +37,17 @@ Spawn = Callable[[Coroutine[Any, Any, object], str], None]
 
 
 class Driver:
-    def __init__(self, records: Records, host: Host, jobs: Callable[[], JobSet], spawn: Spawn) -> None:
+    def __init__(self, records: Records, router: Router, jobs: Callable[[], JobSet], spawn: Spawn) -> None:
         self.records = records
-        self.host = host
+        self.router = router
         self.jobs = jobs
         self.spawn = spawn
 
     async def prepare(self, run: Run) -> Run | None:
-        """The run bound and committed as `starting` (None if it could not be: then it is in error)."""
+        """The run bound, its host picked, and committed as `starting` (None if it could not be: then it is in
+        error, or waits for its host to be configured again)."""
         job = self.jobs().jobs.get(run.job_id)
+        job_host = None
         if run.spec is None:
             if job is None:
                 if run.job_id in self.jobs().held:  # its file has problems: the run waits for a reload that reads it
@@ -56,15 +60,34 @@ class Driver:
                 await self.records.move(run.id, State.ERROR, f"cannot bind the program to the args: {exc}")
                 return None
             spec = program_spec(program, run.id, run.job_id)
+            job_host = job.host
         else:
             spec = run.spec
-        return await self.records.move(run.id, State.STARTING, "starting", spec=spec)
+        target = self.router.target(run, job_host)
+        host = self.router.pick(target)
+        if host is None:
+            await self.host_gone(run.id, HostGone(target))
+            return None
+        return await self.records.move(run.id, State.STARTING, "starting" if host == LOCAL else f"starting on {host}",
+                                       spec=spec, host=host)
+
+    async def host_gone(self, run_id: RunId, gone: HostGone) -> None:
+        """The run's host is not configured: it stays as it is, its log and apsisd's saying why."""
+        log.warning("run %s: %s", run_id, gone, extra={"action": "run_host_gone"})
+        await self.records.note(run_id, str(gone))
+
+    def host_of(self, run: Run) -> Host:
+        """The Host the run runs on; HostGone if it is no longer configured."""
+        return self.router.host_of(run)
 
     async def start_on_host(self, run: Run, at: datetime | None = None) -> None:
         """Start the committed run on its host, now or (armed there) at `at`."""
         assert run.spec is not None
         try:
-            await self.host.start(run.spec, at=at)
+            await self.host_of(run).start(run.spec, at=at)
+        except HostGone as exc:
+            await self.host_gone(run.id, exc)
+            return
         except SpecError as exc:
             await self.records.error(run.id, f"refused by the host: {exc}")
             return
@@ -74,17 +97,25 @@ class Driver:
         self.follow(run.id)
 
     async def let_go_of_ended(self) -> None:
-        """Let the host release the units still loaded of runs that have ended as far as the store knows
+        """Let each host release the units still loaded of runs that have ended as far as the store knows
         (ended_units(), against the runs in flight when the host answers). Each is followed to its end, after
-        which the host lets it go."""
-        for unit in ended_units(await self.host.list(), self.records.ledger):
-            log.info("run %s has ended and its unit %s is still loaded; letting it go", unit.run_id, unit.unit,
-                     extra={"action": "unit_let_go"})
+        which the host lets it go. A host that cannot be asked is passed over: its units wait for the next
+        start."""
+        for name, host in self.router.hosts.items():
             try:
-                async for _event in self.host.events(unit.run_id):
-                    pass  # its end is recorded already
-            except (HostError, RunNotFound) as exc:
-                log.warning("run %s: could not let its unit go: %s", unit.run_id, exc)
+                units = await host.list()
+            except HostError as exc:
+                log.warning("host %s: cannot list its units to let those of ended runs go: %s", name, exc,
+                            extra={"action": "host_list_failed"})
+                continue
+            for unit in ended_units(units, self.records.ledger):
+                log.info("run %s has ended and its unit %s is still loaded on %s; letting it go", unit.run_id,
+                         unit.unit, name, extra={"action": "unit_let_go"})
+                try:
+                    async for _event in host.events(unit.run_id):
+                        pass  # its end is recorded already
+                except (HostError, RunNotFound) as exc:
+                    log.warning("run %s: could not let its unit go: %s", unit.run_id, exc)
 
     def follow(self, run_id: RunId, *, restart_if_missing: bool = False) -> None:
         self.spawn(self._follow(run_id, restart_if_missing), f"follow:{run_id}")
@@ -93,12 +124,16 @@ class Driver:
         """Turn the host's events for the run into its transitions, until it has ended."""
         while (run := self.records.ledger.get(run_id)) is not None:
             try:
+                host = self.host_of(run)
                 # Only what the host kept since this run was committed to start is this run's.
-                async for event in self.host.events(run_id, since=run.times.get(State.STARTING)):
+                async for event in host.events(run_id, since=run.times.get(State.STARTING)):
                     if isinstance(event, Started):
                         await self._started(run_id, event)
                     elif isinstance(event, Finished):
                         await self._finished(run_id, event)
+                return
+            except HostGone as exc:
+                await self.host_gone(run_id, exc)
                 return
             except RunNotFound:
                 if restart_if_missing and run.state is State.STARTING and run.spec is not None:
@@ -155,7 +190,12 @@ class Driver:
             await self.resume_stop(run_id)
 
     async def resume_stop(self, run_id: RunId) -> None:
+        run = self.records.ledger.get(run_id)
+        if run is None:
+            return
         try:
-            await self.host.stop(run_id)
+            await self.host_of(run).stop(run_id)
+        except HostGone as exc:
+            await self.host_gone(run_id, exc)
         except HostError as exc:
             await self.records.note(run_id, f"stop failed: {exc}")

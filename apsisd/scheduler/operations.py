@@ -15,6 +15,7 @@ from agentd.errors import SpecError
 from agentd.spec import RunSpec, check, parse_signal
 from agentd.types import JobId, RunId
 from apsisd.errors import ApsisError, InvalidFields, TransitionError
+from apsisd.jobs.hosts import host_name
 from apsisd.jobs.program import bind, parse_program
 from apsisd.jobs.spec import program_spec
 from apsisd.runs.model import Origin, Run
@@ -104,13 +105,15 @@ async def create(scheduler: Scheduler, job_id: JobId, args: Mapping[str, str], a
 
 
 async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: datetime | None, who: str,
-                       vet: Callable[[RunSpec], RunSpec]) -> Run:
+                       vet: Callable[[RunSpec], RunSpec], *, host: Any = None) -> Run:
     """A run of a program of its own (a job's `program:` value), filed under the job id `name`; BadArgs if the
     program is not one a job could have, names credentials (files systemd would read as root for the caller), or
     `name` is a loaded job's (its runs would be mistaken for the job's). `vet` makes the checked spec what its
     caller may run (their own user, say), or raises why not."""
     if not name or len(name) > 200 or "\0" in name or "\n" in name:
         raise BadArgs("name must be a short text without NUL or newline, such as adhoc or backup-by-hand")
+    if host is not None:
+        _check_host(scheduler, host)
     if name in scheduler.jobs.jobs or name in scheduler.jobs.held:
         raise BadArgs(f"{name} is a job of the jobs folder; give the ad hoc run another name, or create a run of "
                       "the job")
@@ -133,7 +136,7 @@ async def create_adhoc(scheduler: Scheduler, program: Any, name: str, at: dateti
 
     try:
         return await scheduler.create(JobId(name), {}, origin=Origin.ADHOC, at=at, spec_of=spec_of,
-                                      reason=f"ad hoc run created by {who}")
+                                      reason=f"ad hoc run created by {who}", host=host)
     except InvalidFields as exc:
         raise BadArgs(str(exc)) from None
     except SpecError as exc:
@@ -157,6 +160,18 @@ async def send_signal(scheduler: Scheduler, run_id: RunId, signal: str, who: str
     if run.state not in (State.RUNNING, State.STOPPING):
         raise TransitionError(run_id, run.state, run.state, [], why="only a running or stopping run can be signalled")
     number = parse_signal(signal)
-    await scheduler.host.kill(run_id, number)
+    await scheduler.host_of(run).kill(run_id, number)
     await scheduler.records.note(run_id, f"signal {number.name} sent by {who}")
     return run
+
+
+def _check_host(scheduler: Scheduler, host: Any) -> None:
+    """BadArgs unless `host` names a configured host or group (an ad hoc run's `host`), checked as a job's
+    `host:` is at load."""
+    try:
+        name = host_name(host)
+    except InvalidFields as exc:
+        raise BadArgs(f"{exc.under('host')}") from None
+    wrong = scheduler.router.unknown(name)
+    if wrong is not None:
+        raise BadArgs(f"host: {wrong}")

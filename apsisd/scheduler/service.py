@@ -2,7 +2,9 @@
 to every change of a run (conditions to check again, actions, retries, more runs to create).
 
 It is the one object the daemon and the API hold. It names no concrete
-store or host: daemon/main.py hands them in.
+store or host: daemon/main.py hands them in, every host by its name
+(`local`, apsisd's own, and those of apsisd.toml) with the host groups;
+routing.py says which a run goes to.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from agentd.host import Host
@@ -20,6 +23,7 @@ from agentd.tasks import TaskRoom
 from agentd.types import JobId, RunId
 from apsisd.clock import Clock, loop_delay
 from apsisd.errors import StoreError
+from apsisd.jobs.hosts import HostGroup
 from apsisd.jobs.model import Job, JobSet
 from apsisd.jobs.retry import next_attempt_delay, reason_class
 from apsisd.jobs.scheduling import Scheduling
@@ -29,6 +33,7 @@ from apsisd.runs.state import State
 from apsisd.scheduler.driver import Driver
 from apsisd.scheduler.plan import expand
 from apsisd.scheduler.records import Records
+from apsisd.scheduler.routing import Router
 from apsisd.scheduler.store_health import RETRY
 from apsisd.scheduler.waiting import Waiter
 from apsisd.store.base import Changes, Store
@@ -44,12 +49,13 @@ Fired = tuple[RunId, State, int]  # an action fired by a transition: the run, th
 
 
 class Scheduler:
-    def __init__(self, *, store: Store, host: Host, clock: Clock, jobs: JobSet, defaults: Scheduling,
-                 max_waiting: float | None, post_json: PostJson | None = None) -> None:
+    def __init__(self, *, store: Store, hosts: Mapping[str, Host], clock: Clock, jobs: JobSet, defaults: Scheduling,
+                 max_waiting: float | None, post_json: PostJson | None = None,
+                 groups: Mapping[str, HostGroup] = MappingProxyType({})) -> None:
         self.records = Records(store, clock)
         self.ledger = self.records.ledger
         self.clock = clock
-        self.host = host
+        self.router = Router(hosts, groups)
         self.jobs = jobs
         self.defaults = defaults
         self.post_json = post_json
@@ -59,11 +65,16 @@ class Scheduler:
         self._topups: list[tuple[datetime, JobId]] = []
         self._expanding: set[JobId] = set()
         self._wake = asyncio.Event()
-        self.driver = Driver(self.records, host, lambda: self.jobs, self.spawn)
+        self.driver = Driver(self.records, self.router, lambda: self.jobs, self.spawn)
         self.waiter = Waiter(self.records, self.driver, lambda: self.jobs, max_waiting, self.spawn)
         self.records.listeners.append(self._on_change)
         self.records.follow_ups = self._follow_ups
         self.records.has_actions = lambda run: bool(self._actions_for(run, run.state))
+
+    def host_of(self, run: Run) -> Host:
+        """The Host the run runs on (HostGone if it is no longer configured): what its output, signals and stop
+        go to."""
+        return self.router.host_of(run)
 
     @property
     def store_problem(self) -> str | None:

@@ -29,7 +29,7 @@ _MICROSECOND = timedelta(microseconds=1)
 RUN_COLUMNS = (
     "id", "job_id", "args", "state", "schedule_time", "times", "origin", "attempt", "previous", "reason",
     "stop_time", "spec", "unit", "invocation_id", "exit_code", "signal", "result", "cpu_time_ns",
-    "memory_peak", "lateness", "updated",
+    "memory_peak", "lateness", "host", "updated",
 )
 READ_COLUMNS = RUN_COLUMNS[:-1]
 LOG_COLUMNS = ("run_id", "time", "state", "message")
@@ -79,6 +79,7 @@ def encode_run(run: Run, updated: datetime) -> Row:
         run.cpu_time_ns,
         run.memory_peak,
         run.lateness,
+        run.host,
         encode_time(updated, f"{where}: updated"),
     )
 
@@ -86,7 +87,7 @@ def encode_run(run: Run, updated: datetime) -> Row:
 def decode_run(row: Row) -> Run:
     """The Run of a row read in READ_COLUMNS order; StoreError if the row is not one the store writes."""
     (number, job, args, state, schedule_time, times, origin, attempt, previous, reason, stop_time, spec, unit,
-     invocation_id, exit_code, signal, result, cpu_time_ns, memory_peak, lateness) = row
+     invocation_id, exit_code, signal, result, cpu_time_ns, memory_peak, lateness, host) = row
     try:
         return Run(
             id=run_id(number),
@@ -109,6 +110,7 @@ def decode_run(row: Row) -> Run:
             cpu_time_ns=cpu_time_ns,
             memory_peak=memory_peak,
             lateness=lateness,
+            host=host,
         )
     except (ValueError, TypeError) as exc:
         raise StoreError(f"stored run r{number} cannot be read ({exc}); the database was changed by hand?") from exc

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,7 +69,7 @@ def full_run(run_id: RunId) -> Run:
                  origin=Origin.RERUN, attempt=2, previous=RunId("r1"), reason="exit code 3",
                  stop_time=T0 + timedelta(hours=1), spec=spec, unit=f"apsis-{run_id}.service",
                  invocation_id="ab" * 16, exit_code=3, signal="TERM", result="exit-code", cpu_time_ns=10**12,
-                 memory_peak=2**40, lateness=0.000125)
+                 memory_peak=2**40, lateness=0.000125, host="db-eu_1")
 
 
 def odd_run(run_id: RunId) -> Run:
@@ -127,6 +128,24 @@ def test_a_run_reads_back_as_written_and_after_reopening(open_store: StoreOpener
         try:
             assert await store.get(rid) == stored
             assert await store.unfinished() == ([] if stored.finished else [stored])
+        finally:
+            await store.close()
+    on_store(open_store, scenario)
+
+
+def test_the_host_a_run_is_bound_to_is_kept_and_read_back_after_reopening(open_store: StoreOpener) -> None:
+    """What a restart follows a run on: its host, written with `starting`, before the host is asked anything."""
+    async def scenario(store: Store) -> None:
+        (rid,) = store.new_ids(1)
+        scheduled = a_run(rid, state=State.SCHEDULED)
+        await store.commit(Changes(runs=[scheduled]))
+        assert (await store.get(rid)).host is None
+        starting = replace(scheduled, state=State.STARTING, times={State.STARTING: T0}, host="db2")
+        await store.commit(Changes(runs=[starting]))
+        store = await reopened(store, open_store)
+        try:
+            assert [run.host for run in await store.unfinished()] == ["db2"]
+            assert (await store.get(rid)).host == "db2"
         finally:
             await store.close()
     on_store(open_store, scenario)

@@ -21,7 +21,7 @@ async def test_ad_hoc_runs_have_a_program_of_their_own(daemon: Daemon) -> None:
     status, made = await post("/api/v1/runs", {"program": "echo {{ run_id }} from {{ job_id }}; exit 4"})
     assert status == 201
     (shell,) = made["runs"]
-    assert (shell["origin"], shell["job_id"], shell["args"]) == ("adhoc", "adhoc", {})
+    assert (shell["origin"], shell["job_id"], shell["args"], shell["host"]) == ("adhoc", "adhoc", {}, None)
     status, made = await post("/api/v1/runs", {"program": ["/bin/echo", "as", "argv"], "name": "by-hand",
                                                "count": 2})
     assert status == 201 and [run["job_id"] for run in made["runs"]] == ["by-hand", "by-hand"]
@@ -30,6 +30,7 @@ async def test_ad_hoc_runs_have_a_program_of_their_own(daemon: Daemon) -> None:
     by_id = {run.id: run for run in runs}
     assert (by_id[shell["run_id"]].state, by_id[shell["run_id"]].exit_code) == (State.FAILURE, 4)
     assert await output_of(shell["run_id"]) == f"{shell['run_id']} from adhoc\n".encode()
+    assert by_id[shell["run_id"]].host == "local"  # the host it ran on, recorded when it started
     assert await output_of(made["runs"][0]["run_id"]) == b"as argv\n"
     job_run = job_runs["runs"][0]["run_id"]  # a job's program sees run_id and job_id too
     assert await output_of(job_run) == f"{job_run} of etl/load\n".encode()
@@ -40,6 +41,9 @@ async def test_ad_hoc_runs_have_a_program_of_their_own(daemon: Daemon) -> None:
         ({"program": "true", "job_id": "etl/load"}, "takes no job_id or args"),
         ({"program": "true", "name": ""}, "name must be a short text"),
         ({"job_id": "etl/load", "name": "x"}, "name is for ad hoc runs"),
+        ({"program": "true", "host": "db9"}, "host: no host or group 'db9' in apsisd.toml; use one of: local"),
+        ({"program": "true", "host": ["local"]}, "host: must be the name of a host or a group"),
+        ({"job_id": "etl/load", "host": "local"}, "host is for ad hoc runs"),
     ]:
         status, error = await post("/api/v1/runs", body)
         assert status == 400 and message in error["error"], (body, error)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agentd.errors import HostError
-from apsisd.api.replies import check_params, problem, whole
+from apsisd.api.replies import check_params, whole
 from apsisd.api.state import scheduler_of
 from apsisd.runs.jso import run_jso
 from apsisd.scheduler.check import sanity
@@ -20,15 +19,14 @@ async def check(request: web.Request) -> web.Response:
     check_params(request, ("late", "window"))
     late = whole(request, "late", 60, 0, DAY)
     window = whole(request, "window", DAY, 1, 366 * DAY)
-    try:
-        report = await sanity(scheduler_of(request), late=late, window=window)
-    except HostError as exc:
-        raise problem(web.HTTPServiceUnavailable, f"cannot list the units on the host: {exc}") from None
+    report = await sanity(scheduler_of(request), late=late, window=window)
     return web.json_response({
         "ok": report.ok,
         "late": [run_jso(run) for run in report.late],
         "overdue": [run_jso(run) for run in report.overdue],
         "lost": [run_jso(run) for run in report.lost],
+        "hostless": [run_jso(run) for run in report.hostless],
+        "unlisted_hosts": [{"host": host, "problem": problem} for host, problem in report.unlisted_hosts],
         "orphan_units": [{"unit": unit.unit, "run_id": unit.run_id, "active_state": unit.active_state}
                          for unit in report.orphan_units],
         "unscheduled_jobs": list(report.unscheduled_jobs),

@@ -25,6 +25,7 @@ from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run
 from apsisd.runs.state import FINISHED
 from apsisd.scheduler import operations
+from apsisd.scheduler.routing import HostGone
 from apsisd.scheduler.service import Scheduler
 
 routes = web.RouteTableDef()
@@ -35,10 +36,11 @@ Operation = Callable[[Scheduler, RunId, str], Awaitable[Run]]
 @routes.post("/api/v1/runs")
 async def create(request: web.Request) -> web.Response:
     """Runs of a job: {"job_id", "args": {...}, "at", "count"}; or ad hoc, with a program of their own:
-    {"program": (as a job's), "name" (the job id to file them under, default adhoc), "at", "count"}.
+    {"program": (as a job's), "name" (the job id to file them under, default adhoc), "host" (a host or group of
+    apsisd.toml, default local), "at", "count"}.
     `at` is ISO 8601 with its offset (default now); `count` 1 to 1000 (default 1)."""
     check_params(request, ())
-    body = await json_object(request, ("job_id", "args", "program", "name", "at", "count"),
+    body = await json_object(request, ("job_id", "args", "program", "name", "host", "at", "count"),
                              '{"job_id": "etl/load", "args": {...}} or {"program": "echo hello"}')
     count = body.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_CREATE:
@@ -65,6 +67,9 @@ def _of_job(body: dict[str, Any], at: datetime | None, by: str) -> Callable[[Sch
     if "name" in body:
         raise problem(web.HTTPBadRequest, "name is for ad hoc runs (with a program); a job's runs are filed under "
                                           "its job_id")
+    if "host" in body:
+        raise problem(web.HTTPBadRequest, "host is for ad hoc runs (with a program); a job's runs go to the host "
+                                          "its file's host: names")
     if not isinstance(job_id, str) or not job_id:
         raise problem(web.HTTPBadRequest, "job_id must be a job's id, such as etl/load (or give a program for an "
                                           "ad hoc run)")
@@ -84,7 +89,8 @@ def _adhoc(request: web.Request, body: dict[str, Any], at: datetime | None
     if not isinstance(name, str):
         raise problem(web.HTTPBadRequest, "name must be text, such as adhoc")
     by = who(request)
-    return lambda scheduler: operations.create_adhoc(scheduler, body["program"], name, at, by, vet)
+    host = body.get("host")
+    return lambda scheduler: operations.create_adhoc(scheduler, body["program"], name, at, by, vet, host=host)
 
 
 @routes.post("/api/v1/runs/{run_id}/start")
@@ -137,6 +143,8 @@ async def _operate(request: web.Request, params: tuple[str, ...], operation: Ope
         raise problem(web.HTTPConflict, str(exc)) from None
     except SpecError as exc:
         raise problem(web.HTTPBadRequest, exc.problem) from None
+    except HostGone as exc:
+        raise problem(web.HTTPConflict, f"run {run_id}: {exc}") from None
     return web.json_response(run_jso(run), status=status)
 
 

@@ -24,6 +24,7 @@ from apsisd.api.replies import check_params, flag, problem, the_run
 from apsisd.api.state import scheduler_of
 from apsisd.runs.model import Run
 from apsisd.runs.state import State
+from apsisd.scheduler.routing import HostGone
 from apsisd.scheduler.service import Scheduler
 
 log = logging.getLogger("apsisd.api")
@@ -51,6 +52,11 @@ async def _answer(request: web.Request) -> web.StreamResponse:
     scheduler = scheduler_of(request)
     run = await the_run(request, scheduler)
     _check_split(scheduler, run, stream)
+    if run.unit is not None:
+        try:
+            scheduler.host_of(run)
+        except HostGone as exc:
+            raise problem(web.HTTPServiceUnavailable, f"run {run.id}: its output is on its host: {exc}") from None
     if follow:
         with lasting(request):
             return await _follow(request, scheduler, run, stream, skip)
@@ -73,7 +79,7 @@ async def _gaps(scheduler: Scheduler, run: Run) -> dict[str, str]:
     started = run.times.get(State.RUNNING) or run.times.get(State.STARTING)
     if started is None:
         return {}
-    gaps = await scheduler.host.output_gaps(run.id, started)
+    gaps = await scheduler.host_of(run).output_gaps(run.id, started)
     return {INCOMPLETE: "; ".join(gaps)} if gaps else {}
 
 
@@ -154,7 +160,7 @@ async def _records(scheduler: Scheduler, run: Run, stream: Stream | None, *, fol
     """The data of the run's output records; none for a run that never had a unit."""
     if run.unit is None:
         return
-    async with contextlib.aclosing(scheduler.host.output(run.id, follow=follow, stream=stream)) as records:
+    async with contextlib.aclosing(scheduler.host_of(run).output(run.id, follow=follow, stream=stream)) as records:
         async for record in records:
             yield record.data
 

@@ -83,8 +83,8 @@ def test_the_console_script(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "apsis"
     proc = subprocess.run([str(script), "check-jobs", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stdout, proc.stderr) == (
-        1, f"{tmp_path}/bad.yaml:2: extra: unknown key; allowed here: action, condition, metadata, params, program, "
-           "retry, schedule, scheduling, successors\n", "1 problem in 1 file\n")
+        1, f"{tmp_path}/bad.yaml:2: extra: unknown key; allowed here: action, condition, host, metadata, params, "
+           "program, retry, schedule, scheduling, successors\n", "1 problem in 1 file\n")
     (tmp_path / "bad.yaml").unlink()
     proc = subprocess.run([str(script), "check-jobs", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"{tmp_path}: 1 job, 0 calendars, 0 schedules: "

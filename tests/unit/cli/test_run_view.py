@@ -40,7 +40,7 @@ def test_the_exit_status_of_a_finished_run(fields: dict[str, Any], status: int, 
 
 def test_a_run_as_a_row_and_as_details() -> None:
     ended = run("failure", exit_code=3, result="exit-code", unit="apsis-r7.service", cpu_time_ns=12_000_000,
-                memory_peak=3 << 20, lateness=0.0152, reason="exit code 3")
+                memory_peak=3 << 20, lateness=0.0152, reason="exit code 3", host="db1")
     assert list(table(RUN_HEADERS, [row(ended, UTC, NOW)], Style(colour=False))) == [
         "RUN  STATE    JOB       ARGS             SCHEDULED                    ELAPSED  RESULT",
         "r7   failure  etl/load  date=2026-03-09  Mon 2026-03-09 13:00:00 UTC  3.5s     exit 3",
@@ -57,6 +57,7 @@ def test_a_run_as_a_row_and_as_details() -> None:
         "       Lateness: 15ms",
         "        Elapsed: 3.5s",
         "         Result: exit 3 (systemd: exit-code)",
+        "           Host: db1",
         "           Unit: apsis-r7.service",
         "       CPU time: 12ms",
         "    Memory peak: 3M",

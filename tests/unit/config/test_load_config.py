@@ -12,9 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apsisd.config.api_limits import ApiLimits
+from apsisd.config.hosts import HostSettings, HostTable
 from apsisd.config.load import Config, ConfigError, Overrides, load_config
 from apsisd.config.log_level import LogLevel
+from apsisd.config.render import HOSTS_INTRO
 from apsisd.errors import InvalidFiles
+from apsisd.jobs.hosts import HostGroup
 from apsisd.jobs.scheduling import DEFAULTS, CatchUp, Scheduling
 
 ETC = Path(__file__).resolve().parents[3] / "etc" / "apsisd.toml"
@@ -22,7 +25,8 @@ ROOT = Config(file=None, jobs_dir=Path("/etc/apsis/jobs"), calendars_dir=Path("/
               state_dir=Path("/var/lib/apsis"), log_level=LogLevel.INFO, schedule=DEFAULTS, waiting_max_time=None,
               api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_admin_group=None, api_others="none",
               api_adhoc_users=None, api_tokens=None, api_tls_cert=None, api_tls_key=None, api_limits=ApiLimits(),
-              reload_watch=True, reload_debounce=0.5, reload_max_delay=10.0, metrics_per_job_limit=100)
+              reload_watch=True, reload_debounce=0.5, reload_max_delay=10.0, metrics_per_job_limit=100,
+              ssh_known_hosts=Path("/var/lib/apsis/known_hosts"))
 
 
 def problems(file: Path, text: str) -> list[str]:
@@ -92,6 +96,8 @@ debounce = "2s"
 max_delay = "2s"
 [metrics]
 per_job_limit = 0
+[ssh]
+known_hosts = "hosts.known"
 ''')
     assert load_config(file, privileged=True, env={}) == Config(
         file=file, jobs_dir=tmp_path / "conf/jobs", calendars_dir=Path("/srv/calendars"),
@@ -104,7 +110,8 @@ per_job_limit = 0
         api_tls_cert=Path("/etc/ssl/apsis.pem"), api_tls_key=tmp_path / "conf/../key.pem",
         api_limits=ApiLimits(max_connections_per_caller=8, max_connections=100, max_streams_per_caller=2,
                              max_streams=20, idle_timeout=60.0, request_timeout=5.0),
-        reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0, metrics_per_job_limit=0)
+        reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0, metrics_per_job_limit=0,
+        ssh_known_hosts=tmp_path / "conf/hosts.known")
     assert load_config(file, privileged=True, env={}).calendar_folders() == (Path("/srv/calendars"),)
 
 
@@ -161,8 +168,8 @@ debounce = "30s"
 max_time = 0
 [extra]
 ''') == [
-        "1: jobs: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, metrics, reload, "
-        "schedule, state_dir, waiting",
+        "1: jobs: unknown key; allowed here: api, calendars_dir, host_groups, hosts, jobs_dir, log_level, "
+        "metrics, reload, schedule, ssh, state_dir, waiting",
         "2: log_level: must be one of debug, info, warning, error, critical, not a string 'loud'",
         "3: state_dir: must be the path of a folder, as a string, not a string ''",
         "5: schedule.horizon: 'soon' is not a duration; use a number of seconds or a duration such as 90s, 15m, "
@@ -173,8 +180,8 @@ max_time = 0
         "unix:/run/apsis/api.sock or tcp:127.0.0.1:5050",
         "13: reload.max_delay: is 10s, shorter than debounce (30s); make it at least as long",
         "16: waiting.max_time: must be a duration above zero such as 30m, 1d, not a number 0",
-        "17: extra: unknown key; allowed here: api, calendars_dir, jobs_dir, log_level, metrics, reload, "
-        "schedule, state_dir, waiting",
+        "17: extra: unknown key; allowed here: api, calendars_dir, host_groups, hosts, jobs_dir, log_level, "
+        "metrics, reload, schedule, ssh, state_dir, waiting",
     ]
 
 
@@ -221,15 +228,25 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
     text = ETC.read_text()
     assert load_config(ETC, privileged=True, env={}) == replace(ROOT, file=ETC)
     # Every `# key = value` line, uncommented, is the default it says; every key is shown, set or as an example.
+    # Past HOSTS_INTRO, the keys of the tables of remote hosts and groups, which have no defaults without one.
+    settings, tables = text.split(HOSTS_INTRO)
     uncommented = tmp_path / "apsisd.toml"
-    uncommented.write_text(re.sub(r"^# (\w+ = )", r"\1", text, flags=re.MULTILINE))
+    uncommented.write_text(re.sub(r"^# (\w+ = )", r"\1", settings, flags=re.MULTILINE))
     assert load_config(uncommented, privileged=True, env={}) == replace(ROOT, file=uncommented)
+    # Their headers, their defaults and the examples of their required keys uncommented: one host, one group.
+    tables = tables.replace("[hosts.NAME]", "[hosts.one]").replace("[host_groups.NAME]", "[host_groups.one-group]")
+    tables = re.sub(r"^#(?: |   (?=ssh|hosts))(\w+ = |\[)", r"\1", tables, flags=re.MULTILINE)
+    uncommented.write_text(tables.replace('["db1", "db2"]', '["one"]'))
+    assert load_config(uncommented, privileged=True, env={}).hosts == HostTable(
+        hosts={"one": HostSettings(name="one", ssh="root@db1.example")},
+        groups={"one-group": HostGroup(name="one-group", hosts=("one",))})
     shown = set(re.findall(r"^#\s+(\w+) = ", text, flags=re.MULTILINE))
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
                      "max_age", "max_time", "listen", "group", "admin_group", "others", "adhoc_users", "tokens",
                      "tls_cert", "tls_key", "max_connections_per_caller", "max_connections", "max_streams_per_caller",
                      "max_streams", "idle_timeout", "request_timeout", "watch", "debounce", "max_delay",
-                     "per_job_limit"}
+                     "per_job_limit", "known_hosts", "ssh", "port", "identity", "agentd", "connect_timeout",
+                     "keepalive_interval", "keepalive_count", "unreachable_after", "hosts", "pick"}
 
 
 def test_log_levels_are_python_s() -> None:

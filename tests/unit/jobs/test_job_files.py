@@ -9,7 +9,7 @@ import pytest
 from apsisd.errors import InvalidFiles
 from apsisd.jobs.load import load_jobs
 
-ALLOWED = "allowed here: action, condition, metadata, params, program, retry, schedule, scheduling, successors"
+ALLOWED = "allowed here: action, condition, host, metadata, params, program, retry, schedule, scheduling, successors"
 STATES = "scheduled, waiting, starting, running, stopping, success, failure, error, skipped"
 CONDITION_TYPES = "known condition types: dependency, max_running, skip_duplicate"
 UNDEFINED = "template uses undefined name {}; defined here: {} (declare a param in params: to use it)"

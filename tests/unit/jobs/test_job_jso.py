@@ -85,6 +85,7 @@ def test_a_whole_job_as_written(tmp_path: Path) -> None:
         ],
         "retry": {"count": 2, "delay": "5m"},
         "scheduling": {"catchup": "none"},
+        "host": "local",
         "metadata": {"description": "Loads the day.", "labels": ["etl", "nightly"], "owner": "data-team",
                      "runbook": {"url": "https://wiki/etl", "steps": ["check", "rerun"]}},
     }
@@ -103,7 +104,7 @@ def test_one_item_keys_become_lists_and_absent_ones_empty_or_null(tmp_path: Path
         "schedules": [{"type": "interval", "interval": "1h", "args": {"region": "eu"}}],
         "program": {"type": "shell", "command": "true"}, "conditions": [{"type": "max_running", "count": 1}],
         "actions": [{"type": "schedule", "job_id": "k", "if": {"states": ["success"]}}],
-        "retry": None, "scheduling": None, "metadata": {"description": "", "labels": []},
+        "retry": None, "scheduling": None, "host": "local", "metadata": {"description": "", "labels": []},
     }
     bare = loaded(tmp_path, 'program: "true"\ncondition: null\naction: []\n')
     assert (as_json(bare)["schedules"], as_json(bare)["conditions"], as_json(bare)["actions"]) == ([], [], [])
@@ -152,7 +153,7 @@ def test_the_written_form_is_not_part_of_a_jobs_equality(tmp_path: Path) -> None
 def test_a_job_made_in_code_shows_what_it_has() -> None:
     job = Job(id=JobId("x/y"), params=("a",), program=parse_program("true"))
     assert as_json(job) == {"job_id": "x/y", "params": ["a"], "schedules": [], "program": None, "conditions": [],
-                            "actions": [], "retry": None, "scheduling": None,
+                            "actions": [], "retry": None, "scheduling": None, "host": "local",
                             "metadata": {"description": "", "labels": []}}
 
 

@@ -87,7 +87,7 @@ def test_every_problem_of_every_file_at_once_sorted_by_file_and_line(tmp_path: P
         "a/z.yaml:1: schedule.interval: 'never' is not a duration; use a number of seconds or a duration such as "
         "90s, 15m, 4h, 1d or 1h30m",
         "b.yaml:1: program.command: is required",
-        "b.yaml:2: extra: unknown key; allowed here: action, condition, metadata, params, program, retry, "
+        "b.yaml:2: extra: unknown key; allowed here: action, condition, host, metadata, params, program, retry, "
         "schedule, scheduling, successors",
         "bad.calendar:2: must be a date written YYYY-MM-DD, such as 2026-12-25, not a string 'Christmas'",
         "c.yml:1: job files end in .yaml; rename it to c.yaml (a .yml file is not read)",

@@ -21,7 +21,7 @@ def test_a_new_run_has_every_key_with_nulls_where_nothing_is_known() -> None:
         "times": {"schedule": "2026-03-02T09:00:00.000000+00:00"},
         "origin": "schedule", "attempt": 1, "previous": None, "reason": "",
         "unit": None, "invocation_id": None, "exit_code": None, "signal": None, "result": None,
-        "cpu_time_ns": None, "memory_peak": None, "lateness": None,
+        "cpu_time_ns": None, "memory_peak": None, "lateness": None, "host": None,
     }
 
 
@@ -34,7 +34,7 @@ def test_a_finished_run_with_everything() -> None:
         origin=Origin.RETRY, attempt=2, previous=RunId("r11"), reason="exit code 3",
         stop_time=T0 + timedelta(hours=1), spec=RunSpec(run_id=RunId("r12"), shell="false"),
         unit="apsis-r12.service", invocation_id="0f" * 16, exit_code=3, signal=None, result="exit-code",
-        cpu_time_ns=12_500_000, memory_peak=3 << 20, lateness=0.25,
+        cpu_time_ns=12_500_000, memory_peak=3 << 20, lateness=0.25, host="db1",
     )
     jso = run_jso(run)
     assert jso == {
@@ -46,6 +46,7 @@ def test_a_finished_run_with_everything() -> None:
         "origin": "retry", "attempt": 2, "previous": "r11", "reason": "exit code 3",
         "unit": "apsis-r12.service", "invocation_id": "0f" * 16, "exit_code": 3, "signal": None,
         "result": "exit-code", "cpu_time_ns": 12_500_000, "memory_peak": 3 << 20, "lateness": 0.25,
+        "host": "db1",
     }
     assert json.loads(json.dumps(jso)) == jso  # plain JSON values only (the spec is not part of it)
 

@@ -21,6 +21,7 @@ from agentd.host import HostEvent, StartResult, UnitState
 from agentd.spec import RunSpec
 from agentd.systemd.units import unit_name
 from agentd.types import JobId, RunId
+from apsisd.jobs.hosts import LOCAL, HostGroup
 from apsisd.jobs.load import read_jobs
 from apsisd.jobs.scheduling import DEFAULTS
 from apsisd.runs.model import LogEntry, Run
@@ -91,12 +92,19 @@ class PokingStore:
 
 @dataclass
 class Rig:
-    """One apsisd, its host, its clock and its store; `folder` holds its job files."""
+    """One apsisd, its hosts, its clock and its store; `folder` holds its job files.
+
+    `host` is apsisd's own (local); `remotes` names the other hosts, each a RigHost of its own in `hosts`,
+    `groups` the host groups over them: what apsisd.toml would configure. configure() changes them, as an
+    apsisd.toml edited before a restart (new_scheduler)."""
 
     folder: Path
     store: SqliteStore
     clock: MovingClock
+    remotes: tuple[str, ...] = ()
+    groups: Mapping[str, HostGroup] = field(default_factory=dict)
     host: RigHost = field(init=False)
+    hosts: dict[str, RigHost] = field(init=False)
     scheduler: Scheduler = field(init=False)
     max_waiting: float | None = None
     _moved: asyncio.Event = field(default_factory=asyncio.Event)
@@ -104,14 +112,28 @@ class Rig:
 
     def __post_init__(self) -> None:
         self.host = RigHost(self.clock, self.poke)
+        self.hosts = {LOCAL: self.host, **{name: RigHost(self.clock, self.poke) for name in self.remotes}}
         self.scheduler = self.new_scheduler()
 
+    def configure(self, remotes: tuple[str, ...], groups: Mapping[str, HostGroup] | None = None) -> None:
+        """The hosts and groups the next new_scheduler() is given; a host dropped keeps its units (and its
+        RigHost, in `hosts`), as a machine taken out of apsisd.toml goes on running them."""
+        self.remotes = remotes
+        self.groups = groups or {}
+        for name in remotes:
+            self.hosts.setdefault(name, RigHost(self.clock, self.poke))
+
+    def configured(self) -> dict[str, RigHost]:
+        return {name: host for name, host in self.hosts.items() if name == LOCAL or name in self.remotes}
+
     def new_scheduler(self) -> Scheduler:
-        """A scheduler on this rig's store, host and clock, with the job files as they read now (an apsisd
-        started again: its predecessor's tasks are closed first)."""
+        """A scheduler on this rig's store, configured hosts and clock, with the job files as they read now (an
+        apsisd started again: its predecessor's tasks are closed first)."""
         store = cast(Store, PokingStore(self.store, self.poke))
-        scheduler = Scheduler(store=store, host=self.host, clock=self.clock, jobs=read_jobs(self.folder),
-                              defaults=DEFAULTS, max_waiting=self.max_waiting)
+        names = frozenset((*self.configured(), *self.groups))
+        scheduler = Scheduler(store=store, hosts=self.configured(), clock=self.clock,
+                              jobs=read_jobs(self.folder, host_names=names), defaults=DEFAULTS,
+                              max_waiting=self.max_waiting, groups=self.groups)
         scheduler.records.listeners.append(lambda old, new: self.poke())
         return scheduler
 
@@ -154,7 +176,8 @@ class Rig:
     def move_to(self, at: datetime) -> None:
         """Time passes up to `at`: sleeps end, armed runs start on the host, the loop looks at what is due."""
         self.clock.move_to(at)
-        self.host.start_due()
+        for host in self.hosts.values():
+            host.start_due()
         self.scheduler.wake()
 
     def scheduled(self, job_id: str) -> list[Run]:
@@ -177,8 +200,10 @@ def write_job(folder: Path, job_id: str, text: str) -> None:
 
 
 def on_rig(tmp_path: Path, jobs: Mapping[str, str], test: Callable[[Rig], Awaitable[Any]], *,
-           max_waiting: float | None = None, at: datetime = START) -> None:
-    """Run `test` on a fresh rig with these job files (id -> YAML) at `at`, within TIMEOUT; the rig stopped after."""
+           max_waiting: float | None = None, at: datetime = START, remotes: tuple[str, ...] = (),
+           groups: Mapping[str, HostGroup] | None = None) -> None:
+    """Run `test` on a fresh rig with these job files (id -> YAML) at `at`, within TIMEOUT; the rig stopped after.
+    `remotes` and `groups`: the hosts besides local, and the groups of hosts, apsisd.toml would configure."""
     folder = tmp_path / "jobs"
     folder.mkdir()
 
@@ -187,7 +212,8 @@ def on_rig(tmp_path: Path, jobs: Mapping[str, str], test: Callable[[Rig], Awaita
         try:
             for job_id, text in jobs.items():
                 write_job(folder, job_id, text)
-            rig = Rig(folder=folder, store=store, clock=MovingClock(at), max_waiting=max_waiting)
+            rig = Rig(folder=folder, store=store, clock=MovingClock(at), max_waiting=max_waiting, remotes=remotes,
+                      groups=groups or {})
             try:
                 async with asyncio.timeout(TIMEOUT):
                     await test(rig)

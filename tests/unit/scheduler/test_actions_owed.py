@@ -60,7 +60,7 @@ KILLS = {
 
 
 def scheduler_on(store: Any, folder: Path) -> Scheduler:
-    return Scheduler(store=store, host=object(), clock=SetClock(NOW), jobs=read_jobs(folder),  # type: ignore[arg-type]
+    return Scheduler(store=store, hosts={"local": object()}, clock=SetClock(NOW), jobs=read_jobs(folder),  # type: ignore[arg-type]
                      defaults=DEFAULTS, max_waiting=None)
 
 

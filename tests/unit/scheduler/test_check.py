@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from agentd.errors import HostError
 from agentd.host import UnitState
 from agentd.types import JobId, RunId
 from apsisd.jobs.load import load_jobs
@@ -72,7 +73,7 @@ def test_each_finding_and_the_grace_that_keeps_the_normal_out(tmp_path: Path) ->
     async def scenario() -> None:
         store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
         host = ListingHost("r4", "r5", "r6", "r7", "r20")
-        scheduler = Scheduler(store=store, host=host, clock=FixedClock(), jobs=load_jobs(jobs_dir),  # type: ignore[arg-type]
+        scheduler = Scheduler(store=store, hosts={"local": host}, clock=FixedClock(), jobs=load_jobs(jobs_dir),  # type: ignore[arg-type]
                               defaults=DEFAULTS, max_waiting=None)
         runs = [
             a_run(1, State.SCHEDULED, ago=60),  # overdue
@@ -111,7 +112,7 @@ def test_a_healthy_state_reports_nothing(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
-        scheduler = Scheduler(store=store, host=ListingHost("r2"), clock=FixedClock(),  # type: ignore[arg-type]
+        scheduler = Scheduler(store=store, hosts={"local": ListingHost("r2")}, clock=FixedClock(),  # type: ignore[arg-type]
                               jobs=load_jobs(jobs_dir), defaults=DEFAULTS, max_waiting=None)
         runs = [a_run(1, State.SCHEDULED, ago=-600), a_run(2, State.RUNNING, ago=300, lateness=0.02)]
         for each in runs:
@@ -119,5 +120,60 @@ def test_a_healthy_state_reports_nothing(tmp_path: Path) -> None:
         await store.commit(Changes(runs=runs))
         report = await sanity(scheduler, late=60, window=86400)
         assert report.ok, report
+        await store.close()
+    run(scenario)
+
+
+def test_each_run_is_looked_for_on_its_own_host_and_a_run_whose_host_is_gone_is_listed(tmp_path: Path) -> None:
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+
+    async def scenario() -> None:
+        store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
+        hosts = {"local": ListingHost("r1"), "db1": ListingHost("r2", "r4"), "db2": ListingHost("r9")}
+        scheduler = Scheduler(store=store, hosts=hosts, clock=FixedClock(),  # type: ignore[arg-type]
+                              jobs=load_jobs(jobs_dir), defaults=DEFAULTS, max_waiting=None)
+        runs = [
+            a_run(1, State.RUNNING, ago=120, host="local"),  # there
+            a_run(2, State.RUNNING, ago=120, host="db1"),  # there
+            a_run(3, State.RUNNING, ago=120, host="db2"),  # not on db2: lost
+            a_run(4, State.RUNNING, ago=120, host="db2"),  # its unit is on db1, not on its host: lost there
+            a_run(5, State.RUNNING, ago=120, host="db7"),  # db7 is not configured: hostless, not lost
+        ]
+        for each in runs:
+            scheduler.ledger.put(each)
+        await store.commit(Changes(runs=runs))
+        report = await sanity(scheduler, late=60, window=86400)
+        assert [r.id for r in report.lost] == ["r3", "r4"]
+        assert [r.id for r in report.hostless] == ["r5"]
+        assert [unit.unit for unit in report.orphan_units] == ["apsis-r9.service"]
+        assert not report.ok
+        await store.close()
+    run(scenario)
+
+
+class UnreachableHost:
+    async def list(self) -> list[UnitState]:
+        raise HostError("db1: unreachable since 11:58: Connection timed out")
+
+
+def test_a_host_that_cannot_list_its_units_is_a_finding_and_its_runs_are_not_called_lost(tmp_path: Path) -> None:
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+
+    async def scenario() -> None:
+        store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
+        hosts = {"local": ListingHost("r1"), "db1": UnreachableHost()}
+        scheduler = Scheduler(store=store, hosts=hosts, clock=FixedClock(),  # type: ignore[arg-type]
+                              jobs=load_jobs(jobs_dir), defaults=DEFAULTS, max_waiting=None)
+        runs = [a_run(1, State.RUNNING, ago=120, host="local"), a_run(2, State.RUNNING, ago=120, host="db1"),
+                a_run(3, State.RUNNING, ago=120, host="local")]
+        for each in runs:
+            scheduler.ledger.put(each)
+        await store.commit(Changes(runs=runs))
+        report = await sanity(scheduler, late=60, window=86400)
+        assert report.unlisted_hosts == [("db1", "db1: unreachable since 11:58: Connection timed out")]
+        assert [r.id for r in report.lost] == ["r3"]  # r2 may well be running on db1: nobody could look
+        assert not report.ok
         await store.close()
     run(scenario)

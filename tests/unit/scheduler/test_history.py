@@ -28,7 +28,7 @@ def test_what_the_api_reads_of_the_runs(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = await SqliteStore.open(tmp_path / "apsis.db")
         try:
-            scheduler = Scheduler(store=store, host=object(), clock=SetClock(NOW),  # type: ignore[arg-type]
+            scheduler = Scheduler(store=store, hosts={"local": object()}, clock=SetClock(NOW),  # type: ignore[arg-type]
                                   jobs=JobSet(jobs={}, calendars={}), defaults=DEFAULTS, max_waiting=None)
             start = history.next_seq(scheduler)
             drafts = [scheduler.records.draft(JobId("etl"), {}, NOW, origin=Origin.SCHEDULE, reason="due")

@@ -76,7 +76,7 @@ def scenario(tmp_path: Path, jobs_dir: Path, test: Callable[[Scheduler, Reloader
             clock = SetClock(START)
             jobs = read_jobs(jobs_dir)
             assert jobs.held == {"bad"} and list(jobs.jobs) == ["good"]
-            scheduler = Scheduler(store=store, host=GoneHost(), clock=clock, jobs=jobs,  # type: ignore[arg-type]
+            scheduler = Scheduler(store=store, hosts={"local": GoneHost()}, clock=clock, jobs=jobs,  # type: ignore[arg-type]
                                   defaults=DEFAULTS, max_waiting=None)
             async with asyncio.timeout(10):
                 await recover(scheduler, None)
@@ -202,7 +202,7 @@ def test_the_runs_one_start_skips_are_skipped_at_one_instant(tmp_path: Path) -> 
         try:
             await store.commit(Changes(runs=[a_run("r1", "good", State.SCHEDULED, START - 5 * HOUR)],
                                        cursors={JobId("good"): START - 4 * HOUR}))
-            scheduler = Scheduler(store=store, host=GoneHost(), clock=TickingClock(START),  # type: ignore[arg-type]
+            scheduler = Scheduler(store=store, hosts={"local": GoneHost()}, clock=TickingClock(START),  # type: ignore[arg-type]
                                   jobs=read_jobs(folder), defaults=DEFAULTS, max_waiting=None)
             await recover(scheduler, None)
             runs = await store.runs(RunQuery(job_id=JobId("good")))

@@ -58,7 +58,7 @@ def scenario(tmp_path: Path, test: Test) -> None:
 
 
 def started(store: SqliteStore, folder: Path, clock: SetClock) -> Scheduler:
-    return Scheduler(store=store, host=NoHost(), clock=clock, jobs=read_jobs(folder),  # type: ignore[arg-type]
+    return Scheduler(store=store, hosts={"local": NoHost()}, clock=clock, jobs=read_jobs(folder),  # type: ignore[arg-type]
                      defaults=DEFAULTS, max_waiting=None)
 
 

@@ -36,7 +36,7 @@ def tables(conn: sqlite3.Connection) -> set[str]:
 
 
 def add_column(conn: sqlite3.Connection) -> None:
-    conn.execute("ALTER TABLE runs ADD COLUMN host TEXT")
+    conn.execute("ALTER TABLE runs ADD COLUMN extra_note TEXT")
     conn.execute("UPDATE meta SET value = value + 1000 WHERE key = 'next_run'")
 
 
@@ -70,7 +70,7 @@ def test_injected_migrations_apply_in_order_once(tmp_path: Path) -> None:
     migrate(conn, tmp_path / "db", available())
     assert migrate(conn, tmp_path / "db", [*available(), EXTRA_SQL, EXTRA_APPLY]) == LATEST + 2
     assert "labels" in tables(conn)
-    assert "host" in [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
+    assert "extra_note" in [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
     assert conn.execute("SELECT value FROM meta WHERE key = 'next_run'").fetchone() == (1001,)
     assert migrate(conn, tmp_path / "db", [*available(), EXTRA_SQL, EXTRA_APPLY]) == LATEST + 2
     assert conn.execute("SELECT value FROM meta WHERE key = 'next_run'").fetchone() == (1001,)  # not run twice
@@ -147,3 +147,29 @@ def test_a_version_1_database_with_runs_is_migrated_to_owe_actions(tmp_path: Pat
 
     assert run(scenario) == [("r7", "failure", frozenset({1}))]
     assert current_version(connect(path)) == LATEST >= 2
+
+
+def test_the_runs_of_a_version_4_database_that_started_ran_on_the_local_host(tmp_path: Path) -> None:
+    """Before remote hosts, every run that reached starting ran on apsisd's own: it is followed there after the
+    upgrade. A run not yet started has no host: its job's host: decides when it starts."""
+    path = tmp_path / "state" / "apsis.db"
+    path.parent.mkdir()
+    conn = connect(path)
+    migrate(conn, path, available()[:4])
+    for number, state, times in ((1, "running", '{"scheduled": 0, "starting": 1, "running": 2}'),
+                                 (2, "scheduled", '{"scheduled": 0}'),
+                                 (3, "success", '{"starting": 1, "success": 3}')):
+        conn.execute("INSERT INTO runs (id, job_id, args, state, schedule_time, times, origin, attempt, reason, "
+                     f"updated) VALUES ({number}, 'j', '{{}}', '{state}', 0, '{times}', 'schedule', 1, '', 0)")
+    conn.commit()
+    conn.close()
+
+    async def scenario() -> list[str | None]:
+        store = await SqliteStore.open(path)
+        try:
+            return [(await store.get(RunId(f"r{number}"))).host for number in (1, 2, 3)]
+        finally:
+            await store.close()
+
+    assert run(scenario) == ["local", None, "local"]
+    assert current_version(connect(path)) == LATEST >= 5
