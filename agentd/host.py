@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from agentd.spec import RunSpec, Stream
 from agentd.types import RunId
@@ -97,6 +97,27 @@ class OutputRecord:
     data: bytes
     priority: int | None
     pid: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkStatus:
+    """How a host reached over a link is doing: up or not since when (and why not), and who is at the other end
+    (agentd's version, the machine's name, how far its clock is ahead of ours, in seconds), as of its last hello."""
+
+    reachable: bool
+    since: datetime
+    problem: str
+    agentd: str | None
+    hostname: str | None
+    clock_skew: float | None
+
+
+@runtime_checkable
+class Linked(Protocol):
+    """A host apsisd reaches over a link that can be lost (RemoteHost); the local host is not one."""
+
+    def link_status(self) -> LinkStatus:
+        ...
 
 
 class Host(Protocol):

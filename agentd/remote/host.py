@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agentd.errors import HostError, RunNotFound
-from agentd.host import Finished, HostEvent, OutputRecord, Started, StartResult, UnitState
+from agentd.host import Finished, HostEvent, LinkStatus, OutputRecord, Started, StartResult, UnitState
 from agentd.protocol.messages import Hello
 from agentd.protocol.wire import from_plain, to_plain
 from agentd.remote.channel import Channel, ConnectionLost
@@ -77,6 +77,12 @@ class RemoteHost:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def link_status(self) -> LinkStatus:
+        hello = self.hello
+        return LinkStatus(reachable=self.reachable, since=self.since, problem=self.problem,
+                          agentd=None if hello is None else hello.agentd,
+                          hostname=None if hello is None else hello.hostname, clock_skew=self.clock_skew)
 
     # -- the link ---------------------------------------------------------------
 

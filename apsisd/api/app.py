@@ -18,7 +18,7 @@ from apsisd.api.access import PRINCIPAL, Principal, bearer, peer, refusal, socke
 from apsisd.api.lasting import end_all
 from apsisd.api.limits import Answering
 from apsisd.api.replies import problem
-from apsisd.api.routes import check, events, health, jobs, metrics, openapi, operations, output, runs
+from apsisd.api.routes import check, events, health, hosts, jobs, metrics, openapi, operations, output, runs
 from apsisd.api.state import ApiState, attach, state_of
 from apsisd.api.tokens import TokenStore
 from apsisd.errors import StoreError
@@ -33,7 +33,7 @@ def make_app(state: ApiState) -> web.Application:
     app = web.Application(middlewares=[_answering, _errors_as_json, _access, _received], client_max_size=1 << 20)
     attach(app, state)
     app.on_shutdown.append(end_all)
-    for module in (health, runs, jobs, operations, output, events, check, openapi, metrics):
+    for module in (health, runs, jobs, operations, output, events, check, hosts, openapi, metrics):
         app.add_routes(module.routes)
     return app
 

@@ -1,4 +1,5 @@
-"""apsisd's own state: `status` (is it up and scheduling) and `check` (the sanity report: what looks wrong).
+"""apsisd's own state: `status` (is it up and scheduling), `check` (the sanity report: what looks wrong) and `hosts`
+(each host it drives, reachable or not).
 
 Both are for scripts and monitoring as much as for people: `status` exits 0
 when apsisd is up and scheduling, 1 when it is up but not scheduling, 2
@@ -112,6 +113,8 @@ def _findings(session: Session, report: Mapping[str, Any]) -> Iterator[str]:
                                         for unit in units), session.style))
     for unlisted in report.get("unlisted_hosts", []):
         yield f"Host {unlisted['host']} could not list its units: {unlisted['problem']}"
+    for skewed in report.get("skewed_hosts", []):
+        yield f"Host {skewed['host']}'s clock is {skewed['clock_skew']:+.1f} s off apsisd's: its runs start by it"
     if report.get("unscheduled_jobs"):
         yield f"Jobs whose schedules give a time, with no run created: {', '.join(report['unscheduled_jobs'])}"
     if report.get("job_file_problems"):
@@ -130,4 +133,36 @@ def _seconds(option: str, text: str) -> str:
         raise Failed(f"--{option}: {exc.problems[0][1]}") from None
 
 
-commands = (status, check)
+@click.command("hosts")
+@json_option()
+@utc_option
+@pass_session
+@fails_cleanly
+def hosts(session: Session, as_json: bool) -> None:
+    """List the hosts apsisd drives: reachable or not and since when, agentd's version, clock skew, runs under way.
+
+    Exit status: 0 every host reachable; 1 one or more unreachable; 2 apsisd not reachable.
+    """
+    found = session.client.call("GET", "/api/v1/hosts").body
+    print_answer(found, as_json, _host_lines(session, found))
+    if any(host.get("state") != "reachable" for host in found):
+        sys.exit(FOUND)
+
+
+def _host_lines(session: Session, found: list[Mapping[str, Any]]) -> Iterator[str]:
+    rows = []
+    for host in found:
+        reachable = host.get("state") == "reachable"
+        state = Cell("reachable", "green") if reachable else Cell("UNREACHABLE", "red", bold=True)
+        skew = host.get("clock_skew")
+        rows.append((host["name"], host.get("kind") or NONE, state,
+                     when(host.get("since"), session.zone) if host.get("since") else NONE,
+                     host.get("agentd") or NONE, NONE if skew is None else f"{skew:+.3f} s",
+                     str(host.get("runs_under_way", NONE))))
+    yield from table(("HOST", "KIND", "STATE", "SINCE", "AGENTD", "CLOCK SKEW", "RUNS"), rows, session.style)
+    for host in found:
+        if host.get("problem"):
+            yield f"{host['name']}: {host['problem']}"
+
+
+commands = (status, check, hosts)

@@ -134,7 +134,7 @@ async def serve(config: Config, since: datetime | None) -> int:
             reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders(),
                                                    config.hosts.names()))
             metrics = RunMetrics(scheduler.ledger, lambda: scheduler.jobs.jobs, scheduler.ready.is_set,
-                                 config.metrics_per_job_limit)
+                                 config.metrics_per_job_limit, lambda: scheduler.router.hosts)
             scheduler.records.listeners.append(metrics.observe)  # before recovery: its skips count too
             notifier.status("recovering runs in flight")
             try:

@@ -25,6 +25,7 @@ from apsisd.errors import FileProblem, UnknownRun
 from apsisd.jobs.hosts import LOCAL
 from apsisd.runs.model import Run
 from apsisd.runs.state import ON_HOST, State
+from apsisd.scheduler.host_status import HostStatus, host_statuses
 from apsisd.scheduler.service import Scheduler
 
 GRACE = timedelta(seconds=30)
@@ -40,6 +41,7 @@ class Report:
     orphan_units: list[UnitState]
     hostless: list[Run]
     unlisted_hosts: list[tuple[str, str]]  # host, why
+    skewed_hosts: list[HostStatus]  # hosts whose clock is SKEW_WARNING or more off apsisd's
     unscheduled_jobs: list[JobId]
     problems: list[FileProblem]
     held_jobs: list[JobId]
@@ -47,7 +49,8 @@ class Report:
     @property
     def ok(self) -> bool:
         return not (self.late or self.overdue or self.lost or self.orphan_units or self.hostless
-                    or self.unlisted_hosts or self.unscheduled_jobs or self.problems or self.held_jobs)
+                    or self.unlisted_hosts or self.skewed_hosts or self.unscheduled_jobs or self.problems
+                    or self.held_jobs)
 
 
 async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
@@ -57,7 +60,12 @@ async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
     units: dict[RunId, UnitState] = {}
     on_host: dict[RunId, str] = {}
     unlisted: list[tuple[str, str]] = []
+    statuses = {status.name: status for status in host_statuses(router.hosts, scheduler.ledger.all())}
     for name, host in router.hosts.items():
+        if not statuses[name].reachable:  # asked, it would wait out the call timeout to say so
+            unlisted.append((name, f"host {name} unreachable since {statuses[name].since:%Y-%m-%d %H:%M:%S} UTC: "
+                                   f"{statuses[name].problem}"))
+            continue
         try:
             listed = await host.list()
         except HostError as exc:
@@ -84,6 +92,7 @@ async def sanity(scheduler: Scheduler, *, late: float, window: float) -> Report:
         orphan_units=orphans,
         hostless=sorted(hostless, key=lambda run: run.schedule_time),
         unlisted_hosts=unlisted,
+        skewed_hosts=[status for status in statuses.values() if status.skewed],
         unscheduled_jobs=_unscheduled(scheduler),
         problems=list(scheduler.jobs.problems[:MAX_PROBLEMS]),
         held_jobs=sorted(scheduler.jobs.held),

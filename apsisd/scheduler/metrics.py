@@ -26,12 +26,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from agentd.host import Host
 from agentd.types import JobId
 from apsisd.jobs.model import Job
 from apsisd.jobs.retry import Reason, reason_class
 from apsisd.runs.model import Origin, Run
 from apsisd.runs.skips import SkipClass, skip_class
 from apsisd.runs.state import State
+from apsisd.scheduler.host_status import host_statuses
 from apsisd.scheduler.ledger import Ledger
 
 # From a timer firing on the dot (a few ms) to a run caught up after hours of downtime.
@@ -63,8 +65,9 @@ class RunMetrics(Collector):
     """
 
     def __init__(self, ledger: Ledger, jobs: Callable[[], Mapping[JobId, Job]], scheduling: Callable[[], bool],
-                 per_job_limit: int) -> None:
+                 per_job_limit: int, hosts: Callable[[], Mapping[str, Host]] = lambda: {}) -> None:
         self._ledger = ledger
+        self._hosts = hosts
         self._jobs = jobs
         self._scheduling = scheduling
         self._limit = per_job_limit
@@ -140,11 +143,27 @@ class RunMetrics(Collector):
                 for state in IN_FLIGHT:
                     each.add_metric([job_id, state], by_job[job_id, state])
         yield each
+        yield from self._host_metrics(runs)
         for metric in self._counted.collect():
             # A `_created` series beside each counter and histogram would double what a server stores, to say when
             # each began: rate() does not need it, and a restart shows as a counter reset anyway.
             metric.samples = [sample for sample in metric.samples if not sample.name.endswith("_created")]
             yield metric
+
+    def _host_metrics(self, runs: list[Run]) -> Iterator[Metric]:
+        """Per host: reachable or not, its clock's skew, its runs under way (scheduler/host_status.py)."""
+        statuses = host_statuses(self._hosts(), runs)
+        reachable = GaugeMetricFamily("apsis_host_reachable", "1 while the host is reachable, else 0", labels=["host"])
+        skew = GaugeMetricFamily("apsis_host_clock_skew_seconds", "Seconds a remote host's clock is ahead of "
+                                 "apsisd's, as of its last hello", labels=["host"])
+        under_way = GaugeMetricFamily("apsis_host_runs_under_way", "Runs starting, running or stopping, per host",
+                                      labels=["host"])
+        for status in statuses:
+            reachable.add_metric([status.name], int(status.reachable))
+            if status.clock_skew is not None:
+                skew.add_metric([status.name], status.clock_skew)
+            under_way.add_metric([status.name], status.runs_under_way)
+        yield from (reachable, skew, under_way)
 
     def _per_job(self, jobs: Mapping[JobId, Job]) -> bool:
         return 0 < len(jobs) <= self._limit

@@ -2,15 +2,17 @@
 the peer, or a group of it and local, runs there and records the host it ran on; a restart follows it there."""
 from __future__ import annotations
 
+import asyncio
 import socket
 
 from apsisd.runs.state import State
-from tests.integration.api import post, session
+from tests.integration.api import get, post, session
+from tests.integration.apsis_cli import apsis
 from tests.integration.daemon import Daemon, finished, with_daemon
-from tests.sandbox_hosts import peers
+from tests.sandbox_hosts import link_cut, peers
 
 
-def remote_config(daemon: Daemon) -> tuple[str, str]:
+def remote_config(daemon: Daemon, keepalive: str = "") -> tuple[str, str]:
     peer = peers()[0]
     return daemon.config(f"""
         [ssh]
@@ -18,6 +20,7 @@ def remote_config(daemon: Daemon) -> tuple[str, str]:
         [hosts.peer]
         ssh = "root@{peer.address}"
         identity = "{peer.apsis_key}"
+        {keepalive}
         [host_groups.both]
         hosts = ["peer", "local"]
         """)
@@ -58,3 +61,36 @@ async def test_a_restart_follows_a_run_on_the_remote_host_it_was_recorded_on(dae
     assert sorted((run.id, run.state, run.host) for run in runs) == sorted(
         (run.id, State.SUCCESS, run.host) for run in running)
     assert {run.host for run in runs} == {"peer", "local"}
+
+
+@with_daemon()
+async def test_each_host_is_seen_from_outside_reachable_or_not_since_when_and_why(daemon: Daemon) -> None:
+    args = remote_config(daemon, "keepalive_interval = \"1s\"\n        keepalive_count = 2")
+    peer = peers()[0]
+    daemon.job("slow", 'program: "sleep 30"\nhost: peer\n')
+    await daemon.start(*args)
+    assert (await post("/api/v1/runs", {"job_id": "slow"}))[0] == 201
+    await daemon.wait_runs(lambda runs: any(run.state is State.RUNNING for run in runs), what="running on the peer")
+    status, found = await get("/api/v1/hosts")
+    assert status == 200
+    local, remote = found
+    assert (local["name"], local["kind"], local["state"], local["runs_under_way"]) == ("local", "local", "reachable", 0)
+    assert (remote["name"], remote["kind"], remote["state"], remote["runs_under_way"]) == (
+        "peer", "remote", "reachable", 1)
+    assert remote["agentd"] and remote["hostname"] and abs(remote["clock_skew"]) < 1.0  # one machine's clock
+    shown = apsis("hosts")
+    assert shown.code == 0 and "peer" in shown.out and "reachable" in shown.out, shown
+    async with session() as client, client.get("http://apsis/metrics") as response:
+        metrics = await response.text()
+    assert 'apsis_host_reachable{host="peer"} 1.0' in metrics
+    assert 'apsis_host_runs_under_way{host="peer"} 1.0' in metrics
+    with link_cut(peer):
+        while (await get("/api/v1/hosts"))[1][1]["state"] == "reachable":  # ssh's keep-alives: about 2 s
+            await asyncio.sleep(0.2)
+        status, found = await get("/api/v1/hosts")
+        assert found[1]["state"] == "unreachable" and found[1]["problem"], found
+        shown = apsis("hosts")
+        assert shown.code == 1 and "UNREACHABLE" in shown.out, shown
+        status, report = await get("/api/v1/check")
+        assert [entry["host"] for entry in report["unlisted_hosts"]] == ["peer"]
+        assert "unreachable since" in report["unlisted_hosts"][0]["problem"]

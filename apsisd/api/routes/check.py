@@ -27,6 +27,7 @@ async def check(request: web.Request) -> web.Response:
         "lost": [run_jso(run) for run in report.lost],
         "hostless": [run_jso(run) for run in report.hostless],
         "unlisted_hosts": [{"host": host, "problem": problem} for host, problem in report.unlisted_hosts],
+        "skewed_hosts": [{"host": status.name, "clock_skew": status.clock_skew} for status in report.skewed_hosts],
         "orphan_units": [{"unit": unit.unit, "run_id": unit.run_id, "active_state": unit.active_state}
                          for unit in report.orphan_units],
         "unscheduled_jobs": list(report.unscheduled_jobs),

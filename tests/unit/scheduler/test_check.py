@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from agentd.errors import HostError
-from agentd.host import UnitState
+from agentd.host import LinkStatus, UnitState
 from agentd.types import JobId, RunId
 from apsisd.jobs.load import load_jobs
 from apsisd.jobs.scheduling import DEFAULTS
@@ -174,6 +174,43 @@ def test_a_host_that_cannot_list_its_units_is_a_finding_and_its_runs_are_not_cal
         report = await sanity(scheduler, late=60, window=86400)
         assert report.unlisted_hosts == [("db1", "db1: unreachable since 11:58: Connection timed out")]
         assert [r.id for r in report.lost] == ["r3"]  # r2 may well be running on db1: nobody could look
+        assert not report.ok
+        await store.close()
+    run(scenario)
+
+
+class LinkedHost(ListingHost):
+    """A remote host as its link says it is; asked to list while unreachable, the test fails."""
+
+    def __init__(self, *units: str, reachable: bool = True, skew: float | None = 0.1) -> None:
+        super().__init__(*units)
+        self.status = LinkStatus(reachable=reachable, since=NOW - timedelta(minutes=5),
+                                 problem="" if reachable else "ssh: connect to host db1 port 22: No route to host",
+                                 agentd="0.1.0", hostname="db1", clock_skew=skew)
+
+    def link_status(self) -> LinkStatus:
+        return self.status
+
+    async def list(self) -> list[UnitState]:
+        assert self.status.reachable, "a host known unreachable is not asked (it would wait out the call timeout)"
+        return await super().list()
+
+
+def test_a_host_known_unreachable_is_reported_without_asking_it_and_a_skewed_clock_is_a_finding(
+        tmp_path: Path) -> None:
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+
+    async def scenario() -> None:
+        store = await SqliteStore.open(tmp_path / "state" / "apsis.db")
+        hosts = {"local": ListingHost(), "db1": LinkedHost(reachable=False), "db2": LinkedHost(skew=-3.5),
+                 "db3": LinkedHost(skew=1.9)}
+        scheduler = Scheduler(store=store, hosts=hosts, clock=FixedClock(),  # type: ignore[arg-type]
+                              jobs=load_jobs(jobs_dir), defaults=DEFAULTS, max_waiting=None)
+        report = await sanity(scheduler, late=60, window=86400)
+        assert report.unlisted_hosts == [("db1", "host db1 unreachable since 2026-12-01 11:55:00 UTC: ssh: connect "
+                                                 "to host db1 port 22: No route to host")]
+        assert [(status.name, status.clock_skew) for status in report.skewed_hosts] == [("db2", -3.5)]
         assert not report.ok
         await store.close()
     run(scenario)
