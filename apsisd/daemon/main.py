@@ -130,7 +130,9 @@ async def serve(config: Config, since: datetime | None) -> int:
                 log.error("apsisd: %s", exc)
                 return 1
             scheduler = Scheduler(store=store, hosts=hosts, groups=config.hosts.groups, clock=WallClock(), jobs=jobs,
-                                  defaults=config.schedule, max_waiting=config.waiting_max_time, post_json=poster)
+                                  defaults=config.schedule, max_waiting=config.waiting_max_time, post_json=poster,
+                                  unreachable_after={name: host.unreachable_after
+                                                     for name, host in config.hosts.hosts.items()})
             reloader = Reloader(scheduler, partial(load_jobs, config.jobs_dir, config.calendar_folders(),
                                                    config.hosts.names()))
             metrics = RunMetrics(scheduler.ledger, lambda: scheduler.jobs.jobs, scheduler.ready.is_set,

@@ -31,6 +31,7 @@ from apsisd.runs.jso import run_jso
 from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.runs.state import State
 from apsisd.scheduler.driver import Driver
+from apsisd.scheduler.outages import Outages
 from apsisd.scheduler.plan import expand
 from apsisd.scheduler.records import Records
 from apsisd.scheduler.routing import Router
@@ -51,7 +52,8 @@ Fired = tuple[RunId, State, int]  # an action fired by a transition: the run, th
 class Scheduler:
     def __init__(self, *, store: Store, hosts: Mapping[str, Host], clock: Clock, jobs: JobSet, defaults: Scheduling,
                  max_waiting: float | None, post_json: PostJson | None = None,
-                 groups: Mapping[str, HostGroup] = MappingProxyType({})) -> None:
+                 groups: Mapping[str, HostGroup] = MappingProxyType({}),
+                 unreachable_after: Mapping[str, float] = MappingProxyType({})) -> None:
         self.records = Records(store, clock)
         self.ledger = self.records.ledger
         self.clock = clock
@@ -67,6 +69,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self.driver = Driver(self.records, self.router, lambda: self.jobs, self.spawn)
         self.waiter = Waiter(self.records, self.driver, lambda: self.jobs, max_waiting, self.spawn)
+        self.outages = Outages(hosts, unreachable_after, self.records, clock)
         self.records.listeners.append(self._on_change)
         self.records.follow_ups = self._follow_ups
         self.records.has_actions = lambda run: bool(self._actions_for(run, run.state))
@@ -101,6 +104,7 @@ class Scheduler:
         for job_id in self.jobs.jobs:
             self.topup_soon(job_id)
         self.spawn(self._check_store(), "check-store")
+        self.spawn(self.outages.run(), "host-outages")
         self.ready.set()
         try:
             await self._loop()
