@@ -106,8 +106,10 @@ class RemoteHost:
                 pinging = group.create_task(self._ping(channel), name=f"ping:{self.name}")
                 await asyncio.wait([reading, pinging], return_when=asyncio.FIRST_COMPLETED)
                 pinging.cancel()
-                channel.close()
-            self._lost(link, "the link ended")
+                if not reading.done():  # a ping went unanswered: the link is dead, though its pipe is open
+                    channel.close(f"agentd answered no ping within {self._ping_every:g} s")
+                    reading.cancel()
+            self._lost(link, channel.why_lost or "the link ended")
         except (OSError, HostError, TimeoutError) as exc:
             self._lost(link, str(exc) or "no answer in time")
         finally:

@@ -7,6 +7,7 @@ agentd and systemd: tests/contract/test_host.py ("remote").
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
@@ -34,6 +35,18 @@ def hello(version: int) -> Hello:
                  manager="system", clock=datetime.now(UTC).timestamp() + SKEW)
 
 
+async def one_way() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A pipe's two ends as streams: closing the writer ends this pipe only (a socket pair's writer closes both
+    ways, so a reader there would hear of a close that ssh's stdout never hears of)."""
+    loop = asyncio.get_running_loop()
+    read_fd, write_fd = os.pipe()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0))
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
+                                                        os.fdopen(write_fd, "wb", 0))
+    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+
+
 class PipeLink:
     """A Server over one end of a socket pair, the client's streams on the other."""
 
@@ -49,6 +62,11 @@ class PipeLink:
     def cut(self) -> None:
         self._server_writer.transport.abort()
 
+    async def freeze(self) -> None:
+        """agentd stops answering, its pipe left open: as a link that went dark with no error on this side."""
+        self.serving.cancel()
+        await asyncio.wait([self.serving])
+
     async def close(self) -> int | None:
         self.writer.close()
         self.serving.cancel()
@@ -59,8 +77,9 @@ class PipeLink:
 class Far:
     """The far side: one FakeHost, served anew on each connection."""
 
-    def __init__(self, host: FakeHost) -> None:
+    def __init__(self, host: FakeHost, *, pipes: bool = False) -> None:
         self.host = host
+        self.pipes = pipes  # two pipes, as a process's stdin and stdout, rather than one socket pair
         self.links: list[PipeLink] = []
         self.refusing: str | None = None
         self.tasks: list[asyncio.Task[None]] = []
@@ -68,9 +87,12 @@ class Far:
     async def connect(self) -> PipeLink:
         if self.refusing is not None:
             raise OSError(self.refusing)
-        near, far = socket.socketpair()
-        reader, writer = await asyncio.open_unix_connection(sock=near)
-        far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
+        if self.pipes:
+            (far_reader, writer), (reader, far_writer) = await one_way(), await one_way()
+        else:
+            near, far = socket.socketpair()
+            reader, writer = await asyncio.open_unix_connection(sock=near)
+            far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
         server = Server(self.host, far_reader, far_writer, hello)
         serving = asyncio.get_running_loop().create_task(server.serve(), name="agentd-under-test")
         self.links.append(PipeLink(reader, writer, far_writer, serving))
@@ -165,6 +187,23 @@ async def test_with_no_link_a_call_says_since_when_and_why(host: RemoteHost, far
     far.refusing = None
     assert await host.list() == []  # the link is made again on its own
     assert host.reachable
+
+
+def test_an_unanswered_ping_ends_a_link_whose_pipe_stays_open() -> None:
+    async def main() -> None:
+        far = Far(FakeHost(), pipes=True)
+        async with asyncio.timeout(5), RemoteHost("far", far.connect, scheduler="near", call_timeout=3,
+                                                        ping_every=0.2) as host:
+            await host.start(waiting("r1"))
+            events = host.events(RunId("r1"))
+            assert isinstance(await next_event(events), Started)
+            await far.links[-1].freeze()
+            far.host.finish(RunId("near-r1"), exit_code=2)
+            finished = await next_event(events)  # told on the next link: the silent one was given up
+            assert isinstance(finished, Finished) and finished.exit_code == 2
+            assert len(far.links) == 2
+
+    asyncio.run(main())
 
 
 @remote
