@@ -206,6 +206,56 @@ def test_an_unanswered_ping_ends_a_link_whose_pipe_stays_open() -> None:
     asyncio.run(main())
 
 
+class RefusedLink:
+    """A link whose process refused at once (as ssh does a changed host key): nothing to read, its words said."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, words: str) -> None:
+        self.reader, self.writer, self.words = reader, writer, words
+
+    def said(self) -> str:
+        return self.words
+
+    async def close(self) -> int | None:
+        self.writer.close()
+        return 255
+
+
+def test_the_connect_sides_explanation_names_why_the_link_failed() -> None:
+    told: list[tuple[int | None, str]] = []
+
+    def explain(status: int | None, said: str) -> str | None:
+        told.append((status, said))
+        return "host far: the SSH host key of far has changed" if "CHANGED" in said else None
+
+    async def main() -> None:
+        far = Far(FakeHost())
+        refusing: list[str] = []
+
+        async def connect() -> PipeLink | RefusedLink:
+            if not refusing:
+                return await far.connect()
+            near, gone = socket.socketpair()
+            gone.close()
+            reader, writer = await asyncio.open_unix_connection(sock=near)
+            return RefusedLink(reader, writer, refusing[0])
+
+        async with asyncio.timeout(20), RemoteHost("far", connect, scheduler="near", call_timeout=3,
+                                                         explain=explain) as host:
+            await host.list()
+            refusing.append("@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @\nHost key verification failed.")
+            far.cut()
+            with pytest.raises(HostError, match=r"unreachable since .* UTC: host far: the SSH host key of far has "
+                                                r"changed$"):
+                await host.list()
+            assert not host.reachable and (255, refusing[0]) in told
+            refusing[0] = "ssh: something else\nand more"
+            async with asyncio.timeout(5):  # explain has nothing to say of it: RemoteHost's own words, on one line
+                while not host.problem.endswith(": ssh: something else | and more"):
+                    await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+
+
 @remote
 async def test_the_far_side_s_refusals_arrive_as_themselves(host: RemoteHost, far: Far) -> None:
     with pytest.raises(SpecError) as refused:
