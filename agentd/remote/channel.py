@@ -44,6 +44,11 @@ class Channel:
         """The connection has ended: nothing more can be asked on it."""
         return self._lost is not None
 
+    @property
+    def why_lost(self) -> str | None:
+        """How the connection ended, once it has."""
+        return None if self._lost is None else str(self._lost)
+
     async def hello(self, scheduler: str, within: float) -> tuple[Hello, float]:
         """Say hello; agentd's answer, and how far its clock is ahead of ours (seconds, at the mid-point)."""
         asked = time.time()
@@ -67,7 +72,7 @@ class Channel:
         except (OSError, ProtocolError) as exc:
             reason = str(exc)
         finally:
-            self._lost = ConnectionLost(f"{self.host}: connection to agentd lost: {reason}")
+            self._lost = self._lost or ConnectionLost(f"{self.host}: connection to agentd lost: {reason}")
             for future in self._calls.values():
                 if not future.done():
                     future.set_exception(self._lost)
@@ -151,5 +156,9 @@ class Channel:
             except (OSError, TimeoutError) as exc:
                 raise ConnectionLost(f"{self.host}: could not write to agentd: {exc or 'timed out'}") from None
 
-    def close(self) -> None:
+    def close(self, why: str | None = None) -> None:
+        """Close our side; `why`: the connection is given up as lost, for that reason (what run() then tells
+        every open call and stream, rather than how its reading ends)."""
+        if why is not None and self._lost is None:
+            self._lost = ConnectionLost(f"{self.host}: connection to agentd lost: {why}")
         self._writer.close()

@@ -6,8 +6,9 @@ being asked is asked again: a start is adopted if its unit exists (unit name
 = run id), a run's events are asked for again (its Started told once), its
 output resumed after the last cursor read. A call that finds no link for
 `call_timeout` fails with a HostError saying since when the host is
-unreachable and why, in ssh's words; the scheduler never invents an outcome
-from that.
+unreachable and why: in the words of the side that makes the link (`explain`:
+ssh's failure(), which names a changed host key and what to do), else in
+ssh's own last lines; the scheduler never invents an outcome from that.
 
 A remote host may run an apsisd of its own, or be driven by more than one:
 run ids are only unique within one scheduler. So a run's id on the host is
@@ -42,16 +43,21 @@ RETRY_FIRST = 0.5  # seconds before making a lost link again; doubled on each fa
 RETRY_MAX = 30.0
 PING_EVERY = 15.0  # seconds between pings on a quiet link: one unanswered means it is dead
 
+Explain = Callable[[int | None, str], str | None]
+"""Why a link failed, from its process's exit status and what it said (its last stderr lines): the words of the
+side that made it (ssh's failure(), which names a changed host key and what to do), or None to keep ours."""
+
 
 class RemoteHost:
     """The Host of the machine `name`, reached by the link `connect` makes."""
 
     def __init__(self, name: str, connect: Callable[[], Awaitable[Link]], *, scheduler: str,
-                 call_timeout: float = 30.0, ping_every: float = PING_EVERY) -> None:
+                 call_timeout: float = 30.0, ping_every: float = PING_EVERY, explain: Explain | None = None) -> None:
         if not SCHEDULER.fullmatch(scheduler):
             raise ValueError(f"scheduler identity {scheduler!r}: use 1 to 32 lowercase letters and digits")
         self.name = name
         self._connect = connect
+        self._explain = explain
         self._scheduler = scheduler
         self.call_timeout = call_timeout
         self._ping_every = ping_every
@@ -112,14 +118,17 @@ class RemoteHost:
                 pinging = group.create_task(self._ping(channel), name=f"ping:{self.name}")
                 await asyncio.wait([reading, pinging], return_when=asyncio.FIRST_COMPLETED)
                 pinging.cancel()
-                channel.close()
-            self._lost(link, "the link ended")
+                if not reading.done():  # a ping went unanswered: the link is dead, though its pipe is open
+                    channel.close(f"agentd answered no ping within {self._ping_every:g} s")
+                    reading.cancel()
+            self._lost(link, channel.why_lost or "the link ended")
         except (OSError, HostError, TimeoutError) as exc:
             self._lost(link, str(exc) or "no answer in time")
         finally:
             await self._set_channel(None)
             if link is not None:
-                await link.close()
+                status = await link.close()
+                self._explained(link, status)
         return came_up
 
     async def _set_channel(self, channel: Channel | None) -> None:
@@ -128,8 +137,16 @@ class RemoteHost:
             self._changed.notify_all()
 
     def _lost(self, link: Link | None, reason: str) -> None:
-        said = link.said() if link is not None else ""
+        said = " | ".join(line for line in link.said().splitlines() if line) if link is not None else ""
         self._set_reachable(False, f"{reason}: {said}" if said else reason)
+
+    def _explained(self, link: Link, status: int | None) -> None:
+        """Once the link's process has ended: its failure in the connect side's words, if it has better ones (a
+        changed host key, with what to do) than ours."""
+        if self.reachable or self._explain is None:
+            return
+        if why := self._explain(status, link.said()):
+            self.problem = why
 
     def _set_reachable(self, reachable: bool, problem: str) -> None:
         if reachable != self.reachable:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 KEEP_LINES = 20  # lines of stderr kept to explain a failure
 STOP_WITHIN = 5.0  # seconds for the process to exit once its stdin is closed, before it is killed
+STDERR_WITHIN = 1.0  # seconds to read the rest of an ended process's stderr (a child of it may hold it open)
 
 
 class Link(Protocol):
@@ -28,7 +29,7 @@ class Link(Protocol):
     writer: asyncio.StreamWriter
 
     def said(self) -> str:
-        """What the link said about itself (a process's stderr), to explain a failure."""
+        """What the link said about itself (a process's last stderr lines, one a line), to explain a failure."""
         ...
 
     async def close(self) -> int | None:
@@ -47,7 +48,7 @@ class ProcessLink:
         self.name = name
         self.stderr: collections.deque[str] = collections.deque(maxlen=KEEP_LINES)
         self._room = TaskRoom(f"link:{name}")
-        self._room.spawn(self._read_stderr(process.stderr), f"stderr:{name}")
+        self._stderr_read = self._room.spawn(self._read_stderr(process.stderr), f"stderr:{name}")
 
     @classmethod
     async def spawn(cls, argv: Sequence[str], name: str) -> ProcessLink:
@@ -64,7 +65,7 @@ class ProcessLink:
 
     def said(self) -> str:
         """What the process said on stderr, its last lines."""
-        return " | ".join(line for line in self.stderr if line)
+        return "\n".join(self.stderr)
 
     async def close(self) -> int | None:
         """End the process (stdin closed, then killed if it lingers)."""
@@ -77,5 +78,8 @@ class ProcessLink:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
             status = await self.process.wait()
+        with contextlib.suppress(TimeoutError):  # its last words, read before said() is asked why it ended
+            async with asyncio.timeout(STDERR_WITHIN):
+                await asyncio.shield(self._stderr_read)
         await self._room.close()
         return status

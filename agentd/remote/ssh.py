@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,6 +237,18 @@ def failure(host: str, target: SshTarget, returncode: int, stderr: str) -> SshEr
         if pattern.search(stderr):
             return HostUnreachable(host, f"{target.destination} is unreachable: {why}", detail)
     return SshFailed(host, f"ssh to {target.destination} failed", detail)
+
+
+def explainer(host: str, target: SshTarget) -> Callable[[int | None, str], str | None]:
+    """RemoteHost's `explain` for links made by ssh_argv(target): failure()'s words when ssh itself failed and
+    failure() can name how (a changed host key, with what to do), None otherwise (RemoteHost keeps its own)."""
+    def explain(status: int | None, stderr: str) -> str | None:
+        if status != SSH_FAILED:
+            return None
+        error = failure(host, target, status, stderr)
+        return None if isinstance(error, SshFailed) else str(error)
+
+    return explain
 
 
 def _named(match: re.Match[str], stderr: str, target: SshTarget) -> str:

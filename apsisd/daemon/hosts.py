@@ -46,14 +46,15 @@ def remote_host(name: str, settings: HostSettings, known_hosts: Path, scheduler:
     the scheduler `scheduler` (scheduler_identity())."""
     from agentd.remote.host import RemoteHost  # the transport, loaded only for a configured remote host
     from agentd.remote.link import Link, ProcessLink
-    from agentd.remote.ssh import ssh_argv
+    from agentd.remote.ssh import explainer, ssh_argv
 
-    argv = ssh_argv(ssh_target(settings, known_hosts))
+    target = ssh_target(settings, known_hosts)
+    argv = ssh_argv(target)
 
     async def connect() -> Link:
         return await ProcessLink.spawn(argv, name)
 
-    return RemoteHost(name, connect, scheduler=scheduler)
+    return RemoteHost(name, connect, scheduler=scheduler, explain=explainer(name, target))
 
 
 async def open_hosts(stack: contextlib.AsyncExitStack, local: Host, table: HostTable, known_hosts: Path,

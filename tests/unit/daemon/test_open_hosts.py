@@ -81,6 +81,16 @@ def test_remote_host_is_agentd_s_remote_host_not_yet_connected() -> None:
     assert isinstance(host, RemoteHost) and host.name == "db1" and not host.reachable
 
 
+def test_remote_host_explains_a_failed_ssh_in_failure_s_words() -> None:
+    """What an unreachable host's `problem` says: which host key changed, and what to do about it in which file."""
+    host = remote_host("db1", TABLE.hosts["db1"], KNOWN, "s1")
+    assert isinstance(host, RemoteHost) and host._explain is not None
+    stderr = "Host key for [db1.example]:2222 has changed and you have requested strict checking.\n"
+    why = host._explain(255, stderr)
+    assert why is not None and why.startswith("host db1: the SSH host key of [db1.example]:2222 has changed")
+    assert f"-f {KNOWN}" in why
+
+
 def test_the_scheduler_s_identity_is_stable_and_differs_by_machine_and_state_folder(tmp_path: Path) -> None:
     machine = tmp_path / "machine-id"
     machine.write_text("0123456789abcdef0123456789abcdef\n")

@@ -7,6 +7,7 @@ agentd and systemd: tests/contract/test_host.py ("remote").
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
@@ -34,6 +35,18 @@ def hello(version: int) -> Hello:
                  manager="system", clock=datetime.now(UTC).timestamp() + SKEW)
 
 
+async def one_way() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A pipe's two ends as streams: closing the writer ends this pipe only (a socket pair's writer closes both
+    ways, so a reader there would hear of a close that ssh's stdout never hears of)."""
+    loop = asyncio.get_running_loop()
+    read_fd, write_fd = os.pipe()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0))
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
+                                                        os.fdopen(write_fd, "wb", 0))
+    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+
+
 class PipeLink:
     """A Server over one end of a socket pair, the client's streams on the other."""
 
@@ -49,6 +62,11 @@ class PipeLink:
     def cut(self) -> None:
         self._server_writer.transport.abort()
 
+    async def freeze(self) -> None:
+        """agentd stops answering, its pipe left open: as a link that went dark with no error on this side."""
+        self.serving.cancel()
+        await asyncio.wait([self.serving])
+
     async def close(self) -> int | None:
         self.writer.close()
         self.serving.cancel()
@@ -59,8 +77,9 @@ class PipeLink:
 class Far:
     """The far side: one FakeHost, served anew on each connection."""
 
-    def __init__(self, host: FakeHost) -> None:
+    def __init__(self, host: FakeHost, *, pipes: bool = False) -> None:
         self.host = host
+        self.pipes = pipes  # two pipes, as a process's stdin and stdout, rather than one socket pair
         self.links: list[PipeLink] = []
         self.refusing: str | None = None
         self.tasks: list[asyncio.Task[None]] = []
@@ -68,9 +87,12 @@ class Far:
     async def connect(self) -> PipeLink:
         if self.refusing is not None:
             raise OSError(self.refusing)
-        near, far = socket.socketpair()
-        reader, writer = await asyncio.open_unix_connection(sock=near)
-        far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
+        if self.pipes:
+            (far_reader, writer), (reader, far_writer) = await one_way(), await one_way()
+        else:
+            near, far = socket.socketpair()
+            reader, writer = await asyncio.open_unix_connection(sock=near)
+            far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
         server = Server(self.host, far_reader, far_writer, hello)
         serving = asyncio.get_running_loop().create_task(server.serve(), name="agentd-under-test")
         self.links.append(PipeLink(reader, writer, far_writer, serving))
@@ -165,6 +187,73 @@ async def test_with_no_link_a_call_says_since_when_and_why(host: RemoteHost, far
     far.refusing = None
     assert await host.list() == []  # the link is made again on its own
     assert host.reachable
+
+
+def test_an_unanswered_ping_ends_a_link_whose_pipe_stays_open() -> None:
+    async def main() -> None:
+        far = Far(FakeHost(), pipes=True)
+        async with asyncio.timeout(5), RemoteHost("far", far.connect, scheduler="near", call_timeout=3,
+                                                        ping_every=0.2) as host:
+            await host.start(waiting("r1"))
+            events = host.events(RunId("r1"))
+            assert isinstance(await next_event(events), Started)
+            await far.links[-1].freeze()
+            far.host.finish(RunId("near-r1"), exit_code=2)
+            finished = await next_event(events)  # told on the next link: the silent one was given up
+            assert isinstance(finished, Finished) and finished.exit_code == 2
+            assert len(far.links) == 2
+
+    asyncio.run(main())
+
+
+class RefusedLink:
+    """A link whose process refused at once (as ssh does a changed host key): nothing to read, its words said."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, words: str) -> None:
+        self.reader, self.writer, self.words = reader, writer, words
+
+    def said(self) -> str:
+        return self.words
+
+    async def close(self) -> int | None:
+        self.writer.close()
+        return 255
+
+
+def test_the_connect_sides_explanation_names_why_the_link_failed() -> None:
+    told: list[tuple[int | None, str]] = []
+
+    def explain(status: int | None, said: str) -> str | None:
+        told.append((status, said))
+        return "host far: the SSH host key of far has changed" if "CHANGED" in said else None
+
+    async def main() -> None:
+        far = Far(FakeHost())
+        refusing: list[str] = []
+
+        async def connect() -> PipeLink | RefusedLink:
+            if not refusing:
+                return await far.connect()
+            near, gone = socket.socketpair()
+            gone.close()
+            reader, writer = await asyncio.open_unix_connection(sock=near)
+            return RefusedLink(reader, writer, refusing[0])
+
+        async with asyncio.timeout(20), RemoteHost("far", connect, scheduler="near", call_timeout=3,
+                                                         explain=explain) as host:
+            await host.list()
+            refusing.append("@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @\nHost key verification failed.")
+            far.cut()
+            with pytest.raises(HostError, match=r"unreachable since .* UTC: host far: the SSH host key of far has "
+                                                r"changed$"):
+                await host.list()
+            assert not host.reachable and (255, refusing[0]) in told
+            refusing[0] = "ssh: something else\nand more"
+            async with asyncio.timeout(5):  # explain has nothing to say of it: RemoteHost's own words, on one line
+                while not host.problem.endswith(": ssh: something else | and more"):
+                    await asyncio.sleep(0.01)
+
+    asyncio.run(main())
 
 
 @remote

@@ -20,6 +20,7 @@ from agentd.remote.ssh import (
     SshError,
     SshFailed,
     SshTarget,
+    explainer,
     failure,
     ssh_argv,
 )
@@ -256,3 +257,12 @@ def test_host_key_refusals_win_over_anything_else_in_the_same_stderr() -> None:
                                  SshFailed, RemoteCommandExited])
 def test_every_failure_is_a_host_error(cls: type[SshError]) -> None:
     assert issubclass(cls, SshError) and issubclass(cls, HostError)
+
+
+def test_the_explainer_gives_failures_own_words_when_ssh_itself_failed_and_can_name_how() -> None:
+    explain = explainer("db1", target(port=2222))
+    assert explain(255, CHANGED) == str(failure("db1", target(port=2222), 255, CHANGED))
+    assert explain(255, UNKNOWN) is not None and "holds no key" in explain(255, UNKNOWN)  # type: ignore[operator]
+    assert explain(255, "something ssh never said\n") is None  # SshFailed: RemoteHost's own words are as good
+    assert explain(0, CHANGED) is None  # agentd's own status: not ssh's failure
+    assert explain(None, CHANGED) is None  # killed, or still running: no status of ssh's to read
