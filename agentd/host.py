@@ -102,7 +102,8 @@ class OutputRecord:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkStatus:
     """How a host reached over a link is doing: up or not since when (and why not), and who is at the other end
-    (agentd's version, the machine's name, how far its clock is ahead of ours, in seconds), as of its last hello."""
+    (agentd's version and the machine's name as of its last hello; how far its clock is ahead of ours, in seconds,
+    measured when it was linked)."""
 
     reachable: bool
     since: datetime

@@ -39,8 +39,9 @@ class Server:
     """One client's connection to this machine's Host."""
 
     def __init__(self, host: Host, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 hello: Callable[[int], Hello]) -> None:
+                 hello: Callable[[int], Hello], clock: Callable[[], float] = time.time) -> None:
         self._host = host
+        self._clock = clock
         self._reader = reader
         self._writer = writer
         self._hello = hello
@@ -90,6 +91,8 @@ class Server:
             if op in STREAMS:
                 await self._pump(ident, STREAMS[op](self._host, message))
                 await self._send({"id": ident, "end": True})
+            elif op == "ping":
+                await self._send({"id": ident, "ok": {"clock": self._clock()}})
             elif op in CALLS:
                 await self._send({"id": ident, "ok": await CALLS[op](self._host, message)})
             else:
@@ -187,10 +190,6 @@ async def _output_gaps(host: Host, message: dict[str, Any]) -> Any:
     return list(await host.output_gaps(_run_id(message), started))
 
 
-async def _ping(host: Host, message: dict[str, Any]) -> Any:
-    return {"clock": time.time()}
-
-
 def _events(host: Host, message: dict[str, Any]) -> AsyncIterator[Any]:
     return host.events(_run_id(message), since=_time(message, "since"))
 
@@ -205,6 +204,5 @@ def _output(host: Host, message: dict[str, Any]) -> AsyncIterator[Any]:
                        stream=None if stream is None else Stream(stream))
 
 
-CALLS = {"start": _start, "stop": _stop, "kill": _kill, "list": _list, "output_gaps": _output_gaps,
-         "ping": _ping}
+CALLS = {"start": _start, "stop": _stop, "kill": _kill, "list": _list, "output_gaps": _output_gaps}
 STREAMS = {"events": _events, "output": _output}

@@ -1,5 +1,6 @@
 """The demo: apsisd with the example jobs of etc/jobs for a while, then the runs it made; or, with `shell`, apsisd
-in the background and a shell beside it to try the apsis command in.
+in the background and a shell beside it to try the apsis command in; or, with `remote`, apsisd driving a second
+host of the sandbox (its own systemd and sshd) through agentd over SSH.
 
 State is kept in .demo/state under the checkout, so a second demo shows
 catch-up: the runs missed in between are recorded (the newest of each job
@@ -8,10 +9,14 @@ started late, the others skipped, with why).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 from apsisd.runs.model import Run
@@ -27,6 +32,8 @@ APSISD = Path(sys.executable).parent / "apsisd"
 def main() -> int:
     if sys.argv[1:] == ["shell"]:
         return shell()
+    if sys.argv[1:] == ["remote"]:
+        return remote()
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 40.0
     print(f"apsisd with the jobs in etc/jobs, state in {STATE.relative_to(ROOT)}, for {seconds:g} s:", flush=True)
     process = subprocess.Popen([str(APSISD), "--jobs", str(ROOT / "etc" / "jobs"), "--state", str(STATE)])
@@ -64,6 +71,39 @@ def shell() -> int:
         process.wait()
         log.close()
         print(f"apsisd stopped; its log is in {(STATE.parent / 'apsisd.log').relative_to(ROOT)}")
+
+
+def remote() -> int:
+    """apsisd with one job on the sandbox's peer host: `apsis hosts`, a run there by hand, and its output."""
+    peer = json.loads(Path(os.environ["APSIS_SANDBOX_HOSTS"]).read_text())["hosts"][0]
+    folder = ROOT / ".demo" / "remote"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "jobs").mkdir(parents=True)
+    (folder / "apsisd.toml").write_text(textwrap.dedent(f"""\
+        [ssh]
+        known_hosts = "{peer['known_hosts']}"
+        [hosts.{peer['name']}]
+        ssh = "root@{peer['address']}"
+        identity = "{peer['apsis_key']}"
+        """))
+    (folder / "jobs" / "where.yaml").write_text(
+        f'schedule: {{type: interval, interval: 5s}}\nprogram: "echo on $(hostname) as $(id -un)"\n'
+        f"host: {peer['name']}\n")
+    log = (folder / "apsisd.log").open("ab")
+    process = subprocess.Popen([str(APSISD), "--jobs", str(folder / "jobs"), "--state", str(folder / "state"),
+                                "--config", str(folder / "apsisd.toml")], stdout=log, stderr=log)
+    env = {**os.environ, "PATH": f"{APSISD.parent}:{os.environ.get('PATH', '')}"}
+    try:
+        time.sleep(3)
+        for command in (["apsis", "hosts"], ["apsis", "run", "--host", peer["name"], "--wait", "--", "hostname"],
+                        ["apsis", "runs", "-n", "4"]):
+            print(f"$ {' '.join(command)}", flush=True)
+            subprocess.run(command, env=env, check=False)
+        return 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+        log.close()
 
 
 async def _last_runs(count: int) -> tuple[list[Run], int]:

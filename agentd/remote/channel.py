@@ -49,19 +49,27 @@ class Channel:
         """How the connection ended, once it has."""
         return None if self._lost is None else str(self._lost)
 
-    async def hello(self, scheduler: str, within: float) -> tuple[Hello, float]:
-        """Say hello; agentd's answer, and how far its clock is ahead of ours (seconds, at the mid-point)."""
-        asked = time.time()
+    async def hello(self, scheduler: str, within: float) -> Hello:
+        """Say hello; agentd's answer."""
         await self._send({"op": "hello", "protocol": list(SPOKEN), "scheduler": scheduler})
         async with asyncio.timeout(within):
             reply = await frames.read(self._reader)
-        answered = time.time()
         if reply is None:
             raise ConnectionLost(f"{self.host}: agentd ended the connection before its hello")
         if "error" in reply:
             raise error_from_plain(reply["error"], self.host)
-        hello = from_plain(Hello, reply.get("hello"), "hello")
-        return hello, hello.clock - (asked + answered) / 2
+        return from_plain(Hello, reply.get("hello"), "hello")
+
+    async def clock_skew(self, within: float) -> float:
+        """How far agentd's clock is ahead of ours, in seconds: its clock in a ping's answer, against the mid-point
+        of the ping (the hello's would count agentd's own start, which its answer waits for)."""
+        asked = time.time()
+        pong = await self.call("ping", within)
+        answered = time.time()
+        clock = pong.get("clock") if isinstance(pong, dict) else None
+        if not isinstance(clock, (int, float)) or isinstance(clock, bool):
+            raise ProtocolError(f"{self.host}: a ping answered {pong!r}, not a clock")
+        return float(clock) - (asked + answered) / 2
 
     async def run(self) -> None:
         """Route what agentd sends until the connection ends; then every open call and stream hears it."""

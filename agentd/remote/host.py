@@ -65,7 +65,7 @@ class RemoteHost:
         self._channel: Channel | None = None
         self._changed = asyncio.Condition()  # told whenever _channel changes
         self.hello: Hello | None = None
-        self.clock_skew: float | None = None  # seconds the host's clock is ahead of ours, as of the last hello
+        self.clock_skew: float | None = None  # seconds the host's clock is ahead of ours, measured on linking
         self.reachable = False
         self.since = datetime.now(UTC)  # when `reachable` last changed
         self.problem = "not connected yet"  # why it is unreachable, in ssh's or agentd's words
@@ -108,12 +108,12 @@ class RemoteHost:
             async with asyncio.timeout(self.call_timeout):
                 link = await self._connect()
                 channel = Channel(link.reader, link.writer, self.name)
-                hello, skew = await channel.hello(self._scheduler, self.call_timeout)
-            self.hello, self.clock_skew = hello, skew
-            came_up = True
-            self._set_reachable(True, "")
+                self.hello = await channel.hello(self._scheduler, self.call_timeout)
             async with asyncio.TaskGroup() as group:
                 reading = group.create_task(channel.run(), name=f"read:{self.name}")
+                self.clock_skew = await channel.clock_skew(self.call_timeout)
+                came_up = True
+                self._set_reachable(True, "")
                 await self._set_channel(channel)
                 pinging = group.create_task(self._ping(channel), name=f"ping:{self.name}")
                 await asyncio.wait([reading, pinging], return_when=asyncio.FIRST_COMPLETED)

@@ -28,7 +28,7 @@ class HostStatus:
     problem: str | None  # why it is unreachable
     agentd: str | None  # agentd's version on it, as of its last hello
     hostname: str | None
-    clock_skew: float | None  # seconds its clock is ahead of apsisd's, as of its last hello
+    clock_skew: float | None  # seconds its clock is ahead of apsisd's, measured when linked
     runs_under_way: int  # runs recorded on it that are starting, running or stopping
 
     @property

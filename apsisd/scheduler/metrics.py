@@ -155,7 +155,7 @@ class RunMetrics(Collector):
         statuses = host_statuses(self._hosts(), runs)
         reachable = GaugeMetricFamily("apsis_host_reachable", "1 while the host is reachable, else 0", labels=["host"])
         skew = GaugeMetricFamily("apsis_host_clock_skew_seconds", "Seconds a remote host's clock is ahead of "
-                                 "apsisd's, as of its last hello", labels=["host"])
+                                 "apsisd's, measured when linked", labels=["host"])
         under_way = GaugeMetricFamily("apsis_host_runs_under_way", "Runs starting, running or stopping, per host",
                                       labels=["host"])
         for status in statuses:

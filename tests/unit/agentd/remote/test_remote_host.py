@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -93,7 +94,7 @@ class Far:
             near, far = socket.socketpair()
             reader, writer = await asyncio.open_unix_connection(sock=near)
             far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
-        server = Server(self.host, far_reader, far_writer, hello)
+        server = Server(self.host, far_reader, far_writer, hello, clock=lambda: time.time() + SKEW)
         serving = asyncio.get_running_loop().create_task(server.serve(), name="agentd-under-test")
         self.links.append(PipeLink(reader, writer, far_writer, serving))
         return self.links[-1]
