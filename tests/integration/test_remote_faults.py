@@ -162,14 +162,19 @@ async def units_of(peer: SandboxPeer, run_id: RunId) -> list[str]:
     return [line.split()[0] for line in listed.splitlines() if run_id in line]
 
 
+async def running(host: RemoteHost, program: Program) -> tuple[Program, Watch]:
+    """The program started on the host, its Started told and the program seen running."""
+    await host.start(program.spec)
+    watch = Watch(host, program.run_id)
+    await watch.started()
+    await program.has_started()
+    return program, watch
+
+
 def test_a_link_cut_mid_run_loses_and_doubles_nothing(peer: SandboxPeer, tmp_path: Path) -> None:
     async def main() -> None:
         async with asyncio.timeout(WITHIN), remote(peer) as host:
-            program = Program(tmp_path, code=3)
-            await host.start(program.spec)
-            watch = Watch(host, program.run_id)
-            await watch.started()
-            await program.has_started()
+            program, watch = await running(host, Program(tmp_path, code=3))
             with link_cut(peer):
                 noticed = await unreachable(host)
                 assert noticed < 6, f"the cut noticed after {noticed:.1f} s"
@@ -211,11 +216,7 @@ def test_agentd_killed_mid_run_is_linked_again_by_itself(peer: SandboxPeer, tmp_
 def test_sshd_restarted_mid_run_loses_nothing(peer: SandboxPeer, tmp_path: Path) -> None:
     async def main() -> None:
         async with asyncio.timeout(WITHIN), remote(peer) as host:
-            program = Program(tmp_path, code=5)
-            await host.start(program.spec)
-            watch = Watch(host, program.run_id)
-            await watch.started()
-            await program.has_started()
+            program, watch = await running(host, Program(tmp_path, code=5))
             await asyncio.to_thread(restart_sshd, peer)
             program.open()
             await watch.ended(program)
@@ -267,11 +268,7 @@ def test_a_changed_host_key_keeps_the_host_unreachable_and_its_runs_going(peer: 
                                                                           tmp_path: Path) -> None:
     async def main() -> None:
         async with asyncio.timeout(WITHIN), remote(peer) as host:
-            program = Program(tmp_path, code=8)
-            await host.start(program.spec)
-            watch = Watch(host, program.run_id)
-            await watch.started()
-            await program.has_started()
+            program, watch = await running(host, Program(tmp_path, code=8))
             with changed_host_key(peer, tmp_path / "keys") as new_known_hosts:
                 # sshd's restart spares the session: end it, so that the next one meets the new key.
                 await peer_run(peer, ["pkill", "-KILL", "-f", "[a]gentd serve"], new_known_hosts)

@@ -50,25 +50,30 @@ class LinkedFake(FakeHost):
                                  clock_skew=0.0)
 
 
+async def scheduler_with(tmp_path: Path, runs: list[Run]) -> tuple[Scheduler, Clock, LinkedFake, SqliteStore]:
+    """A scheduler with local and db1 (unreachable_after 2 minutes), and `runs` in its store and ledger."""
+    (tmp_path / "jobs").mkdir()
+    store = await SqliteStore.open(tmp_path / "apsis.db")
+    clock, db1 = Clock(), LinkedFake()
+    scheduler = Scheduler(store=store, hosts={"local": FakeHost(), "db1": db1}, clock=clock,
+                          jobs=load_jobs(tmp_path / "jobs"), defaults=DEFAULTS, max_waiting=None,
+                          unreachable_after={"db1": 120.0})
+    await store.commit(Changes(runs=runs))
+    for run in runs:
+        scheduler.ledger.put(run)
+    return scheduler, clock, db1, store
+
+
 def a_run(number: int, state: State, host: str) -> Run:
     return Run(id=RunId(f"r{number}"), job_id=JobId("j"), state=state, schedule_time=DOWN_SINCE, host=host,
                times=MappingProxyType({state: DOWN_SINCE}))
 
 
 def test_runs_on_a_host_down_too_long_are_told_once_and_told_again_when_it_is_back(tmp_path: Path) -> None:
-    (tmp_path / "jobs").mkdir()
-
     async def scenario() -> None:
-        store = await SqliteStore.open(tmp_path / "apsis.db")
-        clock, db1 = Clock(), LinkedFake()
-        scheduler = Scheduler(store=store, hosts={"local": FakeHost(), "db1": db1}, clock=clock,
-                              jobs=load_jobs(tmp_path / "jobs"), defaults=DEFAULTS, max_waiting=None,
-                              unreachable_after={"db1": 120.0})
-        runs = [a_run(1, State.RUNNING, "db1"), a_run(2, State.STARTING, "db1"), a_run(3, State.RUNNING, "local"),
-                a_run(4, State.SCHEDULED, "db1")]
-        await store.commit(Changes(runs=runs))
-        for run in runs:
-            scheduler.ledger.put(run)
+        scheduler, clock, db1, store = await scheduler_with(tmp_path, [
+            a_run(1, State.RUNNING, "db1"), a_run(2, State.STARTING, "db1"), a_run(3, State.RUNNING, "local"),
+            a_run(4, State.SCHEDULED, "db1")])
 
         async def told(run_id: str) -> list[str]:
             return [entry.message for entry in await store.log(RunId(run_id)) if "host db1" in entry.message]
@@ -93,17 +98,8 @@ def test_runs_on_a_host_down_too_long_are_told_once_and_told_again_when_it_is_ba
 
 
 def test_a_blip_shorter_than_unreachable_after_is_told_nothing(tmp_path: Path) -> None:
-    (tmp_path / "jobs").mkdir()
-
     async def scenario() -> None:
-        store = await SqliteStore.open(tmp_path / "apsis.db")
-        clock, db1 = Clock(), LinkedFake()
-        scheduler = Scheduler(store=store, hosts={"local": FakeHost(), "db1": db1}, clock=clock,
-                              jobs=load_jobs(tmp_path / "jobs"), defaults=DEFAULTS, max_waiting=None,
-                              unreachable_after={"db1": 120.0})
-        run = a_run(1, State.RUNNING, "db1")
-        await store.commit(Changes(runs=[run]))
-        scheduler.ledger.put(run)
+        scheduler, clock, db1, store = await scheduler_with(tmp_path, [a_run(1, State.RUNNING, "db1")])
         db1.down(DOWN_SINCE)
         clock.moment = DOWN_SINCE + timedelta(seconds=30)
         await scheduler.outages.look()

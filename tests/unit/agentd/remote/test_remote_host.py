@@ -305,12 +305,17 @@ def test_a_reader_that_falls_behind_loses_its_stream_not_the_link() -> None:
     asyncio.run(main())
 
 
+async def served() -> tuple[asyncio.StreamReader, asyncio.StreamWriter, Server]:
+    """A Server on one end of a socket pair, the test's streams on the other."""
+    near, far = socket.socketpair()
+    reader, writer = await asyncio.open_unix_connection(sock=near)
+    far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
+    return reader, writer, Server(FakeHost(), far_reader, far_writer, hello)
+
+
 def test_a_client_speaking_no_common_version_is_told_and_refused() -> None:
     async def main() -> None:
-        near, far = socket.socketpair()
-        reader, writer = await asyncio.open_unix_connection(sock=near)
-        far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
-        server = Server(FakeHost(), far_reader, far_writer, hello)
+        reader, writer, server = await served()
         writer.write(frames.encode({"op": "hello", "protocol": [99]}))
         with pytest.raises(ProtocolError, match="no protocol version in common"):
             await server.serve()
@@ -322,10 +327,7 @@ def test_a_client_speaking_no_common_version_is_told_and_refused() -> None:
 
 def test_a_request_without_an_id_ends_the_connection() -> None:
     async def main() -> None:
-        near, far = socket.socketpair()
-        _reader, writer = await asyncio.open_unix_connection(sock=near)
-        far_reader, far_writer = await asyncio.open_unix_connection(sock=far)
-        server = Server(FakeHost(), far_reader, far_writer, hello)
+        _reader, writer, server = await served()
         writer.write(frames.encode({"op": "hello", "protocol": [1]}) + frames.encode({"op": "list"}))
         with pytest.raises(ProtocolError, match="without an integer id"):
             await server.serve()
