@@ -15,6 +15,7 @@ from agentd.local.tracker import Tracker
 from agentd.systemd.bus import (
     MANAGER,
     NO_SUCH_UNIT,
+    PROPERTIES,
     SYSTEMD_AWAY,
     UNIT_EXISTS,
     BusCallError,
@@ -44,20 +45,28 @@ async def start_arguments(ctx: LocalContext, tracker: Tracker, props: list[list]
 async def _manager_startup(ctx: LocalContext) -> int:
     """The manager's start on the monotonic clock (µs): what its timers' OnStartupSec counts from."""
     if ctx.manager_startup_usec is None:
-        ctx.manager_startup_usec = int(await ctx.bus.get(SD_PATH, MANAGER, "UserspaceTimestampMonotonic"))
+        (variant,) = await asked_again(ctx.bus, "Get", "ss", [MANAGER, "UserspaceTimestampMonotonic"],
+                                       path=SD_PATH, interface=PROPERTIES)
+        ctx.manager_startup_usec = int(variant.value)
     return ctx.manager_startup_usec
 
 
 async def start_unit(bus: SystemdBus, start: list[Any]) -> str:
-    """StartTransientUnit, asked again while systemd is away (re-executing, its bus connection lost) until the
-    call timeout: a unit it made before it went is found then (UnitExists, adopted), never made twice. Returns
-    the path of the job that starts the unit (an armed run's timer's)."""
+    """StartTransientUnit, asked again while systemd is away: a unit it made before it went is found then
+    (UnitExists, adopted), never made twice. Returns the path of the job that starts the unit (an armed run's
+    timer's)."""
+    (job,) = await asked_again(bus, "StartTransientUnit", "ssa(sv)a(sa(sv))", start)
+    return str(job)
+
+
+async def asked_again(bus: SystemdBus, member: str, signature: str, body: list[Any], **where: str) -> list[Any]:
+    """A call of systemd's, asked again while systemd is away (re-executing, its bus connection lost) until the
+    call timeout: what a start needs must not fail for a daemon-reexec in passing."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + bus.call_timeout
     while True:
         try:
-            (job,) = await bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", start)
-            return str(job)
+            return await bus.call(member, signature, body, **where)
         except BusCallError as exc:
             if exc.name not in SYSTEMD_AWAY or loop.time() >= deadline:
                 raise
@@ -66,7 +75,7 @@ async def start_unit(bus: SystemdBus, start: list[Any]) -> str:
             if loop.time() >= deadline:
                 raise
             reason = str(exc)
-        log.warning("starting %s: systemd did not answer (%s); asking again", start[0], reason,
+        log.warning("%s %s: systemd did not answer (%s); asking again", member, body[0] if body else "", reason,
                     extra={"action": "start_retry"})
         await asyncio.sleep(START_RETRY)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agentd.local.host import LocalHost
@@ -36,3 +37,31 @@ async def test_runs_started_across_a_reexec_each_run_once(host: LocalHost, tmp_p
     ends = [await finished(host, run_id) for run_id in run_ids]
     assert [end.result for end in ends] == ["success"] * RUNS
     assert [len((marks / run_id).read_text().split()) for run_id in run_ids] == [1] * RUNS
+
+
+@hosted(timeout=120)
+async def test_runs_armed_across_a_reexec_by_hosts_that_have_not_yet_read_the_manager_s_start(
+        host: LocalHost, tmp_path: Path) -> None:
+    """An armed run's timer counts from the manager's start, read once per host: that read, too, is asked again
+    while systemd is away, and the run is armed, not failed."""
+    hosts = [LocalHost(call_timeout=30) for _ in range(12)]
+    run_ids = [new_run_id() for _ in hosts]
+
+    async def arm(fresh: LocalHost, run_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        at = datetime.now(UTC) + timedelta(seconds=2)
+        await fresh.start(RunSpec(run_id=run_id, shell="true"), at=at)
+
+    async def reexec() -> None:
+        await asyncio.to_thread(subprocess.run, ["systemctl", "daemon-reexec"], check=True)
+
+    for fresh in hosts:
+        await fresh.open()
+    try:
+        await asyncio.gather(reexec(), *(arm(fresh, run_id, 0.03 * i)
+                                         for i, (fresh, run_id) in enumerate(zip(hosts, run_ids, strict=True))))
+    finally:
+        for fresh in hosts:
+            await fresh.close()
+    ends = [await finished(host, run_id) for run_id in run_ids]
+    assert [end.result for end in ends] == ["success"] * len(hosts)
