@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 SCHEDULER = re.compile(r"[a-z0-9]{1,32}")  # a scheduler's identity, the prefix of its runs' ids on a host
 RETRY_FIRST = 0.5  # seconds before making a lost link again; doubled on each failure
 RETRY_MAX = 30.0
+RETRY_WANTED = 1.0  # seconds at most between attempts while a call waits for the link
 PING_EVERY = 15.0  # seconds between pings on a quiet link: one unanswered means it is dead
 
 Explain = Callable[[int | None, str], str | None]
@@ -64,6 +65,8 @@ class RemoteHost:
         self._room = TaskRoom(f"remote-host:{name}")
         self._channel: Channel | None = None
         self._changed = asyncio.Condition()  # told whenever _channel changes
+        self._waiting = 0  # calls and streams waiting for a link
+        self._wanted = asyncio.Event()  # set while one is
         self.hello: Hello | None = None
         self.clock_skew: float | None = None  # seconds the host's clock is ahead of ours, measured on linking
         self.reachable = False
@@ -97,8 +100,20 @@ class RemoteHost:
         while True:
             if await self._link_once():
                 delay = RETRY_FIRST
-            await asyncio.sleep(delay)
+            await self._pause(delay)
             delay = min(delay * 2, RETRY_MAX)
+
+    async def _pause(self, delay: float) -> None:
+        """Wait `delay` before linking again, but no longer than RETRY_WANTED once a call is waiting for the link:
+        a blip must not outlast the calls that wait for it (a start would fail) because the back-off grew."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            async with asyncio.timeout(delay):
+                await self._wanted.wait()
+        except TimeoutError:
+            return
+        await asyncio.sleep(max(0.0, min(delay, RETRY_WANTED) - (loop.time() - began)))
 
     async def _link_once(self) -> bool:
         """Make the link, serve on it until it fails; whether it ever came up."""
@@ -170,12 +185,18 @@ class RemoteHost:
         def usable() -> bool:
             return self._channel is not None and not self._channel.lost
 
+        self._waiting += 1
+        self._wanted.set()
         try:
             async with asyncio.timeout_at(deadline), self._changed:
                 await self._changed.wait_for(usable)
         except TimeoutError:
             raise HostError(f"host {self.name} unreachable since {self.since:%Y-%m-%d %H:%M:%S} UTC: "
                             f"{self.problem}") from None
+        finally:
+            self._waiting -= 1
+            if not self._waiting:
+                self._wanted.clear()
         assert self._channel is not None
         return self._channel
 

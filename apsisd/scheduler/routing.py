@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from agentd.host import Host
+from agentd.host import Host, Linked
 from apsisd.errors import ApsisError
 from apsisd.jobs.hosts import LOCAL, HostGroup, Pick, unknown_host
 from apsisd.runs.model import Run
@@ -59,11 +59,19 @@ class Router:
         group = self.groups.get(name)
         if group is None:
             return name if name in self.hosts else None
+        members = group.hosts
         if group.pick is Pick.RANDOM:
-            return self._choose(group.hosts)
+            return self._choose([member for member in members if self._reachable(member)] or members)
         turn = self._turns.get(name, 0)
-        self._turns[name] = (turn + 1) % len(group.hosts)
-        return group.hosts[turn]
+        # The next reachable member in turn: a run sent to a host known to be unreachable would wait for it, then
+        # fail to start. With none reachable, the next in turn (it may be back by the time the run is started).
+        step = next((k for k in range(len(members)) if self._reachable(members[(turn + k) % len(members)])), 0)
+        self._turns[name] = (turn + step + 1) % len(members)
+        return members[(turn + step) % len(members)]
+
+    def _reachable(self, name: str) -> bool:
+        host = self.hosts.get(name)
+        return not isinstance(host, Linked) or host.link_status().reachable
 
     def host_of(self, run: Run) -> Host:
         """The Host the run runs on (a run recorded before hosts were: local); HostGone if it is not configured."""

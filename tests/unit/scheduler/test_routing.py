@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentd.host import Host
+from agentd.host import Host, LinkStatus
 from agentd.types import JobId, RunId
 from apsisd.jobs.hosts import HostGroup, Pick
 from apsisd.runs.model import Origin, Run
@@ -74,3 +74,28 @@ def test_unknown_says_what_may_be_named() -> None:
     assert router.unknown("db1") is None
     assert router.unknown("dbx") == ("no host or group 'dbx' in apsisd.toml; use one of: db1, db2, db3, local, or "
                                      "add [hosts.dbx] (or [host_groups.dbx]) to apsisd.toml and restart apsisd")
+
+
+class Linked:
+    """A remote host as its link says it is."""
+
+    def __init__(self, reachable: bool) -> None:
+        self.reachable = reachable
+
+    def link_status(self) -> LinkStatus:
+        return LinkStatus(reachable=self.reachable, since=T0, problem="" if self.reachable else "No route to host",
+                          agentd="0.1", hostname="h", clock_skew=0.0)
+
+
+def test_a_group_passes_over_members_known_unreachable_while_one_is_reachable() -> None:
+    db1, db2, db3 = Linked(True), Linked(False), Linked(True)
+    hosts: dict[str, Host] = {"local": object(), "db1": db1, "db2": db2, "db3": db3}  # type: ignore[dict-item]
+    router = Router(hosts, GROUPS, choose=lambda members: members[0])  # type: ignore[arg-type, return-value]
+    assert [router.pick("dbs") for _ in range(4)] == ["db1", "db3", "db1", "db3"]
+    db1.reachable = db3.reachable = False
+    assert [router.pick("dbs") for _ in range(3)] == ["db1", "db2", "db3"]  # none reachable: in turn, as ever
+    db2.reachable = True
+    assert [router.pick("dbs") for _ in range(2)] == ["db2", "db2"]
+    assert router.pick("pair") == "db2"
+    db1.reachable, db3.reachable = False, True
+    assert router.pick("any") == "db3"  # random, among those reachable

@@ -359,3 +359,15 @@ def test_a_scheduler_identity_is_plain_letters_and_digits() -> None:
     for bad in ("", "a-b", "A", "x" * 33, "é"):
         with pytest.raises(ValueError, match="scheduler identity"):
             RemoteHost("far", connect, scheduler=bad)
+
+
+@remote
+async def test_a_call_waiting_for_the_link_cuts_the_back_off_short(host: RemoteHost, far: Far) -> None:
+    """Down for 4 s, the link is tried again only every 4 s or more by then; a call that waits for it (3 s at most
+    here) has it tried again within a second, and gets it once the host is back."""
+    await host.list()
+    far.refusing = "Network is unreachable"
+    far.cut()
+    await asyncio.sleep(4.0)  # attempts at +0.5, +1.5, +3.5 s; the next would be at +7.5 s
+    far.refusing = None
+    assert await host.list() == []
