@@ -106,6 +106,7 @@ class LinkStatus:
     measured when it was linked)."""
 
     reachable: bool
+    tried: bool  # a link was tried yet: a host being linked for the first time is not known to be unreachable
     since: datetime
     problem: str
     agentd: str | None

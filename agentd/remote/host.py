@@ -65,6 +65,7 @@ class RemoteHost:
         self._room = TaskRoom(f"remote-host:{name}")
         self._channel: Channel | None = None
         self._changed = asyncio.Condition()  # told whenever _channel changes
+        self._tried = False  # set once the first link came up or failed
         self._waiting = 0  # calls and streams waiting for a link
         self._wanted = asyncio.Event()  # set while one is
         self.hello: Hello | None = None
@@ -89,7 +90,7 @@ class RemoteHost:
 
     def link_status(self) -> LinkStatus:
         hello = self.hello
-        return LinkStatus(reachable=self.reachable, since=self.since, problem=self.problem,
+        return LinkStatus(reachable=self.reachable, tried=self._tried, since=self.since, problem=self.problem,
                           agentd=None if hello is None else hello.agentd,
                           hostname=None if hello is None else hello.hostname, clock_skew=self.clock_skew)
 
@@ -164,6 +165,7 @@ class RemoteHost:
             self.problem = why
 
     def _set_reachable(self, reachable: bool, problem: str) -> None:
+        self._tried = True
         if reachable != self.reachable:
             self.since = datetime.now(UTC)
             log.log(logging.INFO if reachable else logging.WARNING, "host %s %s%s", self.name,

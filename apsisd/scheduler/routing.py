@@ -70,8 +70,12 @@ class Router:
         return members[(turn + step) % len(members)]
 
     def _reachable(self, name: str) -> bool:
-        host = self.hosts.get(name)
-        return not isinstance(host, Linked) or host.link_status().reachable
+        """Not known to be unreachable: a host being linked for the first time (apsisd just started) is given the
+        benefit of the doubt."""
+        if not isinstance(host := self.hosts.get(name), Linked):
+            return True
+        status = host.link_status()
+        return status.reachable or not status.tried
 
     def host_of(self, run: Run) -> Host:
         """The Host the run runs on (a run recorded before hosts were: local); HostGone if it is not configured."""

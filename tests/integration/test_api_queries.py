@@ -181,7 +181,7 @@ async def test_the_jobs_list_and_one_job_with_its_next_runs(daemon: Daemon) -> N
         "schedules": [{"type": "interval", "interval": "1h", "args": {"region": "eu"}}],
         "program": {"type": "exec", "argv": ["/bin/echo", "{{ date }}", "{{ region }}"]},
         "conditions": [], "actions": [{"type": "schedule", "job_id": "etl", "if": {"states": ["success"]}}],
-        "retry": None, "scheduling": None,
+        "retry": None, "scheduling": None, "host": "local",
         "metadata": {"description": "Loads the day.", "labels": ["etl", "nightly"], "owner": "data"},
     }
     times = [datetime.fromisoformat(due["time"]) for due in one["next"]]

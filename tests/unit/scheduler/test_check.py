@@ -184,7 +184,7 @@ class LinkedHost(ListingHost):
 
     def __init__(self, *units: str, reachable: bool = True, skew: float | None = 0.1) -> None:
         super().__init__(*units)
-        self.status = LinkStatus(reachable=reachable, since=NOW - timedelta(minutes=5),
+        self.status = LinkStatus(tried=True, reachable=reachable, since=NOW - timedelta(minutes=5),
                                  problem="" if reachable else "ssh: connect to host db1 port 22: No route to host",
                                  agentd="0.1.0", hostname="db1", clock_skew=skew)
 

@@ -27,8 +27,9 @@ def a_run(number: int, state: State, host: str | None) -> Run:
 
 
 def test_local_first_then_by_name_each_as_its_link_says_with_its_runs_under_way() -> None:
-    up = LinkStatus(reachable=True, since=SINCE, problem="", agentd="0.1.0", hostname="db1.example", clock_skew=0.25)
-    down = LinkStatus(reachable=False, since=SINCE, problem="Host key verification failed", agentd="0.1.0",
+    up = LinkStatus(tried=True, reachable=True, since=SINCE, problem="", agentd="0.1.0", hostname="db1.example",
+                    clock_skew=0.25)
+    down = LinkStatus(tried=True, reachable=False, since=SINCE, problem="Host key verification failed", agentd="0.1.0",
                       hostname="db2.example", clock_skew=-1.0)
     hosts = {"db2": LinkedFake(down), "local": FakeHost(), "db1": LinkedFake(up)}
     runs = [a_run(1, State.RUNNING, "db1"), a_run(2, State.STARTING, "db1"), a_run(3, State.STOPPING, None),

@@ -35,18 +35,18 @@ class Clock:
 class LinkedFake(FakeHost):
     def __init__(self) -> None:
         super().__init__()
-        self.status = LinkStatus(reachable=True, since=DOWN_SINCE - timedelta(hours=1), problem="", agentd="0.1",
-                                 hostname="db1", clock_skew=0.0)
+        self.status = LinkStatus(tried=True, reachable=True, since=DOWN_SINCE - timedelta(hours=1), problem="",
+                                 agentd="0.1", hostname="db1", clock_skew=0.0)
 
     def link_status(self) -> LinkStatus:
         return self.status
 
     def down(self, since: datetime) -> None:
-        self.status = LinkStatus(reachable=False, since=since, problem="No route to host", agentd="0.1",
+        self.status = LinkStatus(tried=True, reachable=False, since=since, problem="No route to host", agentd="0.1",
                                  hostname="db1", clock_skew=0.0)
 
     def up(self, since: datetime) -> None:
-        self.status = LinkStatus(reachable=True, since=since, problem="", agentd="0.1", hostname="db1",
+        self.status = LinkStatus(tried=True, reachable=True, since=since, problem="", agentd="0.1", hostname="db1",
                                  clock_skew=0.0)
 
 

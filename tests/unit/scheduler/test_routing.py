@@ -83,8 +83,9 @@ class Linked:
         self.reachable = reachable
 
     def link_status(self) -> LinkStatus:
-        return LinkStatus(reachable=self.reachable, since=T0, problem="" if self.reachable else "No route to host",
-                          agentd="0.1", hostname="h", clock_skew=0.0)
+        return LinkStatus(tried=True, reachable=self.reachable, since=T0,
+                          problem="" if self.reachable else "No route to host", agentd="0.1", hostname="h",
+                          clock_skew=0.0)
 
 
 def test_a_group_passes_over_members_known_unreachable_while_one_is_reachable() -> None:
@@ -99,3 +100,14 @@ def test_a_group_passes_over_members_known_unreachable_while_one_is_reachable() 
     assert router.pick("pair") == "db2"
     db1.reachable, db3.reachable = False, True
     assert router.pick("any") == "db3"  # random, among those reachable
+
+
+def test_a_member_being_linked_for_the_first_time_is_not_passed_over() -> None:
+    """apsisd has just started: its remote hosts are not yet linked, and not known to be down."""
+    first = Linked(False)
+    hosts: dict[str, Host] = {"local": object(), "db1": first,  # type: ignore[dict-item]
+                              "db2": Linked(True), "db3": Linked(True)}
+    first.link_status = lambda: LinkStatus(  # type: ignore[method-assign]
+        tried=False, reachable=False, since=T0, problem="not connected yet", agentd=None, hostname=None,
+        clock_skew=None)
+    assert Router(hosts, GROUPS).pick("dbs") == "db1"
