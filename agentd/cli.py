@@ -14,7 +14,6 @@ import os
 import pwd
 import socket
 import sys
-import time
 
 from agentd.local.host import LocalHost
 from agentd.protocol.messages import Hello
@@ -37,11 +36,10 @@ def _first_line(path: str) -> str:
 
 
 def identity(protocol: int, *, user_manager: bool) -> Hello:
-    """Who and where this agentd is, and its clock now."""
+    """Who and where this agentd is."""
     return Hello(protocol=protocol, agentd=version(), hostname=socket.gethostname(),
                  machine_id=_first_line("/etc/machine-id"), boot_id=_first_line("/proc/sys/kernel/random/boot_id"),
-                 user=pwd.getpwuid(os.geteuid()).pw_name, manager="user" if user_manager else "system",
-                 clock=time.time())
+                 user=pwd.getpwuid(os.geteuid()).pw_name, manager="user" if user_manager else "system")
 
 
 async def _stdio() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -2,7 +2,7 @@
 
 A connection opens with the client's hello (the versions it speaks, the
 scheduler it is) and agentd's answer (the version chosen, who and where it
-is, its clock). Then the client sends requests, each with an id of its own:
+is). Then the client sends requests, each with an id of its own:
 `{"id": 7, "op": "start", ...}`. A request is answered once, `{"id": 7,
 "ok": ...}` or `{"id": 7, "error": {...}}`; a stream (`events`, `output`)
 with any number of `{"id": 7, "items": [...]}` then `{"id": 7, "end": true}`
@@ -23,7 +23,8 @@ SPOKEN = (PROTOCOL,)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Hello:
-    """agentd's answer to a client's hello: who and where it is, and its clock when it answered."""
+    """agentd's answer to a client's hello: who and where it is (its clock is asked by a ping after it: the hello's
+    answer waits for agentd's own start, and would count it)."""
 
     protocol: int
     agentd: str  # agentd's version
@@ -32,7 +33,6 @@ class Hello:
     boot_id: str
     user: str
     manager: str  # "system" or "user": the systemd it drives
-    clock: float  # its time.time() as it answered
 
 
 def error_to_plain(exc: BaseException) -> dict[str, Any]:

@@ -32,8 +32,7 @@ VALUES: list[Any] = [
     UnitState(run_id=RunId("r1"), unit="u", active_state="active", sub_state="running"),
     StartResult(run_id=RunId("r1"), unit="u", adopted=True),
     OutputRecord(cursor="s=1;i=2", time=NOW, data=bytes(range(256)), priority=6, pid=None),
-    Hello(protocol=1, agentd="0.1", hostname="h", machine_id="m", boot_id="b", user="root", manager="system",
-          clock=1.5),
+    Hello(protocol=1, agentd="0.1", hostname="h", machine_id="m", boot_id="b", user="root", manager="system"),
 ]
 
 
