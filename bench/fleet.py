@@ -1,7 +1,10 @@
 """Benchmark: one apsisd driving a fleet of remote hosts under chaos, beside the same load on its own host.
 
-    tools/sandbox.py run --hosts 50 -- .venv/bin/python bench/fleet.py [--minutes 5] [--jobs 100] [--every 6]
-        [--chaos-every 5] [--settle 60] [--seed N] [--keep]
+    tools/sandbox.py run --hosts 50 --raise-inotify-limit -- .venv/bin/python bench/fleet.py
+        [--minutes 5] [--jobs 100] [--every 6] [--chaos-every 5] [--settle 60] [--seed N] [--keep]
+
+(51 systemds need more inotify instances than Debian's default cap allows
+root; the flag raises it for the run and puts it back: tools/sandbox_inotify.py.)
 
 The peers are the sandbox's (tests/sandbox_hosts.peers()). One apsisd has
 each as `[hosts.pN]` (apsis's key, the run's known_hosts, keep-alives every
@@ -465,7 +468,7 @@ def main() -> None:
         parser.error("--jobs, --every, --minutes and --chaos-every must be positive")
     if not os.environ.get(HOSTS_ENV):
         parser.error(f"no peer hosts (${HOSTS_ENV} unset): run it as "
-                     "tools/sandbox.py run --hosts 50 -- .venv/bin/python bench/fleet.py")
+                     "tools/sandbox.py run --hosts 50 --raise-inotify-limit -- .venv/bin/python bench/fleet.py")
     sys.exit(asyncio.run(measure(args)))
 
 

@@ -14,9 +14,11 @@ See docs/operations.md ("The systemd sandbox") for the traps it avoids.
 
 With `--hosts N`, N peer sandboxes boot beside it, in parallel, each joined
 to the main one by a veth pair and running a test sshd (tools/sandbox_peers.py);
-the command learns them from $APSIS_SANDBOX_HOSTS.
+the command learns them from $APSIS_SANDBOX_HOSTS. About forty sandboxes fit
+in the kernel's default cap on root's inotify instances; more need
+`--raise-inotify-limit` (tools/sandbox_inotify.py).
 
-Usage: tools/sandbox.py run [--name NAME] [--hosts N] -- CMD [ARGS...]
+Usage: tools/sandbox.py run [--name NAME] [--hosts N] [--raise-inotify-limit] -- CMD [ARGS...]
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import sandbox_inotify
 import sandbox_peers
 
 CGROUP_V2 = Path("/sys/fs/cgroup/unified")
@@ -75,6 +78,10 @@ MASKED_UNITS = (
     "ldconfig.service",
     "systemd-remount-fs.service",
     "e2scrub_reap.service",
+    # No console here to ask a password on, and each holds an inotify instance
+    # while it waits: a scarce thing with fifty sandboxes (tools/sandbox_inotify.py).
+    "systemd-ask-password-console.path",
+    "systemd-ask-password-wall.path",
 )
 
 # Folders of the shared root file system that nothing inside may write: bound
@@ -398,7 +405,8 @@ class Hosts:
     every cgroup and the state folder, whatever failed and wherever.
     """
 
-    def __init__(self, checkout: Path, count: int, name: str | None = None, keep: Iterable[str] = ()) -> None:
+    def __init__(self, checkout: Path, count: int, name: str | None = None, keep: Iterable[str] = (),
+                 raise_inotify: bool = False) -> None:
         if not 0 <= count <= sandbox_peers.MAX_PEERS:
             raise SandboxError(f"--hosts {count}: between 0 and {sandbox_peers.MAX_PEERS}")
         self.main = Sandbox(name, keep=keep)
@@ -407,6 +415,8 @@ class Hosts:
         self.checkout = checkout
         self.state = sandbox_peers.state_folder(checkout, self.main.name)
         self.env: dict[str, str] = {}
+        self.raise_inotify = raise_inotify
+        self.raised_inotify = False
 
     def __enter__(self) -> Hosts:
         try:
@@ -422,6 +432,10 @@ class Hosts:
     def _boot(self) -> None:
         sweep_stale()
         sandbox_peers.sweep_stale_state(self.checkout, PREFIX, _alive)
+        try:
+            self.raised_inotify = sandbox_inotify.make_room(1 + len(self.peers), self.raise_inotify, _alive)
+        except sandbox_inotify.RoomError as exc:
+            raise SandboxError(str(exc)) from exc
         boxes = [self.main, *self.peers]
         for box in boxes:
             box.start()
@@ -457,6 +471,9 @@ class Hosts:
             except SandboxError as exc:
                 errors.append(str(exc))
         sandbox_peers.remove_state(self.state)
+        if self.raised_inotify:
+            sandbox_inotify.release(_alive)
+            self.raised_inotify = False
         if errors:
             raise SandboxError("; ".join(errors))
 
@@ -472,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--name", help="sandbox name (default: unique per harness)")
     run.add_argument("--hosts", type=int, default=0, metavar="N",
                      help="also boot N peer hosts joined over veth, each with a test sshd ($APSIS_SANDBOX_HOSTS)")
+    run.add_argument("--raise-inotify-limit", action="store_true",
+                     help="if the sandboxes need more inotify instances than the kernel allows root, raise "
+                          "fs.inotify.max_user_instances for this run (put back after)")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     sub.add_parser("sweep", help="remove what sandboxes killed by SIGKILL left behind")
     args = parser.parse_args(argv)
@@ -479,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "sweep":
         for name in [*sweep_stale(), *sandbox_peers.sweep_stale_state(checkout, PREFIX, _alive)]:
             print(f"removed stale {name}")
+        sandbox_inotify.sweep(_alive)
         return 0
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
@@ -492,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _raise_interrupt)
     try:
         # The checkout and the command's folder stay visible (and writable) inside.
-        with Hosts(checkout, args.hosts, args.name, keep=(str(checkout), os.getcwd())) as hosts:
+        with Hosts(checkout, args.hosts, args.name, keep=(str(checkout), os.getcwd()),
+                   raise_inotify=args.raise_inotify_limit) as hosts:
             print(f"sandbox: {hosts.main.name} booted (systemd pid {hosts.main.pid})"
                   + (f" with {args.hosts} peer hosts" if args.hosts else ""), file=sys.stderr)
             return hosts.run(cmd).returncode

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HARNESS = [sys.executable, str(ROOT / "tools" / "sandbox.py")]
 sys.path.insert(0, str(ROOT / "tools"))
 import sandbox  # noqa: E402
+import sandbox_inotify  # noqa: E402
 import sandbox_peers  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -123,6 +124,12 @@ def test_a_command_runs_inside_a_real_systemd() -> None:
     assert state == "running"
     assert pid1 == "systemd"
     assert cgroup == "0::/", "the command must sit inside the sandbox's own cgroup tree"
+
+
+def test_a_sandboxs_systemd_holds_no_more_inotify_instances_than_the_harness_counts() -> None:
+    proc = harness("sh", "-c", "ls -l /proc/1/fd | grep -c anon_inode:inotify")
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) <= sandbox_inotify.PER_SANDBOX, "fifty peers would not fit the kernel's cap"
 
 
 def test_exit_status_of_the_command_is_passed_through() -> None:
