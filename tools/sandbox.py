@@ -18,7 +18,11 @@ the command learns them from $APSIS_SANDBOX_HOSTS. About forty sandboxes fit
 in the kernel's default cap on root's inotify instances; more need
 `--raise-inotify-limit` (tools/sandbox_inotify.py).
 
-Usage: tools/sandbox.py run [--name NAME] [--hosts N] [--raise-inotify-limit] -- CMD [ARGS...]
+With `--root overlay` each sandbox's root is the host's under an overlay whose
+writes stay in the sandbox's memory: packages can be installed in it, and the
+host's disk never sees them.
+
+Usage: tools/sandbox.py run [--name NAME] [--hosts N] [--root shared|overlay] [--raise-inotify-limit] -- CMD [ARGS...]
 """
 from __future__ import annotations
 
@@ -88,10 +92,11 @@ MASKED_UNITS = (
 # read-only (a per-mount flag, "remount,bind,ro"; a plain "remount,ro" would
 # change the host's superblock). Then fresh tmpfs where writing is expected.
 READ_ONLY = ("/etc", "/root", "/var", "/home", "/usr", "/boot")
-PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/var/log/journal")  # and /run, mounted first (INNER)
+PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/var/log/journal")  # and /run, mounted first
 
-INNER = r"""
-set -eu
+# The root a sandbox sees, shared: the host's own, its folders bound read-only
+# and tmpfs where writing is expected.
+SHARED_ROOT = r"""
 mount --make-rprivate /
 mount -t proc proc /proc
 # /run first: it holds the binds of the folders to keep (a checkout under /tmp,
@@ -121,6 +126,42 @@ for d in {keep}; do
   n=$((n + 1))
 done
 rm -rf /run/sandbox-keep
+"""
+
+# The root a sandbox sees, overlay: the host's root file system read through an
+# overlay whose writes land in a tmpfs of the sandbox's mount namespace, so
+# they die with it (a SIGKILL included) and nothing is written to the host's
+# disk. Packages can be installed in it (`dpkg` writes /etc, /usr and /var).
+# Every mount is made under the new root before pivot_root, the kept folders
+# last so that no tmpfs hides them.
+OVERLAY_ROOT = r"""
+mount --make-rprivate /
+mount -t tmpfs -o mode=0700,size={overlay_size} tmpfs /run
+mkdir /run/upper /run/work /run/root
+mount -t overlay overlay -o lowerdir=/,upperdir=/run/upper,workdir=/run/work /run/root
+mount -t tmpfs -o mode=0755 tmpfs /run/root/run
+for d in {private_tmpfs}; do
+  [ -d "/run/root$d" ] || continue
+  mount -t tmpfs -o mode=0755 tmpfs "/run/root$d"
+done
+mount --rbind /dev /run/root/dev
+mount --rbind /sys /run/root/sys
+for d in {keep}; do
+  mkdir -p "/run/root$d"
+  mount --rbind "$d" "/run/root$d"
+done
+cd /run/root
+mkdir -p .sandbox-old-root
+pivot_root . .sandbox-old-root
+cd /
+mount -t proc proc /proc  # before umount, which reads /proc/self/mountinfo
+umount -l /.sandbox-old-root
+rmdir /.sandbox-old-root
+chmod 1777 /tmp /var/tmp
+"""
+
+# After either root: systemd's own needs, then systemd itself.
+BOOT = r"""
 # On a booted host / is shared (systemd makes it so, but not in a container):
 # systemd mounts a unit's credentials in a child's namespace and they reach
 # /run/credentials by propagation. Our own /run, shared within the sandbox.
@@ -143,6 +184,9 @@ export container=apsis-sandbox
 exec /lib/systemd/systemd --system --unit=basic.target --show-status=false --log-target=journal-or-kmsg
 """
 
+ROOTS = {"shared": SHARED_ROOT, "overlay": OVERLAY_ROOT}
+OVERLAY_SIZE = "4g"  # what packages installed inside may write, in memory
+
 
 class SandboxError(Exception):
     """The sandbox could not be booted; nothing of it is left behind."""
@@ -157,14 +201,15 @@ def host_runs_systemd() -> bool:
     return comm == "systemd" and Path("/run/systemd/system").is_dir()
 
 
-def hidden_inside(folders: Iterable[str]) -> list[str]:
+def hidden_inside(folders: Iterable[str], root: str = "shared") -> list[str]:
     """Of `folders`, those the sandbox's mounts would hide or make read-only, outermost only.
 
     A checkout under /tmp or /var/tmp would vanish under the fresh tmpfs, one
     under /home or /var would be read-only: the sandbox binds each back at its
-    own path. One under /run cannot be kept (/run is where they wait).
+    own path. Under an overlay root, any folder's writes would stay in the
+    overlay: all are bound. One under /run cannot be kept (/run is where they wait).
     """
-    covered = (*PRIVATE_TMPFS, *READ_ONLY)
+    covered = ("/",) if root == "overlay" else (*PRIVATE_TMPFS, *READ_ONLY)
     found: list[str] = []
     for folder in sorted({os.path.realpath(f) for f in folders}):
         if any(_under(folder, k) for k in found):
@@ -241,8 +286,12 @@ def _die_with_parent() -> None:
 class Sandbox:
     """One booted systemd; use as a context manager so teardown always happens."""
 
-    def __init__(self, name: str | None = None, keep: Iterable[str] = (), hostname: str | None = None) -> None:
-        self.keep = hidden_inside(keep)
+    def __init__(self, name: str | None = None, keep: Iterable[str] = (), hostname: str | None = None,
+                 root: str = "shared") -> None:
+        if root not in ROOTS:
+            raise SandboxError(f"root {root!r}: one of {', '.join(ROOTS)}")
+        self.root = root
+        self.keep = hidden_inside(keep, root)
         self.name = name or f"{PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
         if not self.name.startswith(PREFIX + str(os.getpid())):
             self.name = f"{PREFIX}{os.getpid()}-{self.name}"
@@ -284,7 +333,8 @@ class Sandbox:
             raise
 
     def _start(self) -> None:
-        script = INNER.format(
+        script = "set -eu\n" + (ROOTS[self.root] + BOOT).format(
+            overlay_size=OVERLAY_SIZE,
             read_only=" ".join(READ_ONLY),
             private_tmpfs=" ".join(PRIVATE_TMPFS),
             keep=" ".join(shlex.quote(k) for k in self.keep),
@@ -406,11 +456,12 @@ class Hosts:
     """
 
     def __init__(self, checkout: Path, count: int, name: str | None = None, keep: Iterable[str] = (),
-                 raise_inotify: bool = False) -> None:
+                 raise_inotify: bool = False, root: str = "shared") -> None:
         if not 0 <= count <= sandbox_peers.MAX_PEERS:
             raise SandboxError(f"--hosts {count}: between 0 and {sandbox_peers.MAX_PEERS}")
-        self.main = Sandbox(name, keep=keep)
-        self.peers = [Sandbox(f"{self.main.name}-host{i + 1}", keep=keep, hostname=f"host{i + 1}")
+        keep = list(keep)
+        self.main = Sandbox(name, keep=keep, root=root)
+        self.peers = [Sandbox(f"{self.main.name}-host{i + 1}", keep=keep, hostname=f"host{i + 1}", root=root)
                       for i in range(count)]
         self.checkout = checkout
         self.state = sandbox_peers.state_folder(checkout, self.main.name)
@@ -489,6 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--name", help="sandbox name (default: unique per harness)")
     run.add_argument("--hosts", type=int, default=0, metavar="N",
                      help="also boot N peer hosts joined over veth, each with a test sshd ($APSIS_SANDBOX_HOSTS)")
+    run.add_argument("--root", choices=sorted(ROOTS), default="shared",
+                     help="shared: the host's root, read-only but for tmpfs (default); overlay: the host's root "
+                          "under an overlay whose writes stay in memory (packages can be installed)")
     run.add_argument("--raise-inotify-limit", action="store_true",
                      help="if the sandboxes need more inotify instances than the kernel allows root, raise "
                           "fs.inotify.max_user_instances for this run (put back after)")
@@ -514,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # The checkout and the command's folder stay visible (and writable) inside.
         with Hosts(checkout, args.hosts, args.name, keep=(str(checkout), os.getcwd()),
-                   raise_inotify=args.raise_inotify_limit) as hosts:
+                   raise_inotify=args.raise_inotify_limit, root=args.root) as hosts:
             print(f"sandbox: {hosts.main.name} booted (systemd pid {hosts.main.pid})"
                   + (f" with {args.hosts} peer hosts" if args.hosts else ""), file=sys.stderr)
             return hosts.run(cmd).returncode

@@ -5,6 +5,7 @@ is about the host, so only the host can check it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -112,9 +114,9 @@ def assert_host_as_before(before: dict[str, object], after: dict[str, object], w
     assert not os.path.exists(MARKER), f"{what} wrote into the host's /tmp"
 
 
-def harness(*cmd: str, hosts: int = 0, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*HARNESS, "run", "--hosts", str(hosts), "--", *cmd], capture_output=True, text=True,
-                          timeout=120, **kwargs)  # type: ignore[call-overload]
+def harness(*cmd: str, hosts: int = 0, root: str = "shared", **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HARNESS, "run", "--hosts", str(hosts), "--root", root, "--", *cmd], capture_output=True,
+                          text=True, timeout=120, **kwargs)  # type: ignore[call-overload]
 
 
 def test_a_command_runs_inside_a_real_systemd() -> None:
@@ -167,6 +169,8 @@ def test_folders_the_sandbox_would_hide_are_kept_outermost_only() -> None:
         "/home/u/co", "/tmp/a", "/var/tmp/c"]
     with pytest.raises(sandbox.SandboxError, match="under /run"):
         sandbox.hidden_inside(["/run/user/0/co"])
+    # Under an overlay root every kept folder is bound, or its writes would stay in the overlay.
+    assert sandbox.hidden_inside(["/work/x", "/work/x/y", "/tmp/a"], root="overlay") == ["/tmp/a", "/work/x"]
 
 
 def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> None:
@@ -179,21 +183,17 @@ def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> No
 
     for hosts in (0, 2):
         # Interrupted (SIGTERM, as CI's timeout would): teardown still happens.
-        proc = subprocess.Popen([*HARNESS, "run", "--hosts", str(hosts), "--", "sleep", "300"],
-                                stderr=subprocess.PIPE, text=True)
-        _wait_for_sandboxes(1 + hosts)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 130
-        assert "torn down" in (proc.stderr.read() if proc.stderr else "")
+        with _sleeping_harness(hosts) as proc:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 130
+            assert "torn down" in (proc.stderr.read() if proc.stderr else "")
 
         # Killed outright: the kernel ends the sandboxes with it (PDEATHSIG); the
         # next harness sweeps the empty cgroups and the peers' state folder it leaves.
-        proc = subprocess.Popen([*HARNESS, "run", "--hosts", str(hosts), "--", "sleep", "300"],
-                                stderr=subprocess.DEVNULL)
-        _wait_for_sandboxes(1 + hosts)
-        proc.kill()
-        proc.wait(timeout=30)
-        _wait_until(lambda: not _sandbox_processes(), "sandbox processes to end after SIGKILL")
+        with _sleeping_harness(hosts) as proc:
+            proc.kill()
+            proc.wait(timeout=30)
+            _wait_until(lambda: not _sandbox_processes(proc.pid), "sandbox processes to end after SIGKILL")
         swept = subprocess.run([*HARNESS, "sweep"], check=True, capture_output=True, text=True, timeout=60)
         assert swept.stdout.count("removed stale") == 1 + hosts + (1 if hosts else 0), swept.stdout
 
@@ -201,6 +201,47 @@ def test_host_is_left_as_it_was_after_success_failure_interrupt_and_kill() -> No
     stray = [p.name for p in Path("/sys/fs/cgroup").iterdir() if p.is_file()]
     assert not stray, f"files written into the host's cgroup tmpfs: {stray}"
     assert_host_as_before(before, after, "the sandbox")
+
+
+def _probe_package(folder: Path) -> Path:
+    """A tiny .deb whose files and maintainer script would show on the host if dpkg wrote there."""
+    tree = folder / "probe"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "usr/share/apsis-sandbox-probe").mkdir(parents=True)
+    (tree / "usr/share/apsis-sandbox-probe/hello").write_text("hello\n")
+    (tree / "DEBIAN/control").write_text(
+        "Package: apsis-sandbox-probe\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: apsis tests <tests@localhost>\nDescription: probe of the overlay sandbox\n")
+    postinst = tree / "DEBIAN/postinst"
+    postinst.write_text("#!/bin/sh\nset -e\necho installed > /etc/apsis-sandbox-probe.conf\n")
+    postinst.chmod(0o755)
+    deb = folder / "apsis-sandbox-probe_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)], check=True,
+                   capture_output=True, timeout=60)
+    return deb
+
+
+@pytest.mark.skipif(not shutil.which("dpkg-deb"), reason="needs dpkg-deb to make the probe package")
+def test_an_overlay_root_takes_a_package_and_the_host_never_sees_it(tmp_path: Path) -> None:
+    deb = _probe_package(tmp_path)
+    before = host_state()
+    proc = harness("sh", "-c", f"""set -e
+        dpkg -i {deb} >/dev/null
+        dpkg-query -W -f='${{Status}}\n' apsis-sandbox-probe
+        cat /usr/share/apsis-sandbox-probe/hello /etc/apsis-sandbox-probe.conf
+        findmnt -n -o FSTYPE /
+        echo written > {tmp_path}/from-inside
+        systemctl is-system-running""", root="overlay")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:5] == ["install ok installed", "hello", "installed", "overlay", "running"]
+    # The checkout and the test's folders are the host's own inside: written through.
+    assert (tmp_path / "from-inside").read_text() == "written\n"
+    # dpkg's database, /usr and /etc of the host: untouched.
+    host = subprocess.run(["dpkg-query", "-W", "apsis-sandbox-probe"], capture_output=True, text=True)
+    assert host.returncode != 0, "the package reached the host's dpkg database"
+    assert not Path("/usr/share/apsis-sandbox-probe").exists()
+    assert not Path("/etc/apsis-sandbox-probe.conf").exists()
+    assert_host_as_before(before, host_state(), "the overlay sandbox")
 
 
 def test_two_sandboxes_run_at_once_without_colliding() -> None:
@@ -214,20 +255,44 @@ def test_two_sandboxes_run_at_once_without_colliding() -> None:
     assert len(names) == 2
 
 
-def _sandbox_cgroups() -> list[Path]:
-    return list(sandbox.CGROUP_V2.glob(sandbox.PREFIX + "*"))
+def _sandbox_cgroups(owner: int | None = None) -> list[Path]:
+    """The sandboxes' cgroups; of one harness only if `owner` (others may be running their own)."""
+    return list(sandbox.CGROUP_V2.glob(sandbox.PREFIX + (f"{owner}-*" if owner else "*")))
 
 
-def _sandbox_processes() -> list[str]:
-    return [pid for cg in _sandbox_cgroups() for procs in cg.rglob("cgroup.procs")
+def _sandbox_processes(owner: int | None = None) -> list[str]:
+    return [pid for cg in _sandbox_cgroups(owner) for procs in cg.rglob("cgroup.procs")
             for pid in procs.read_text().split()]
 
 
-def _wait_for_sandboxes(count: int) -> None:
+@contextlib.contextmanager
+def _sleeping_harness(hosts: int) -> Iterator[subprocess.Popen[str]]:
+    """A harness whose command sleeps, once booted; torn down (SIGTERM) if the test leaves it running."""
+    proc = subprocess.Popen([*HARNESS, "run", "--hosts", str(hosts), "--", "sleep", "300"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_sandboxes(1 + hosts, proc.pid)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def _wait_for_sandboxes(count: int, owner: int) -> None:
+    """Until harness `owner` has booted `count` sandboxes and its command (a sleep) runs."""
     def booted() -> bool:
-        return len(_sandbox_cgroups()) >= count and bool(_sandbox_processes()) and subprocess.run(
-            ["pgrep", "-x", "sleep"], capture_output=True).returncode == 0
+        return len(_sandbox_cgroups(owner)) >= count and "sleep" in map(_command, _sandbox_processes(owner))
     _wait_until(booted, "a sandbox to boot and run its command")
+
+
+def _command(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # ended meanwhile
+        return ""
 
 
 def _wait_until(condition, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
