@@ -27,6 +27,8 @@ from apsisd.cli.token import token
               help="Check an https apsisd's certificate against the CA certificates in FILE [default: $APSIS_CA, "
                    "else the system's].")
 @click.option("--utc", is_flag=True, help="Show times in UTC, not in the local zone.")
+@click.version_option(package_name="apsis", prog_name="apsis", message="%(prog)s %(version)s",
+                      help="Show the installed apsis's version and exit.")
 @click.pass_context
 def apsis(ctx: click.Context, url: str | None, token_file: Path | None, ca: Path | None, utc: bool) -> None:
     """apsis: a job scheduler whose runs are systemd units.
