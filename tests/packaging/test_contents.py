@@ -111,3 +111,10 @@ def test_sizes(debs: Debs, capsys: pytest.CaptureFixture[str]) -> None:
             installed = int(field(deb, "Installed-Size"))
             assert installed > 0
             print(f"\n{deb.name}: .deb {deb.stat().st_size / 1024:.0f} KiB, installed {installed} KiB", end="")
+
+
+def test_changelog_version_is_pyprojects() -> None:
+    """tools/build-deb names the tree and the .debs after pyproject's version: the changelog must agree."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    top = (ROOT / "packaging/debian/changelog").read_text().split("\n", 1)[0]
+    assert top.startswith(f"apsis ({version}-1) "), top
