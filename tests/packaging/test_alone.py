@@ -38,6 +38,8 @@ def test_both_find_the_metadata_and_every_plugin(debs: Debs, tmp_path: Path) -> 
     for command in ("apsis", "apsisd"):
         proc = run(root, PYTHON, str(root / "usr/bin" / command), "--help")
         assert proc.returncode == 0 and "Usage:" in proc.stdout, proc.stderr
+    proc = run(root, PYTHON, str(root / "usr/bin/apsis"), "--version")
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"apsis {debs.version.split('-')[0]}"), proc.stderr
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
     for group, points in declared.items():
         proc = run(root, PYTHON, "-c", "import sys; from importlib.metadata import entry_points\n"
