@@ -60,14 +60,19 @@ async def serve_stdio() -> None:
         await Server(host, reader, writer, lambda v: identity(v, user_manager=user_manager)).serve()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="agentd", description="Run programs as systemd units for apsisd.")
-    parser.add_argument("--version", action="version", version=f"agentd {version()}")
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command line, and its subcommands' parsers by name (the man page agentd(8) is written from them)."""
+    top = argparse.ArgumentParser(prog="agentd", description="Run programs as systemd units for apsisd.")
+    top.add_argument("--version", action="version", version=f"agentd {version()}")
+    commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve one apsisd over stdin and stdout (run by SSH)")
     serve.add_argument("--stdio", action="store_true", required=True, help="speak the protocol on stdin/stdout")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    args = parser.parse_args(argv)
+    return top, {"serve": serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser()[0].parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="agentd %(levelname)s %(name)s: %(message)s")
     try:

@@ -82,10 +82,11 @@ def _sample_lines(setting: Setting, default: object) -> list[str]:
     return lines
 
 
-def settings_table() -> str:
-    """The Markdown table of every key, its default and its meaning, between the markers."""
+def described() -> list[tuple[str, str, str]]:
+    """Every key as the docs show it: (its name, its default in words or as `TOML`, its meaning), in the table's
+    order. The docs' table and the man page apsisd.toml(5) (tools/write_man.py) are both made of these."""
     defaults = settle(SETTINGS, {}, ROOT)
-    rows = [BEGIN, "| key | default | meaning |", "| --- | --- | --- |"]
+    rows = []
     for setting in (*SETTINGS, *HOST_SETTINGS, *GROUP_SETTINGS):
         default = defaults.get(setting.dest, setting.default)
         if isinstance(setting.default, Derived):
@@ -94,7 +95,15 @@ def settings_table() -> str:
             shown = f"not set: {setting.unset}"
         else:
             shown = f"`{setting.kind.write(default)}`"
-        cells = (f"`{setting.name}`", shown, setting.doc)
+        rows.append((setting.name, shown, setting.doc))
+    return rows
+
+
+def settings_table() -> str:
+    """The Markdown table of every key, its default and its meaning, between the markers."""
+    rows = [BEGIN, "| key | default | meaning |", "| --- | --- | --- |"]
+    for name, shown, doc in described():
+        cells = (f"`{name}`", shown, doc)
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     rows.append(END)
     return "\n".join(rows) + "\n"
