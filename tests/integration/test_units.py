@@ -225,23 +225,30 @@ def test_systemctl_reload_rereads_the_jobs(installed: None) -> None:
     wait_for(lambda: apsisd_said("(SIGHUP)") > before, "reload on SIGHUP in apsisd's log")
 
 
-def test_stopping_apsisd_leaves_a_running_run_running(installed: None) -> None:
-    job(Path("/etc/apsis/jobs"), "long", "program: 'sleep 300'\n")
-    code, out = cli_as(None, "reload")
-    assert code == 0, out
-    code, out = cli_as(None, "run", "long", "--json")
-    assert code == 0, out
-    unit = f"apsis-{json.loads(out)['runs'][0]['run_id']}.service"
+def test_stopping_apsisd_leaves_a_running_run_running_for_the_next_to_adopt(installed: None) -> None:
+    job(Path("/etc/apsis/jobs"), "long", "program: 'sleep 4; exit 5'\n")
     try:
+        assert cli_as(None, "reload")[0] == 0
+        code, out = cli_as(None, "run", "long", "--json")
+        assert code == 0, out
+        run_id = json.loads(out)["runs"][0]["run_id"]
+        unit = f"apsis-{run_id}.service"
         wait_for(lambda: show(unit, "ActiveState") == "active", f"{unit} running")
         sh("systemctl", "stop", SERVICE)
-        assert show(unit, "ActiveState") == "active"
+        assert show(unit, "ActiveState") == "active"  # KillMode=mixed, and the run is not in apsisd's cgroup
         assert show(unit, "Slice") == "apsis.slice"
         sh("systemctl", "start", SERVICE)
-        code, out = cli_as(None, "runs", "--job", "long", "--json")
-        assert code == 0 and '"running"' in out, out
+
+        def ended() -> dict[str, object] | None:
+            code, out = cli_as(None, "show", run_id, "--json")
+            assert code == 0, out
+            run: dict[str, object] = json.loads(out)
+            return run if run["state"] in ("success", "failure", "error") else None
+
+        wait_for(ended, f"the end of {run_id}, adopted by the next apsisd")
+        run = ended()
+        assert run is not None and (run["state"], run["exit_code"]) == ("failure", 5)  # its real outcome
     finally:
-        subprocess.run(["systemctl", "stop", unit], timeout=60)
         Path("/etc/apsis/jobs/long.yaml").unlink()
 
 
