@@ -52,11 +52,11 @@ class Principal:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
-    """`group`: the operators' group; `admin_group`: the admins' group (None: only root and apsisd's user);
+    """`group`: the operators' group (None: none); `admin_group`: the admins' group (None: only root and apsisd's user);
     `others_read`: whether anyone else on the socket may read; `adhoc_users`: the only users ad hoc runs may run
     as (None: any the caller's right allows)."""
 
-    group: str = "apsis"
+    group: str | None = "apsis"
     admin_group: str | None = None
     others_read: bool = False
     adhoc_users: frozenset[str] | None = None
@@ -64,7 +64,7 @@ class Policy:
     def right_of(self, caller: Caller) -> Right:
         if caller.uid in (0, os.geteuid()) or (self.admin_group and _in_group(caller, self.admin_group)):
             return Right.ADMIN
-        if _in_group(caller, self.group):
+        if self.group and _in_group(caller, self.group):
             return Right.OPERATE
         return Right.READ if self.others_read else Right.NONE
 

@@ -54,7 +54,7 @@ class Config:
     schedule: Scheduling
     waiting_max_time: float | None
     api_listen: tuple[str, ...]
-    api_group: str
+    api_group: str | None
     api_admin_group: str | None
     api_others: str
     api_adhoc_users: frozenset[str] | None

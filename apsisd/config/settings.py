@@ -69,7 +69,9 @@ SETTINGS = (
             doc="Where the API (and so the `apsis` command) is served: a list (or one string) of `unix:/PATH` "
                 "sockets and `tcp:HOST:PORT` addresses. A `tcp:` address needs `tokens`, and `tls_cert` and "
                 "`tls_key` unless its host is a loopback one."),
-    Setting(section="api", key="group", kind=kinds.GROUP, default="apsis",
+    Setting(section="api", key="group", kind=kinds.GROUP,
+            default=Derived(lambda owner, _: "apsis" if owner.privileged else None,
+                            '`"apsis"` (the package makes the group); a user\'s: none, the socket is theirs alone'),
             doc="On the socket, root and the user apsisd runs as are admins; the members of this group may read "
                 "and operate: run, start, stop, signal, skip, rerun and mark the runs of the loaded jobs, and "
                 "reload (docs/api.md, Rights). That is running each job's program as the user its file names "

@@ -34,13 +34,15 @@ class SocketAccess:
     gid: int | None
 
 
-def socket_access(*, group: str, others_read: bool, admin_group: str | None = None) -> SocketAccess:
-    """The mode and group the socket is bound with, for the operators' `group` and `others_read`.
+def socket_access(*, group: str | None, others_read: bool, admin_group: str | None = None) -> SocketAccess:
+    """The mode and group the socket is bound with, for the operators' `group` (None: none) and `others_read`.
 
     A file has one group: the admins' (`admin_group`) reach the socket only if they are operators too.
     """
     if others_read:
         return SocketAccess(mode=0o666, gid=None)
+    if group is None:  # a user's own apsisd, by default: theirs alone
+        return SocketAccess(mode=0o600, gid=None)
     if admin_group is not None and admin_group != group:
         log.warning("API socket: it belongs to the group %s; members of the admins' group %s reach it only if they "
                     "are in %s too", group, admin_group, group, extra={"action": "api_group_admins"})

@@ -14,6 +14,9 @@ def test_rights_on_the_socket() -> None:
     assert Policy(group="daemon").right_of(nobody) is Right.NONE
     assert Policy(group="daemon", others_read=True).right_of(nobody) is Right.READ
     assert Policy(group="no-such-group", admin_group="no-such-group").right_of(nobody) is Right.NONE
+    # No operators' group (a user's own apsisd): nobody but root and apsisd's user.
+    assert [Policy(group=None).right_of(caller) for caller in (root, daemon, nobody)] == [
+        Right.ADMIN, Right.NONE, Right.NONE]
     assert [right.word for right in Right] == ["none", "read", "operate", "admin"]
 
 

@@ -48,6 +48,10 @@ def test_a_user_s_defaults_are_their_xdg_folders(tmp_path: Path) -> None:
     assert (config.file, config.jobs_dir, config.calendars_dir, config.state_dir, config.api_listen) == (
         None, tmp_path / "c/apsis/jobs", tmp_path / "c/apsis/jobs", tmp_path / "s/apsis",
         ("unix:/run/user/7/apsis/api.sock",))
+    # No operators' group: a user's apsisd is theirs alone (root's is the group apsis's too).
+    assert config.api_group is None
+    if not Path("/etc/apsis/apsisd.toml").exists():  # root's own file would say otherwise
+        assert load_config(None, privileged=True, env={}).api_group == "apsis"
     # Without the variables (or with relative ones, which the XDG spec says to ignore): under $HOME; the socket
     # then goes into the state folder, the only folder of the user's own apsisd is sure to have.
     config = load_config(None, privileged=False, env={"HOME": str(tmp_path), "XDG_STATE_HOME": "rel"})

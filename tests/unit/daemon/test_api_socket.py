@@ -22,6 +22,12 @@ def test_the_mode_follows_the_policy() -> None:
     assert socket_access(group="no-such-group-here", others_read=False) == SocketAccess(mode=0o600, gid=None)
 
 
+def test_no_operators_group_keeps_the_socket_to_its_user_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    assert socket_access(group=None, others_read=False) == SocketAccess(mode=0o600, gid=None)
+    assert socket_access(group=None, others_read=True) == SocketAccess(mode=0o666, gid=None)
+    assert not caplog.records, "a user's own apsisd has nothing to warn about"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a file to any group")
 def test_root_gives_the_socket_to_the_operators_group(tmp_path: Path) -> None:
     other = next(group for group in grp.getgrall() if group.gr_gid != os.getegid())
