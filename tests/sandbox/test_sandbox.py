@@ -261,8 +261,17 @@ def _sandbox_cgroups(owner: int | None = None) -> list[Path]:
 
 
 def _sandbox_processes(owner: int | None = None) -> list[str]:
-    return [pid for cg in _sandbox_cgroups(owner) for procs in cg.rglob("cgroup.procs")
-            for pid in procs.read_text().split()]
+    """Their processes; a booting or ending systemd makes and removes cgroups while this looks, so a cgroup
+    gone meanwhile is passed over (os.walk skips a folder it cannot list)."""
+    pids = []
+    for cg in _sandbox_cgroups(owner):
+        for folder, _, files in os.walk(cg):
+            if "cgroup.procs" in files:
+                try:
+                    pids += Path(folder, "cgroup.procs").read_text().split()
+                except OSError:
+                    continue
+    return pids
 
 
 @contextlib.contextmanager
