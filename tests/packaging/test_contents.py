@@ -6,8 +6,6 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-import pytest
-
 from tests.packaging.deb import Debs, contents, extract, field
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,15 +100,6 @@ def test_completions_are_clicks_own(debs: Debs, tmp_path: Path) -> None:
     assert "_APSIS_COMPLETE=bash_complete" in (root / "usr/share/bash-completion/completions/apsis").read_text()
     zsh = (root / "usr/share/zsh/vendor-completions/_apsis").read_text()
     assert zsh.startswith("#compdef apsis") and "_APSIS_COMPLETE=zsh_complete" in zsh
-
-
-def test_sizes(debs: Debs, capsys: pytest.CaptureFixture[str]) -> None:
-    """Not a limit: the figures, in the test's output, for the record."""
-    with capsys.disabled():
-        for deb in (debs.apsis, debs.agent):
-            installed = int(field(deb, "Installed-Size"))
-            assert installed > 0
-            print(f"\n{deb.name}: .deb {deb.stat().st_size / 1024:.0f} KiB, installed {installed} KiB", end="")
 
 
 def test_changelog_version_is_pyprojects() -> None:
