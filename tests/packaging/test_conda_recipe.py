@@ -6,10 +6,13 @@ field it does not know fails here too, and this is what keeps it from going stal
 from __future__ import annotations
 
 import functools
+import shutil
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -20,6 +23,17 @@ RECIPE = ROOT / "packaging" / "conda" / "recipe.yaml"
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # conda-forge's name where it is not PyPI's name lower-cased (canonicalize_name).
 CONDA_NAMES = {"prometheus-client": "prometheus_client"}
+RENDERERS_LEFTOVERS = Path("/tmp/rattler_build_*")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _renderers_leftovers_removed() -> Iterator[None]:
+    """rattler-build's renderer leaves an empty folder `/tmp/rattler_build_*` at each render, and takes no
+    TMPDIR (it names /tmp itself): the ones this module's renders leave are removed, so /tmp is as it was."""
+    before = set(RENDERERS_LEFTOVERS.parent.glob(RENDERERS_LEFTOVERS.name))
+    yield
+    for folder in set(RENDERERS_LEFTOVERS.parent.glob(RENDERERS_LEFTOVERS.name)) - before:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @functools.cache
