@@ -49,6 +49,10 @@ class Box:
 
     def __init__(self, booted: sandbox.Sandbox) -> None:
         self.booted = booted
+        self._user_envs: dict[str, list[str]] = {}
+        # A container image's policy-rc.d (this machine's forbids starting services) is no part of
+        # a Debian host: without it, maintainer scripts start and restart units as on one.
+        self.sh("rm -f /usr/sbin/policy-rc.d")
 
     def sh(self, script: str, user: str | None = None, check: bool = True,
            timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -65,10 +69,13 @@ class Box:
         return self.sh(script, user).stdout.strip()
 
     def _user_env(self, user: str) -> list[str]:
-        uid = self.out(f"id -u {shlex.quote(user)}")
-        home = self.out(f"getent passwd {shlex.quote(user)} | cut -d: -f6")
-        return [f"HOME={home}", f"USER={user}", f"XDG_RUNTIME_DIR=/run/user/{uid}",
-                f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus", "PATH=/usr/bin:/bin"]
+        """The login environment of `user` (read once: a user's uid and home do not change)."""
+        if user not in self._user_envs:
+            uid = self.out(f"id -u {shlex.quote(user)}")
+            home = self.out(f"getent passwd {shlex.quote(user)} | cut -d: -f6")
+            self._user_envs[user] = [f"HOME={home}", f"USER={user}", f"XDG_RUNTIME_DIR=/run/user/{uid}",
+                                     f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus", "PATH=/usr/bin:/bin"]
+        return self._user_envs[user]
 
     def until(self, script: str, what: str, user: str | None = None, timeout: float = 60) -> str:
         """Run `script` until it succeeds with some output; that output."""
@@ -84,6 +91,15 @@ class Box:
     def install(self, *debs: Path) -> None:
         self.sh(f"{APT} install {' '.join(shlex.quote(str(d)) for d in debs)}")
 
+    def running(self, when: str) -> None:
+        """Until the system's apsisd is active (`when`: after what, for the failure's words)."""
+        self.until("systemctl is-active apsisd | grep -x active", f"apsisd active {when}")
+
+    def add_jobs(self, **jobs: str) -> None:
+        """Job files into the system's jobs folder, then a reload."""
+        files = "".join(f"cat > /etc/apsis/jobs/{name}.yaml <<'END'\n{text}END\n" for name, text in jobs.items())
+        self.sh(files + "systemctl reload apsisd")
+
     def runs(self, job: str, user: str | None = None) -> list[dict]:
         return json.loads(self.out(f"apsis runs --job {shlex.quote(job)} --json", user))["runs"]
 
@@ -91,11 +107,7 @@ class Box:
 @pytest.fixture
 def box(tmp_path: Path) -> Iterator[Box]:
     with sandbox.Sandbox(keep=[str(ROOT), str(tmp_path)], root="overlay") as booted:
-        inside = Box(booted)
-        # A container image's policy-rc.d (this machine's forbids starting services) is no part of
-        # a Debian host: without it, maintainer scripts start and restart units as on one.
-        inside.sh("rm -f /usr/sbin/policy-rc.d")
-        yield inside
+        yield Box(booted)
 
 
 def _finished(box: Box, job: str, user: str | None = None) -> list[dict]:
@@ -105,10 +117,10 @@ def _finished(box: Box, job: str, user: str | None = None) -> list[dict]:
 def test_install_runs_apsisd_and_a_dropped_in_job_on_its_schedule(box: Box, debs: Debs) -> None:
     box.install(debs.agent, debs.apsis)
     assert box.out("systemctl is-enabled apsisd") == "enabled"
-    box.until("systemctl is-active apsisd | grep -x active", "apsisd active after install")
+    box.running("after install")
     assert box.out("getent group apsis").startswith("apsis:")
 
-    box.sh(f"cat > /etc/apsis/jobs/hello.yaml <<'EOF'\n{JOB}EOF\nsystemctl reload apsisd")
+    box.add_jobs(hello=JOB)
     box.until("apsis runs --job hello --state success --json | grep -q run_id && echo yes", "a run of hello")
     run = _finished(box, "hello")[0]
     assert run["state"] == "success", run
@@ -135,9 +147,8 @@ def _invocation(box: Box) -> str:
 def test_upgrade_while_runs_run_loses_and_doubles_none(box: Box, debs: Debs, build_debs: Callable) -> None:
     newer = build_debs(2)
     box.install(debs.agent, debs.apsis)
-    box.until("systemctl is-active apsisd | grep -x active", "apsisd active after install")
-    box.sh(f"cat > /etc/apsis/jobs/hello.yaml <<'EOF'\n{JOB}EOF\n"
-           f"cat > /etc/apsis/jobs/slow.yaml <<'EOF'\n{SLOW_JOB}EOF\nsystemctl reload apsisd")
+    box.running("after install")
+    box.add_jobs(hello=JOB, slow=SLOW_JOB)
     box.sh("apsis run slow --count 3")
     box.until("[ $(apsis runs --job slow --state running --no-legend | wc -l) = 3 ] && echo yes",
               "three slow runs running")
@@ -145,7 +156,7 @@ def test_upgrade_while_runs_run_loses_and_doubles_none(box: Box, debs: Debs, bui
 
     box.install(newer.agent, newer.apsis)
     assert box.out("dpkg-query -W -f='${Version}' apsis") == newer.version
-    box.until("systemctl is-active apsisd | grep -x active", "apsisd active after the upgrade")
+    box.running("after the upgrade")
     assert _invocation(box) != before, "the upgrade must restart apsisd onto the new code"
     # The runs outlived the old apsisd: the new one found them running, and records their ends.
     assert len(box.out("apsis runs --job slow --state running --no-legend").splitlines()) == 3
@@ -168,8 +179,8 @@ def test_upgrade_while_runs_run_loses_and_doubles_none(box: Box, debs: Debs, bui
 
 def test_remove_keeps_config_and_state_purge_leaves_nothing_reinstall_works(box: Box, debs: Debs) -> None:
     box.install(debs.agent, debs.apsis)
-    box.until("systemctl is-active apsisd | grep -x active", "apsisd active after install")
-    box.sh(f"cat > /etc/apsis/jobs/hello.yaml <<'EOF'\n{JOB}EOF\nsystemctl reload apsisd")
+    box.running("after install")
+    box.add_jobs(hello=JOB)
     box.until("apsis runs --job hello --state success --no-legend", "a run of hello")
     files = box.out("dpkg -L apsis apsis-agent").splitlines()
 
@@ -194,10 +205,10 @@ def test_remove_keeps_config_and_state_purge_leaves_nothing_reinstall_works(box:
     assert not remaining, f"purge left files of apsis: {remaining}"
 
     box.install(debs.agent, debs.apsis)
-    box.until("systemctl is-active apsisd | grep -x active", "apsisd active after reinstall")
+    box.running("after reinstall")
     assert box.out("getent group apsis").startswith("apsis:")
     assert box.out("apsis runs --no-legend || true") == "", "a purged state came back"
-    box.sh(f"cat > /etc/apsis/jobs/hello.yaml <<'EOF'\n{JOB}EOF\nsystemctl reload apsisd")
+    box.add_jobs(hello=JOB)
     box.until("apsis runs --job hello --state success --no-legend", "a run of hello after reinstall")
 
 
@@ -205,15 +216,13 @@ def test_apsis_agent_alone_on_a_second_host_is_reachable_as_a_remote_host(tmp_pa
     with sandbox.Hosts(ROOT, 1, keep=[str(ROOT), str(tmp_path)], root="overlay") as hosts:
         main, peer = Box(hosts.main), Box(hosts.peers[0])
         described = json.loads(Path(hosts.env[sandbox.sandbox_peers.HOSTS_ENV]).read_text())["hosts"][0]
-        for inside in (main, peer):
-            inside.sh("rm -f /usr/sbin/policy-rc.d")
         peer.install(debs.agent)
         assert peer.out("command -v agentd") == "/usr/bin/agentd"
         assert peer.sh("command -v apsisd || dpkg -s apsis", check=False).returncode != 0, \
             "apsis-agent alone brought apsisd"
 
         main.install(debs.agent, debs.apsis)
-        main.until("systemctl is-active apsisd | grep -x active", "apsisd active after install")
+        main.running("after install")
         # As docs/hosts.md "From zero to a second host" tells an operator.
         main.sh("install -d -m 0700 /etc/apsis/ssh && "
                 "ssh-keygen -q -t ed25519 -N '' -C apsis@main -f /etc/apsis/ssh/id_ed25519")
@@ -231,8 +240,8 @@ def test_apsis_agent_alone_on_a_second_host_is_reachable_as_a_remote_host(tmp_pa
 
 def test_user_mode_runs_are_the_users_own_units_and_cannot_touch_the_systems(box: Box, debs: Debs) -> None:
     box.install(debs.agent, debs.apsis)
-    box.until("systemctl is-active apsisd | grep -x active", "apsisd active after install")
-    box.sh(f"cat > /etc/apsis/jobs/slow.yaml <<'END'\n{SLOW_JOB}END\nsystemctl reload apsisd")
+    box.running("after install")
+    box.add_jobs(slow=SLOW_JOB)
     box.sh("apsis run slow")
     system_run = box.until("apsis runs --job slow --state running --no-legend | awk 'NR == 1 {print $1}'",
                            "the system's slow run running")
