@@ -38,7 +38,8 @@ DOMAIN = ("apsisd.jobs", "apsisd.schedules", "apsisd.calendars", "apsisd.runs", 
           "apsisd.actions")
 SHARED = ("apsisd.config",)  # rooms the daemon, the API and the CLI share, built on the domain
 # Every room of apsisd, each under a rule below; the daemon may import anything (it names the concrete classes).
-ROOMS = (*DOMAIN, *SHARED, "apsisd.store", "apsisd.scheduler", "apsisd.api", "apsisd.cli", "apsisd.daemon")
+ROOMS = (*DOMAIN, *SHARED, "apsisd.store", "apsisd.scheduler", "apsisd.api", "apsisd.web", "apsisd.cli",
+         "apsisd.daemon")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,20 @@ def test_the_api_reaches_runs_through_scheduler_methods() -> None:
         "the API reaches runs through scheduler methods, never the store (scheduler.records.store).", found,
         "call a function of scheduler/history.py (reading runs) or operations.py (changing them); add one there "
         "if none reads what the route needs.")
+
+
+def test_the_web_page_builds_on_the_api_and_reaches_runs_through_scheduler_methods() -> None:
+    found = breaches(["apsisd.web"], ["apsisd.web", "apsisd.api", "apsisd.scheduler", "apsisd.store.base", *SHARED,
+                                      *DOMAIN, *layer0(), "agentd"])
+    found += [f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}"
+              for name, path in modules().items() if within(name, ["apsisd.web"])
+              for node in ast.walk(ast.parse(path.read_text()))
+              if isinstance(node, ast.Attribute) and node.attr == "store"]
+    enforce(
+        "the web page is a client of the scheduler as the API is: it imports the web room, the api (its access "
+        "check, replies, state), the scheduler, the store's value types, the shared rooms, the domain, layer 0 and "
+        "agentd but its hosts; never a concrete store or host, the cli or the daemon, and never reads the store.",
+        found, "call a function of scheduler/history.py or operations.py, as the API's routes do.")
 
 
 def test_the_cli_imports_only_its_client_and_what_is_shared_below() -> None:

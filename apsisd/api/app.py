@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from apsisd.api.lasting import end_all
 from apsisd.api.limits import Answering
 from apsisd.api.replies import problem
 from apsisd.api.routes import check, events, health, hosts, jobs, metrics, openapi, operations, output, runs
-from apsisd.api.state import ApiState, attach, state_of
+from apsisd.api.state import STARTED, ApiState, attach, state_of
 from apsisd.api.tokens import TokenStore
 from apsisd.errors import StoreError
 from apsisd.rights import Right
@@ -40,7 +41,9 @@ def make_app(state: ApiState) -> web.Application:
 
 @web.middleware
 async def _answering(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """While a request is answered its connection is not idle (the connection's clocks: daemon/connection.py)."""
+    """While a request is answered its connection is not idle (the connection's clocks: daemon/connection.py); when
+    it began is kept for the answer's Server-Timing."""
+    request[STARTED] = time.perf_counter()
     connection = request.transport.get_protocol() if request.transport is not None else None
     with connection.answering() if isinstance(connection, Answering) else contextlib.nullcontext():
         return await handler(request)
@@ -106,8 +109,8 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.content_type == "application/json" or exc.status < 400:
-            raise
+        if exc.content_type in ("application/json", "text/html") or exc.status < 400:
+            raise  # the API's own, or the web page's (apsisd/web/render.py refusal)
         # aiohttp's own (404, 405 with its Allow header, 413): the same answer, in JSON. Made anew, a 405 would need
         # the arguments only aiohttp had, and fail as a 500.
         exc.content_type, exc.text = "application/json", json.dumps({"error": exc.reason})

@@ -24,6 +24,7 @@ from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 
 KEY = "apsis"
+STARTED = "apsis.started"  # the request's key for when it began (time.perf_counter()), for Server-Timing
 Reload = Callable[..., Awaitable[ReloadResult]]  # reload(dry_run=False): the daemon's, which logs and notifies
 
 

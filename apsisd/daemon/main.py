@@ -26,6 +26,7 @@ import click
 from agentd.local.host import LocalHost
 from apsisd.api.access import Policy
 from apsisd.api.app import make_app
+from apsisd.web.app import install as install_web
 from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
 from apsisd.config.load import Config, Overrides, load_config
@@ -234,7 +235,9 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
                     adhoc_users=config.api_adhoc_users)
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
                      started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens, limits=config.api_limits)
-    api = await serve_api(make_app(state), config.api_listen, tcp.tls,
+    app = make_app(state)
+    install_web(app)  # the web page, on the same addresses, under the same access check
+    api = await serve_api(app, config.api_listen, tcp.tls,
                           socket_access(group=config.api_group, others_read=config.api_others == "read",
                                         admin_group=config.api_admin_group), Door(policy, config.api_limits))
     services: dict[str, Coroutine[Any, Any, None]] = {"scheduler": scheduler.run()}

@@ -1,0 +1,42 @@
+"""The web page's routes, added to the API's app: the same addresses, the same access check, no second server.
+
+Static files (the stylesheet, the modules, the icon) are the package's own, served with the page's headers; they
+may be cached for a short while, as they change only with apsisd.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from apsisd.web import run_page, runs_page
+from apsisd.web.render import HEADERS
+
+STATIC = Path(__file__).parent / "static"
+TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+FILES = {path.name: path.read_bytes() for path in STATIC.iterdir() if path.suffix in TYPES}  # read once: a few KiB
+routes = web.RouteTableDef()
+
+
+def install(app: web.Application) -> None:
+    for module in (runs_page, run_page):
+        app.add_routes(module.routes)
+    app.add_routes(routes)
+
+
+@routes.get("/favicon.svg")
+async def favicon(request: web.Request) -> web.Response:
+    return _file("favicon.svg")
+
+
+@routes.get(r"/static/{name:[a-z_-]+\.(js|css|svg)}")
+async def static(request: web.Request) -> web.Response:
+    return _file(request.match_info["name"])
+
+
+def _file(name: str) -> web.Response:
+    body = FILES.get(name)
+    if body is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=body, content_type=TYPES[Path(name).suffix],
+                        headers={**HEADERS, "Cache-Control": "max-age=300"})

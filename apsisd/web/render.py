@@ -1,0 +1,52 @@
+"""Pages as HTML: the one Jinja2 environment (autoescaped: every value a page shows is text, never markup), the
+context every page shares (who is signed in, with what right, the form token), and the headers every page is
+sent with.
+
+The Content-Security-Policy allows scripts, styles and connections to apsisd's own origin only: the page's code
+is the hand-written modules under static/, and a job's description (Markdown) or a run's output can hold no
+script that runs, even were the escaping wrong somewhere.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from apsisd.api.access import principal_of
+from apsisd.api.state import STARTED
+from apsisd.rights import Right
+from apsisd.web import views
+
+ENV = jinja2.Environment(loader=jinja2.PackageLoader("apsisd.web", "templates"),
+                         autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined,
+                         trim_blocks=True, lstrip_blocks=True)
+ENV.filters.update(views.FILTERS)
+ENV.globals.update(Right=Right)
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+CSRF = "apsis.csrf"  # the request's key for its session's form token, set by the access check (None: no session)
+
+
+def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """`template` rendered with `context` and what every page shows; its server time in Server-Timing."""
+    principal = principal_of(request)
+    html = ENV.get_template(template).render(
+        **context, who=principal.name, right=principal.right, csrf=request.get(CSRF), here=request.path_qs,
+        section=request.path.split("/")[1] or "runs")
+    headers = dict(HEADERS)
+    if STARTED in request:
+        headers["Server-Timing"] = f"app;dur={(time.perf_counter() - request[STARTED]) * 1000:.1f}"
+    return web.Response(text=html, content_type="text/html", status=status, headers=headers)
+
+
+def refusal(request: web.Request, status: type[web.HTTPException], title: str, message: str) -> web.HTTPException:
+    """An error as a page (not the API's JSON): what went wrong, in words, with the way back."""
+    shown = page(request, "error.html", status=status.status_code, title=title, message=message)
+    return status(text=shown.text, content_type="text/html", headers=HEADERS)

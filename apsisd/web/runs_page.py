@@ -1,0 +1,55 @@
+"""/runs: the runs, filtered by what the URL says, newest first or by schedule time, a page at a time; rows that
+the live stream then keeps up to date (static/runs.js)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from aiohttp import web
+
+from agentd.types import JobId
+from apsisd.api.state import scheduler_of
+from apsisd.jobs.model import Job
+from apsisd.runs.model import Origin, Run
+from apsisd.runs.state import State
+from apsisd.scheduler import history
+from apsisd.web import run_filter
+from apsisd.web.render import page
+from apsisd.web.zones import job_zone
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/runs")
+
+
+@routes.get("/runs")
+async def runs(request: web.Request) -> web.Response:
+    scheduler = scheduler_of(request)
+    shown = run_filter.read(request.query, {name: request.query.getall(name) for name in request.query})
+    query = shown.query(scheduler.jobs)
+    found, after = await history.runs_page(scheduler, query) if query is not None else ([], None)
+    job = scheduler.jobs.jobs.get(JobId(shown.job)) if shown.job else None
+    now = scheduler.clock.now()
+    return page(request, "runs.html", filter=shown, runs=found, next=after, job=job, now=now,
+                now_at=_now_row(found, now) if shown.order == "time" else None,
+                zones=_zones(found, scheduler.jobs.jobs), states=list(State), origins=list(Origin),
+                hosts=sorted(scheduler.router.hosts), columns=job.params if job else ())
+
+
+def _now_row(found: list[Run], now: datetime) -> int:
+    """Where the line at now goes among runs by schedule time, newest first: before the first run due by now."""
+    return next((index for index, run in enumerate(found) if run.schedule_time <= now), len(found))
+
+
+def _zones(found: list[Run], jobs: Mapping[JobId, Job]) -> dict[str, str]:
+    """Each shown job's zone (its schedules'), for the times' tooltips."""
+    zones: dict[str, str] = {}
+    for run in found:
+        job = jobs.get(run.job_id)
+        zone = job_zone(job) if job is not None else None
+        if zone:
+            zones[run.job_id] = zone
+    return zones
