@@ -9,8 +9,8 @@ from agentd.types import JobId
 from apsisd.jobs.model import Job
 from apsisd.runs.model import Run, run_number
 from apsisd.runs.state import State
-from apsisd.schedules.base import Due
 from apsisd.scheduler.service import Scheduler
+from apsisd.schedules.base import Due
 
 NEXT = 10  # instants the schedules give next
 MAX_SCHEDULED = 100  # of the runs not yet started
