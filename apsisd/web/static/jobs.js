@@ -8,6 +8,8 @@ const tree = document.getElementById("tree");
 const input = document.getElementById("q");
 const count = document.getElementById("count");
 const items = [...tree.querySelectorAll("li.job")];
+// What the filter looks in: the id and the description's first line (the server's search reads it whole).
+const texts = new Map(items.map((item) => [item, `${item.dataset.jobId} ${item.querySelector(".small")?.textContent ?? ""}`.toLowerCase()]));
 const byId = new Map(items.map((item) => [item.dataset.jobId, item]));
 const folders = [...tree.querySelectorAll("li.folder")].reverse(); // innermost first
 const wasOpen = new Map(folders.map((folder) => [folder, folder.firstElementChild.open]));
@@ -18,7 +20,7 @@ function filter() {
   const needle = input.value.trim().toLowerCase();
   let shown = 0;
   for (const item of items) {
-    const hit = !needle || item.dataset.text.includes(needle);
+    const hit = !needle || texts.get(item).includes(needle);
     item.classList.toggle("hidden", !hit);
     if (hit) shown += 1;
   }

@@ -58,6 +58,14 @@ class Site:
             return response
 
 
+    async def submit(self, path: str, data: Mapping[str, str] | None = None, as_: str | None = None,
+                     **kwargs: Any) -> tuple[int, str, str]:
+        """A form posted: the answer's status, its Location (a 303's), and its page."""
+        client, base = self._as(as_, kwargs)
+        async with client.post(f"{base}{path}", data=data or {}, allow_redirects=False, **kwargs) as response:
+            return response.status, response.headers.get("Location", ""), await response.text()
+
+
 async def _no_reload(dry_run: bool = False) -> ReloadResult:
     raise AssertionError("no reload in this test")
 
