@@ -46,7 +46,9 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
     return web.Response(text=html, content_type="text/html", status=status, headers=headers)
 
 
-def refusal(request: web.Request, status: type[web.HTTPException], title: str, message: str) -> web.HTTPException:
-    """An error as a page (not the API's JSON): what went wrong, in words, with the way back."""
-    shown = page(request, "error.html", status=status.status_code, title=title, message=message)
+def refusal(request: web.Request, status: type[web.HTTPException], title: str, message: str,
+            links: list[str] | None = None) -> web.HTTPException:
+    """An error as a page (not the API's JSON): what went wrong, in words, with the way back (and `links`: the
+    jobs an unknown job's id is like, each a link to its page)."""
+    shown = page(request, "error.html", status=status.status_code, title=title, message=message, links=links or [])
     return status(text=shown.text, content_type="text/html", headers=HEADERS)
