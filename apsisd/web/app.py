@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from apsisd.web import control_page, hosts_page, job_page, jobs_page, memo, run_page, runs_page
+from apsisd.web import adhoc_page, control_page, hosts_page, job_page, jobs_page, memo, run_page, runs_page
 from apsisd.web.render import HEADERS
 
 STATIC = Path(__file__).parent / "static"
@@ -19,7 +19,7 @@ routes = web.RouteTableDef()
 
 
 def install(app: web.Application) -> None:
-    for module in (runs_page, run_page, jobs_page, job_page, control_page, hosts_page):
+    for module in (runs_page, run_page, jobs_page, job_page, adhoc_page, control_page, hosts_page):
         app.add_routes(module.routes)
     app.add_routes(routes)
     memo.install(app)
