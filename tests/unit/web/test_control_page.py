@@ -2,6 +2,7 @@
 would change and changes nothing, Apply reloads; a folder with errors shows them and changes nothing."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -73,3 +74,15 @@ def test_a_reader_sees_the_diff_but_may_not_apply_it(tmp_path: Path) -> None:
         assert "new" not in site.rig.scheduler.jobs.jobs
 
     on_site(tmp_path, JOBS, test, reloads=True, tokens={"viewer": Right.READ})
+
+
+def test_the_health_shown_is_the_apis(tmp_path: Path) -> None:
+    async def test(site: Site) -> None:
+        status, body = await site.get("/api/v1/health")
+        health = json.loads(body)
+        assert status == 200 and health["status"] == "ok" and health["jobs"] == 3
+        _, text = await site.get("/control")
+        assert f'<time datetime="{health["started"]}">' in text
+        assert f"<dt>Runs in flight</dt><dd>{health['runs_in_flight']} " in text
+
+    on_site(tmp_path, JOBS, test)

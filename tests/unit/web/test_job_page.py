@@ -3,6 +3,7 @@ less what a reader may not see, conditions, actions, retries, host, recent runs,
 ids like the one asked for."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -126,5 +127,18 @@ def test_its_recent_runs_are_listed(tmp_path: Path) -> None:
         recent = between(text, '<table id="recent">', "</table>")
         assert f'data-run-id="{run_id}"' in recent
         assert 'href="/runs?job=report"' in text
+
+    on_site(tmp_path, JOBS, test)
+
+
+def test_the_next_runs_are_the_apis(tmp_path: Path) -> None:
+    async def test(site: Site) -> None:
+        _, text = await site.get("/jobs/etl/load")
+        shown = re.findall(r'<time datetime="([^"]+)"', between(text, '<table id="next">', "</table>"))
+        status, body = await site.get("/api/v1/jobs/etl/load")
+        assert status == 200
+        assert shown == [due["time"] for due in json.loads(body)["next"]]
+        status, body = await site.get("/api/v1/jobs/etl/lod")
+        assert status == 404 and "did you mean etl/load?" in body
 
     on_site(tmp_path, JOBS, test)
