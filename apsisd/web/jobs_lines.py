@@ -9,11 +9,11 @@ jobs, and the trees of the old one are no longer asked for.
 from __future__ import annotations
 
 import collections
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from markupsafe import Markup, escape
+from markupsafe import escape
 
 from agentd.types import JobId
 from apsisd.jobs.model import Job
@@ -22,6 +22,8 @@ from apsisd.scheduler.last_runs import LastRuns
 from apsisd.web.schedule_words import summary
 
 KEPT = 8  # trees kept: the views asked for last
+OPEN_UP_TO = 300  # jobs shown: at most this many, every folder starts open; more, only when searching
+EVERY = ("", ())  # the view of every job: no search, no label
 _NOT_READ = '"><span class="muted" title="its runs from before apsisd started are being read">…</span>'
 _NO_RUN = '"><span class="muted">no run yet</span>'
 
@@ -42,6 +44,7 @@ class _Line:
 @dataclass(frozen=True, slots=True)
 class _Tree:
     source: object  # the set of jobs it was made from
+    count: int  # jobs in it
     pieces: list[str]  # one more than the slots: the HTML around them
     slots: list[JobId]  # where each job's last run goes
 
@@ -50,6 +53,7 @@ class Lines:
     def __init__(self) -> None:
         self._made: dict[JobId, _Line] = {}
         self._trees: collections.OrderedDict[Hashable, _Tree] = collections.OrderedDict()
+        self._labels: tuple[object, list[tuple[str, int]]] = (None, [])
 
     def of(self, job: Job) -> _Line:
         kept = self._made.get(job.id)
@@ -62,14 +66,27 @@ class Lines:
         for job in jobs:
             self.of(job)
 
-    def tree(self, source: object, view: Hashable, jobs: Sequence[Job], open_: bool, last: LastRuns) -> Markup:
-        """The jobs as nested lists, each folder a <details> (open if `open_`) with its count of jobs, each job
-        with its last run as of now. `jobs` are those of `source` (the jobs loaded) that `view` selects: kept
-        under these two, so the same `view` of the same `source` must mean the same jobs."""
-        key = (id(source), view, open_)
+    def warm(self, source: object, jobs: Callable[[], Sequence[Job]], last: LastRuns) -> None:
+        """Make the tree of every job ahead of the first request for it (web/memo.py does, in the background)."""
+        self.tree(source, EVERY, jobs, lambda count: count <= OPEN_UP_TO, last)
+
+    def labels(self, source: object, jobs: Callable[[], Iterable[Job]]) -> list[tuple[str, int]]:
+        """Every label of the jobs of `source` (the jobs loaded), with how many jobs have it, by label."""
+        if self._labels[0] is not source:
+            counts = collections.Counter(label for job in jobs() for label in job.metadata.labels)
+            self._labels = (source, sorted(counts.items()))
+        return self._labels[1]
+
+    def tree(self, source: object, view: Hashable, pick: Callable[[], Sequence[Job]], open_: Callable[[int], bool],
+             last: LastRuns) -> tuple[str, int]:
+        """The jobs `pick` gives as nested lists (HTML, and how many jobs), each folder a <details> (open if
+        `open_` says so for that many jobs) with its count of jobs, each job with its last run as of now. `pick`
+        selects `view` of `source` (the jobs loaded), and is asked only when the tree is not kept."""
+        key = (id(source), view)
         made = self._trees.get(key)
         if made is None or made.source is not source:
-            made = self._trees[key] = self._build(source, jobs, open_)
+            jobs = pick()
+            made = self._trees[key] = self._build(source, jobs, open_(len(jobs)))
             while len(self._trees) > KEPT:
                 self._trees.popitem(last=False)
         else:
@@ -79,7 +96,7 @@ class Lines:
         for job_id, piece in zip(made.slots, made.pieces[1:], strict=True):
             out.append(last_html(of(job_id), known(job_id)))
             out.append(piece)
-        return Markup("".join(out))  # every value in it is escaped (_line, _build)
+        return "".join(out), made.count  # every value in it is escaped (_line, _build)
 
     def _build(self, source: object, jobs: Sequence[Job], open_: bool) -> _Tree:
         lines = sorted((self.of(job) for job in jobs), key=lambda line: line.parts)
@@ -109,7 +126,7 @@ class Lines:
         piece.extend("</ul></details></li>\n" for _ in opened)
         piece.append("</ul>\n")
         pieces.append("".join(piece))
-        return _Tree(source=source, pieces=pieces, slots=slots)
+        return _Tree(source=source, count=len(slots), pieces=pieces, slots=slots)
 
 
 def _line(job: Job) -> _Line:

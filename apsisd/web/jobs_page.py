@@ -9,7 +9,6 @@ memory (web/memo.py), not the store.
 """
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
@@ -18,10 +17,10 @@ from aiohttp import web
 from apsisd.api.state import scheduler_of
 from apsisd.jobs.model import Job
 from apsisd.web import memo
+from apsisd.web.jobs_lines import OPEN_UP_TO
 from apsisd.web.render import page
 
 routes = web.RouteTableDef()
-OPEN_UP_TO = 300  # jobs shown: at most this many, every folder starts open; more, only when searching
 
 
 def select(jobs: Iterable[Job], q: str) -> list[Job]:
@@ -37,17 +36,18 @@ async def jobs(request: web.Request) -> web.Response:
     scheduler = scheduler_of(request)
     q = request.query.get("q", "").strip()
     labels = list(dict.fromkeys(label for label in request.query.getall("label", []) if label))
-    shown = select(scheduler.jobs.select(None, labels), q)
     memo.read_older(request.app)
-    every = collections.Counter(label for job in scheduler.jobs.jobs.values() for label in job.metadata.labels)
+    lines = memo.lines(request.app)
+    loaded = scheduler.jobs
+    every = lines.labels(loaded, loaded.jobs.values)
 
     def url(*, add: str | None = None, drop: str | None = None) -> str:
         wanted = [label for label in labels if label != drop] + ([add] if add and add not in labels else [])
         query = ([("q", q)] if q else []) + [("label", label) for label in wanted]
         return "/jobs" + (f"?{urlencode(query)}" if query else "")
 
-    html = memo.lines(request.app).tree(scheduler.jobs, (q, tuple(labels)), shown,
-                                        bool(q or labels) or len(shown) <= OPEN_UP_TO, memo.last_runs(request.app))
-    return page(request, "jobs.html", tree=html, empty=not shown, q=q, labels=labels, url=url,
-                adding={label: url(add=label) for label in every}, shown=len(shown), total=len(scheduler.jobs.jobs),
-                every=sorted(every.items()), problems=len(scheduler.jobs.problems), held=sorted(scheduler.jobs.held))
+    tree, shown = lines.tree(loaded, (q, tuple(labels)), lambda: select(loaded.select(None, labels), q),
+                             lambda count: bool(q or labels) or count <= OPEN_UP_TO, memo.last_runs(request.app))
+    return page(request, "jobs.html", spliced=tree, empty=not shown, q=q, labels=labels, url=url,
+                adding={label: url(add=label) for label, _ in every}, shown=shown, total=len(loaded.jobs),
+                every=every, problems=len(loaded.problems), held=sorted(loaded.held))

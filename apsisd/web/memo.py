@@ -60,6 +60,8 @@ async def _catch_up(memo: LastRuns, made: Lines, scheduler: Any, job_ids: list[A
     for start in range(0, len(job_ids), CHUNK):
         made.make(job for job_id in job_ids[start:start + CHUNK] if (job := scheduler.jobs.jobs.get(job_id)))
         await asyncio.sleep(0)
+    loaded = scheduler.jobs
+    made.warm(loaded, loaded.select, memo)
     await memo.seed(scheduler, job_ids)
 
 

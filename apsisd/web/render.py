@@ -31,15 +31,21 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+SPLICE = "<!--apsis:spliced-->"  # where a template puts a part of its page made elsewhere (page's `spliced`)
 CSRF = "apsis.csrf"  # the request's key for its session's form token, set by the access check (None: no session)
 
 
-def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    """`template` rendered with `context` and what every page shows; its server time in Server-Timing."""
+def page(request: web.Request, template: str, status: int = 200, spliced: str = "", **context: Any) -> web.Response:
+    """`template` rendered with `context` and what every page shows; its server time in Server-Timing.
+
+    `spliced`: HTML made (and escaped) by the caller, put where the template writes SPLICE: a part of megabytes
+    (the jobs page's tree) is put in once, rather than copied by Jinja2's escaping of Markup (25 ms for 5 MB)."""
     principal = principal_of(request)
     html = ENV.get_template(template).render(
         **context, who=principal.name, right=principal.right, csrf=request.get(CSRF), here=request.path_qs,
-        section=request.path.split("/")[1] or "runs")
+        section=request.path.split("/")[1] or "runs", SPLICE=SPLICE)
+    if spliced:
+        html = html.replace(SPLICE, spliced, 1)
     headers = dict(HEADERS)
     if STARTED in request:
         headers["Server-Timing"] = f"app;dur={(time.perf_counter() - request[STARTED]) * 1000:.1f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agentd.types import JobId, RunId
 from apsisd.rights import Right
 from apsisd.runs.model import Origin
 from apsisd.runs.state import State
@@ -21,9 +22,10 @@ def test_an_admin_starts_a_program_of_their_own_and_lands_on_its_run(tmp_path: P
         status, where, _ = await site.submit("/adhoc", {"kind": "exec", "program": "echo\nhi there\n",
                                                         "name": "by-hand", "host": "db1", "at": ""})
         assert status == 303 and where.startswith("/runs/r"), where
-        run = await site.rig.until_state(where.removeprefix("/runs/"), State.STARTING, State.RUNNING, State.SUCCESS)
+        run = await site.rig.until_state(RunId(where.removeprefix("/runs/")), State.STARTING, State.RUNNING,
+                                         State.SUCCESS)
         assert (run.origin, run.job_id, run.host) == (Origin.ADHOC, "by-hand", "db1")
-        assert run.spec is not None and list(run.spec.argv) == ["echo", "hi there"]
+        assert run.spec is not None and list(run.spec.argv or ()) == ["echo", "hi there"]
 
     on_site(tmp_path, JOBS, test, remotes=("db1",))
 
@@ -38,7 +40,7 @@ def test_a_refused_program_is_shown_on_the_form_with_what_was_typed(tmp_path: Pa
         status, _, text = await site.submit("/adhoc", {"kind": "shell", "program": "true", "name": "x", "host": "",
                                                        "at": "tomorrow"})
         assert status == 400 and "at" in text and "ISO 8601" in text
-        assert await site.rig.store.runs(RunQuery(job_id="x")) == []  # type: ignore[arg-type]
+        assert await site.rig.store.runs(RunQuery(job_id=JobId("x"))) == []
 
     on_site(tmp_path, JOBS, test)
 
@@ -53,7 +55,7 @@ def test_a_caller_without_the_right_admin_is_told_who_has_it_and_refused(tmp_pat
         status, where, text = await site.submit("/adhoc", {"kind": "shell", "program": "id", "name": "sneaky",
                                                            "host": "", "at": ""}, as_="operator")
         assert status == 403 and where == ""
-        assert await site.rig.store.runs(RunQuery(job_id="sneaky")) == []  # type: ignore[arg-type]
+        assert await site.rig.store.runs(RunQuery(job_id=JobId("sneaky"))) == []
         _, text = await site.get("/runs")
         assert 'href="/adhoc"' in text  # the socket's caller (root or apsisd's user) is an admin: shown
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agentd.host import LinkStatus
+from agentd.types import RunId
 from apsisd.runs.state import State
 from tests.unit.web.site import Site, on_site
 
@@ -29,7 +30,7 @@ def test_each_host_with_its_link_and_its_runs_under_way(tmp_path: Path) -> None:
             hostname=None, clock_skew=None)
         status, where, _ = await site.submit("/jobs/on-db1/run")
         assert status == 303
-        await site.rig.until_state(where.removeprefix("/runs/"), State.RUNNING)
+        await site.rig.until_state(RunId(where.removeprefix("/runs/")), State.RUNNING)
         status, text = await site.get("/hosts")
         assert status == 200, text
         assert text.index('data-host="local"') < text.index('data-host="db1"') < text.index('data-host="db2"')

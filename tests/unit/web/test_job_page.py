@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from agentd.types import JobId
+from agentd.types import JobId, RunId
 from apsisd.rights import Right
 from apsisd.runs.model import Origin
 from apsisd.runs.state import State
@@ -95,7 +95,7 @@ def test_the_start_form_creates_a_run_with_its_args(tmp_path: Path) -> None:
         assert 'name="arg:date"' in form and 'name="arg:region"' in form
         response = await site.post("/jobs/etl/load/run", {"arg:date": "2026-12-01", "arg:region": "us"})
         assert response.status == 303, await response.text()
-        run_id = response.headers["Location"].removeprefix("/runs/")
+        run_id = RunId(response.headers["Location"].removeprefix("/runs/"))
         run = await site.rig.until_state(run_id, State.SCHEDULED, State.STARTING, State.RUNNING, State.SUCCESS)
         assert run.args == {"date": "2026-12-01", "region": "us"} and run.job_id == "etl/load"
         status, text = await site.get(f"/runs/{run_id}")
