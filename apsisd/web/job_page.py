@@ -19,6 +19,7 @@ from apsisd.jobs.close_ids import close_matches
 from apsisd.jobs.jso import job_jso
 from apsisd.jobs.model import Job
 from apsisd.rights import Right
+from apsisd.runs.state import State
 from apsisd.scheduler import history, operations
 from apsisd.scheduler.outlook import unstarted, upcoming
 from apsisd.store.base import RunQuery
@@ -29,6 +30,7 @@ from apsisd.web.zones import job_zone
 
 routes = web.RouteTableDef()
 RECENT = 20  # runs shown; the rest through the runs page
+STARTED = frozenset(State) - {State.NEW, State.SCHEDULED, State.WAITING}  # the recent runs: under way or ended
 ARG = "arg:"  # the start form's field of each param: arg:NAME (no param can then be taken for `csrf`)
 
 
@@ -55,7 +57,7 @@ async def _job_page(request: web.Request, job: Job, status: int = 200, problem: 
                     given: Mapping[str, str] | None = None) -> web.Response:
     scheduler = scheduler_of(request)
     jso = job_jso(job, shown_to(principal_of(request)))
-    recent, more = await history.runs_page(scheduler, RunQuery(job_id=job.id, limit=RECENT))
+    recent, more = await history.runs_page(scheduler, RunQuery(job_id=job.id, states=STARTED, limit=RECENT))
     return page(request, "job.html", status=status, job=job, jso=jso, description=to_html(job.metadata.description),
                 schedules=[(words(schedule), as_yaml(item)) for schedule, item in zip(job.schedules, jso["schedules"],
                                                                                        strict=False)],

@@ -71,10 +71,14 @@ class Lines:
         self.tree(source, EVERY, jobs, lambda count: count <= OPEN_UP_TO, last)
 
     def labels(self, source: object, jobs: Callable[[], Iterable[Job]]) -> list[tuple[str, int]]:
-        """Every label of the jobs of `source` (the jobs loaded), with how many jobs have it, by label."""
+        """Every label of the jobs of `source` (the jobs loaded), with how many jobs have it, by label. A new
+        `source` (after a reload) drops the lines of the jobs it no longer holds."""
         if self._labels[0] is not source:
-            counts = collections.Counter(label for job in jobs() for label in job.metadata.labels)
+            every = list(jobs())
+            counts = collections.Counter(label for job in every for label in job.metadata.labels)
             self._labels = (source, sorted(counts.items()))
+            loaded = {job.id for job in every}
+            self._made = {job_id: line for job_id, line in self._made.items() if job_id in loaded}
         return self._labels[1]
 
     def tree(self, source: object, view: Hashable, pick: Callable[[], Sequence[Job]], open_: Callable[[int], bool],

@@ -42,7 +42,7 @@ function seen(run) {
     row.dataset.state = run.state;
     row.cells[row.closest("#recent") ? 2 : 1].replaceChildren(stateCell(run));
   }
-  if (rows.length || !recent || ["new", "scheduled"].includes(run.state)) return;
+  if (rows.length || !recent || ["new", "scheduled", "waiting"].includes(run.state)) return;
   const row = recent.tBodies[0].insertRow(0);
   row.dataset.runId = run.run_id;
   row.dataset.state = run.state;

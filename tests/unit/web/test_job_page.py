@@ -119,13 +119,16 @@ def test_an_unknown_job_is_a_404_page_with_the_ids_like_it(tmp_path: Path) -> No
     on_site(tmp_path, JOBS, test)
 
 
-def test_its_recent_runs_are_listed(tmp_path: Path) -> None:
+def test_its_recent_runs_are_those_under_way_or_ended(tmp_path: Path) -> None:
     async def test(site: Site) -> None:
+        _, text = await site.get("/jobs/report")
+        assert 'id="recent"' not in text and "None under way or ended yet" in text
         made = await site.post("/jobs/report/run")
-        run_id = made.headers["Location"].removeprefix("/runs/")
+        run_id = RunId(made.headers["Location"].removeprefix("/runs/"))
+        await site.rig.until_state(run_id, State.RUNNING)
         _, text = await site.get("/jobs/report")
         recent = between(text, '<table id="recent">', "</table>")
-        assert f'data-run-id="{run_id}"' in recent
+        assert f'data-run-id="{run_id}"' in recent and "state-running" in recent
         assert 'href="/runs?job=report"' in text
 
     on_site(tmp_path, JOBS, test)
