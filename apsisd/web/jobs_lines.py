@@ -9,6 +9,7 @@ jobs, and the trees of the old one are no longer asked for.
 from __future__ import annotations
 
 import collections
+import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -28,9 +29,15 @@ _NOT_READ = '"><span class="muted" title="its runs from before apsisd started ar
 _NO_RUN = '"><span class="muted">no run yet</span>'
 
 
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MARKS = re.compile(r"(\*\*|__|`|~~)")
+
+
 def first_line(text: str) -> str:
-    """A description's first line of text, without Markdown's heading marks."""
-    return next((line.strip(" #") for line in text.splitlines() if line.strip()), "")
+    """A description's first line as plain text: without heading marks, emphasis, code ticks, or links' targets
+    (as the job's page shows it, more or less: a line of a list is no place for Markdown)."""
+    line = next((line.strip(" #>-*\t") for line in text.splitlines() if line.strip()), "")
+    return _MARKS.sub("", _LINK.sub(r"\1", line))
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,8 @@ def test_search_looks_in_ids_and_descriptions(tmp_path: Path) -> None:
         _, text = await site.get("/jobs?q=nothing-like-it")
         assert ids(text) == [] and "No job matches" in text
         _, text = await site.get("/jobs")
-        assert 'data-job-id="etl/extract"' in text  # what static/jobs.js filters on
+        assert 'data-job-id="etl/extract"' in text  # what static/jobs.js filters on, with the line below
+        assert '<div class="muted small">Reads the sources</div>' in text  # the description's first line, plain
 
     on_site(tmp_path, {job_id.replace("--", "/"): text for job_id, text in JOBS.items()}, test)
 
