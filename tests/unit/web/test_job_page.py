@@ -82,6 +82,10 @@ def test_a_reader_does_not_see_the_programs_secrets_nor_the_start_form(tmp_path:
         assert status == 200, text
         assert "hunter2" not in text and "PASSWORD" in text
         assert 'id="start"' not in text
+        status, _, _ = await site.submit("/jobs/etl/load/run", {"arg:date": "x", "arg:region": "y"}, as_="viewer")
+        assert status == 403  # refused before the route, whatever the page shows
+        runs = await site.rig.store.runs(RunQuery(job_id=JobId("etl/load")))
+        assert [run for run in runs if run.origin is Origin.MANUAL] == []
         status, text = await site.get("/jobs/etl/load")
         assert 'id="start"' in text
 
