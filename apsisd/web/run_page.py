@@ -14,7 +14,7 @@ from apsisd.errors import TransitionError, UnknownRun
 from apsisd.rights import Right
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run
-from apsisd.runs.state import FINISHED
+from apsisd.runs.state import FINISHED, State
 from apsisd.scheduler import history, operations
 from apsisd.scheduler.dependencies import dependencies
 from apsisd.scheduler.routing import HostGone
@@ -45,7 +45,8 @@ async def run_page(request: web.Request) -> web.Response:
     except operations.UnknownJob:
         found = None
     operating = principal_of(request).right >= Right.OPERATE
-    return page(request, "run.html", run=run, log=log, job=job, zone=job_zone(job) if job else None,
+    times = sorted(run.times.items(), key=lambda item: list(State).index(item[0]))  # in the order they happen
+    return page(request, "run.html", run=run, log=log, times=times, job=job, zone=job_zone(job) if job else None,
                 dependencies=found, actions=allowed(run) if operating else [],
                 marks=[state for state in MARKS if state != run.state] if operating and run.state in FINISHED
                 else [], now=scheduler.clock.now(),
