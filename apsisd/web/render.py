@@ -35,8 +35,12 @@ CSRF = "apsis.csrf"  # the request's key for its session's form token, set by th
 
 
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    """`template` rendered with `context` and what every page shows; its server time in Server-Timing."""
+    """`template` rendered with `context` and what every page shows; its server time in Server-Timing.
+
+    `seq`, when given, is the number of the last change the page shows (the live stream's, read before the page's
+    data): its scripts follow the stream from there, so a change made while the page was read is not missed."""
     principal = principal_of(request)
+    context.setdefault("seq", None)
     html = ENV.get_template(template).render(
         **context, who=principal.name, right=principal.right, csrf=request.get(CSRF), here=request.path_qs,
         section=request.path.split("/")[1] or "runs")

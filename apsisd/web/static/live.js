@@ -1,5 +1,6 @@
-// The live stream (/api/v1/events): one EventSource per page, made again with the number of the last change
-// applied (?since=), so nothing is missed across a drop or a restart of apsisd. The page's state is on <html>:
+// The live stream (/api/v1/events): one EventSource per page, from the last change the page was rendered with,
+// and made again from the last change applied (?since=), so nothing is missed between the page's reading and
+// the stream, across a drop, or across a restart of apsisd. The page's state is on <html>:
 // data-live="on|connecting|off" and data-live-seq (the last change applied).
 
 import { toast } from "./toast.js";
@@ -7,7 +8,7 @@ import { toast } from "./toast.js";
 const html = document.documentElement;
 const handlers = { run: [], run_deleted: [], jobs: [], snapshot: [], hello: [] };
 let source = null;
-let seq = null;
+let seq = html.dataset.liveSeq || null; // the last change the page was rendered with, when it says
 let delay = 500;
 let lost = false;
 let query = "";
