@@ -4,6 +4,7 @@
 // data-live="on|connecting|off" and data-live-seq (the last change applied).
 
 import { toast } from "./toast.js";
+import { onIdle, seen } from "./visible.js";
 
 const html = document.documentElement;
 const handlers = { run: [], run_deleted: [], jobs: [], snapshot: [], hello: [] };
@@ -33,6 +34,7 @@ function deliver(name, event) {
 }
 
 function connect() {
+  if (document.visibilityState !== "visible" && html.dataset.live === "paused") return;
   const params = new URLSearchParams(query);
   if (seq !== null) params.set("since", seq);
   state("connecting", "connecting…");
@@ -84,4 +86,13 @@ async function signedOut() {
 export function follow(parameters = "") {
   query = parameters;
   connect();
+  onIdle(() => {
+    // Hidden long: the stream is let go (visible.js), and taken up again from the last change when seen.
+    if (!source) return;
+    source.close();
+    state("paused", "paused (tab hidden)");
+    seen().then(() => {
+      if (html.dataset.live === "paused") connect();
+    });
+  });
 }
