@@ -32,6 +32,11 @@ class Site:
         async with self.client.get(f"http://apsis{path}", allow_redirects=False, **kwargs) as response:
             return response.status, await response.text()
 
+    async def answer(self, path: str) -> tuple[int, dict[str, str], str]:
+        """The status, headers and text of a GET."""
+        async with self.client.get(f"http://apsis{path}", allow_redirects=False) as response:
+            return response.status, dict(response.headers), await response.text()
+
     async def post(self, path: str, data: Mapping[str, str] | None = None, **kwargs: Any) -> aiohttp.ClientResponse:
         async with self.client.post(f"http://apsis{path}", data=data or {}, allow_redirects=False,
                                     **kwargs) as response:
