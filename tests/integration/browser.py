@@ -26,8 +26,9 @@ A context per colour scheme and viewport, closed on the way out:
         await screenshot(page, "runs-phone")  # runs-phone-dark.png
 
 Screenshots go to $APSIS_SCREENSHOTS when set, else to `folder`/screenshots. Every await here
-is under a deadline (STEP seconds), and Playwright's own default timeout is the same, so a call
-a test makes on a page fails after STEP seconds rather than pytest's whole timeout.
+is under a deadline (STEP seconds), and Playwright's own default timeout (and expect()'s, which
+waits for a condition on the page) is the same, so a call a test makes on a page fails after
+STEP seconds rather than pytest's whole timeout.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 from unittest import mock
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, Response, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, Response, async_playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
 # What Chromium needs as root in a machine with a closed network (Playwright adds --headless, --no-sandbox,
@@ -54,6 +55,9 @@ FLAGS = ("--disable-gpu", "--disable-quic", "--no-first-run", "--disable-backgro
 MARKER = "APSIS_BROWSER"
 STEP = 30.0  # seconds any one call to the driver or the browser may take
 SCREENSHOTS = "APSIS_SCREENSHOTS"
+# Playwright's expect() retries an assertion until it holds (a row that turns `running` live): up to STEP, not its
+# default 5 s, which a busy sandbox can miss.
+expect.set_options(timeout=STEP * 1000)
 
 Scheme = Literal["light", "dark"]
 SCHEMES: tuple[Scheme, ...] = ("light", "dark")

@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect
 
 from apsisd.rights import Right
 from tests.integration.browser import (
@@ -63,6 +64,7 @@ async def test_chromium_reads_health_over_tcp_with_a_read_token_in_each_scheme_a
                 async with browser.page(scheme=scheme, viewport=viewport, token=served.read) as page:
                     response = await goto(page, f"{served.url}/api/v1/health")
                     async with asyncio.timeout(STEP):
+                        await expect(page.locator("body")).to_contain_text('"status": "ok"')
                         health = await response.json()
                         shown = await page.evaluate("document.body.innerText")
                         fetched = await page.evaluate("fetch('/api/v1/health').then(r => r.json())")
@@ -77,6 +79,15 @@ async def test_chromium_reads_health_over_tcp_with_a_read_token_in_each_scheme_a
                     assert shot == browser.screenshots / f"health-{viewport.name}-{scheme}.png"
                     # A page without <meta name=viewport> is laid out 980 px wide on a phone, as on a real one.
                     assert png_size(shot)[0] == max(viewport.width, 980 if viewport.mobile else 0) * viewport.scale
+        async with browser.page(token=served.read) as page:  # the live stream, as the page will follow it
+            await goto(page, f"{served.url}/api/v1/health")
+            async with asyncio.timeout(STEP):
+                snapshot = await page.evaluate("""new Promise((resolve, reject) => {
+                    const stream = new EventSource('/api/v1/events');
+                    stream.addEventListener('snapshot', event => { stream.close(); resolve(JSON.parse(event.data)); });
+                    stream.onerror = () => { stream.close(); reject(new Error('the stream failed')); };
+                })""")
+            assert [job["job_id"] for job in snapshot["jobs"]] == ["hello"]
         async with browser.page(scheme="light") as anonymous:
             refused = await goto(anonymous, f"{served.url}/api/v1/health")
             async with asyncio.timeout(STEP):
