@@ -39,7 +39,7 @@ import re
 import shlex
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -106,6 +106,7 @@ class Chromium:
     folder: Path
     marker: str
     launch_seconds: float = 0.0  # launch() alone: from a running driver to a browser ready for contexts
+    groups: set[int] = field(default_factory=set)  # the process groups of its processes, seen at launch
     leftovers: list[int] = field(default_factory=list)  # what the sweep had to kill after the close (none, if well)
     screenshots: Path = field(init=False)
 
@@ -164,41 +165,53 @@ async def screenshot(page: Page, name: str, full_page: bool = True) -> Path:
     return path
 
 
-def processes(marker: str) -> list[int]:
-    """The pids of the driver's and the browser's processes: those whose environment carries the marker, and the
-    others of their process groups (Chromium rewrites its children's environment area with their titles, but they
-    stay in the group of the browser, which Playwright starts as a group leader)."""
+def processes(marker: str, groups: Iterable[int] = ()) -> list[int]:
+    """The pids of the driver's and the browser's live processes: those whose environment carries the marker, and
+    the others of their process groups and of `groups`. Chromium rewrites its children's environment area with their
+    titles, but they stay in the browser's process group (Playwright starts it as a group leader), and the group
+    outlives its leader while they do: pass the groups seen while it ran. Zombies are left out: they are dead."""
     wanted = f"{MARKER}={marker}".encode()
-    marked, groups = set(), {}
+    marked, found = set(), {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             environ = (entry / "environ").read_bytes()
-            stat = (entry / "stat").read_text()
-        except OSError:  # gone meanwhile, or a kernel thread
+            state, _, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]  # after the (comm)
+        except (OSError, ValueError):  # gone meanwhile, or a kernel thread
             continue
-        pid = int(entry.name)
-        groups[pid] = int(stat.rsplit(")", 1)[1].split()[2])  # after the (comm): state, ppid, pgrp
+        if state in ("Z", "X"):
+            continue
+        found[int(entry.name)] = int(group)
         if wanted in environ.split(b"\0"):
-            marked.add(pid)
-    return sorted(pid for pid, group in groups.items() if pid in marked or group in marked)
+            marked.add(int(entry.name))
+    known = (marked | set(groups)) - {0}  # 0: a group led from outside this PID namespace
+    return sorted(pid for pid, group in found.items() if pid in marked or group in known)
 
 
-async def kill_all(marker: str, timeout: float = 10.0) -> list[int]:
-    """SIGKILL each process that carries `marker`, until none is left; the pids that were killed."""
+def process_groups(pids: Iterable[int]) -> set[int]:
+    """The process groups of these processes (those still there)."""
+    groups = set()
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            groups.add(int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2]))
+    return groups - {0}
+
+
+async def kill_all(marker: str, groups: Iterable[int] = (), timeout: float = 10.0) -> list[int]:
+    """SIGKILL each of processes(marker, groups) until none is left; the pids that were killed."""
     killed: list[int] = []
     try:
         async with asyncio.timeout(timeout):
-            while pids := processes(marker):
+            while pids := processes(marker, groups):
                 for pid in pids:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
                     if pid not in killed:
                         killed.append(pid)
-                await asyncio.sleep(0.05)  # zombies are reaped by their parent, or by PID 1 when it died
+                await asyncio.sleep(0.05)
     except TimeoutError:
-        raise AssertionError(f"browser processes still there after SIGKILL: {processes(marker)}") from None
+        raise AssertionError(f"browser processes still there after SIGKILL: {processes(marker, groups)}") from None
     return killed
 
 
@@ -252,7 +265,8 @@ async def chromium(folder: Path) -> AsyncIterator[Chromium]:
         async with asyncio.timeout(STEP):
             browser = await driver.chromium.launch(executable_path=wrapper(folder), args=list(FLAGS), headless=True,
                                                    env={**os.environ, **env, "TMPDIR": "/tmp"}, timeout=STEP * 1000)
-        launched = Chromium(browser, folder, marker, launch_seconds=time.monotonic() - started)
+        launched = Chromium(browser, folder, marker, launch_seconds=time.monotonic() - started,
+                            groups=process_groups(processes(marker)))
         try:
             yield launched
         finally:
@@ -264,6 +278,7 @@ async def chromium(folder: Path) -> AsyncIterator[Chromium]:
                 async with asyncio.timeout(STEP):
                     await driver.stop()
         finally:
-            killed = await kill_all(marker)
+            killed = await kill_all(marker, launched.groups if launched is not None else ())
             if launched is not None:
                 launched.leftovers = killed
+

@@ -116,7 +116,7 @@ async def test_the_browser_writes_nothing_outside_its_folder_and_leaves_no_proce
             assert (await goto(page, f"{served.url}/api/v1/health")).status == 200
         profiles = list((folder / "tmp").glob("playwright_chromiumdev_profile-*"))
         assert len(profiles) == 1 and (profiles[0] / "Default").is_dir(), "the profile is in the browser's TMPDIR"
-    assert browser.leftovers == [] and processes(browser.marker) == [] and chromium_pids() == []
+    assert browser.leftovers == [] and processes(browser.marker, browser.groups) == [] and chromium_pids() == []
     after = {folder: listing(folder) for folder in watched}
     for name in watched:  # /dev/shm and HOME are the host's: only what Chromium would name is looked for
         new = after[name] - before[name]
@@ -139,13 +139,11 @@ async def crash(browser: Chromium, how: str) -> None:
 @pytest.mark.parametrize("how", ["test", "driver"])
 @with_daemon()
 async def test_no_chromium_is_left_when_a_test_fails_or_the_driver_dies(daemon: Daemon, how: str) -> None:
-    marker = ""
     # The test's own error, or, when the driver died, whichever call met the dead driver first.
     with pytest.raises(Exception) as failed:
         async with chromium(daemon.root / "browser") as browser:
-            marker = browser.marker
             await crash(browser, how)
     if how == "test":
         assert str(failed.value) == "the test failed here"
         assert browser.leftovers == []  # Playwright's close did it
-    assert processes(marker) == [] and chromium_pids() == []
+    assert processes(browser.marker, browser.groups) == [] and chromium_pids() == []
