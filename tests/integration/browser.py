@@ -34,18 +34,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import os
 import re
 import shlex
 import signal
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from unittest import mock
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, Response, async_playwright, expect
+
+from tests.integration.daemon import Daemon, with_daemon
 
 CHROMIUM = "/usr/bin/chromium"
 # What Chromium needs as root in a machine with a closed network (Playwright adds --headless, --no-sandbox,
@@ -282,3 +286,20 @@ async def chromium(folder: Path) -> AsyncIterator[Chromium]:
             if launched is not None:
                 launched.leftovers = killed
 
+
+def with_web(timeout: float = 120.0) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., None]]:
+    """Run an async test with `daemon` (a Daemon in tmp_path, not started: serve() starts it) and `browser` (Chromium,
+    launched, its folder tmp_path/browser), both always cleaned up, all under a deadline."""
+
+    def decorate(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+        @functools.wraps(test)
+        async def with_browser(daemon: Daemon, **kwargs: Any) -> None:
+            async with chromium(daemon.root / "browser") as browser:
+                await test(daemon=daemon, browser=browser, **kwargs)
+
+        signature = inspect.signature(test)
+        with_browser.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for name, p in signature.parameters.items() if name != "browser"])
+        return with_daemon(timeout)(with_browser)
+
+    return decorate

@@ -25,6 +25,7 @@ from tests.integration.browser import (
     goto,
     processes,
     screenshot,
+    with_web,
 )
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.served import serve
@@ -54,49 +55,47 @@ def listing(folder: str) -> set[str]:
     return set(os.listdir(folder)) if os.path.isdir(folder) else set()
 
 
-@with_daemon()
-async def test_chromium_reads_health_over_tcp_with_a_read_token_in_each_scheme_and_screen(daemon: Daemon) -> None:
+@with_web()
+async def test_chromium_reads_health_over_tcp_with_a_read_token_in_each_scheme_and_screen(
+        daemon: Daemon, browser: Chromium) -> None:
     daemon.job("hello", 'program: "echo hello"\n')
     served = await serve(daemon)
-    async with chromium(daemon.root / "browser") as browser:
-        for scheme in SCHEMES:
-            for viewport in (DESKTOP, PHONE):
-                async with browser.page(scheme=scheme, viewport=viewport, token=served.read) as page:
-                    response = await goto(page, f"{served.url}/api/v1/health")
-                    async with asyncio.timeout(STEP):
-                        await expect(page.locator("body")).to_contain_text('"status": "ok"')
-                        health = await response.json()
-                        shown = await page.evaluate("document.body.innerText")
-                        fetched = await page.evaluate("fetch('/api/v1/health').then(r => r.json())")
-                        seen = await page.evaluate("[matchMedia('(prefers-color-scheme: dark)').matches, "
-                                                   "screen.width, screen.height, navigator.maxTouchPoints > 0]")
-                    assert (response.status, health["status"], health["scheduling"], health["jobs"]) == (
-                        200, "ok", True, 1), health
-                    assert json.loads(shown) == health  # what the page shows is what came
-                    assert fetched["status"] == "ok"  # the page's own scripts carry the token too
-                    assert seen == [scheme == "dark", viewport.width, viewport.height, viewport.mobile]
-                    shot = await screenshot(page, f"health-{viewport.name}")
-                    assert shot == browser.screenshots / f"health-{viewport.name}-{scheme}.png"
-                    # A page without <meta name=viewport> is laid out 980 px wide on a phone, as on a real one.
-                    assert png_size(shot)[0] == max(viewport.width, 980 if viewport.mobile else 0) * viewport.scale
-        async with browser.page(token=served.read) as page:  # the live stream, as the page will follow it
-            await goto(page, f"{served.url}/api/v1/health")
-            async with asyncio.timeout(STEP):
-                snapshot = await page.evaluate("""new Promise((resolve, reject) => {
-                    const stream = new EventSource('/api/v1/events');
-                    stream.addEventListener('snapshot', event => { stream.close(); resolve(JSON.parse(event.data)); });
-                    stream.onerror = () => { stream.close(); reject(new Error('the stream failed')); };
-                })""")
-            assert [job["job_id"] for job in snapshot["jobs"]] == ["hello"]
-        async with browser.page(scheme="light") as anonymous:
-            refused = await goto(anonymous, f"{served.url}/api/v1/health")
-            async with asyncio.timeout(STEP):
-                assert (refused.status, await refused.json()) == (
-                    401, {"error": "this address needs a bearer token (Authorization: Bearer TOKEN)"})
-        async with browser.page(token=served.token(Right.ADMIN)) as page:
-            assert (await goto(page, f"{served.url}/api/v1/jobs")).status == 200
-    assert browser.leftovers == [], "closing the browser left processes for the sweep to kill"
-    assert chromium_pids() == []
+    for scheme in SCHEMES:
+        for viewport in (DESKTOP, PHONE):
+            async with browser.page(scheme=scheme, viewport=viewport, token=served.read) as page:
+                response = await goto(page, f"{served.url}/api/v1/health")
+                async with asyncio.timeout(STEP):
+                    await expect(page.locator("body")).to_contain_text('"status": "ok"')
+                    health = await response.json()
+                    shown = await page.evaluate("document.body.innerText")
+                    fetched = await page.evaluate("fetch('/api/v1/health').then(r => r.json())")
+                    seen = await page.evaluate("[matchMedia('(prefers-color-scheme: dark)').matches, "
+                                               "screen.width, screen.height, navigator.maxTouchPoints > 0]")
+                assert (response.status, health["status"], health["scheduling"], health["jobs"]) == (
+                    200, "ok", True, 1), health
+                assert json.loads(shown) == health  # what the page shows is what came
+                assert fetched["status"] == "ok"  # the page's own scripts carry the token too
+                assert seen == [scheme == "dark", viewport.width, viewport.height, viewport.mobile]
+                shot = await screenshot(page, f"health-{viewport.name}")
+                assert shot == browser.screenshots / f"health-{viewport.name}-{scheme}.png"
+                # A page without <meta name=viewport> is laid out 980 px wide on a phone, as on a real one.
+                assert png_size(shot)[0] == max(viewport.width, 980 if viewport.mobile else 0) * viewport.scale
+    async with browser.page(token=served.read) as page:  # the live stream, as the page will follow it
+        await goto(page, f"{served.url}/api/v1/health")
+        async with asyncio.timeout(STEP):
+            snapshot = await page.evaluate("""new Promise((resolve, reject) => {
+                const stream = new EventSource('/api/v1/events');
+                stream.addEventListener('snapshot', event => { stream.close(); resolve(JSON.parse(event.data)); });
+                stream.onerror = () => { stream.close(); reject(new Error('the stream failed')); };
+            })""")
+        assert [job["job_id"] for job in snapshot["jobs"]] == ["hello"]
+    async with browser.page(scheme="light") as anonymous:
+        refused = await goto(anonymous, f"{served.url}/api/v1/health")
+        async with asyncio.timeout(STEP):
+            assert (refused.status, await refused.json()) == (
+                401, {"error": "this address needs a bearer token (Authorization: Bearer TOKEN)"})
+    async with browser.page(token=served.token(Right.ADMIN)) as page:
+        assert (await goto(page, f"{served.url}/api/v1/jobs")).status == 200
 
 
 @with_daemon()
@@ -147,3 +146,15 @@ async def test_no_chromium_is_left_when_a_test_fails_or_the_driver_dies(daemon: 
         assert str(failed.value) == "the test failed here"
         assert browser.leftovers == []  # Playwright's close did it
     assert processes(browser.marker, browser.groups) == [] and chromium_pids() == []
+
+
+@with_web()
+async def test_chromium_reads_health_over_https_in_a_secure_context(daemon: Daemon, browser: Chromium) -> None:
+    served = await serve(daemon, tls=True)
+    assert served.url.startswith("https://") and served.ca is not None
+    async with browser.page(token=served.read, ignore_https_errors=True) as page:
+        response = await goto(page, f"{served.url}/api/v1/health")
+        async with asyncio.timeout(STEP):
+            health = await response.json()
+            secure = await page.evaluate("[location.protocol, isSecureContext]")
+        assert (response.status, health["status"], secure) == (200, "ok", ["https:", True])
