@@ -115,6 +115,8 @@ async def test_the_browser_writes_nothing_outside_its_folder_and_leaves_no_proce
             assert (await goto(page, f"{served.url}/api/v1/health")).status == 200
         profiles = list((folder / "tmp").glob("playwright_chromiumdev_profile-*"))
         assert len(profiles) == 1 and (profiles[0] / "Default").is_dir(), "the profile is in the browser's TMPDIR"
+        singleton = list((folder / "private/tmp").glob("org.chromium.Chromium.*/SingletonSocket"))
+        assert len(singleton) == 1, "Chromium's /tmp is the folder's, in its own mount namespace"
     assert browser.leftovers == [] and processes(browser.marker, browser.groups) == [] and chromium_pids() == []
     after = {folder: listing(folder) for folder in watched}
     for name in watched:  # /dev/shm and HOME are the host's: only what Chromium would name is looked for
