@@ -48,6 +48,17 @@ async def new_run(job_id: str, **args: str) -> str:
     return str(answer["runs"][0]["run_id"])
 
 
+async def running_row(page: Page, url: str, job_id: str) -> tuple[str, Any]:
+    """On the runs page, live and marked: a run of `job_id` made through the API, once its row says running."""
+    await goto(page, f"{url}/runs")
+    await live(page)
+    await marked(page)
+    run_id = await new_run(job_id)
+    row = page.locator(f'tr[data-run-id="{run_id}"]')
+    await expect(row).to_have_attribute("data-state", "running", timeout=WAIT)
+    return run_id, row
+
+
 @with_daemon(timeout=240)
 async def test_a_filter_changes_the_url_and_the_rows(daemon: Daemon) -> None:
     daemon.job("etl/load", 'program: "true"\nparams: [date]\n')
@@ -85,12 +96,7 @@ async def test_a_run_started_from_the_cli_appears_and_changes_state_live(daemon:
     daemon.job("slow", 'program: "sleep 3"\n')
     served = await serve(daemon)
     async with chromium(daemon.root / "browser") as browser, browser.page(token=served.read) as page:
-        await goto(page, f"{served.url}/runs")
-        await live(page)
-        await marked(page)
-        run_id = await new_run("slow")
-        row = page.locator(f'tr[data-run-id="{run_id}"]')
-        await expect(row).to_have_attribute("data-state", "running", timeout=WAIT)
+        run_id, row = await running_row(page, served.url, "slow")
         await expect(row.locator(".elapsed span")).not_to_be_empty()
         await expect(row).to_have_attribute("data-state", "success", timeout=WAIT)
         await still_marked(page)
@@ -166,12 +172,7 @@ async def test_the_page_reconnects_after_apsisd_restarts_and_shows_what_changed(
     daemon.job("short", 'program: "sleep 4"\n')
     served = await serve(daemon)
     async with chromium(daemon.root / "browser") as browser, browser.page(token=served.read) as page:
-        await goto(page, f"{served.url}/runs")
-        await live(page)
-        await marked(page)
-        run_id = await new_run("short")
-        row = page.locator(f'tr[data-run-id="{run_id}"]')
-        await expect(row).to_have_attribute("data-state", "running", timeout=WAIT)
+        run_id, row = await running_row(page, served.url, "short")
         await daemon.stop()  # the run goes on in its unit, and ends while apsisd is down
         await expect(page.locator("html")).to_have_attribute("data-live", "off", timeout=WAIT)
         await expect(page.locator(".toast", has_text="Live updates lost")).to_have_count(1)
