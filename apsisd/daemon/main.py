@@ -26,7 +26,6 @@ import click
 from agentd.local.host import LocalHost
 from apsisd.api.access import Policy
 from apsisd.api.app import make_app
-from apsisd.web.app import install as install_web
 from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
 from apsisd.config.load import Config, Overrides, load_config
@@ -50,6 +49,7 @@ from apsisd.scheduler.recovery import recover
 from apsisd.scheduler.reload import Reloader, ReloadResult
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.sqlite import SqliteStore
+from apsisd.web.app import install as install_web
 
 log = logging.getLogger("apsisd")
 DATABASE = "apsis.db"

@@ -46,9 +46,10 @@ async def run_page(request: web.Request) -> web.Response:
     except operations.UnknownJob:
         found = None
     operating = principal_of(request).right >= Right.OPERATE
-    times = sorted(run.times.items(), key=lambda item: list(State).index(item[0]))  # in the order they happen
-    return page(request, "run.html", seq=seq, run=run, log=log, times=times, job=job, zone=job_zone(job) if job else None,
-                dependencies=found, actions=allowed(run) if operating else [],
+    # The times in the order they happen.
+    times = sorted(run.times.items(), key=lambda item: list(State).index(item[0]))
+    return page(request, "run.html", seq=seq, run=run, log=log, times=times, job=job,
+                zone=job_zone(job) if job else None, dependencies=found, actions=allowed(run) if operating else [],
                 marks=[state for state in MARKS if state != run.state] if operating and run.state in FINISHED
                 else [], now=scheduler.clock.now(),
                 split=run.spec is not None and run.spec.split_output,

@@ -96,7 +96,7 @@ async def test_a_run_started_from_the_cli_appears_and_changes_state_live(daemon:
     daemon.job("slow", 'program: "sleep 3"\n')
     served = await serve(daemon)
     async with chromium(daemon.root / "browser") as browser, browser.page(token=served.read) as page:
-        run_id, row = await running_row(page, served.url, "slow")
+        _, row = await running_row(page, served.url, "slow")
         await expect(row.locator(".elapsed span")).not_to_be_empty()
         await expect(row).to_have_attribute("data-state", "success", timeout=WAIT)
         await still_marked(page)
@@ -172,7 +172,7 @@ async def test_the_page_reconnects_after_apsisd_restarts_and_shows_what_changed(
     daemon.job("short", 'program: "sleep 4"\n')
     served = await serve(daemon)
     async with chromium(daemon.root / "browser") as browser, browser.page(token=served.read) as page:
-        run_id, row = await running_row(page, served.url, "short")
+        _, row = await running_row(page, served.url, "short")
         await daemon.stop()  # the run goes on in its unit, and ends while apsisd is down
         await expect(page.locator("html")).to_have_attribute("data-live", "off", timeout=WAIT)
         await expect(page.locator(".toast", has_text="Live updates lost")).to_have_count(1)
