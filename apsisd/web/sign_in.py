@@ -54,7 +54,7 @@ async def sign_in_form(request: web.Request) -> web.Response:
     if principal_of(request).right > Right.NONE:
         raise web.HTTPSeeOther(going, headers={"Cache-Control": "no-store"})
     from_elsewhere = request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site"
-    shown = page(request, "login.html", next=going, message=None, reload=from_elsewhere)
+    shown = page(request, "login.html", next=going, message=None, reload=from_elsewhere, lifetime=_lifetime(request))
     if COOKIE in request.cookies:  # an ended session's: the browser may forget it
         take_back(shown, secure=secure(request, state_of(request)))
     return shown
@@ -74,7 +74,8 @@ async def sign_in(request: web.Request) -> web.Response:
     if holder is None or state.sessions is None:
         log.warning("web: a sign-in from %s was refused: the token is not in the tokens file", request.remote,
                     extra={"action": "sign_in_refused"})
-        return page(request, "login.html", status=401, next=going, message=WRONG, reload=False)
+        return page(request, "login.html", status=401, next=going, message=WRONG, reload=False,
+                    lifetime=_lifetime(request))
     earlier = session_of(request)
     if earlier is not None:  # signing in again, maybe with another token: the session before ends
         state.sessions.end(request.cookies[COOKIE])
@@ -98,6 +99,19 @@ async def sign_out(request: web.Request) -> web.Response:
     sent = web.HTTPSeeOther("/login", headers={"Cache-Control": "no-store"})
     take_back(sent, secure=secure(request, state))
     raise sent
+
+
+def _lifetime(request: web.Request) -> str | None:
+    """How long a session lasts, in words: "12 hours", "90 minutes"."""
+    sessions = state_of(request).sessions
+    if sessions is None:
+        return None
+    seconds = round(sessions.lifetime)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 def _text(value: object) -> str:

@@ -57,6 +57,7 @@ def test_a_token_signs_a_browser_in_and_a_wrong_one_does_not(tmp_path: Path) -> 
         assert form.status == 200 and 'name="token"' in form.text
         assert 'aria-label="Sections"' not in form.text and "Sign out" not in form.text  # nothing shown to no one
         assert 'value="/runs?state=running"' in form.text
+        assert "stays signed in for 12 hours" in form.text
 
         wrong = await browser.ask("POST", "/login", data={"token": tcp.tokens["ops"][:-1] + "x", "next": "/runs"})
         assert wrong.status == 401 and WRONG.split(":")[0] in wrong.text and not wrong.cookies
