@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from apsisd.errors import StoreError
-from apsisd.web import run_page, runs_page
+from apsisd.web import run_page, runs_page, sign_in
 from apsisd.web.render import HEADERS, refusal
 
 log = logging.getLogger("apsisd.web")
@@ -25,7 +25,7 @@ routes = web.RouteTableDef()
 
 
 def install(app: web.Application) -> None:
-    for module in (runs_page, run_page):
+    for module in (runs_page, run_page, sign_in):
         app.add_routes(module.routes)
     app.add_routes(routes)
     app.middlewares.append(_errors_as_pages)

@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from apsisd.api.access import principal_of
+from apsisd.api.session_cookie import CSRF  # the request's key for its session's form token (None: no session)
 from apsisd.api.state import STARTED
 from apsisd.rights import Right
 from apsisd.web import views
@@ -31,7 +32,6 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-CSRF = "apsis.csrf"  # the request's key for its session's form token, set by the access check (None: no session)
 
 
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
