@@ -12,8 +12,11 @@ members of `[api] admin_group` (none by default) too; the members of the
 operators' group (default `apsis`) may operate, and their own ad hoc runs
 run as themselves (api/adhoc.py); anyone else may read only if
 `others = "read"`, and is refused otherwise. Over TCP, the token's line in
-the tokens file gives its right (api/tokens.py); a request without a valid
-token is refused before any route runs, whatever its method.
+the tokens file gives its right (api/tokens.py), sent as a bearer token or
+signed in to the web page (api/session_cookie.py); a request with neither
+is refused before any route runs, whatever its method, but for the few
+paths the sign-in page needs (PUBLIC). Signing out needs a session, not a
+right.
 """
 from __future__ import annotations
 
@@ -30,6 +33,11 @@ from apsisd.rights import Right
 
 _CREDENTIALS = struct.Struct("3i")  # pid, uid, gid
 PRINCIPAL = "apsis.principal"  # the request's key for its Principal, set before any route runs
+READING = frozenset({"GET", "HEAD"})
+PUBLIC = frozenset({"/login", "/favicon.svg"})  # open to anyone (with PUBLIC_UNDER): the sign-in page and its files
+PUBLIC_UNDER = "/static/"
+SIGN_OUT = "/logout"
+MACHINES = ("/api/", "/metrics")  # what programs ask for (JSON, metrics), not pages: refused, never sent to sign in
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +89,23 @@ class Policy:
         if right is Right.READ:  # asked of a caller with no right: others may not read
             named += ' (and anyone, with [api] others = "read")'
         return named
+
+
+def public(path: str) -> bool:
+    """Whether anyone may ask for `path`, without a token or a session."""
+    return path in PUBLIC or path.startswith(PUBLIC_UNDER)
+
+
+def page(path: str) -> bool:
+    """Whether `path` is the web page's (a caller without credentials is sent to sign in), not the API's."""
+    return not any(path == prefix.rstrip("/") or path.startswith(prefix) for prefix in MACHINES)
+
+
+def needed(method: str, path: str) -> Right:
+    """The right a request needs: none for PUBLIC, read to look (and to sign out), operate for anything else."""
+    if public(path):
+        return Right.NONE
+    return Right.READ if method in READING or path == SIGN_OUT else Right.OPERATE
 
 
 def peer(sock: socket.socket | None) -> Caller | None:

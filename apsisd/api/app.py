@@ -12,14 +12,29 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from apsisd.api.access import PRINCIPAL, Principal, bearer, peer, refusal, socket_principal
+from apsisd.api import forgery
+from apsisd.api.access import (
+    PRINCIPAL,
+    READING,
+    Principal,
+    bearer,
+    needed,
+    page,
+    peer,
+    principal_of,
+    public,
+    refusal,
+    socket_principal,
+)
 from apsisd.api.lasting import end_all
 from apsisd.api.limits import Answering
 from apsisd.api.replies import problem
 from apsisd.api.routes import check, events, health, hosts, jobs, metrics, openapi, operations, output, runs
+from apsisd.api.session_cookie import COOKIE, secure, session_of, signed_in, take_back
 from apsisd.api.state import STARTED, ApiState, attach, state_of
 from apsisd.api.tokens import TokenStore
 from apsisd.errors import StoreError
@@ -27,11 +42,12 @@ from apsisd.rights import Right
 
 log = logging.getLogger("apsisd.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-READING = frozenset({"GET", "HEAD"})
+NO_ONE = Principal(name="no one (not signed in)", right=Right.NONE)  # a TCP caller without credentials, on PUBLIC
 
 
 def make_app(state: ApiState) -> web.Application:
-    app = web.Application(middlewares=[_answering, _errors_as_json, _access, _received], client_max_size=1 << 20)
+    app = web.Application(middlewares=[_answering, _errors_as_json, _access, _received, _form_token],
+                          client_max_size=1 << 20)
     attach(app, state)
     app.on_shutdown.append(end_all)
     for module in (health, runs, jobs, operations, output, events, check, hosts, openapi, metrics):
@@ -73,15 +89,41 @@ async def _received(request: web.Request, handler: Handler) -> web.StreamRespons
 
 @web.middleware
 async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Who calls (the socket's peer, or a TCP caller's bearer token), and whether they may do what they ask."""
+    """Who calls (the socket's peer; over TCP a bearer token or a session cookie), whether they may do what they
+    ask, and whether another site made their browser ask it (api/forgery.py)."""
     state = state_of(request)
+    if request.method not in READING and (forged := forgery.cross_site(request, state.origin)) is not None:
+        log.warning("API: %s %r refused: %s", request.method, request.path, forged, extra={"action": "cross_site"})
+        raise _closing(problem(web.HTTPForbidden, forged))
     caller = peer(request.transport.get_extra_info("socket") if request.transport else None)
-    principal = _token_holder(request, state.tokens) if caller is None else socket_principal(caller, state.policy)
-    needed = Right.READ if request.method in READING else Right.OPERATE
-    if principal.right < needed:
-        raise _closing(problem(web.HTTPForbidden, refusal(principal, needed, state.policy)))
+    if caller is not None and (rebound := forgery.rebound(request, state.origin)) is not None:
+        log.warning("API: %s %r refused: %s", request.method, request.path, rebound, extra={"action": "cross_site"})
+        raise _closing(problem(web.HTTPForbidden, rebound))
+    principal = _tcp_caller(request, state) if caller is None else socket_principal(caller, state.policy)
+    needs = needed(request.method, request.path)
+    if principal.right < needs:
+        raise _closing(problem(web.HTTPForbidden, refusal(principal, needs, state.policy)))
     request[PRINCIPAL] = principal
     return await handler(request)
+
+
+def _tcp_caller(request: web.Request, state: ApiState) -> Principal:
+    """A TCP caller: the bearer token's holder if it sends one, else its session's; without either, no one on the
+    public paths, sent to sign in on the page's, refused on the API's (401, as to a program without a token)."""
+    if "Authorization" in request.headers:
+        return _token_holder(request, state.tokens)
+    found = signed_in(request, state)
+    if found is not None:
+        return found
+    if public(request.path):
+        return NO_ONE
+    if page(request.path):
+        query = "" if request.method not in READING else "?" + urlencode({"next": request.path_qs})
+        sent = web.HTTPSeeOther(f"/login{query}", headers={"Cache-Control": "no-store"})
+        if COOKIE in request.cookies:  # an ended session's: the browser may forget it
+            take_back(sent, secure=secure(request, state))
+        raise sent
+    return _token_holder(request, state.tokens)  # none: 401
 
 
 def _token_holder(request: web.Request, tokens: TokenStore | None) -> Principal:
@@ -95,6 +137,20 @@ def _token_holder(request: web.Request, tokens: TokenStore | None) -> Principal:
         raise _closing(problem(web.HTTPUnauthorized, "the bearer token is not valid: unknown, or revoked",
                                **{"WWW-Authenticate": 'Bearer error="invalid_token"'}))
     return principal
+
+
+@web.middleware
+async def _form_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A state-changing request a session cookie vouches for carries the session's form token (api/forgery.py),
+    read once its body has come; the sign-in page's own requests aside (it begins a session, whoever asks)."""
+    session = session_of(request)
+    if session is not None and request.method not in READING and not public(request.path):
+        refused = await forgery.without_token(request, session)
+        if refused is not None:
+            log.warning("API: %s %r of %s refused: %s", request.method, request.path, principal_of(request).name,
+                        refused, extra={"action": "no_form_token"})
+            raise _closing(problem(web.HTTPForbidden, refused))
+    return await handler(request)
 
 
 def _closing(refused: web.HTTPException) -> web.HTTPException:

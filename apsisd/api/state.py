@@ -16,6 +16,7 @@ from aiohttp import web
 
 from apsisd.api.access import Policy
 from apsisd.api.job_texts import JobTexts
+from apsisd.api.sessions import SessionStore
 from apsisd.api.stream_slots import StreamSlots
 from apsisd.api.tokens import TokenStore
 from apsisd.config.api_limits import ApiLimits
@@ -40,6 +41,8 @@ class ApiState:
     tokens: TokenStore | None = None  # the TCP callers' tokens; None: no tokens file, every TCP caller refused
     limits: ApiLimits = field(default_factory=ApiLimits)
     streams: StreamSlots = field(default_factory=StreamSlots)  # the answers that last, counted against limits
+    sessions: SessionStore | None = None  # the web page's signed-in browsers; None: no sign-in (no tokens file)
+    origin: str | None = None  # [web] origin: where browsers open the page, when a reverse proxy serves it
 
 
 def attach(app: web.Application, state: ApiState) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from apsisd.api.access import Principal
 from apsisd.errors import InvalidFiles
-from apsisd.tokens_file import TokensError, digest, read_tokens
+from apsisd.tokens_file import Digest, Token, TokensError, digest, read_tokens
 
 log = logging.getLogger("apsisd.api")
 
@@ -32,9 +32,14 @@ class TokenStore:
 
     def principal(self, token: str) -> Principal | None:
         """Who `token` is, as the file reads now; None for a token it does not hold."""
-        self._refresh()
-        found = self._tokens.get(digest(token))
+        found = self.holder(digest(token))
         return None if found is None else Principal(name=f"token {found.name}", right=found.right)
+
+    def holder(self, hashed: Digest) -> Token | None:
+        """The line of the token whose hash is `hashed`, as the file reads now; None once it is gone (a session
+        signed in with it then ends)."""
+        self._refresh()
+        return self._tokens.get(hashed)
 
     def _refresh(self) -> None:
         version = _version(self.path)

@@ -14,6 +14,7 @@ from typing import Any
 
 from apsisd.config.listen import listen
 from apsisd.config.log_level import LogLevel
+from apsisd.config.origin import read_origin
 from apsisd.errors import invalid
 from apsisd.fields import boolean, describe, each
 from apsisd.jobs.scheduling import parse_catchup, positive_duration, run_count
@@ -123,3 +124,4 @@ WHO_ELSE = _plain(_others)
 CAP = _plain(_cap)  # a whole number, 1 or more
 JOB_COUNT = _plain(_job_count)  # a whole number, 0 or more
 BOOLEAN = _plain(boolean)
+ORIGIN = _plain(read_origin)  # a web origin: https://HOST[:PORT]

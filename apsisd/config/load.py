@@ -62,6 +62,8 @@ class Config:
     api_tls_cert: Path | None
     api_tls_key: Path | None
     api_limits: ApiLimits
+    web_session_lifetime: float
+    web_origin: str | None
     reload_watch: bool
     reload_debounce: float
     reload_max_delay: float

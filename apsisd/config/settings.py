@@ -127,6 +127,16 @@ SETTINGS = (
             doc="A request (head and body, and over TLS the handshake) must arrive whole this long after its "
                 "first byte, or its connection is closed (408 for a late body)."),
 
+    Setting(section="web", key="session_lifetime", kind=kinds.DURATION, default=12 * 3600.0,
+            doc="How long a browser stays signed in to the web page after signing in with a token (docs/web.md, "
+                "Signing in); then it signs in again. Sessions outlive a restart of apsisd; deleting a token's "
+                "line from the tokens file ends its sessions at once."),
+    Setting(section="web", key="origin", kind=kinds.ORIGIN, default=None,
+            unset="the address each request names (its Host), as apsisd serves it", example='"https://apsis.example.com"',
+            doc="The address browsers open the page at when a reverse proxy serves it for apsisd (docs/web.md, "
+                "Signing in): a form or action whose `Origin` is this is apsisd's own, and with `https:` the "
+                "session cookie is marked Secure, though the proxy speaks plain HTTP to apsisd."),
+
     Setting(section="reload", key="watch", kind=kinds.BOOLEAN, default=True,
             doc="Whether changes in the jobs and calendars folders reload the jobs. Turn it off where the folder "
                 "is on a network file system (inotify does not see changes made on other machines) or when a "

@@ -26,7 +26,7 @@ import click
 from agentd.local.host import LocalHost
 from apsisd.api.access import Policy
 from apsisd.api.app import make_app
-from apsisd.web.app import install as install_web
+from apsisd.api.sessions import SessionStore
 from apsisd.api.state import ApiState
 from apsisd.clock import WallClock
 from apsisd.config.load import Config, Overrides, load_config
@@ -50,9 +50,11 @@ from apsisd.scheduler.recovery import recover
 from apsisd.scheduler.reload import Reloader, ReloadResult
 from apsisd.scheduler.service import Scheduler
 from apsisd.store.sqlite import SqliteStore
+from apsisd.web.app import install as install_web
 
 log = logging.getLogger("apsisd")
 DATABASE = "apsis.db"
+SESSIONS = "web-sessions.json"  # the web page's sessions (api/sessions.py), in the state folder
 STATUS_EVERY = 10.0
 HELD_NAMED = 20  # held jobs named in the log line at start (each problem has its own line)
 # Whatever apsisd makes (its state database, the socket's folder) is its own: others get in only where a file is
@@ -233,8 +235,13 @@ async def _until_stopped(config: Config, scheduler: Scheduler, reloader: Reloade
     # Served before anything starts: an address that cannot be served (ServeError) stops apsisd cleanly.
     policy = Policy(group=config.api_group, admin_group=config.api_admin_group, others_read=config.api_others == "read",
                     adhoc_users=config.api_adhoc_users)
+    # The web page's sessions, for browsers signed in with a token (so only with a tokens file), kept in the state
+    # folder so that they outlive a restart.
+    sessions = SessionStore(config.state_dir / SESSIONS, config.web_session_lifetime, scheduler.clock.now) \
+        if tcp.tokens is not None else None
     state = ApiState(scheduler=scheduler, reload=partial(reload, "the API"), policy=policy,
-                     started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens, limits=config.api_limits)
+                     started=scheduler.clock.now(), metrics=metrics, tokens=tcp.tokens, limits=config.api_limits,
+                     sessions=sessions, origin=config.web_origin)
     app = make_app(state)
     install_web(app)  # the web page, on the same addresses, under the same access check
     api = await serve_api(app, config.api_listen, tcp.tls,

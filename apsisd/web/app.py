@@ -5,12 +5,18 @@ may be cached for a short while, as they change only with apsisd.
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from apsisd.web import adhoc_page, control_page, hosts_page, job_page, jobs_page, memo, run_page, runs_page
-from apsisd.web.render import HEADERS
+from apsisd.errors import StoreError
+from apsisd.web import adhoc_page, control_page, hosts_page, job_page, jobs_page, memo, run_page, runs_page, sign_in
+from apsisd.web.render import HEADERS, refusal
+
+log = logging.getLogger("apsisd.web")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -19,10 +25,30 @@ routes = web.RouteTableDef()
 
 
 def install(app: web.Application) -> None:
-    for module in (runs_page, run_page, jobs_page, job_page, adhoc_page, control_page, hosts_page):
+    for module in (runs_page, run_page, sign_in, jobs_page, job_page, adhoc_page, control_page, hosts_page):
         app.add_routes(module.routes)
     app.add_routes(routes)
+    app.middlewares.append(_errors_as_pages)
     memo.install(app)
+
+
+@web.middleware
+async def _errors_as_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page's failure as a page (the API's stay JSON, api/app.py): a bug logged whole and shown without its
+    details; a store that cannot be read or written, as what to wait for."""
+    if request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except StoreError as exc:
+        raise refusal(request, web.HTTPServiceUnavailable, "apsisd cannot read its state",
+                      f"{exc}. Nothing was changed; reload the page once apsisd's health is ok.") from None
+    except Exception:
+        log.exception("web: %s %r failed", request.method, request.path, extra={"action": "web_failed"})
+        raise refusal(request, web.HTTPInternalServerError, "Something went wrong",
+                      "This is a bug in apsisd; its log has the details.") from None
 
 
 @routes.get("/favicon.svg")

@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from apsisd.api.access import principal_of
+from apsisd.api.session_cookie import CSRF  # the request's key for its session's form token (None: no session)
 from apsisd.api.state import STARTED
 from apsisd.rights import Right
 from apsisd.web import views
@@ -32,15 +33,18 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 SPLICE = "<!--apsis:spliced-->"  # where a template puts a part of its page made elsewhere (page's `spliced`)
-CSRF = "apsis.csrf"  # the request's key for its session's form token, set by the access check (None: no session)
 
 
 def page(request: web.Request, template: str, status: int = 200, spliced: str = "", **context: Any) -> web.Response:
     """`template` rendered with `context` and what every page shows; its server time in Server-Timing.
 
+    `seq`, when given, is the number of the last change the page shows (the live stream's, read before the page's
+    data): its scripts follow the stream from there, so a change made while the page was read is not missed.
+
     `spliced`: HTML made (and escaped) by the caller, put where the template writes SPLICE: a part of megabytes
     (the jobs page's tree) is put in once, rather than copied by Jinja2's escaping of Markup (25 ms for 5 MB)."""
     principal = principal_of(request)
+    context.setdefault("seq", None)
     html = ENV.get_template(template).render(
         **context, who=principal.name, right=principal.right, csrf=request.get(CSRF), here=request.path_qs,
         section=request.path.split("/")[1] or "runs", SPLICE=SPLICE)

@@ -14,7 +14,7 @@ from apsisd.errors import TransitionError, UnknownRun
 from apsisd.rights import Right
 from apsisd.runs.jso import run_jso
 from apsisd.runs.model import Run
-from apsisd.runs.state import FINISHED
+from apsisd.runs.state import FINISHED, State
 from apsisd.scheduler import history, operations
 from apsisd.scheduler.dependencies import dependencies
 from apsisd.scheduler.routing import HostGone
@@ -37,6 +37,7 @@ async def _the_run(request: web.Request, scheduler: Scheduler) -> Run:
 @routes.get(r"/runs/{run_id:r[1-9][0-9]{0,17}}")
 async def run_page(request: web.Request) -> web.Response:
     scheduler = scheduler_of(request)
+    seq = scheduler.records.feed.last  # before the run is read: what changes after is followed live
     run = await _the_run(request, scheduler)
     log = await history.run_log(scheduler, run.id)
     job = scheduler.jobs.jobs.get(run.job_id)
@@ -45,8 +46,10 @@ async def run_page(request: web.Request) -> web.Response:
     except operations.UnknownJob:
         found = None
     operating = principal_of(request).right >= Right.OPERATE
-    return page(request, "run.html", run=run, log=log, job=job, zone=job_zone(job) if job else None,
-                dependencies=found, actions=allowed(run) if operating else [],
+    # The times in the order they happen.
+    times = sorted(run.times.items(), key=lambda item: list(State).index(item[0]))
+    return page(request, "run.html", seq=seq, run=run, log=log, times=times, job=job,
+                zone=job_zone(job) if job else None, dependencies=found, actions=allowed(run) if operating else [],
                 marks=[state for state in MARKS if state != run.state] if operating and run.state in FINISHED
                 else [], now=scheduler.clock.now(),
                 split=run.spec is not None and run.spec.split_output,

@@ -28,12 +28,13 @@ async def home(request: web.Request) -> web.Response:
 @routes.get("/runs")
 async def runs(request: web.Request) -> web.Response:
     scheduler = scheduler_of(request)
+    seq = scheduler.records.feed.last  # before the runs are read: what changes after is followed live
     shown = run_filter.read(request.query, {name: request.query.getall(name) for name in request.query})
     query = shown.query(scheduler.jobs)
     found, after = await history.runs_page(scheduler, query) if query is not None else ([], None)
     job = scheduler.jobs.jobs.get(JobId(shown.job)) if shown.job else None
     now = scheduler.clock.now()
-    return page(request, "runs.html", filter=shown, runs=found, next=after, job=job, now=now,
+    return page(request, "runs.html", seq=seq, filter=shown, runs=found, next=after, job=job, now=now,
                 now_at=_now_row(found, now) if shown.order == "time" else None,
                 zones=_zones(found, scheduler.jobs.jobs), states=list(State), origins=list(Origin),
                 hosts=sorted(scheduler.router.hosts), columns=job.params if job else ())

@@ -1,13 +1,15 @@
-// The live stream (/api/v1/events): one EventSource per page, made again with the number of the last change
-// applied (?since=), so nothing is missed across a drop or a restart of apsisd. The page's state is on <html>:
+// The live stream (/api/v1/events): one EventSource per page, from the last change the page was rendered with,
+// and made again from the last change applied (?since=), so nothing is missed between the page's reading and
+// the stream, across a drop, or across a restart of apsisd. The page's state is on <html>:
 // data-live="on|connecting|off" and data-live-seq (the last change applied).
 
 import { toast } from "./toast.js";
+import { onIdle, seen } from "./visible.js";
 
 const html = document.documentElement;
 const handlers = { run: [], run_deleted: [], jobs: [], snapshot: [], hello: [] };
 let source = null;
-let seq = null;
+let seq = html.dataset.liveSeq || null; // the last change the page was rendered with, when it says
 let delay = 500;
 let lost = false;
 let query = "";
@@ -32,6 +34,7 @@ function deliver(name, event) {
 }
 
 function connect() {
+  if (document.visibilityState !== "visible" && html.dataset.live === "paused") return;
   const params = new URLSearchParams(query);
   if (seq !== null) params.set("since", seq);
   state("connecting", "connecting…");
@@ -83,4 +86,13 @@ async function signedOut() {
 export function follow(parameters = "") {
   query = parameters;
   connect();
+  onIdle(() => {
+    // Hidden long: the stream is let go (visible.js), and taken up again from the last change when seen.
+    if (!source) return;
+    source.close();
+    state("paused", "paused (tab hidden)");
+    seen().then(() => {
+      if (html.dataset.live === "paused") connect();
+    });
+  });
 }

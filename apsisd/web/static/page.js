@@ -66,3 +66,25 @@ document.addEventListener("click", async (event) => {
   toast(`${link.dataset.title}: done`, "good");
   if (link.dataset.follow && answer.run_id) location.assign(`/runs/${answer.run_id}`);
 });
+
+// Keys: "/" goes to the page's search or first filter; "g" then "r", "j", "h" or "c" goes to the runs, the jobs,
+// the hosts or the control page. Never while typing in a field.
+let pendingG = false;
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+  if (event.key === "/") {
+    const field = document.querySelector("[data-search], form.filters input:not([type=hidden])");
+    if (field) {
+      event.preventDefault();
+      field.focus();
+    }
+  } else if (pendingG) {
+    pendingG = false;
+    const target = { r: "/runs", j: "/jobs", h: "/hosts", c: "/control" }[event.key];
+    if (target) location.assign(target);
+  } else if (event.key === "g") {
+    pendingG = true;
+    setTimeout(() => { pendingG = false; }, 1500);
+  }
+});

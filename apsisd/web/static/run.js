@@ -6,6 +6,7 @@
 import { follow, on } from "./live.js";
 import { localize, tick } from "./time.js";
 import { AnsiWriter } from "./ansi.js";
+import { onIdle, seen } from "./visible.js";
 
 const box = document.getElementById("run");
 const runId = box.dataset.runId;
@@ -65,10 +66,23 @@ async function stream(which, target) {
   let received = 0;
   let delay = 500;
   const url = `/api/v1/runs/${runId}/output?follow=1${which ? `&stream=${which}` : ""}`;
+  let controller = null;
+  let idle = false;
+  onIdle(() => {
+    idle = true;
+    controller?.abort();
+  });
   for (;;) {
+    if (idle) {
+      said.textContent = "paused (tab hidden)";
+      await seen();
+      idle = false;
+    }
+    controller = new AbortController();
     try {
       said.textContent = received ? "following" : "waiting for output";
-      const response = await fetch(url, { credentials: "same-origin", headers: received ? { Range: `bytes=${received}-` } : {} });
+      const response = await fetch(url, { credentials: "same-origin", signal: controller.signal,
+        headers: received ? { Range: `bytes=${received}-` } : {} });
       if (response.status === 416) break;
       if (!response.ok) {
         const answer = await response.json().catch(() => ({}));
@@ -97,6 +111,7 @@ async function stream(which, target) {
       }
       break; // the answer ended: the run has ended and all of its output is here
     } catch {
+      if (idle) continue;
       said.textContent = "output: reconnecting…";
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 10000);

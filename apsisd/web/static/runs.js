@@ -23,27 +23,27 @@ function cell(row, content = "", className = "") {
   return td;
 }
 
+function element(tag, className, text) {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
+  made.textContent = text;
+  return made;
+}
+
 function link(href, text) {
-  const a = document.createElement("a");
+  const a = element("a", "", text);
   a.href = href;
-  a.textContent = text;
   return a;
 }
 
 function when(iso) {
   if (!iso) return "";
-  const time = document.createElement("time");
+  const time = element("time", "", iso);
   time.setAttribute("datetime", iso);
-  time.textContent = iso;
   return time;
 }
 
-function span(className, text) {
-  const element = document.createElement("span");
-  element.className = className;
-  element.textContent = text;
-  return element;
-}
+const span = (className, text) => element("span", className, text);
 
 function filteredBy(changes) {
   const params = new URLSearchParams(location.search);

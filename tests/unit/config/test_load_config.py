@@ -25,7 +25,8 @@ ROOT = Config(file=None, jobs_dir=Path("/etc/apsis/jobs"), calendars_dir=Path("/
               state_dir=Path("/var/lib/apsis"), log_level=LogLevel.INFO, schedule=DEFAULTS, waiting_max_time=None,
               api_listen=("unix:/run/apsis/api.sock",), api_group="apsis", api_admin_group=None, api_others="none",
               api_adhoc_users=None, api_tokens=None, api_tls_cert=None, api_tls_key=None, api_limits=ApiLimits(),
-              reload_watch=True, reload_debounce=0.5, reload_max_delay=10.0, metrics_per_job_limit=100,
+              web_session_lifetime=43200.0, web_origin=None, reload_watch=True, reload_debounce=0.5,
+              reload_max_delay=10.0, metrics_per_job_limit=100,
               ssh_known_hosts=Path("/var/lib/apsis/known_hosts"))
 
 
@@ -94,6 +95,9 @@ api.max_streams_per_caller = 2
 api.max_streams = 20
 api.idle_timeout = "1m"
 api.request_timeout = 5
+[web]
+session_lifetime = "8h"
+origin = "https://Apsis.example.com:443/"
 [reload]
 watch = false
 debounce = "2s"
@@ -114,7 +118,8 @@ known_hosts = "hosts.known"
         api_tls_cert=Path("/etc/ssl/apsis.pem"), api_tls_key=tmp_path / "conf/../key.pem",
         api_limits=ApiLimits(max_connections_per_caller=8, max_connections=100, max_streams_per_caller=2,
                              max_streams=20, idle_timeout=60.0, request_timeout=5.0),
-        reload_watch=False, reload_debounce=2.0, reload_max_delay=2.0, metrics_per_job_limit=0,
+        web_session_lifetime=28800.0, web_origin="https://apsis.example.com", reload_watch=False,
+        reload_debounce=2.0, reload_max_delay=2.0, metrics_per_job_limit=0,
         ssh_known_hosts=tmp_path / "conf/hosts.known")
     assert load_config(file, privileged=True, env={}).calendar_folders() == (Path("/srv/calendars"),)
 
@@ -173,7 +178,7 @@ max_time = 0
 [extra]
 ''') == [
         "1: jobs: unknown key; allowed here: api, calendars_dir, host_groups, hosts, jobs_dir, log_level, "
-        "metrics, reload, schedule, ssh, state_dir, waiting",
+        "metrics, reload, schedule, ssh, state_dir, waiting, web",
         "2: log_level: must be one of debug, info, warning, error, critical, not a string 'loud'",
         "3: state_dir: must be the path of a folder, as a string, not a string ''",
         "5: schedule.horizon: 'soon' is not a duration; use a number of seconds or a duration such as 90s, 15m, "
@@ -185,7 +190,7 @@ max_time = 0
         "13: reload.max_delay: is 10s, shorter than debounce (30s); make it at least as long",
         "16: waiting.max_time: must be a duration above zero such as 30m, 1d, not a number 0",
         "17: extra: unknown key; allowed here: api, calendars_dir, host_groups, hosts, jobs_dir, log_level, "
-        "metrics, reload, schedule, ssh, state_dir, waiting",
+        "metrics, reload, schedule, ssh, state_dir, waiting, web",
     ]
 
 
@@ -248,7 +253,8 @@ def test_the_shipped_file_is_valid_and_shows_root_s_defaults(tmp_path: Path) -> 
     assert shown == {"jobs_dir", "calendars_dir", "state_dir", "log_level", "horizon", "max_scheduled", "catchup",
                      "max_age", "max_time", "listen", "group", "admin_group", "others", "adhoc_users", "tokens",
                      "tls_cert", "tls_key", "max_connections_per_caller", "max_connections", "max_streams_per_caller",
-                     "max_streams", "idle_timeout", "request_timeout", "watch", "debounce", "max_delay",
+                     "max_streams", "idle_timeout", "request_timeout", "session_lifetime", "origin", "watch",
+                     "debounce", "max_delay",
                      "per_job_limit", "known_hosts", "ssh", "port", "identity", "agentd", "connect_timeout",
                      "keepalive_interval", "keepalive_count", "unreachable_after", "hosts", "pick"}
 

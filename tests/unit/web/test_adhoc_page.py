@@ -2,14 +2,14 @@
 the form with what was typed; callers without the right admin are told who has it, and refused."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from agentd.types import JobId, RunId
-from apsisd.rights import Right
 from apsisd.runs.model import Origin
 from apsisd.runs.state import State
 from apsisd.store.base import RunQuery
-from tests.unit.web.site import Site, on_site
+from tests.unit.web.site import Site, Tcp, on_site, on_tcp
 
 JOBS = {"hello": "program: echo hello\n"}
 
@@ -46,17 +46,21 @@ def test_a_refused_program_is_shown_on_the_form_with_what_was_typed(tmp_path: Pa
 
 
 def test_a_caller_without_the_right_admin_is_told_who_has_it_and_refused(tmp_path: Path) -> None:
-    async def test(site: Site) -> None:
-        status, text = await site.get("/adhoc", as_="operator")
+    async def test(tcp: Tcp) -> None:
+        ops = await tcp.signed_in("ops")
+        status, text = await ops.get("/adhoc")
         assert status == 403
         assert '<form method="post" action="/adhoc"' not in text and "right admin" in text
         assert "tokens with the right admin" in text  # who has it
         assert 'href="/adhoc"' not in text  # the menu hides it
-        status, where, text = await site.submit("/adhoc", {"kind": "shell", "program": "id", "name": "sneaky",
-                                                           "host": "", "at": ""}, as_="operator")
-        assert status == 403 and where == ""
-        assert await site.rig.store.runs(RunQuery(job_id=JobId("sneaky"))) == []
-        _, text = await site.get("/runs")
-        assert 'href="/adhoc"' in text  # the socket's caller (root or apsisd's user) is an admin: shown
+        token = re.search(r'<meta name="apsis-csrf" content="([^"]+)"', text)
+        assert token is not None
+        status, where, text = await ops.submit("/adhoc", {"kind": "shell", "program": "id", "name": "sneaky",
+                                                          "host": "", "at": "", "csrf": token[1]})
+        assert status == 403 and where == "" and "right admin" in text
+        assert await tcp.rig.store.runs(RunQuery(job_id=JobId("sneaky"))) == []
+        root = await tcp.signed_in("root")
+        _, text = await root.get("/runs")
+        assert 'href="/adhoc"' in text  # an admin is shown the link
 
-    on_site(tmp_path, JOBS, test, tokens={"operator": Right.OPERATE})
+    on_tcp(tmp_path, JOBS, test)

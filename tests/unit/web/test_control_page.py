@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 from apsisd.api.routes.health import VERSION
-from apsisd.rights import Right
-from tests.unit.web.site import Site, on_site
+from tests.unit.web.site import Site, Tcp, on_site, on_tcp
 
 JOBS = {"keep": "program: echo keep\n", "edit": "program: echo before\n", "drop": "program: echo drop\n"}
 
@@ -64,16 +63,28 @@ def test_a_folder_with_errors_shows_them_and_offers_no_apply(tmp_path: Path) -> 
 
 
 def test_a_reader_sees_the_diff_but_may_not_apply_it(tmp_path: Path) -> None:
-    async def test(site: Site) -> None:
-        site.rig.write_job("new", "program: echo new\n")
-        status, text = await site.get("/control/reload", as_="viewer")
+    async def test(tcp: Tcp) -> None:
+        tcp.rig.write_job("new", "program: echo new\n")
+        viewer = await tcp.signed_in("viewer")
+        status, text = await viewer.get("/control/reload")
         assert status == 200 and listed(text, "added") == ["new"]
         assert 'id="apply"' not in text and "needs the right operate" in text
-        status, _, _ = await site.submit("/control/reload", as_="viewer")
+        token = re.search(r'<meta name="apsis-csrf" content="([^"]+)"', text)
+        assert token is not None
+        status, _, _ = await viewer.submit("/control/reload", {"csrf": token[1]})
         assert status == 403
-        assert "new" not in site.rig.scheduler.jobs.jobs
+        assert "new" not in tcp.rig.scheduler.jobs.jobs
+        ops = await tcp.signed_in("ops")
+        status, text = await ops.get("/control/reload")
+        assert 'id="apply"' in text
+        status, _, _ = await ops.submit("/control/reload")  # no form token: a forged request
+        assert status == 403 and "new" not in tcp.rig.scheduler.jobs.jobs
+        token = re.search(r'<input type="hidden" name="csrf" value="([^"]+)"', text)
+        assert token is not None
+        status, _, text = await ops.submit("/control/reload", {"csrf": token[1]})
+        assert status == 200 and "Reloaded" in text and "new" in tcp.rig.scheduler.jobs.jobs
 
-    on_site(tmp_path, JOBS, test, reloads=True, tokens={"viewer": Right.READ})
+    on_tcp(tmp_path, JOBS, test, reloads=True)
 
 
 def test_the_health_shown_is_the_apis(tmp_path: Path) -> None:

@@ -8,11 +8,10 @@ import re
 from pathlib import Path
 
 from agentd.types import JobId, RunId
-from apsisd.rights import Right
 from apsisd.runs.model import Origin
 from apsisd.runs.state import State
 from apsisd.store.base import RunQuery
-from tests.unit.web.site import Site, on_site
+from tests.unit.web.site import Site, Tcp, on_site, on_tcp
 
 JOBS = {
     "etl/load": """
@@ -36,6 +35,12 @@ JOBS = {
         program: echo report
         """,
 }
+
+
+def csrf_of(text: str) -> str:
+    found = re.search(r'<meta name="apsis-csrf" content="([^"]+)"', text)
+    assert found is not None, "no form token in the page"
+    return found[1]
 
 
 def between(text: str, start: str, end: str) -> str:
@@ -77,19 +82,27 @@ def test_it_shows_what_the_job_is_and_when_it_runs_next(tmp_path: Path) -> None:
 
 
 def test_a_reader_does_not_see_the_programs_secrets_nor_the_start_form(tmp_path: Path) -> None:
-    async def test(site: Site) -> None:
-        status, text = await site.get("/jobs/etl/load", as_="viewer")
+    async def test(tcp: Tcp) -> None:
+        viewer = await tcp.signed_in("viewer")
+        status, text = await viewer.get("/jobs/etl/load")
         assert status == 200, text
         assert "hunter2" not in text and "PASSWORD" in text
         assert 'id="start"' not in text
-        status, _, _ = await site.submit("/jobs/etl/load/run", {"arg:date": "x", "arg:region": "y"}, as_="viewer")
+        status, _, _ = await viewer.submit("/jobs/etl/load/run", {"arg:date": "x", "arg:region": "y",
+                                                                  "csrf": csrf_of(text)})
         assert status == 403  # refused before the route, whatever the page shows
-        runs = await site.rig.store.runs(RunQuery(job_id=JobId("etl/load")))
+        runs = await tcp.rig.store.runs(RunQuery(job_id=JobId("etl/load")))
         assert [run for run in runs if run.origin is Origin.MANUAL] == []
-        status, text = await site.get("/jobs/etl/load")
-        assert 'id="start"' in text
+        ops = await tcp.signed_in("ops")
+        status, text = await ops.get("/jobs/etl/load")
+        assert 'id="start"' in text and "hunter2" in text
+        form = between(text, '<form method="post" action="/jobs/etl/load/run"', "</form>")
+        assert f'name="csrf" value="{csrf_of(text)}"' in form  # the form carries the session's token
+        status, where, _ = await ops.submit("/jobs/etl/load/run", {"arg:date": "x", "arg:region": "y",
+                                                                   "csrf": csrf_of(text)})
+        assert status == 303 and where.startswith("/runs/r")
 
-    on_site(tmp_path, JOBS, test, tokens={"viewer": Right.READ})
+    on_tcp(tmp_path, JOBS, test)
 
 
 def test_the_start_form_creates_a_run_with_its_args(tmp_path: Path) -> None:
