@@ -56,9 +56,11 @@ def _the_job(request: web.Request) -> Job:
 async def _job_page(request: web.Request, job: Job, status: int = 200, problem: str | None = None,
                     given: Mapping[str, str] | None = None) -> web.Response:
     scheduler = scheduler_of(request)
+    seq = scheduler.records.feed.last  # before the runs are read: what changes after is followed live
     jso = job_jso(job, shown_to(principal_of(request)))
     recent, more = await history.runs_page(scheduler, RunQuery(job_id=job.id, states=STARTED, limit=RECENT))
-    return page(request, "job.html", status=status, job=job, jso=jso, description=to_html(job.metadata.description),
+    return page(request, "job.html", status=status, seq=seq, job=job, jso=jso,
+                description=to_html(job.metadata.description),
                 schedules=[(words(schedule), as_yaml(item)) for schedule, item in zip(job.schedules, jso["schedules"],
                                                                                        strict=False)],
                 upcoming=upcoming(job, scheduler.clock.now()), unstarted=unstarted(scheduler, job.id),

@@ -34,6 +34,7 @@ def select(jobs: Iterable[Job], q: str) -> list[Job]:
 @routes.get("/jobs")
 async def jobs(request: web.Request) -> web.Response:
     scheduler = scheduler_of(request)
+    seq = scheduler.records.feed.last  # before the last runs are read: what changes after is followed live
     q = request.query.get("q", "").strip()
     labels = list(dict.fromkeys(label for label in request.query.getall("label", []) if label))
     memo.read_older(request.app)
@@ -48,6 +49,6 @@ async def jobs(request: web.Request) -> web.Response:
 
     tree, shown = lines.tree(loaded, (q, tuple(labels)), lambda: select(loaded.select(None, labels), q),
                              lambda count: bool(q or labels) or count <= OPEN_UP_TO, memo.last_runs(request.app))
-    return page(request, "jobs.html", spliced=tree, empty=not shown, q=q, labels=labels, url=url,
+    return page(request, "jobs.html", seq=seq, spliced=tree, empty=not shown, q=q, labels=labels, url=url,
                 adding={label: url(add=label) for label, _ in every}, shown=shown, total=len(loaded.jobs),
                 every=every, problems=len(loaded.problems), held=sorted(loaded.held))
