@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from apsisd.errors import StoreError
-from apsisd.web import run_page, runs_page, sign_in
+from apsisd.web import adhoc_page, control_page, hosts_page, job_page, jobs_page, memo, run_page, runs_page, sign_in
 from apsisd.web.render import HEADERS, refusal
 
 log = logging.getLogger("apsisd.web")
@@ -25,10 +25,11 @@ routes = web.RouteTableDef()
 
 
 def install(app: web.Application) -> None:
-    for module in (runs_page, run_page, sign_in):
+    for module in (runs_page, run_page, sign_in, jobs_page, job_page, adhoc_page, control_page, hosts_page):
         app.add_routes(module.routes)
     app.add_routes(routes)
     app.middlewares.append(_errors_as_pages)
+    memo.install(app)
 
 
 @web.middleware

@@ -32,25 +32,33 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+SPLICE = "<!--apsis:spliced-->"  # where a template puts a part of its page made elsewhere (page's `spliced`)
 
 
-def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+def page(request: web.Request, template: str, status: int = 200, spliced: str = "", **context: Any) -> web.Response:
     """`template` rendered with `context` and what every page shows; its server time in Server-Timing.
 
     `seq`, when given, is the number of the last change the page shows (the live stream's, read before the page's
-    data): its scripts follow the stream from there, so a change made while the page was read is not missed."""
+    data): its scripts follow the stream from there, so a change made while the page was read is not missed.
+
+    `spliced`: HTML made (and escaped) by the caller, put where the template writes SPLICE: a part of megabytes
+    (the jobs page's tree) is put in once, rather than copied by Jinja2's escaping of Markup (25 ms for 5 MB)."""
     principal = principal_of(request)
     context.setdefault("seq", None)
     html = ENV.get_template(template).render(
         **context, who=principal.name, right=principal.right, csrf=request.get(CSRF), here=request.path_qs,
-        section=request.path.split("/")[1] or "runs")
+        section=request.path.split("/")[1] or "runs", SPLICE=SPLICE)
+    if spliced:
+        html = html.replace(SPLICE, spliced, 1)
     headers = dict(HEADERS)
     if STARTED in request:
         headers["Server-Timing"] = f"app;dur={(time.perf_counter() - request[STARTED]) * 1000:.1f}"
     return web.Response(text=html, content_type="text/html", status=status, headers=headers)
 
 
-def refusal(request: web.Request, status: type[web.HTTPException], title: str, message: str) -> web.HTTPException:
-    """An error as a page (not the API's JSON): what went wrong, in words, with the way back."""
-    shown = page(request, "error.html", status=status.status_code, title=title, message=message)
+def refusal(request: web.Request, status: type[web.HTTPException], title: str, message: str,
+            links: list[str] | None = None) -> web.HTTPException:
+    """An error as a page (not the API's JSON): what went wrong, in words, with the way back (and `links`: the
+    jobs an unknown job's id is like, each a link to its page)."""
+    shown = page(request, "error.html", status=status.status_code, title=title, message=message, links=links or [])
     return status(text=shown.text, content_type="text/html", headers=HEADERS)

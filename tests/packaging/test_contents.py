@@ -13,6 +13,7 @@ PY = "/usr/lib/python3/dist-packages"
 # pyproject.toml's names as Debian 12 packages them.
 DEBIAN_NAMES = {"dbus-fast": "python3-dbus-fast", "pystemd": "python3-pystemd", "PyYAML": "python3-yaml",
                 "aiohttp": "python3-aiohttp", "click": "python3-click", "Jinja2": "python3-jinja2",
+                "markdown-it-py": "python3-markdown-it",
                 "prometheus-client": "python3-prometheus-client"}
 UNITS = {"/lib/systemd/system/apsisd.service": "units/apsisd.service",
          "/lib/systemd/system/apsis.slice": "units/apsis.slice",

@@ -7,6 +7,7 @@ load balancer or a supervisor restart it, which mends no file.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from apsisd.api.replies import check_params
 from apsisd.api.state import scheduler_of, state_of
 from apsisd.jobs.model import JobSet
+from apsisd.scheduler.service import Scheduler
 
 routes = web.RouteTableDef()
 LISTED = 100  # files and held jobs named at most (the counts are whole)
@@ -33,7 +35,13 @@ VERSION = _version()
 @routes.get("/api/v1/health")
 async def health(request: web.Request) -> web.Response:
     check_params(request, ())
-    scheduler = scheduler_of(request)
+    body, working = health_report(scheduler_of(request), state_of(request).started)
+    return web.json_response(body, status=200 if working else 503)
+
+
+def health_report(scheduler: Scheduler, started: datetime) -> tuple[dict[str, Any], bool]:
+    """The health answer's body, and whether apsisd is working (scheduling, its state writable): the API's and
+    the control page's."""
     scheduling = scheduler.ready.is_set()
     store = scheduler.store_problem
     jobs = scheduler.jobs
@@ -41,7 +49,7 @@ async def health(request: web.Request) -> web.Response:
     body: dict[str, Any] = {
         "status": "ok" if working and not jobs.problems else "degraded", "scheduling": scheduling,
         "jobs": len(jobs.jobs), "runs_in_flight": len(scheduler.ledger), "version": VERSION,
-        "started": state_of(request).started.isoformat(timespec="seconds")}
+        "started": started.isoformat(timespec="seconds")}
     problems = []
     if store is not None:
         problems.append(f"the state cannot be written: {store}; nothing is started that cannot be recorded")
@@ -50,7 +58,7 @@ async def health(request: web.Request) -> web.Response:
         problems.append(said)
     if problems:
         body["problem"] = "; ".join(problems)
-    return web.json_response(body, status=200 if working else 503)
+    return body, working
 
 
 def _jobs_folder(jobs: JobSet) -> tuple[dict[str, Any], str]:

@@ -7,10 +7,6 @@ one job's path is the rest of the URL.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import difflib
-import itertools
-from collections.abc import Collection
 
 from aiohttp import web
 
@@ -19,17 +15,13 @@ from apsisd.api.access import principal_of
 from apsisd.api.job_texts import shown_to
 from apsisd.api.replies import check_params, problem, single
 from apsisd.api.state import scheduler_of, state_of
+from apsisd.jobs.close_ids import close_matches
 from apsisd.jobs.jso import job_jso
 from apsisd.runs.jso import instant, run_jso
-from apsisd.runs.model import run_number
-from apsisd.runs.state import State
 from apsisd.scheduler.operations import UnknownJob
+from apsisd.scheduler.outlook import unstarted, upcoming
 
 routes = web.RouteTableDef()
-NEXT = 10  # instants the schedules give next
-MAX_SCHEDULED = 100  # of the runs not yet started
-NOT_STARTED = (State.SCHEDULED, State.WAITING)
-HINT_POOL = 500  # ids compared for a 404's hint: difflib takes up to 0.1 ms an id
 
 
 @routes.get("/api/v1/jobs")
@@ -51,25 +43,13 @@ async def job(request: web.Request) -> web.Response:
     job_id = JobId(request.match_info["job_id"])
     found = scheduler.jobs.jobs.get(job_id)
     if found is None:
-        close = _close_matches(job_id, scheduler.jobs.jobs)
+        close = close_matches(job_id, scheduler.jobs.jobs)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise problem(web.HTTPNotFound, f"{UnknownJob(job_id)}{hint}")
-    upcoming = itertools.islice(found.times(scheduler.clock.now()), NEXT)
-    unstarted = sorted((run for run in scheduler.ledger.active(job_id) if run.state in NOT_STARTED),
-                     key=lambda run: (run.schedule_time, run_number(run.id)))
+    due = upcoming(found, scheduler.clock.now())
     return web.json_response({
         "job": job_jso(found, shown_to(principal_of(request))),
-        "next": [{"time": instant(due.time), "args": dict(due.args)} for due in upcoming],
-        "scheduled": [run_jso(run) for run in unstarted[:MAX_SCHEDULED]],
+        "next": [{"time": instant(each.time), "args": dict(each.args)} for each in due],
+        "scheduled": [run_jso(run) for run in unstarted(scheduler, job_id)],
     })
 
-
-def _close_matches(job_id: str, loaded: Collection[str]) -> list[str]:
-    """Up to three loaded ids like `job_id`: of its folder's (or, with none there, of all), the HINT_POOL
-    nearest in sort order, so a folder of 100,000 jobs answers a typo at once."""
-    folder = job_id.rpartition("/")[0]
-    pool = sorted(other for other in loaded if other.rpartition("/")[0] == folder) or sorted(loaded)
-    if len(pool) > HINT_POOL:
-        start = min(max(bisect.bisect(pool, job_id) - HINT_POOL // 2, 0), len(pool) - HINT_POOL)
-        pool = pool[start:start + HINT_POOL]
-    return difflib.get_close_matches(job_id, pool, n=3)

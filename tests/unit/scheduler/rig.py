@@ -196,7 +196,9 @@ class Rig:
 
 
 def write_job(folder: Path, job_id: str, text: str) -> None:
-    (folder / f"{job_id}.yaml").write_text(dedent(text))
+    path = folder / f"{job_id}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)  # a job in a folder (etl/load)
+    path.write_text(dedent(text))
 
 
 def on_rig(tmp_path: Path, jobs: Mapping[str, str], test: Callable[[Rig], Awaitable[Any]], *,

@@ -12,6 +12,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ from apsisd.api.sessions import SessionStore
 from apsisd.api.state import ApiState
 from apsisd.api.tokens import TokenStore
 from apsisd.daemon.api_server import tls_context
+from apsisd.jobs.load import load_jobs
 from apsisd.rights import Right
 from apsisd.scheduler.metrics import RunMetrics
-from apsisd.scheduler.reload import ReloadResult
+from apsisd.scheduler.reload import Reloader, ReloadResult
 from apsisd.tokens_file import new_token, token_line
 from apsisd.web.app import install
 from tests.unit.scheduler.fake_clock import SetClock
@@ -69,6 +71,12 @@ class Site:
                                     **kwargs) as response:
             await response.read()
             return response
+
+
+    async def submit(self, path: str, data: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+        """A form posted: the answer's status, its Location (a 303's), and its page."""
+        answer = await self.ask("POST", path, data=data or {})
+        return answer.status, answer.headers.get("Location", ""), answer.text
 
 
 async def _no_reload(dry_run: bool = False) -> ReloadResult:
@@ -132,7 +140,8 @@ TOKENS = {"ops": Right.OPERATE, "viewer": Right.READ, "root": Right.ADMIN}
 @contextlib.asynccontextmanager
 async def serving_tcp(rig: Rig, folder: Path, *, lifetime: float = 12 * 3600.0, limit: int = 1000,
                       tls: tuple[Path, Path] | None = None, origin: str | None = None,
-                      tokens: dict[str, str] | None = None) -> AsyncIterator[Tcp]:
+                      tokens: dict[str, str] | None = None,
+                      reload: Callable[..., Awaitable[ReloadResult]] = _no_reload) -> AsyncIterator[Tcp]:
     """The page on 127.0.0.1 (a port of its own), with a token for each of TOKENS in a tokens file in `folder`
     and sessions kept in a file there; over TLS with `tls` (certificate, key). `tokens`: those of a tokens file
     written before, kept (apsisd restarted on the same files)."""
@@ -143,7 +152,7 @@ async def serving_tcp(rig: Rig, folder: Path, *, lifetime: float = 12 * 3600.0, 
         tokens_file.chmod(0o600)
     clock = SetClock(START)
     sessions = SessionStore(folder / "web-sessions.json", lifetime, clock.now, limit=limit)
-    state = ApiState(scheduler=rig.scheduler, reload=_no_reload, policy=Policy(), started=rig.clock.now(),
+    state = ApiState(scheduler=rig.scheduler, reload=reload, policy=Policy(), started=rig.clock.now(),
                      metrics=RunMetrics(rig.scheduler.ledger, lambda: rig.scheduler.jobs.jobs, lambda: True, 100),
                      tokens=TokenStore(tokens_file), sessions=sessions, origin=origin)
     app = make_app(state)
@@ -166,22 +175,31 @@ async def serving_tcp(rig: Rig, folder: Path, *, lifetime: float = 12 * 3600.0, 
         await runner.cleanup()
 
 
-def on_tcp(tmp_path: Path, jobs: Mapping[str, str], test: Callable[[Tcp], Awaitable[Any]], **options: Any) -> None:
-    """`test` on a started rig with these jobs, its page served over TCP (serving_tcp's `options`)."""
+def on_tcp(tmp_path: Path, jobs: Mapping[str, str], test: Callable[[Tcp], Awaitable[Any]], *, reloads: bool = False,
+           **options: Any) -> None:
+    """`test` on a started rig with these jobs, its page served over TCP (serving_tcp's `options`); `reloads`:
+    the reload reads the rig's jobs folder again (as apsisd's does)."""
     async def with_site(rig: Rig) -> None:
         await rig.start()
+        if reloads:
+            options["reload"] = _reloader(rig)
         async with serving_tcp(rig, tmp_path, **options) as tcp:
             await test(tcp)
 
     on_rig(tmp_path, jobs, with_site)
 
 
+def _reloader(rig: Rig) -> Callable[..., Awaitable[ReloadResult]]:
+    return Reloader(rig.scheduler, partial(load_jobs, rig.folder)).reload
+
+
 def on_site(tmp_path: Path, jobs: Mapping[str, str], test: Callable[[Site], Awaitable[Any]], *,
-            at: datetime = START, remotes: tuple[str, ...] = ()) -> None:
-    """`test` on a started rig with these jobs, its page served."""
+            at: datetime = START, remotes: tuple[str, ...] = (), reloads: bool = False) -> None:
+    """`test` on a started rig with these jobs, its page served; `reloads`: the reload reads the rig's jobs folder
+    again (as apsisd's does)."""
     async def with_site(rig: Rig) -> None:
         await rig.start()
-        async with serving(rig, tmp_path) as site:
+        async with serving(rig, tmp_path, _reloader(rig) if reloads else _no_reload) as site:
             await test(site)
 
     on_rig(tmp_path, jobs, with_site, at=at, remotes=remotes)
