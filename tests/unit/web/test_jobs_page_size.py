@@ -1,4 +1,5 @@
-"""/jobs with 10,000 jobs answers in under 100 ms of server time (its Server-Timing), the tree whole."""
+"""/jobs with 10,000 jobs: the tree whole, and a search and a label within it, each saying its server time (how
+fast is bench/web.py's to measure, not a test's)."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,6 @@ from pathlib import Path
 from tests.unit.web.site import Site, on_site
 
 COUNT = 10_000
-LIMIT_MS = 100.0
 
 
 def jobs() -> dict[str, str]:
@@ -19,7 +19,7 @@ def jobs() -> dict[str, str]:
         """ for n in range(COUNT)}
 
 
-def test_ten_thousand_jobs_in_under_100_ms(tmp_path: Path) -> None:
+def test_ten_thousand_jobs_are_all_in_the_tree_and_a_search_finds_its_share(tmp_path: Path) -> None:
     async def test(site: Site) -> None:
         timings = []
         for _ in range(3):  # the first makes the tree (the jobs' lines are made in the background from the start)
@@ -30,10 +30,10 @@ def test_ten_thousand_jobs_in_under_100_ms(tmp_path: Path) -> None:
                 assert timing is not None
                 timings.append(float(timing[1]))
         assert text.count('<li class="job"') == COUNT
-        assert min(timings) < LIMIT_MS, timings  # the best: the machine is shared
+        assert len(timings) == 3
         async with site.client.get("http://apsis/jobs?q=area13&label=odd") as response:
             text = await response.text()
             assert text.count('<li class="job"') == COUNT // 100
-            assert float(response.headers["Server-Timing"].split("=")[1]) < LIMIT_MS * 2
+            assert response.headers["Server-Timing"].startswith("app;dur=")
 
     on_site(tmp_path, jobs(), test)
