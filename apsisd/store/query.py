@@ -29,6 +29,8 @@ from apsisd.store.codec import READ_COLUMNS, encode_args, encode_id, encode_time
 SELECT_RUNS = f"SELECT {', '.join(READ_COLUMNS)} FROM runs"
 _ARG_PRESENT = "EXISTS (SELECT 1 FROM json_each(runs.args) WHERE key = ? AND value = ?)"
 _ONE_OF_JOBS = "job_id IN (SELECT value FROM json_each(?))"
+# The page after run `before` in time order: (schedule_time, id) below that run's (none, when there is no such run).
+_AFTER_IN_TIME = "(schedule_time, id) < (SELECT schedule_time, id FROM runs WHERE id = ?)"
 # RunQuery's time bounds: its field, and what it asks of a row.
 _TIME_BOUNDS = (("since", "schedule_time >= ?"), ("until", "schedule_time < ?"), ("changed_since", "updated >= ?"),
                 ("changed_until", "updated < ?"))
@@ -63,15 +65,22 @@ def runs_sql(query: RunQuery) -> tuple[str, list[Any]] | None:
         column = "+state" if query.job_id is not None else "state"
         where.append(f"{column} IN ({', '.join('?' * len(query.states))})")
         params.extend(sorted(str(state) for state in query.states))
+    for column, values in (("host", query.hosts), ("origin", query.origins)):
+        if values is not None:
+            if not values:
+                return None
+            where.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(sorted(str(value) for value in values))
     for name, condition in _TIME_BOUNDS:
         bound = getattr(query, name)
         if bound is not None:
             where.append(condition)
             params.append(encode_time(bound, f"the query's {name}"))
     if query.before is not None:
-        where.append("id < ?")
+        where.append(_AFTER_IN_TIME if query.order == "time" else "id < ?")
         params.append(encode_id(query.before))
-    sql = SELECT_RUNS + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC LIMIT ?"
+    order = "schedule_time DESC, id DESC" if query.order == "time" else "id DESC"
+    sql = SELECT_RUNS + (f" WHERE {' AND '.join(where)}" if where else "") + f" ORDER BY {order} LIMIT ?"
     params.append(max(query.limit, 0))
     return sql, params
 
