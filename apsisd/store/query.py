@@ -1,43 +1,195 @@
-"""A RunQuery as one SELECT over the runs table, shaped for the indexes of the schema.
+"""A RunQuery as SELECTs over the runs table, shaped for the indexes of the schema.
 
-Every filter is a bound parameter, never text pasted into the SQL. A job's
-runs come through (job_id, id) in id order with no sort; exact args through
-(job_id, args, id); a state through (state, id); the args that must merely
-be present are matched with json_each, which is safe for any key (a JSON
-path in json_extract is not: it cannot quote every character). A set of
-jobs (the jobs of a label: thousands, maybe) is one JSON array parameter,
-never one parameter per job (SQLite caps their number): the planner probes
-(job_id, id) for each and sorts what it finds, or, with states, walks
-(state, id) and keeps the runs of those jobs (what is running in a team's
-jobs is a short walk). The last change is the `updated` column.
+Every filter is a bound parameter, never text pasted into the SQL. The args
+that must merely be present are matched with json_each, which is safe for
+any key (a JSON path in json_extract is not: it cannot quote every
+character). A set of jobs (the jobs of a label: thousands, maybe) is one
+JSON array parameter, never one parameter per job (SQLite caps their
+number). The last change is the `updated` column.
 
-A time bound alone on one side (since, changed_since) is left to the
-planner, which walks the runs newest first: a full walk when fewer runs than
-the limit match (0.25 s for a million runs), where the time's index would
-find them at once; but its index is a sort of every run it finds, and a
-bound far back finds them all (1.5 s). Bounded on both sides, the planner
-takes the index (and sorts what it finds).
+No ANALYZE statistics are kept, so the planner cannot know that `state =
+'success'` is most of the history and `state = 'running'` a handful; left
+to itself it takes an index for either, and sorts a million rows for the
+first. So the plan is ours, in two steps (apsisd/store/sqlite.py runs them):
+
+1. The walk: the runs in the order asked for (by id: the table itself; by
+   time: runs_schedule_time), every filter checked on each row, over at
+   most WALK rows after `before`. A common filter (the successes, the
+   scheduled runs, the runs on `local`, a label of many jobs) fills its
+   page there, in a few milliseconds whatever the history's size.
+2. Otherwise the matches are rare near the page's start, and one filter
+   drives (`_driver`, the most selective first by what runs are like: a
+   job; unfinished states; origins other than `schedule`; a folder or a
+   small label; a time range bounded both sides; failed states; hosts...):
+   its index finds its runs, the others are checked, and the order is
+   either the index's own (one job by id, one state by id or time, one
+   host or origin by time) or a sort. The ids are found first from the
+   index alone (`id IN (SELECT id ... LIMIT n)`), so a sort of thousands
+   of matches reads no row it does not return. Every filter but the
+   driver's is written `+column` (or through a function) so that the
+   planner cannot take another index. The indexes are m0001's and
+   m0006's; m0006's docstring says what each is for.
+
+Time order is `ORDER BY schedule_time DESC, id DESC`: every index holds the
+row id last, so (x, schedule_time) gives it without a sort. `before` in
+time order is a row-value comparison with that run's own (schedule_time,
+id), read from the table by its id.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from typing import Any
 
+from apsisd.runs.model import Origin
+from apsisd.runs.state import UNFINISHED, State
 from apsisd.store.base import RunQuery
 from apsisd.store.codec import READ_COLUMNS, encode_args, encode_id, encode_time
 
 SELECT_RUNS = f"SELECT {', '.join(READ_COLUMNS)} FROM runs"
+# Rows the walk looks at before a driving index is asked instead (a few milliseconds of rows).
+WALK = 10_000
+# A label of at most this many jobs is a good way in: their runs are found by job and sorted.
+FEW_JOBS = 300
+# The schedule time of run `before`, read first in time order (the page after it is below its (time, id)).
+BEFORE_TIME = "SELECT schedule_time FROM runs WHERE id = ?"
 _ARG_PRESENT = "EXISTS (SELECT 1 FROM json_each(runs.args) WHERE key = ? AND value = ?)"
 _ONE_OF_JOBS = "job_id IN (SELECT value FROM json_each(?))"
-# The page after run `before` in time order: (schedule_time, id) below that run's (none, when there is no such run).
-_AFTER_IN_TIME = "(schedule_time, id) < (SELECT schedule_time, id FROM runs WHERE id = ?)"
-# RunQuery's time bounds: its field, and what it asks of a row.
-_TIME_BOUNDS = (("since", "schedule_time >= ?"), ("until", "schedule_time < ?"), ("changed_since", "updated >= ?"),
-                ("changed_until", "updated < ?"))
+# The earliest and latest schedule times, and run `before`'s: the ends of an index, and a row by its id.
+SPAN = ("SELECT (SELECT min(schedule_time) FROM runs), (SELECT max(schedule_time) FROM runs), "
+        "(SELECT schedule_time FROM runs WHERE id = ?)")
+_ORDER = {"id": "id DESC", "time": "schedule_time DESC, id DESC"}
+_KEY = {"id": "id", "time": "schedule_time, id"}
+# The walks that are the whole answer at once (a short way in): no walk first.
+_SHORT = ("job_id", "unfinished", "changed")
+
+Key = tuple[int, ...]  # a row's place in the order: (id,), or (schedule_time, id)
 
 
-def runs_sql(query: RunQuery) -> tuple[str, list[Any]] | None:
-    """The SQL and its parameters; None when the query cannot match a run (an empty set of states or jobs)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """How to answer a RunQuery (see the module's doc): the walk, then if it is not enough the driven query.
+
+    `walks`: whether to walk first; then edge() finds the last row the walk
+    may look at (WALK rows on from the page's start), and walk(edge) is the
+    walk's (sql, params), bounded by that row (none: fewer rows are left,
+    and the walk is the whole answer). `indexed()` is the driven query's
+    (sql, params); None when no filter drives, and the walk goes to the end.
+    """
+
+    query: RunQuery
+    before_time: int | None
+    driver: str | None
+
+    @property
+    def walks(self) -> bool:
+        return self.driver not in _SHORT
+
+    @property
+    def open_until(self) -> bool:
+        """Whether the runs due before `until` (and no `since`) drive a list by id: their index has them all,
+        to sort, when the walk may reach them sooner (see choose_walk)."""
+        return (self.driver == "time" and self.query.order == "id" and self.query.since is None
+                and self.query.until is not None)
+
+    def choose_walk(self, start: int, first: int) -> Plan:
+        """This plan, or the walk to the end when it skips fewer runs than the index would sort, as the runs'
+        times spread: `start` is the schedule time the walk begins at (run `before`'s, or the latest), `first`
+        the earliest of all (SPAN reads them)."""
+        assert self.query.until is not None
+        until = encode_time(self.query.until, "the query's until")
+        return replace(self, driver=None) if start - until < until - first else self
+
+    def edge(self) -> tuple[str, list[Any]] | None:
+        if self.driver is None:
+            return None
+        conditions, params = _bounds(self.query, self.before_time, None, order_only=True)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return (f"SELECT {_KEY[self.query.order]} FROM runs {_hint(_walk_index(self.query))}{where} "
+                f"ORDER BY {_ORDER[self.query.order]} LIMIT 1 OFFSET ?", [*params, WALK - 1])
+
+    def walk(self, edge: Key | None) -> tuple[str, list[Any]]:
+        return _select(self.query, _walk_index(self.query), self.before_time, edge, ids_first=False)
+
+    def indexed(self) -> tuple[str, list[Any]] | None:
+        if self.driver is None:
+            return None
+        return _select(self.query, _index(self.query, self.driver), self.before_time, None, ids_first=True)
+
+
+def runs_plan(query: RunQuery, before_time: int | None = None) -> Plan | None:
+    """The plan; None when the query cannot match a run (an empty set of states, jobs, hosts or origins).
+
+    In time order, `before_time` is the schedule time of run `before` as
+    stored (BEFORE_TIME reads it; None: there is no such run, and the query
+    matches none). StoreError for a naive time.
+    """
+    if query.order == "time" and query.before is not None and before_time is None:
+        return None
+    if any(values is not None and not values for values in (query.job_ids, query.states, query.hosts,
+                                                             query.origins)):
+        return None
+    plan = Plan(query=query, before_time=before_time, driver=_driver(query))
+    plan.walk(None)  # a time that cannot be stored fails here
+    return plan
+
+
+def runs_sql(query: RunQuery, before_time: int | None = None) -> tuple[str, list[Any]] | None:
+    """The driven query, or the walk when nothing drives (what tests/unit/store checks the indexes of)."""
+    plan = runs_plan(query, before_time)
+    if plan is None:
+        return None
+    return plan.indexed() or plan.walk(None)
+
+
+def _driver(query: RunQuery) -> str | None:
+    """The filter whose index leads, most selective first (see the module's doc); None: the walk alone."""
+    states = query.states
+    origins = query.origins
+    hosts = query.hosts
+    ranked = (
+        ("job_id", query.job_id is not None),
+        ("unfinished", states is not None and states <= UNFINISHED),
+        ("changed", query.changed_since is not None and query.changed_until is not None),
+        ("origin", origins is not None and Origin.SCHEDULE not in origins),
+        ("job_ids", query.job_ids is not None and len(query.job_ids) <= FEW_JOBS),
+        ("job_prefix", query.job_prefix is not None and bool(query.job_prefix.rstrip("/"))),
+        ("state", states is not None and State.SUCCESS not in states),
+        ("time", query.since is not None and query.until is not None),
+        ("host", hosts is not None and "local" not in hosts),
+        ("job_ids", query.job_ids is not None),
+        ("host", hosts is not None),
+        ("time", query.since is not None or query.until is not None),
+        ("state", states is not None),
+        ("origin", origins is not None),
+    )
+    return next((name for name, applies in ranked if applies), None)
+
+
+def _index(query: RunQuery, driver: str) -> str:
+    """The index a driver leads through (m0001's and m0006's)."""
+    by_time = query.order == "time"
+    if driver == "job_id":
+        if by_time:
+            return "runs_job_time"
+        return "runs_instance" if query.exact_args and query.args is not None else "runs_job"
+    return {"unfinished": "runs_state_time" if by_time else "runs_state", "state": "runs_state_time",
+            "origin": "runs_origin", "host": "runs_host", "job_ids": "runs_job_time", "job_prefix": "runs_job_time",
+            "time": "runs_schedule_time", "changed": "runs_updated"}[driver]
+
+
+def _walk_index(query: RunQuery) -> str | None:
+    return "runs_schedule_time" if query.order == "time" else None
+
+
+def _hint(index: str | None) -> str:
+    """The table as the planner must read it: through `index`, or (None) in the order of its ids."""
+    return f"INDEXED BY {index}" if index else "NOT INDEXED"
+
+
+def _select(query: RunQuery, index: str | None, before_time: int | None, edge: Key | None, *,
+            ids_first: bool) -> tuple[str, list[Any]]:
+    """The SELECT with every filter, reading the table through `index` (None: the table in id order)."""
     where: list[str] = []
     params: list[Any] = []
     if query.job_id is not None:
@@ -46,8 +198,6 @@ def runs_sql(query: RunQuery) -> tuple[str, list[Any]] | None:
     if query.job_prefix is not None:
         _prefix(query.job_prefix, where, params)
     if query.job_ids is not None:
-        if not query.job_ids:
-            return None
         where.append(_ONE_OF_JOBS)
         params.append(json.dumps(sorted(query.job_ids)))
     if query.args is not None and query.exact_args:
@@ -57,32 +207,64 @@ def runs_sql(query: RunQuery) -> tuple[str, list[Any]] | None:
         for key, value in sorted(query.args.items()):
             where.append(_ARG_PRESENT)
             params.extend((key, value))
-    if query.states is not None:
-        if not query.states:
-            return None
-        # With a job, its own index is the way in: '+state' keeps the planner off the state index (a state of
-        # every job's runs), which it would otherwise take as often as not, and scan thousands of rows for three.
-        column = "+state" if query.job_id is not None else "state"
-        where.append(f"{column} IN ({', '.join('?' * len(query.states))})")
-        params.extend(sorted(str(state) for state in query.states))
-    for column, values in (("host", query.hosts), ("origin", query.origins)):
+    for name, values in (("state", query.states), ("host", query.hosts), ("origin", query.origins)):
         if values is not None:
-            if not values:
-                return None
-            where.append(f"{column} IN ({', '.join('?' * len(values))})")
+            where.append(f"{name} IN ({', '.join('?' * len(values))})")
             params.extend(sorted(str(value) for value in values))
-    for name, condition in _TIME_BOUNDS:
-        bound = getattr(query, name)
-        if bound is not None:
-            where.append(condition)
-            params.append(encode_time(bound, f"the query's {name}"))
-    if query.before is not None:
-        where.append(_AFTER_IN_TIME if query.order == "time" else "id < ?")
-        params.append(encode_id(query.before))
-    order = "schedule_time DESC, id DESC" if query.order == "time" else "id DESC"
-    sql = SELECT_RUNS + (f" WHERE {' AND '.join(where)}" if where else "") + f" ORDER BY {order} LIMIT ?"
-    params.append(max(query.limit, 0))
-    return sql, params
+    bounds, bound_params = _bounds(query, before_time, edge, order_only=False)
+    where += bounds
+    params += bound_params
+    order = _ORDER[query.order]
+    conditions = f" WHERE {' AND '.join(where)}" if where else ""
+    limit = max(query.limit, 0)
+    if ids_first:
+        return (f"{SELECT_RUNS} WHERE id IN (SELECT id FROM runs {_hint(index)}{conditions} ORDER BY {order} "
+                f"LIMIT ?) ORDER BY {order}", [*params, limit])
+    return f"{SELECT_RUNS} {_hint(index)}{conditions} ORDER BY {order} LIMIT ?", [*params, limit]
+
+
+def _bounds(query: RunQuery, before_time: int | None, edge: Key | None, *,
+            order_only: bool) -> tuple[list[str], list[Any]]:
+    """The conditions of the times and of the page's place: each side of the order's key bounded once, by the
+    stricter bound (given two, the planner may take the looser one for its range). `order_only`: only the
+    page's start (before; in time order, until too)."""
+    where: list[str] = []
+    params: list[Any] = []
+    times = {name: encode_time(getattr(query, name), f"the query's {name}")
+             for name in ("since", "until", "changed_since", "changed_until") if getattr(query, name) is not None}
+    if query.order == "time":
+        # Every bound as a row value (schedule_time, id): ids are above 0, so `t < until` is (t, id) < (until, 0).
+        upper = [(times["until"], 0)] if "until" in times else []
+        if query.before is not None:
+            assert before_time is not None
+            upper.append((before_time, encode_id(query.before)))
+        lower = [] if order_only or "since" not in times else [(times["since"], 0)]
+        if edge is not None:
+            lower.append((edge[0], edge[1]))
+        if upper:
+            where.append("(schedule_time, id) < (?, ?)")
+            params.extend(min(upper))
+        if lower:
+            where.append("(schedule_time, id) >= (?, ?)")
+            params.extend(max(lower))
+    else:
+        if query.before is not None:
+            where.append("id < ?")
+            params.append(encode_id(query.before))
+        if edge is not None:
+            where.append("id >= ?")
+            params.append(edge[0])
+        if not order_only:
+            for name, condition in (("since", "schedule_time >= ?"), ("until", "schedule_time < ?")):
+                if name in times:
+                    where.append(condition)
+                    params.append(times[name])
+    if not order_only:
+        for name, condition in (("changed_since", "updated >= ?"), ("changed_until", "updated < ?")):
+            if name in times:
+                where.append(condition)
+                params.append(times[name])
+    return where, params
 
 
 def _prefix(prefix: str, where: list[str], params: list[Any]) -> None:
@@ -90,11 +272,11 @@ def _prefix(prefix: str, where: list[str], params: list[Any]) -> None:
     folder = prefix.rstrip("/")
     if not folder:
         return
-    # Every id under folder/ sorts in [folder/, folder0): '0' is the character after '/'.
-    under = "(job_id >= ? AND job_id < ?)"
+    # Every id under folder/ sorts in [folder/, folder0): '0' is the character after '/'. The job `folder` and
+    # those ids are in [folder, folder0), one range of an index, with others (folder-x, folder.x) to leave out.
     if prefix.endswith("/"):
-        where.append(under)
+        where.append("job_id >= ? AND job_id < ?")
         params.extend((folder + "/", folder + "0"))
     else:
-        where.append(f"(job_id = ? OR {under})")
-        params.extend((folder, folder + "/", folder + "0"))
+        where.append("job_id >= ? AND job_id < ? AND (job_id = ? OR job_id >= ?)")
+        params.extend((folder, folder + "0", folder, folder + "/"))
