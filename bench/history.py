@@ -61,7 +61,8 @@ ORIGINS = [Origin.SCHEDULE] * 930 + [Origin.MANUAL] * 20 + [Origin.RERUN] * 15 +
     [Origin.ACTION] * 5 + [Origin.ADHOC] * 5
 REGIONS = ("eu", "us", "ap")
 _MICRO = 1_000_000
-_ROW = f"INSERT INTO runs ({', '.join(codec.RUN_COLUMNS)}, seq) VALUES ({', '.join('?' * (len(codec.RUN_COLUMNS) + 1))})"
+_COLUMNS = (*codec.RUN_COLUMNS, "seq")
+_ROW = f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -54,7 +54,6 @@ FEW_JOBS = 300
 # The schedule time of run `before`, read first in time order (the page after it is below its (time, id)).
 BEFORE_TIME = "SELECT schedule_time FROM runs WHERE id = ?"
 _ARG_PRESENT = "EXISTS (SELECT 1 FROM json_each(runs.args) WHERE key = ? AND value = ?)"
-_ONE_OF_JOBS = "job_id IN (SELECT value FROM json_each(?))"
 # The earliest and latest schedule times, and run `before`'s: the ends of an index, and a row by its id.
 SPAN = ("SELECT (SELECT min(schedule_time) FROM runs), (SELECT max(schedule_time) FROM runs), "
         "(SELECT schedule_time FROM runs WHERE id = ?)")
@@ -151,6 +150,7 @@ def _driver(query: RunQuery) -> str | None:
         ("job_id", query.job_id is not None),
         ("unfinished", states is not None and states <= UNFINISHED),
         ("changed", query.changed_since is not None and query.changed_until is not None),
+        ("args", bool(query.args) and not query.exact_args),
         ("origin", origins is not None and Origin.SCHEDULE not in origins),
         ("job_ids", query.job_ids is not None and len(query.job_ids) <= FEW_JOBS),
         ("job_prefix", query.job_prefix is not None and bool(query.job_prefix.rstrip("/"))),
@@ -175,7 +175,7 @@ def _index(query: RunQuery, driver: str) -> str:
         return "runs_instance" if query.exact_args and query.args is not None else "runs_job"
     return {"unfinished": "runs_state_time" if by_time else "runs_state", "state": "runs_state_time",
             "origin": "runs_origin", "host": "runs_host", "job_ids": "runs_job_time", "job_prefix": "runs_job_time",
-            "time": "runs_schedule_time", "changed": "runs_updated"}[driver]
+            "time": "runs_schedule_time", "changed": "runs_updated", "args": "run_args_value"}[driver]
 
 
 def _walk_index(query: RunQuery) -> str | None:
@@ -192,42 +192,55 @@ def _select(query: RunQuery, index: str | None, before_time: int | None, edge: K
     """The SELECT with every filter, reading the table through `index` (None: the table in id order)."""
     where: list[str] = []
     params: list[Any] = []
+    by_arg = index == "run_args_value"
+    job = "arg.job" if by_arg else "job_id"  # the same, and in the index
     if query.job_id is not None:
-        where.append("job_id = ?")
+        where.append(f"{job} = ?")
         params.append(query.job_id)
     if query.job_prefix is not None:
-        _prefix(query.job_prefix, where, params)
+        _prefix(query.job_prefix, job, where, params)
     if query.job_ids is not None:
-        where.append(_ONE_OF_JOBS)
+        where.append(f"{job} IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(sorted(query.job_ids)))
     if query.args is not None and query.exact_args:
         where.append("args = ?")
         params.append(encode_args(query.args))
     elif query.args:
-        for key, value in sorted(query.args.items()):
+        for key, value in sorted(query.args.items())[1 if by_arg else 0:]:  # run_args holds the first
             where.append(_ARG_PRESENT)
             params.extend((key, value))
     for name, values in (("state", query.states), ("host", query.hosts), ("origin", query.origins)):
         if values is not None:
             where.append(f"{name} IN ({', '.join('?' * len(values))})")
             params.extend(sorted(str(value) for value in values))
-    bounds, bound_params = _bounds(query, before_time, edge, order_only=False)
+    bounds, bound_params = _bounds(query, before_time, edge, order_only=False,
+                                   columns=("arg.due", "arg.run") if by_arg else ("schedule_time", "id"))
     where += bounds
     params += bound_params
     order = _ORDER[query.order]
-    conditions = f" WHERE {' AND '.join(where)}" if where else ""
     limit = max(query.limit, 0)
+    if by_arg:  # the runs having the first arg, from run_args, latest due first, or by id (sorted)
+        assert query.args
+        name, value = min(query.args.items())
+        where = ["arg.name = ?", "arg.value = ?", *where]
+        params = [name, value, *params]
+        by = "arg.due DESC, arg.run DESC" if query.order == "time" else "arg.run DESC"
+        return (f"{SELECT_RUNS} WHERE id IN (SELECT runs.id FROM run_args AS arg INDEXED BY run_args_value "
+                f"CROSS JOIN runs ON runs.id = arg.run WHERE {' AND '.join(where)} ORDER BY {by} LIMIT ?) "
+                f"ORDER BY {order}", [*params, limit])
+    conditions = f" WHERE {' AND '.join(where)}" if where else ""
     if ids_first:
         return (f"{SELECT_RUNS} WHERE id IN (SELECT id FROM runs {_hint(index)}{conditions} ORDER BY {order} "
                 f"LIMIT ?) ORDER BY {order}", [*params, limit])
     return f"{SELECT_RUNS} {_hint(index)}{conditions} ORDER BY {order} LIMIT ?", [*params, limit]
 
 
-def _bounds(query: RunQuery, before_time: int | None, edge: Key | None, *,
-            order_only: bool) -> tuple[list[str], list[Any]]:
+def _bounds(query: RunQuery, before_time: int | None, edge: Key | None, *, order_only: bool,
+            columns: tuple[str, str] = ("schedule_time", "id")) -> tuple[list[str], list[Any]]:
     """The conditions of the times and of the page's place: each side of the order's key bounded once, by the
     stricter bound (given two, the planner may take the looser one for its range). `order_only`: only the
-    page's start (before; in time order, until too)."""
+    page's start (before; in time order, until too). `columns` name the schedule time and the id."""
+    time, number = columns
     where: list[str] = []
     params: list[Any] = []
     times = {name: encode_time(getattr(query, name), f"the query's {name}")
@@ -242,20 +255,20 @@ def _bounds(query: RunQuery, before_time: int | None, edge: Key | None, *,
         if edge is not None:
             lower.append((edge[0], edge[1]))
         if upper:
-            where.append("(schedule_time, id) < (?, ?)")
+            where.append(f"({time}, {number}) < (?, ?)")
             params.extend(min(upper))
         if lower:
-            where.append("(schedule_time, id) >= (?, ?)")
+            where.append(f"({time}, {number}) >= (?, ?)")
             params.extend(max(lower))
     else:
         if query.before is not None:
-            where.append("id < ?")
+            where.append(f"{number} < ?")
             params.append(encode_id(query.before))
         if edge is not None:
-            where.append("id >= ?")
+            where.append(f"{number} >= ?")
             params.append(edge[0])
         if not order_only:
-            for name, condition in (("since", "schedule_time >= ?"), ("until", "schedule_time < ?")):
+            for name, condition in (("since", f"{time} >= ?"), ("until", f"{time} < ?")):
                 if name in times:
                     where.append(condition)
                     params.append(times[name])
@@ -267,7 +280,7 @@ def _bounds(query: RunQuery, before_time: int | None, edge: Key | None, *,
     return where, params
 
 
-def _prefix(prefix: str, where: list[str], params: list[Any]) -> None:
+def _prefix(prefix: str, job: str, where: list[str], params: list[Any]) -> None:
     """Jobs under the folder `prefix` (and the job of that name too, unless it ends in '/')."""
     folder = prefix.rstrip("/")
     if not folder:
@@ -275,8 +288,8 @@ def _prefix(prefix: str, where: list[str], params: list[Any]) -> None:
     # Every id under folder/ sorts in [folder/, folder0): '0' is the character after '/'. The job `folder` and
     # those ids are in [folder, folder0), one range of an index, with others (folder-x, folder.x) to leave out.
     if prefix.endswith("/"):
-        where.append("job_id >= ? AND job_id < ?")
+        where.append(f"{job} >= ? AND {job} < ?")
         params.extend((folder + "/", folder + "0"))
     else:
-        where.append("job_id >= ? AND job_id < ? AND (job_id = ? OR job_id >= ?)")
+        where.append(f"{job} >= ? AND {job} < ? AND ({job} = ? OR {job} >= ?)")
         params.extend((folder, folder + "0", folder, folder + "/"))

@@ -60,6 +60,10 @@ _UPSERT_RUN = (
     f"INSERT INTO runs ({', '.join(_WRITTEN)}) VALUES ({', '.join('?' * len(_WRITTEN))}) "
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WRITTEN[1:])}"
 )
+# A run's args, one row each (m0006), rewritten only if they changed (they do not: no write).
+_UPSERT_ARGS = ("INSERT INTO run_args (run, name, value, due, job) SELECT ?, key, value, ?, ? FROM json_each(?) "
+                "WHERE true ON CONFLICT (run, name) DO UPDATE SET value = excluded.value, due = excluded.due, "
+                "job = excluded.job WHERE value != excluded.value OR due != excluded.due OR job != excluded.job")
 _CHANGED_RUNS = f"SELECT seq, {', '.join(codec.READ_COLUMNS)} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?"
 # Through the index of schedule_time ('+state' keeps the planner off the state index: every finished run ever).
 _FINISHED_AHEAD = (f"{SELECT_RUNS} WHERE schedule_time >= ? AND +state IN "
@@ -253,8 +257,9 @@ class SqliteStore:
     def _apply(self, changes: Changes, first: int, updated: datetime) -> None:
         conn = self._conn
         if changes.runs:
-            conn.executemany(_UPSERT_RUN, [(*codec.encode_run(run, updated), first + index)
-                                           for index, run in enumerate(changes.runs)])
+            rows = [codec.encode_run(run, updated) for run in changes.runs]
+            conn.executemany(_UPSERT_RUN, [(*row, first + index) for index, row in enumerate(rows)])
+            conn.executemany(_UPSERT_ARGS, [(row[0], row[4], row[1], row[2]) for row in rows if row[2] != "{}"])
         if changes.log:
             conn.executemany(_INSERT_LOG, [codec.encode_log(entry) for entry in changes.log])
         if changes.deleted:

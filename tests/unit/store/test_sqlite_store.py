@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,12 +22,13 @@ from agentd.types import JobId, RunId
 from apsisd.errors import StoreError
 from apsisd.runs.model import LogEntry, Origin
 from apsisd.runs.state import FINISHED, State
+from apsisd.store import query as query_module
 from apsisd.store import sqlite as sqlite_module
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.migrate import available
 from apsisd.store.query import runs_plan, runs_sql
 from apsisd.store.sqlite import SqliteStore
-from tests.contract.test_store import T0, a_run
+from tests.contract.test_store import T0, a_run, mixed_history
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[3]
@@ -300,3 +302,37 @@ def test_a_killed_process_loses_no_commit_and_no_number_is_given_twice(tmp_path:
 async def _open_close(tmp_path: Path) -> None:
     await (await opened(tmp_path)).close()
 
+
+
+DRIVEN = [
+    RunQuery(args={"region": "eu"}), RunQuery(args={"region": "eu"}, states=frozenset({State.SUCCESS})),
+    RunQuery(args={"region": "eu"}, since=T0 + timedelta(minutes=3), before=RunId("r9")),
+    RunQuery(args={"region": "eu"}, job_prefix="etl"), RunQuery(args={"region": "eu", "a": "1"}),
+    RunQuery(args={"region": "eu"}, job_ids=frozenset({JobId("etl"), JobId("etla")}), hosts=frozenset({"db2"})),
+    RunQuery(states=frozenset({State.FAILURE})), RunQuery(states=frozenset({State.SUCCESS, State.RUNNING})),
+    RunQuery(hosts=frozenset({"db1", "db2"})), RunQuery(hosts=frozenset({"local"}), before=RunId("r11")),
+    RunQuery(origins=frozenset({Origin.MANUAL, Origin.RERUN})), RunQuery(origins=frozenset({Origin.SCHEDULE})),
+    RunQuery(job_prefix="etl"), RunQuery(job_prefix="etl/", states=frozenset({State.FAILURE})),
+    RunQuery(job_ids=frozenset({JobId("etl"), JobId("etla")}), before=RunId("r12")),
+    RunQuery(since=T0 + timedelta(minutes=3), until=T0 + timedelta(minutes=8)),
+    RunQuery(until=T0 + timedelta(minutes=6), before=RunId("r10")), RunQuery(since=T0 + timedelta(minutes=4)),
+]
+
+
+@pytest.mark.parametrize("order", ["id", "time"])
+@pytest.mark.parametrize("query", DRIVEN)
+def test_the_driven_query_answers_as_the_walk_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   query: RunQuery, order: str) -> None:
+    """With a walk of one row the driven query answers (through its index, run_args for args): the same runs as
+    a walk of the whole table, in the same order, for every driver, first page and after one."""
+    async def scenario() -> dict[int, list[RunId]]:
+        store = await opened(tmp_path)
+        await mixed_history(store)
+        found = {}
+        for walk in (10**9, 1):
+            monkeypatch.setattr(query_module, "WALK", walk)
+            found[walk] = [run.id for run in await store.runs(replace(query, order=order, limit=3))]  # type: ignore
+        await store.close()
+        return found
+    found = run(scenario)
+    assert found[1] == found[10**9]
