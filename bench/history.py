@@ -163,6 +163,9 @@ def fill(db: Path, runs: int = 1_000_000, jobs: int = 10_000, seed: int = 1) -> 
             conn.executemany(_ROW, batch)
             batch.clear()
     conn.executemany(_ROW, batch)
+    # Each run's args one row each, as the store writes them with the run (m0006's run_args).
+    conn.execute("INSERT INTO run_args (run, name, value, due, job) SELECT runs.id, arg.key, arg.value, "
+                 "runs.schedule_time, runs.job_id FROM runs, json_each(runs.args) AS arg")
     conn.execute("UPDATE meta SET value = ? WHERE key IN ('next_run', 'next_seq')", (len(made) + 1,))
     conn.execute("COMMIT")
     conn.close()
