@@ -3,37 +3,44 @@
 Every filter is a bound parameter, never text pasted into the SQL. The args
 that must merely be present are matched with json_each, which is safe for
 any key (a JSON path in json_extract is not: it cannot quote every
-character). A set of jobs (the jobs of a label: thousands, maybe) is one
-JSON array parameter, never one parameter per job (SQLite caps their
-number). The last change is the `updated` column.
+character), or found in run_args. A set of jobs (the jobs of a label:
+thousands, maybe) is one JSON array parameter, never one parameter per job
+(SQLite caps their number). The last change is the `updated` column.
 
 No ANALYZE statistics are kept, so the planner cannot know that `state =
 'success'` is most of the history and `state = 'running'` a handful; left
 to itself it takes an index for either, and sorts a million rows for the
-first. So the plan is ours, in two steps (apsisd/store/sqlite.py runs them):
+first. So the plan is ours, in two steps (sqlite.select_runs runs them):
 
-1. The walk: the runs in the order asked for (by id: the table itself; by
-   time: runs_schedule_time), every filter checked on each row, over at
-   most WALK rows after `before`. A common filter (the successes, the
-   scheduled runs, the runs on `local`, a label of many jobs) fills its
-   page there, in a few milliseconds whatever the history's size.
+1. The walk: the runs in the order asked for (by id: the table itself, NOT
+   INDEXED; by time: runs_schedule_time, which holds the filter columns),
+   every filter checked on each, over at most WALK rows from the page's
+   start (`edge` finds the last, from an index alone). A common filter (the
+   successes, the runs on `local`, a label of many jobs) fills its page
+   there, in a few milliseconds whatever the history's size; and when fewer
+   than WALK runs are left, the walk is the whole answer.
 2. Otherwise the matches are rare near the page's start, and one filter
-   drives (`_driver`, the most selective first by what runs are like: a
-   job; unfinished states; origins other than `schedule`; a folder or a
-   small label; a time range bounded both sides; failed states; hosts...):
-   its index finds its runs, the others are checked, and the order is
-   either the index's own (one job by id, one state by id or time, one
-   host or origin by time) or a sort. The ids are found first from the
-   index alone (`id IN (SELECT id ... LIMIT n)`), so a sort of thousands
-   of matches reads no row it does not return. Every filter but the
-   driver's is written `+column` (or through a function) so that the
-   planner cannot take another index. The indexes are m0001's and
-   m0006's; m0006's docstring says what each is for.
+   drives (`_driver`: the most selective first, by what runs are like: a
+   job; unfinished states; a time window of last change; an arg; origins
+   other than `schedule`; a small label; a folder; failed states; a time
+   range bounded both sides; hosts other than `local`...), through its own
+   index, named (INDEXED BY: the planner takes no other). The others are
+   checked in that index (m0006's hold every filter column but args), the
+   ids found first (`id IN (SELECT id ... LIMIT n)`), in the index's own
+   order (one job by id; one state, host, origin, arg by time) or sorted,
+   so a sort of thousands of matches reads no row it does not return.
 
-Time order is `ORDER BY schedule_time DESC, id DESC`: every index holds the
-row id last, so (x, schedule_time) gives it without a sort. `before` in
-time order is a row-value comparison with that run's own (schedule_time,
-id), read from the table by its id.
+By id with `until` alone, the runs due before it are most of the history
+when `until` is recent, and the walk reaches them sooner than their index
+sorts them: choose_walk picks by where `until` falls between the earliest
+and the latest schedule times (two ends of an index).
+
+Time order is `ORDER BY schedule_time DESC, id DESC`: m0006's indexes hold
+(schedule_time, id) after their leading column, so it needs no sort. The
+page after run `before` in time order is `(schedule_time, id) < (that
+run's)`, its time read by id first (BEFORE_TIME); each side of the order
+is bounded once, by the stricter of `before`/`until` and `since`/the walk's
+edge, as the planner takes one bound for its range and checks the others.
 """
 from __future__ import annotations
 
