@@ -17,8 +17,9 @@ in the history (`before` a run 3/4 of the way back), each `--repeat` times
 with its values drawn anew (a random job, folder, label, host...), through
 the store's own runs_page() as apsisd serves it; and a floor measured
 in the same process: one run read by its id (the primary key), through the
-same store. It prints p50/p99/max in ms per query and p99 over the floor's
-p50. The database lives in a fresh folder under --dir (default: the
+same store. It prints p50/p99/max in ms per query, the p99 of its CPU time
+(the process's: what other work on the machine does not add), and p99 over
+the floor's p50. The database lives in a fresh folder under --dir (default: the
 checkout's .build/) and is removed afterwards, unless --keep.
 """
 from __future__ import annotations
@@ -260,44 +261,51 @@ async def measure(db: Path, history: History, repeat: int, only: str | None) -> 
     store = await SqliteStore.open(db)
     try:
         rng = random.Random(7)
-        floor = []
+        floor, floor_cpu = [], []
         for _ in range(max(200, repeat)):
             number = rng.randrange(1, history.runs + 1)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             await store.get(run_id(number))
             floor.append(time.perf_counter() - t0)
-        rows: list[tuple[str, Any]] = [("floor: one run by its id", (percentiles(floor), len(floor)))]
+            floor_cpu.append(time.process_time() - c0)
+        rows: list[tuple[str, Any]] = [("floor: one run by its id", (percentiles(floor), percentiles(floor_cpu),
+                                                                      len(floor)))]
         deep = run_id(history.runs // 4)
         for name, draw in queries(history).items():
             if only and only not in name:
                 continue
             for order in ("id", "time"):
                 for page, before in (("first", None), ("deep", deep)):
-                    samples, found = [], 0
+                    samples, cpu, found = [], [], 0
                     for _ in range(repeat):
                         query = replace(draw(rng), order=order, before=before)  # type: ignore[arg-type]
-                        t0 = time.perf_counter()
+                        t0, c0 = time.perf_counter(), time.process_time()
                         runs, _ = await runs_page(store, query)
                         samples.append(time.perf_counter() - t0)
+                        cpu.append(time.process_time() - c0)
                         found += len(runs)
-                    rows.append((f"{name}, {order} order, {page} page", (percentiles(samples), found // repeat)))
+                    rows.append((f"{name}, {order} order, {page} page", (percentiles(samples), percentiles(cpu),
+                                                                         found // repeat)))
         return rows
     finally:
         await store.close()
 
 
 def report(rows: list[tuple[str, Any]], history: History, size: int, fill_seconds: float) -> None:
+    """One line per query: wall-clock p50/p99/max, the CPU time's p99 (what the machine's other work does not
+    add), and the wall-clock p99 over the floor's p50."""
     ms = 1000
-    (floor, _, _), _ = rows[0][1]
+    (floor, _, _), _, _ = rows[0][1]
+    load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"store: {history.runs:,} runs of {len(history.jobs):,} jobs; file {size / 2**20:,.0f} MiB; "
-          f"filled in {fill_seconds:.0f} s")
+          f"filled in {fill_seconds:.0f} s; load average at the end {' '.join(load)}")
     print()
-    print(f"| {'query (page of 100)':<44} | {'runs':>5} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | "
-          f"{'p99/floor':>9} |")
-    print(f"|{'-' * 46}|{'-' * 7}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 11}|")
-    for name, ((p50, p99, top), found) in rows:
-        print(f"| {name:<44} | {found:>5} | {p50 * ms:>7.2f} | {p99 * ms:>7.2f} | {top * ms:>7.2f} | "
-              f"{p99 / floor:>9.0f} |")
+    print(f"| {'query (page of 100)':<46} | {'runs':>5} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | "
+          f"{'cpu p99':>7} | {'p99/floor':>9} |")
+    print(f"|{'-' * 48}|{'-' * 7}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 11}|")
+    for name, ((p50, p99, top), (_, cpu99, _), found) in rows:
+        print(f"| {name:<46} | {found:>5} | {p50 * ms:>7.2f} | {p99 * ms:>7.2f} | {top * ms:>7.2f} | "
+              f"{cpu99 * ms:>7.2f} | {p99 / floor:>9.0f} |")
     worst = max(rows[1:], key=lambda row: row[1][0][1], default=None)
     if worst:
         print(f"\nworst p99: {worst[0]}, {worst[1][0][1] * ms:.1f} ms")
