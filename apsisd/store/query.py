@@ -48,6 +48,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agentd.types import RunId
 from apsisd.runs.model import Origin
 from apsisd.runs.state import UNFINISHED, State
 from apsisd.store.base import RunQuery
@@ -98,13 +99,25 @@ class Plan:
         return (self.driver == "time" and self.query.order == "id" and self.query.since is None
                 and self.query.until is not None)
 
-    def choose_walk(self, start: int, first: int) -> Plan:
-        """This plan, or the walk to the end when it skips fewer runs than the index would sort, as the runs'
-        times spread: `start` is the schedule time the walk begins at (run `before`'s, or the latest), `first`
-        the earliest of all (SPAN reads them)."""
+    def choose_walk(self, start: int, first: int) -> Plan | tuple[str, list[Any]]:
+        """The walk to the end when it skips fewer runs than its index holds before `until`, as the runs' times
+        spread (`start`: the schedule time the walk begins at, run `before`'s or the latest; `first`: the
+        earliest of all; SPAN reads them); else the query of the newest id due before `until`, from its index
+        alone: the walk from there (walk_from) finds no run it skipped above it, and ids follow times closely,
+        so it soon finds the page."""
         assert self.query.until is not None
         until = encode_time(self.query.until, "the query's until")
-        return replace(self, driver=None) if start - until < until - first else self
+        if start - until < until - first:
+            return replace(self, driver=None)
+        where, params = ["schedule_time < ?"], [until]
+        if self.query.before is not None:
+            where.append("id < ?")
+            params.append(encode_id(self.query.before))
+        return f"SELECT max(id) FROM runs INDEXED BY runs_schedule_time WHERE {' AND '.join(where)}", params
+
+    def walk_from(self, newest: int) -> Plan:
+        """The walk to the end, from run `newest` (choose_walk's) on."""
+        return replace(self, query=replace(self.query, before=RunId(f"r{newest + 1}")), driver=None)
 
     def edge(self) -> tuple[str, list[Any]] | None:
         if self.driver is None:

@@ -366,7 +366,13 @@ def select_runs(conn: sqlite3.Connection, query: RunQuery) -> list[tuple[Any, ..
         return []
     if plan.open_until:
         first, last, start = conn.execute(SPAN, (codec.encode_id(query.before or RunId("r1")),)).fetchone()
-        plan = plan.choose_walk(start if query.before and start is not None else last or 0, first or 0)
+        chosen = plan.choose_walk(start if query.before and start is not None else last or 0, first or 0)
+        if isinstance(chosen, tuple):
+            (newest,) = conn.execute(*chosen).fetchone()
+            if newest is None:
+                return []
+            chosen = plan.walk_from(newest)
+        plan = chosen
     if plan.walks:
         edge_sql = plan.edge()
         edge = None if edge_sql is None else conn.execute(*edge_sql).fetchone()

@@ -316,6 +316,8 @@ DRIVEN = [
     RunQuery(job_ids=frozenset({JobId("etl"), JobId("etla")}), before=RunId("r12")),
     RunQuery(since=T0 + timedelta(minutes=3), until=T0 + timedelta(minutes=8)),
     RunQuery(until=T0 + timedelta(minutes=6), before=RunId("r10")), RunQuery(since=T0 + timedelta(minutes=4)),
+    RunQuery(until=T0 + timedelta(minutes=2)), RunQuery(until=T0 + timedelta(minutes=4), before=RunId("r9")),
+    RunQuery(until=T0 + timedelta(minutes=2), states=frozenset({State.SUCCESS})),
 ]
 
 
