@@ -57,6 +57,9 @@ from apsisd.store.codec import READ_COLUMNS, encode_args, encode_id, encode_time
 SELECT_RUNS = f"SELECT {', '.join(READ_COLUMNS)} FROM runs"
 # Rows the walk looks at before a driving index is asked instead (a few milliseconds of rows).
 WALK = 10_000
+# A row of the walk costs about this many entries of an index read alone (measured: a row whose filters are
+# checked, 0.6 us; an index entry, 0.2 us).
+WALK_COST = 3
 # A label of at most this many jobs is a good way in: their runs are found by job and sorted.
 FEW_JOBS = 300
 # The schedule time of run `before`, read first in time order (the page after it is below its (time, id)).
@@ -100,14 +103,14 @@ class Plan:
                 and self.query.until is not None)
 
     def choose_walk(self, start: int, first: int) -> Plan | tuple[str, list[Any]]:
-        """The walk to the end when it skips fewer runs than its index holds before `until`, as the runs' times
-        spread (`start`: the schedule time the walk begins at, run `before`'s or the latest; `first`: the
+        """The walk to the end when it skips fewer runs (by WALK_COST) than its index holds before `until`, as
+        the runs' times spread (`start`: the schedule time the walk begins at, run `before`'s or the latest; `first`: the
         earliest of all; SPAN reads them); else the query of the newest id due before `until`, from its index
         alone: the walk from there (walk_from) finds no run it skipped above it, and ids follow times closely,
         so it soon finds the page."""
         assert self.query.until is not None
         until = encode_time(self.query.until, "the query's until")
-        if start - until < until - first:
+        if WALK_COST * (start - until) < until - first:
             return replace(self, driver=None)
         where, params = ["schedule_time < ?"], [until]
         if self.query.before is not None:
@@ -178,8 +181,8 @@ def _driver(query: RunQuery) -> str | None:
         ("time", query.since is not None and query.until is not None),
         ("host", hosts is not None and "local" not in hosts),
         ("job_ids", query.job_ids is not None),
-        ("host", hosts is not None),
         ("time", query.since is not None or query.until is not None),
+        ("host", hosts is not None),  # with local: most runs, maybe
         ("state", states is not None),
         ("origin", origins is not None),
     )
