@@ -104,9 +104,9 @@ class Plan:
 
     def choose_walk(self, start: int, first: int) -> Plan | tuple[str, list[Any]]:
         """The walk to the end when it skips fewer runs (by WALK_COST) than its index holds before `until`, as
-        the runs' times spread (`start`: the schedule time the walk begins at, run `before`'s or the latest; `first`: the
-        earliest of all; SPAN reads them); else the query of the newest id due before `until`, from its index
-        alone: the walk from there (walk_from) finds no run it skipped above it, and ids follow times closely,
+        the runs' times spread (`start`: the schedule time the walk begins at, run `before`'s or the latest;
+        `first`: the earliest of all; SPAN reads them); else the query of the newest id due before `until`, from
+        its index alone: the walk from there (walk_from) misses no run above it, and ids follow times closely,
         so it soon finds the page."""
         assert self.query.until is not None
         until = encode_time(self.query.until, "the query's until")
@@ -182,6 +182,7 @@ def _driver(query: RunQuery) -> str | None:
         ("host", hosts is not None and "local" not in hosts),
         ("job_ids", query.job_ids is not None),
         ("time", query.since is not None or query.until is not None),
+        ("changed_since", query.changed_since is not None),  # the runs changed lately: a few, walked first
         ("host", hosts is not None),  # with local: most runs, maybe
         ("state", states is not None),
         ("origin", origins is not None),
@@ -198,7 +199,8 @@ def _index(query: RunQuery, driver: str) -> str:
         return "runs_instance" if query.exact_args and query.args is not None else "runs_job"
     return {"unfinished": "runs_state_time" if by_time else "runs_state", "state": "runs_state_time",
             "origin": "runs_origin", "host": "runs_host", "job_ids": "runs_job_time", "job_prefix": "runs_job_time",
-            "time": "runs_schedule_time", "changed": "runs_updated", "args": "run_args_value"}[driver]
+            "time": "runs_schedule_time", "changed": "runs_updated", "changed_since": "runs_updated",
+            "args": "run_args_value"}[driver]
 
 
 def _walk_index(query: RunQuery) -> str | None:

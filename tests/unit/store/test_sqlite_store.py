@@ -318,6 +318,7 @@ DRIVEN = [
     RunQuery(until=T0 + timedelta(minutes=6), before=RunId("r10")), RunQuery(since=T0 + timedelta(minutes=4)),
     RunQuery(until=T0 + timedelta(minutes=2)), RunQuery(until=T0 + timedelta(minutes=4), before=RunId("r9")),
     RunQuery(until=T0 + timedelta(minutes=2), states=frozenset({State.SUCCESS})),
+    RunQuery(changed_since=T0), RunQuery(changed_until=T0 + timedelta(days=3650), before=RunId("r8")),
 ]
 
 
