@@ -28,8 +28,9 @@ reading a row: only the page's rows are read.
   with its run (ON DELETE CASCADE, through its primary key).
 
 Filters that are most of the history (success, schedule, local) need no index:
-the runs in order hold them densely. The four indexes and run_args add to
-every write of a run about what the row's own write costs.
+the runs in order hold them densely. The price is paid at each write of a
+run: rewriting one (a transition) on a store of 200,000 runs, without the
+fsync, went from 5,700 a second to 4,100 (docs/web.md).
 """
 
 SQL = """
