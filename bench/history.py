@@ -326,6 +326,7 @@ def main() -> None:
         rows = asyncio.run(measure(args.db, history, args.repeat, args.only))
         report(rows, history, args.db.stat().st_size, 0)
         return
+    made = not args.dir.exists()
     args.dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="history-", dir=args.dir))
     db = folder / "apsis.db"
@@ -340,6 +341,8 @@ def main() -> None:
             print(f"kept {db}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
+            if made and not any(args.dir.iterdir()):
+                args.dir.rmdir()
 
 
 if __name__ == "__main__":
