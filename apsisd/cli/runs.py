@@ -14,9 +14,11 @@ from apsisd.cli.render import Cell, line, plural, print_answer, print_json, prin
 from apsisd.cli.run_view import COLOURS, RUN_HEADERS, details, row
 from apsisd.cli.session import Failed, Session, fails_cleanly, json_option, pass_session, utc_option
 from apsisd.cli.when import BadTime, parse_time
+from apsisd.runs.model import Origin
 from apsisd.runs.state import State
 
 STATES = click.Choice([str(state) for state in State])
+ORIGINS = click.Choice([str(origin) for origin in Origin])
 
 
 @click.command("runs")
@@ -26,6 +28,11 @@ STATES = click.Choice([str(state) for state in State])
 @click.option("--label", "labels", metavar="LABEL", multiple=True, help="Only runs of jobs with this label "
                                                                         "(repeatable: all).")
 @click.option("--arg", "args", metavar="K=V", multiple=True, help="Only runs with this arg (repeatable: all).")
+@click.option("--host", "hosts", metavar="HOST", multiple=True, help="Only runs on this host (repeatable: any; "
+                                                                     "local: apsisd's own).")
+@click.option("--origin", "origins", type=ORIGINS, multiple=True, help="Only runs of this origin (repeatable: any).")
+@click.option("--order", type=click.Choice(["id", "time"]), default="id", show_default=True,
+              help="id: newest run first; time: latest schedule time first.")
 @click.option("--since", metavar="TIME", help="Only runs scheduled at or after TIME (see TIME below).")
 @click.option("--until", metavar="TIME", help="Only runs scheduled before TIME.")
 @click.option("--changed-since", metavar="TIME", help="Only runs whose last change was at or after TIME.")
@@ -39,9 +46,10 @@ STATES = click.Choice([str(state) for state in State])
 @pass_session
 @fails_cleanly
 def runs(session: Session, job: str | None, path: str | None, states: tuple[str, ...], labels: tuple[str, ...],
-         args: tuple[str, ...], since: str | None, until: str | None, changed_since: str | None,
-         changed_until: str | None, limit: int, before: str | None, no_legend: bool, as_json: bool) -> None:
-    """List runs, newest first, as `systemctl list-units` lists units.
+         args: tuple[str, ...], hosts: tuple[str, ...], origins: tuple[str, ...], order: str, since: str | None,
+         until: str | None, changed_since: str | None, changed_until: str | None, limit: int, before: str | None,
+         no_legend: bool, as_json: bool) -> None:
+    """List runs, newest first (or latest due first), as `systemctl list-units` lists units.
 
     TIME is `now`, +DURATION or -DURATION from now (-2h, -1d, +30m), a time of
     day today (HH:MM, local), or an ISO 8601 time (2026-03-09T14:00 local;
@@ -50,6 +58,9 @@ def runs(session: Session, job: str | None, path: str | None, states: tuple[str,
     query = [("limit", str(limit))]
     query += [(name, value) for name, value in (("job", job), ("path", path), ("before", before)) if value]
     query += [("state", state) for state in states] + [("label", label) for label in labels]
+    query += [("host", host) for host in hosts] + [("origin", origin) for origin in origins]
+    if order != "id":
+        query.append(("order", order))
     for arg in args:
         if "=" not in arg:
             raise Failed(f"--arg: {arg!r} is not K=V, such as --arg date=2026-03-09")

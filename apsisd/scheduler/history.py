@@ -15,7 +15,8 @@ from apsisd.store.base import RunQuery
 
 
 async def runs_page(scheduler: Scheduler, query: RunQuery) -> tuple[list[Run], RunId | None]:
-    """The runs of `query`, each as it is now, and the `before` of the page after them (None: there is none).
+    """The runs of `query`, each as it is now, and the `before` of the page after them (None: there is none), in
+    either order (a run id places the next page by id and by time alike).
 
     The ledger is ahead of the store by at most a commit: a run in flight is
     shown as the ledger holds it.

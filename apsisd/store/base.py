@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Protocol
+from typing import Literal, Protocol
 
 from agentd.types import JobId, RunId
-from apsisd.runs.model import LogEntry, Run
+from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.runs.state import State
 
 
@@ -45,18 +45,25 @@ class Changes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunQuery:
-    """Which runs to list, newest (highest id) first.
+    """Which runs to list: newest (highest id) first, or (`order` "time") latest `schedule_time` first.
 
     `args` matches runs having each of these args with this value (others
     may have more), or with exactly these args when `exact_args` (what a
     dependency looks for: an index finds them); `job_prefix` is a path:
     'etl/' matches the jobs under etl/, 'etl' also the job etl itself, never
-    etl2; `job_ids` matches the runs of any of these jobs (an empty set,
-    none); `before` pages: only runs with a lower id; `since` and `until`
-    bound `schedule_time` in [since, until), `changed_since` and
-    `changed_until` the instant the run last changed (its row was last
-    written, by the wall clock) in [changed_since, changed_until). Every
-    filter given must hold.
+    etl2; `job_ids` matches the runs of any of these jobs; `hosts` the runs
+    recorded on any of these hosts (a run not yet bound to one has none);
+    `origins` the runs of any of these origins (an empty set of jobs,
+    states, hosts or origins: none); `since` and `until` bound
+    `schedule_time` in [since, until), `changed_since` and `changed_until`
+    the instant the run last changed (its row was last written, by the wall
+    clock) in [changed_since, changed_until). Every filter given must hold.
+
+    `order` "id" lists by id, highest first; "time" by `schedule_time`,
+    latest first, and runs due at the same instant by id, highest first.
+    `before` pages in either order: only the runs that come after run
+    `before` in it (a lower id; in time order a lower (schedule_time, id)
+    than that run's; a `before` that names no stored run then matches none).
     """
 
     job_id: JobId | None = None
@@ -65,12 +72,15 @@ class RunQuery:
     args: Mapping[str, str] | None = None
     exact_args: bool = False
     states: frozenset[State] | None = None
+    hosts: frozenset[str] | None = None
+    origins: frozenset[Origin] | None = None
     since: datetime | None = None
     until: datetime | None = None
     changed_since: datetime | None = None
     changed_until: datetime | None = None
     before: RunId | None = None
     limit: int = 100
+    order: Literal["id", "time"] = "id"
 
 
 class Store(Protocol):

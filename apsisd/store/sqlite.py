@@ -42,7 +42,7 @@ from apsisd.runs.state import FINISHED, State
 from apsisd.store import codec
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.migrate import Migration, available, check_not_newer, migrate
-from apsisd.store.query import SELECT_RUNS, runs_sql
+from apsisd.store.query import BEFORE_TIME, SELECT_RUNS, SPAN, runs_plan
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ _UPSERT_RUN = (
     f"INSERT INTO runs ({', '.join(_WRITTEN)}) VALUES ({', '.join('?' * len(_WRITTEN))}) "
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WRITTEN[1:])}"
 )
+# A run's args, one row each (m0006), rewritten only if they changed (they do not: no write).
+_UPSERT_ARGS = ("INSERT INTO run_args (run, name, value, due, job) SELECT ?, key, value, ?, ? FROM json_each(?) "
+                "WHERE true ON CONFLICT (run, name) DO UPDATE SET value = excluded.value, due = excluded.due, "
+                "job = excluded.job WHERE value != excluded.value OR due != excluded.due OR job != excluded.job")
 _CHANGED_RUNS = f"SELECT seq, {', '.join(codec.READ_COLUMNS)} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?"
 # Through the index of schedule_time ('+state' keeps the planner off the state index: every finished run ever).
 _FINISHED_AHEAD = (f"{SELECT_RUNS} WHERE schedule_time >= ? AND +state IN "
@@ -150,10 +154,7 @@ class SqliteStore:
         return await self._call(self._select, f"{SELECT_RUNS} WHERE {_UNFINISHED} ORDER BY id", ())
 
     async def runs(self, query: RunQuery) -> list[Run]:
-        found = runs_sql(query)
-        if found is None:
-            return []
-        return await self._call(self._select, *found)
+        return await self._call(self._runs, query)
 
     async def log(self, run_id: RunId) -> list[LogEntry]:
         return await self._call(self._log, run_id)
@@ -256,8 +257,9 @@ class SqliteStore:
     def _apply(self, changes: Changes, first: int, updated: datetime) -> None:
         conn = self._conn
         if changes.runs:
-            conn.executemany(_UPSERT_RUN, [(*codec.encode_run(run, updated), first + index)
-                                           for index, run in enumerate(changes.runs)])
+            rows = [codec.encode_run(run, updated) for run in changes.runs]
+            conn.executemany(_UPSERT_RUN, [(*row, first + index) for index, row in enumerate(rows)])
+            conn.executemany(_UPSERT_ARGS, [(row[0], row[4], row[1], row[2]) for row in rows if row[2] != "{}"])
         if changes.log:
             conn.executemany(_INSERT_LOG, [codec.encode_log(entry) for entry in changes.log])
         if changes.deleted:
@@ -296,6 +298,9 @@ class SqliteStore:
         if row is None:
             raise UnknownRun(run)
         return codec.decode_run(row)
+
+    def _runs(self, query: RunQuery) -> list[Run]:
+        return [codec.decode_run(row) for row in select_runs(self._conn, query)]
 
     def _select(self, sql: str, params: Sequence[Any]) -> list[Run]:
         return [codec.decode_run(row) for row in self._conn.execute(sql, params)]
@@ -348,6 +353,35 @@ class SqliteStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"state database {self._path} is closed")
+
+
+def select_runs(conn: sqlite3.Connection, query: RunQuery) -> list[tuple[Any, ...]]:
+    """The rows of `query`: the walk, if it fills the page or reaches the end, else the driven query (query.py)."""
+    before_time = None
+    if query.order == "time" and query.before is not None:
+        found = conn.execute(BEFORE_TIME, (codec.encode_id(query.before),)).fetchone()
+        before_time = None if found is None else found[0]
+    plan = runs_plan(query, before_time)
+    if plan is None:
+        return []
+    if plan.open_until:
+        first, last, start = conn.execute(SPAN, (codec.encode_id(query.before or RunId("r1")),)).fetchone()
+        chosen = plan.choose_walk(start if query.before and start is not None else last or 0, first or 0)
+        if isinstance(chosen, tuple):
+            (newest,) = conn.execute(*chosen).fetchone()
+            if newest is None:
+                return []
+            chosen = plan.walk_from(newest)
+        plan = chosen
+    if plan.walks:
+        edge_sql = plan.edge()
+        edge = None if edge_sql is None else conn.execute(*edge_sql).fetchone()
+        rows: list[tuple[Any, ...]] = conn.execute(*plan.walk(edge)).fetchall()
+        if edge is None or len(rows) >= query.limit:
+            return rows
+    indexed = plan.indexed()
+    assert indexed is not None
+    return conn.execute(*indexed).fetchall()
 
 
 def _settle(futures: list[asyncio.Future[None]], errors: list[StoreError | None]) -> None:

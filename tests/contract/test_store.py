@@ -358,6 +358,124 @@ def test_a_page_says_where_the_next_begins_and_the_last_says_none(open_store: St
     assert nexts == ["r7", "r4", None]
 
 
+# -- hosts, origins, and the order by schedule time ---------------------------------------------------------
+
+# Due minutes that do not follow the ids, three of them shared by two or three runs (ties broken by id).
+MINUTES = [5, 3, 9, 3, 7, 1, 9, 0, 5, 8, 2, 3]
+HOSTS = ["local", "db1", None, "db2"]
+ORIGINS = [Origin.SCHEDULE, Origin.MANUAL, Origin.ADHOC, Origin.RERUN, Origin.SCHEDULE, Origin.RETRY]
+
+
+async def mixed_history(store: Store) -> list[Run]:
+    """Twelve runs (r1 to r12 on a fresh store), due out of id order, of varied jobs, states, hosts and origins."""
+    runs = []
+    states = [State.SUCCESS, State.FAILURE, State.RUNNING]
+    for i, number in enumerate(store.new_ids(len(MINUTES))):
+        runs.append(a_run(number, JOBS[i % len(JOBS)], minutes=MINUTES[i], state=states[i % 3],
+                          host=HOSTS[i % len(HOSTS)], origin=ORIGINS[i % len(ORIGINS)],
+                          args={"region": "eu"} if i % 2 else {}))
+    await store.commit(Changes(runs=runs))
+    return runs
+
+
+def latest_first(runs: list[Run]) -> list[Run]:
+    return sorted(runs, key=lambda run: (run.schedule_time, run_number(run.id)), reverse=True)
+
+
+ORDERS = {"id": newest_first, "time": latest_first}
+
+
+@pytest.mark.parametrize("order", sorted(ORDERS))
+@pytest.mark.parametrize(("query", "expected"), [
+    (RunQuery(), lambda r: True),
+    (RunQuery(hosts=frozenset({"local"})), lambda r: r.host == "local"),
+    (RunQuery(hosts=frozenset({"db1", "db2", "nowhere"})), lambda r: r.host in ("db1", "db2")),
+    (RunQuery(hosts=frozenset({"nowhere"})), lambda r: False),
+    (RunQuery(hosts=frozenset()), lambda r: False),
+    (RunQuery(origins=frozenset({Origin.ADHOC})), lambda r: r.origin is Origin.ADHOC),
+    (RunQuery(origins=frozenset({Origin.MANUAL, Origin.RERUN})), lambda r: r.origin in (Origin.MANUAL, Origin.RERUN)),
+    (RunQuery(origins=frozenset({Origin.ACTION})), lambda r: False),
+    (RunQuery(origins=frozenset()), lambda r: False),
+    (RunQuery(hosts=frozenset({"local", "db1"}), states=frozenset({State.SUCCESS})),
+     lambda r: r.host in ("local", "db1") and r.state is State.SUCCESS),
+    (RunQuery(origins=frozenset({Origin.SCHEDULE}), states=frozenset({State.SUCCESS, State.RUNNING})),
+     lambda r: r.origin is Origin.SCHEDULE and r.state in (State.SUCCESS, State.RUNNING)),
+    (RunQuery(hosts=frozenset({"local", "db2"}), origins=frozenset({Origin.SCHEDULE, Origin.RERUN})),
+     lambda r: r.host in ("local", "db2") and r.origin in (Origin.SCHEDULE, Origin.RERUN)),
+    (RunQuery(job_prefix="etl/", hosts=frozenset({"local", "db1", "db2"})),
+     lambda r: r.job_id in ("etl/load", "etl/load/more") and r.host is not None),
+    (RunQuery(job_id=JobId("etl"), states=frozenset({State.SUCCESS, State.FAILURE})),
+     lambda r: r.job_id == "etl" and r.finished),
+    (RunQuery(job_ids=frozenset({JobId("etl"), JobId("reports/daily")}), origins=frozenset({Origin.SCHEDULE})),
+     lambda r: r.job_id in ("etl", "reports/daily") and r.origin is Origin.SCHEDULE),
+    (RunQuery(args={"region": "eu"}, hosts=frozenset({"db1"})), lambda r: "region" in r.args and r.host == "db1"),
+    (RunQuery(since=T0 + timedelta(minutes=3), until=T0 + timedelta(minutes=8)), lambda r: 3 <= _minute(r) < 8),
+    (RunQuery(since=T0 + timedelta(minutes=5), states=frozenset({State.SUCCESS, State.RUNNING})),
+     lambda r: _minute(r) >= 5 and r.state in (State.SUCCESS, State.RUNNING)),
+    (RunQuery(until=T0 + timedelta(minutes=4), hosts=frozenset({"local", "db1", "db2"})),
+     lambda r: _minute(r) < 4 and r.host is not None),
+])
+def test_hosts_origins_and_both_orders(open_store: StoreOpener, query: RunQuery, expected: Callable[[Run], bool],
+                                       order: str) -> None:
+    async def scenario(store: Store) -> tuple[list[Run], list[Run]]:
+        runs = await mixed_history(store)
+        return runs, await store.runs(replace(query, order=order))  # type: ignore[arg-type]
+    runs, found = on_store(open_store, scenario)
+    assert found == [r for r in ORDERS[order](runs) if expected(r)]
+
+
+@pytest.mark.parametrize("query", [RunQuery(), RunQuery(hosts=frozenset({"local", "db1", "db2"})),
+                                   RunQuery(states=frozenset({State.SUCCESS, State.FAILURE})),
+                                   RunQuery(origins=frozenset({Origin.SCHEDULE, Origin.RERUN, Origin.RETRY}))])
+def test_paging_in_time_order_walks_everything_once_across_ties(open_store: StoreOpener, query: RunQuery) -> None:
+    """Pages of 2 over runs that share a due time: a tie split across two pages is neither lost nor repeated."""
+    async def scenario(store: Store) -> tuple[list[Run], list[list[RunId]], list[RunId | None]]:
+        runs = await mixed_history(store)
+        pages: list[list[RunId]] = []
+        nexts: list[RunId | None] = []
+        before: RunId | None = None
+        while True:
+            page, before = await runs_page(store, replace(query, order="time", limit=2, before=before))
+            pages.append([r.id for r in page])
+            nexts.append(before)
+            if before is None:
+                return runs, pages, nexts
+    runs, pages, nexts = on_store(open_store, scenario)
+    wanted = [r.id for r in latest_first(runs) if r in on_query(query, runs)]
+    assert [rid for page in pages for rid in page] == wanted
+    assert all(len(page) == 2 for page in pages[:-1]) and 1 <= len(pages[-1]) <= 2
+    assert nexts == [page[-1] for page in pages[:-1]] + [None]
+
+
+def on_query(query: RunQuery, runs: list[Run]) -> list[Run]:
+    """The runs of `runs` that the few filters test_paging_in_time_order... gives hold for."""
+    return [r for r in runs if (query.hosts is None or r.host in query.hosts)
+            and (query.states is None or r.state in query.states)
+            and (query.origins is None or r.origin in query.origins)]
+
+
+def test_before_in_time_order_is_the_runs_after_that_run_whatever_it_matches(open_store: StoreOpener) -> None:
+    """`before` may name a run the filters leave out (the page's filters changed): it places the page all the
+    same. A run that is not stored places nothing: no runs."""
+    async def scenario(store: Store) -> tuple[list[Run], dict[str, list[RunId]]]:
+        runs = await mixed_history(store)
+        hosted = frozenset({"local", "db1", "db2"})
+        return runs, {
+            "after r3": [r.id for r in await store.runs(RunQuery(order="time", before=RunId("r3")))],
+            "hosted, after r3": [r.id for r in await store.runs(RunQuery(order="time", before=RunId("r3"),
+                                                                         hosts=hosted))],
+            "after r7": [r.id for r in await store.runs(RunQuery(order="time", before=RunId("r7")))],
+            "after r99": [r.id for r in await store.runs(RunQuery(order="time", before=RunId("r99")))],
+        }
+    runs, found = on_store(open_store, scenario)
+    ordered = latest_first(runs)
+    after = {rid: [r.id for r in ordered[[r.id for r in ordered].index(RunId(rid)) + 1:]] for rid in ("r3", "r7")}
+    assert runs[2].host is None  # r3: on no host, so the hosted runs leave it out, yet it places their page
+    assert found == {"after r3": after["r3"],
+                     "hosted, after r3": [rid for rid in after["r3"] if runs[run_number(rid) - 1].host is not None],
+                     "after r7": after["r7"], "after r99": []}
+
+
 def test_the_last_change_bounds_runs_by_when_they_were_written(open_store: StoreOpener) -> None:
     """changed_since/changed_until bound the wall-clock instant of each run's latest write, not its times."""
     async def scenario(store: Store) -> None:

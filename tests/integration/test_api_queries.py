@@ -117,6 +117,28 @@ async def test_the_runs_list_with_every_filter_and_its_pages(daemon: Daemon) -> 
     assert (len(body["runs"]), body["next"]) == (5, None)
     assert await ids(("before", greets[1]), ("job", "greet")) == greets[2:]
 
+    # Hosts, origins, and the order by schedule time (the two future runs first), paged by the same `before`.
+    done = newest_first(ann_en, bad_en, ann_fr, etl, load, etla)
+    assert await ids(("host", "local")) == done
+    assert await ids(("host", "local"), ("host", "nowhere"), ("state", "failure")) == [bad_en]
+    assert await ids(("host", "nowhere")) == []
+    assert await ids(("origin", "manual"), ("origin", "adhoc")) == await ids()
+    assert await ids(("origin", "schedule")) == []
+    by_time = [later, soon, *done]
+    assert await ids(("order", "time")) == by_time
+    assert await ids(("order", "id")) == await ids()
+    assert await ids(("order", "time"), ("job", "greet"), ("host", "local")) == newest_first(ann_en, bad_en, ann_fr)
+    pages = []
+    params = [("order", "time"), ("limit", "3")]
+    while True:
+        status, page = await get("/api/v1/runs", *params)
+        assert status == 200
+        pages.append([run["run_id"] for run in page["runs"]])
+        if page["next"] is None:
+            break
+        params = [("order", "time"), ("limit", "3"), ("before", page["next"])]
+    assert pages == [by_time[:3], by_time[3:6], by_time[6:]]
+
     # Runs in flight are shown as they are now, with every field of a run.
     status, body = await get("/api/v1/runs", ("job", "greet"), ("state", "scheduled"))
     (shown,) = body["runs"]
@@ -131,6 +153,10 @@ async def test_the_runs_list_with_every_filter_and_its_pages(daemon: Daemon) -> 
     assert "limit may be given once" in await error("/api/v1/runs", ("limit", "1"), ("limit", "2"))
     for before in ("12", "r0", "r012", f"r{2**63}"):
         assert "before must be a run id such as r123" in await error("/api/v1/runs", ("before", before))
+    assert (await error("/api/v1/runs", ("origin", "cron"))).startswith("origin must be one of schedule, manual")
+    assert "order must be id (newest run first) or time" in await error("/api/v1/runs", ("order", "name"))
+    assert "order may be given once" in await error("/api/v1/runs", ("order", "id"), ("order", "time"))
+    assert "host must be a host's name" in await error("/api/v1/runs", ("host", ""))
     assert "arg must be NAME=VALUE" in await error("/api/v1/runs", ("arg", "who"))
     assert "arg must be NAME=VALUE" in await error("/api/v1/runs", ("arg", "=ann"))
     assert "a run has one value per arg" in await error("/api/v1/runs", ("arg", "who=ann"), ("arg", "who=bob"))

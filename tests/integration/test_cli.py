@@ -144,6 +144,11 @@ async def test_runs_filtered_by_time_path_label_and_arg(daemon: Daemon) -> None:
     assert [entry.split("@")[0] for entry in listed("--since", "+90m", "--until", "+150m")] == ["other"]
     assert len(listed("--since", "now", "--until", "+4h")) == 3
     assert len(listed("--changed-since", "-1m")) == 3 and listed("--changed-until", "-1h") == []
+    by_time = [run["job_id"] + "@" + run["times"]["schedule"][11:13]
+               for run in apsis("runs", "--order", "time", "--json").json()["runs"]]
+    assert by_time == [f"etl/a@{three:%H}", f"other@{two:%H}", f"etl/a@{one:%H}"]
+    assert listed("--origin", "schedule", "--origin", "adhoc") == listed() and listed("--origin", "manual") == []
+    assert listed("--host", "local") == []  # none has started: none is on a host yet
     newest, older = apsis("runs", "-n", "1", "--json").json(), apsis("runs", "-n", "1")
     assert older.out.splitlines()[-1] == f"1 run listed; older ones: --before {newest['next']}."
     paged = apsis("runs", "--before", newest["next"], "-n", "5", "--json").json()

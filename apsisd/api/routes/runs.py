@@ -13,6 +13,7 @@ from apsisd.errors import InvalidFields, UnknownRun
 from apsisd.jobs.model import JobSet
 from apsisd.quantities import parse_instant
 from apsisd.runs.jso import run_jso
+from apsisd.runs.model import Origin
 from apsisd.runs.state import State
 from apsisd.scheduler import history
 from apsisd.scheduler.dependencies import dependencies
@@ -22,13 +23,15 @@ from apsisd.store.base import RunQuery
 routes = web.RouteTableDef()
 MAX_LIMIT = 10_000
 RUN_ID = re.compile(r"r[1-9][0-9]{0,17}", re.ASCII)  # below SQLite's largest integer
-FILTERS = ("job", "path", "label", "arg", "state", "since", "until", "changed_since", "changed_until", "limit",
-           "before")
+FILTERS = ("job", "path", "label", "arg", "state", "host", "origin", "since", "until", "changed_since",
+           "changed_until", "limit", "before", "order")
+ORDERS = ("id", "time")
 
 
 @routes.get("/api/v1/runs")
 async def runs(request: web.Request) -> web.Response:
-    """Every filter given must hold; `next` is the `before` of the page after this one (null: this is the last)."""
+    """Every filter given must hold; `next` is the `before` of the page after this one (null: this is the last),
+    in the order asked for."""
     scheduler = scheduler_of(request)
     query = _run_query(request, scheduler.jobs)
     found, after = await history.runs_page(scheduler, query)
@@ -84,6 +87,21 @@ def _run_query(request: web.Request, jobs: JobSet) -> RunQuery:
             states = frozenset(State(name) for name in params.getall("state"))
         except ValueError:
             raise problem(web.HTTPBadRequest, f"state must be one of {', '.join(State)}") from None
+    origins = None
+    if "origin" in params:
+        try:
+            origins = frozenset(Origin(name) for name in params.getall("origin"))
+        except ValueError:
+            raise problem(web.HTTPBadRequest, f"origin must be one of {', '.join(Origin)}") from None
+    hosts = None
+    if "host" in params:
+        hosts = frozenset(params.getall("host"))
+        if "" in hosts:
+            raise problem(web.HTTPBadRequest, "host must be a host's name, such as host=local, not empty")
+    order = single(request, "order") or "id"
+    if order not in ORDERS:
+        raise problem(web.HTTPBadRequest, f"order must be id (newest run first) or time (latest schedule time "
+                                          f"first), not {order!r}")
     labels = params.getall("label", [])
     job_ids = frozenset(job.id for job in jobs.select(labels=labels)) if labels else None
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
@@ -92,10 +110,11 @@ def _run_query(request: web.Request, jobs: JobSet) -> RunQuery:
         raise problem(web.HTTPBadRequest, f"before must be a run id such as r123, not {before!r}")
     job = single(request, "job")
     return RunQuery(job_id=JobId(job) if job else None, job_prefix=single(request, "path"), job_ids=job_ids,
-                    args=_args(params.getall("arg", [])), states=states,
+                    args=_args(params.getall("arg", [])), states=states, hosts=hosts, origins=origins,
                     since=_time(request, "since"), until=_time(request, "until"),
                     changed_since=_time(request, "changed_since"), changed_until=_time(request, "changed_until"),
-                    limit=limit, before=RunId(before) if before else None)
+                    limit=limit, before=RunId(before) if before else None,
+                    order="time" if order == "time" else "id")
 
 
 def _args(given: list[str]) -> dict[str, str] | None:

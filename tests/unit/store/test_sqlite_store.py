@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,14 +20,15 @@ import pytest
 
 from agentd.types import JobId, RunId
 from apsisd.errors import StoreError
-from apsisd.runs.model import LogEntry
+from apsisd.runs.model import LogEntry, Origin
 from apsisd.runs.state import FINISHED, State
+from apsisd.store import query as query_module
 from apsisd.store import sqlite as sqlite_module
 from apsisd.store.base import Changes, RunQuery
 from apsisd.store.migrate import available
-from apsisd.store.query import runs_sql
+from apsisd.store.query import runs_plan, runs_sql
 from apsisd.store.sqlite import SqliteStore
-from tests.contract.test_store import T0, a_run
+from tests.contract.test_store import T0, a_run, mixed_history
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[3]
@@ -88,26 +90,57 @@ def test_a_deleted_runs_log_leaves_the_file(tmp_path: Path) -> None:
     (RunQuery(job_id=JobId("j"), states=frozenset({State.FAILURE})), "runs_job"),
     (RunQuery(job_id=JobId("j"), args={"a": "1"}, exact_args=True, states=frozenset({State.SUCCESS})),
      "runs_instance"),
-    (RunQuery(states=frozenset({State.FAILURE})), "runs_state"),
+    (RunQuery(job_id=JobId("j"), order="time"), "runs_job_time"),
+    (RunQuery(states=frozenset({State.FAILURE})), "runs_state_time"),
+    (RunQuery(states=frozenset({State.RUNNING})), "runs_state"),
+    (RunQuery(states=frozenset({State.RUNNING}), order="time"), "runs_state_time"),
     (RunQuery(since=T0, until=T0 + timedelta(days=1)), "runs_schedule_time"),
-    (RunQuery(job_prefix="etl/"), "runs_job"),
-    (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")})), "runs_job"),
+    (RunQuery(job_prefix="etl/"), "runs_job_time"),
+    (RunQuery(job_prefix="etl", order="time"), "runs_job_time"),
+    (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")})), "runs_job_time"),
     (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")}), job_id=JobId("a"),
               states=frozenset({State.SUCCESS})), "runs_job"),
     (RunQuery(job_ids=frozenset({JobId("a"), JobId("b")}), states=frozenset({State.RUNNING})), "runs_state"),
     (RunQuery(changed_since=T0, changed_until=T0 + timedelta(hours=1)), "runs_updated"),
     (RunQuery(job_id=JobId("j"), changed_since=T0, changed_until=T0 + timedelta(hours=1)), "runs_job"),
     (RunQuery(job_id=JobId("j"), changed_since=T0), "runs_job"),
-    (RunQuery(job_prefix="etl/", since=T0), "runs_job"),
+    (RunQuery(job_prefix="etl/", since=T0), "runs_job_time"),
     (RunQuery(states=frozenset({State.RUNNING}), changed_since=T0), "runs_state"),
+    (RunQuery(hosts=frozenset({"db1"}), states=frozenset({State.SUCCESS})), "runs_host"),
+    (RunQuery(hosts=frozenset({"local"}), states=frozenset({State.FAILURE})), "runs_state_time"),
+    (RunQuery(origins=frozenset({Origin.ADHOC}), hosts=frozenset({"db1"})), "runs_origin"),
+    (RunQuery(origins=frozenset({Origin.SCHEDULE}), order="time"), "runs_origin"),
+    (RunQuery(order="time"), "runs_schedule_time"),
 ])
 def test_queries_use_their_indexes(tmp_path: Path, query: RunQuery, index: str) -> None:
+    """The driven query takes the driver's index, and reads rows only for the page (their ids found first)."""
     run(lambda: _open_close(tmp_path))
     found = runs_sql(query)
     assert found is not None
     plan = " ".join(row[3] for row in sqlite3.connect(db(tmp_path)).execute(f"EXPLAIN QUERY PLAN {found[0]}",
                                                                             found[1]))
-    assert f"INDEX {index} " in plan, plan
+    assert f"INDEX {index} " in f"{plan} ", plan
+
+
+@pytest.mark.parametrize("order", ["id", "time"])
+def test_the_walk_follows_the_order_and_its_edge_reads_an_index_alone(tmp_path: Path, order: str) -> None:
+    """By id the walk reads the table by its ids; by time it follows runs_schedule_time. The edge (where the
+    walk stops) is found in the index alone, before any row is read."""
+    run(lambda: _open_close(tmp_path))
+    conn = sqlite3.connect(db(tmp_path))
+    plan = runs_plan(RunQuery(hosts=frozenset({"local"}), states=frozenset({State.SUCCESS}), before=RunId("r9"),
+                              order=order), 0)  # type: ignore[arg-type]
+    assert plan is not None and plan.walks
+    edge = plan.edge()
+    assert edge is not None
+    walk, edge_plan = (" ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+                       for sql, params in (plan.walk((0, 1) if order == "time" else (1,)), edge))
+    if order == "id":
+        assert "USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in walk and "INDEX" not in walk, walk
+        assert "INTEGER PRIMARY KEY" in edge_plan, edge_plan
+    else:
+        assert "INDEX runs_schedule_time (" in walk and "TEMP B-TREE" not in walk, walk
+        assert "COVERING INDEX runs_schedule_time" in edge_plan, edge_plan
 
 
 def test_unfinished_uses_its_partial_index_which_names_the_finished_states(tmp_path: Path) -> None:
@@ -269,3 +302,40 @@ def test_a_killed_process_loses_no_commit_and_no_number_is_given_twice(tmp_path:
 async def _open_close(tmp_path: Path) -> None:
     await (await opened(tmp_path)).close()
 
+
+
+DRIVEN = [
+    RunQuery(args={"region": "eu"}), RunQuery(args={"region": "eu"}, states=frozenset({State.SUCCESS})),
+    RunQuery(args={"region": "eu"}, since=T0 + timedelta(minutes=3), before=RunId("r9")),
+    RunQuery(args={"region": "eu"}, job_prefix="etl"), RunQuery(args={"region": "eu", "a": "1"}),
+    RunQuery(args={"region": "eu"}, job_ids=frozenset({JobId("etl"), JobId("etla")}), hosts=frozenset({"db2"})),
+    RunQuery(states=frozenset({State.FAILURE})), RunQuery(states=frozenset({State.SUCCESS, State.RUNNING})),
+    RunQuery(hosts=frozenset({"db1", "db2"})), RunQuery(hosts=frozenset({"local"}), before=RunId("r11")),
+    RunQuery(origins=frozenset({Origin.MANUAL, Origin.RERUN})), RunQuery(origins=frozenset({Origin.SCHEDULE})),
+    RunQuery(job_prefix="etl"), RunQuery(job_prefix="etl/", states=frozenset({State.FAILURE})),
+    RunQuery(job_ids=frozenset({JobId("etl"), JobId("etla")}), before=RunId("r12")),
+    RunQuery(since=T0 + timedelta(minutes=3), until=T0 + timedelta(minutes=8)),
+    RunQuery(until=T0 + timedelta(minutes=6), before=RunId("r10")), RunQuery(since=T0 + timedelta(minutes=4)),
+    RunQuery(until=T0 + timedelta(minutes=2)), RunQuery(until=T0 + timedelta(minutes=4), before=RunId("r9")),
+    RunQuery(until=T0 + timedelta(minutes=2), states=frozenset({State.SUCCESS})),
+    RunQuery(changed_since=T0), RunQuery(changed_until=T0 + timedelta(days=3650), before=RunId("r8")),
+]
+
+
+@pytest.mark.parametrize("order", ["id", "time"])
+@pytest.mark.parametrize("query", DRIVEN)
+def test_the_driven_query_answers_as_the_walk_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   query: RunQuery, order: str) -> None:
+    """With a walk of one row the driven query answers (through its index, run_args for args): the same runs as
+    a walk of the whole table, in the same order, for every driver, first page and after one."""
+    async def scenario() -> dict[int, list[RunId]]:
+        store = await opened(tmp_path)
+        await mixed_history(store)
+        found = {}
+        for walk in (10**9, 1):
+            monkeypatch.setattr(query_module, "WALK", walk)
+            found[walk] = [run.id for run in await store.runs(replace(query, order=order, limit=3))]  # type: ignore
+        await store.close()
+        return found
+    found = run(scenario)
+    assert found[1] == found[10**9]
