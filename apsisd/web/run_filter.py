@@ -67,18 +67,11 @@ class RunFilter:
             return None
         args = dict(arg.split("=", 1) for arg in self.args)
         job_ids = frozenset(job.id for job in jobs.select(labels=self.labels)) if self.labels else None
-        newer: dict[str, object] = {}  # the store's filters of issue 16, given only when used
-        if self.origins:
-            newer["origins"] = frozenset(Origin(origin) for origin in self.origins)
-        if self.hosts:
-            newer["hosts"] = frozenset(self.hosts)
-        if self.order != "id":
-            newer["order"] = self.order
         return RunQuery(job_id=JobId(self.job) if self.job else None, job_prefix=self.path or None, job_ids=job_ids,
                         args=args or None, states=frozenset(State(state) for state in self.states) or None,
-                        since=_instant(self.since), until=_instant(self.until),
-                        before=RunId(self.before) if self.before else None, limit=self.limit,
-                        **newer)  # type: ignore[arg-type]
+                        origins=frozenset(Origin(origin) for origin in self.origins) or None,
+                        hosts=frozenset(self.hosts) or None, since=_instant(self.since), until=_instant(self.until),
+                        order=self.order, before=RunId(self.before) if self.before else None, limit=self.limit)
 
 
 def read(query: Mapping[str, str], getall: Mapping[str, list[str]]) -> RunFilter:

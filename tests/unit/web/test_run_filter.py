@@ -78,3 +78,10 @@ def test_a_value_that_cannot_be_used_is_said_and_lists_nothing(url: str, field: 
 
 def test_a_value_given_twice_counts_once() -> None:
     assert reading("/runs?state=failure&state=failure").states == ("failure",)
+
+
+def test_origins_hosts_and_the_order_reach_the_query() -> None:
+    query = reading("/runs?origin=adhoc&origin=rerun&host=db1&order=time").query(NO_JOBS)
+    assert query is not None
+    assert query.origins == frozenset({"adhoc", "rerun"}) and query.hosts == frozenset({"db1"})
+    assert query.order == "time"
