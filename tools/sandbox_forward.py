@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import os
 import selectors
+import signal
 import socket
 import sys
 import threading
@@ -136,7 +137,14 @@ class Forwarder:
                 listener.setblocking(False)
             self._wake = os.pipe()
             self._acceptor = threading.Thread(target=self._accept, name="sandbox-forward-accept", daemon=True)
-            self._acceptor.start()
+            # Every signal blocked in the acceptor, and so in the relays it starts (a thread is born with its
+            # creator's mask): the kernel hands a process's signal to any thread that does not block it, and
+            # one taken by a relay would leave the main thread in waitpid(), deaf to the SIGTERM meant for it.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+            try:
+                self._acceptor.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         except OSError as exc:
             self.close()
             raise ForwardError(f"--forward: {exc}") from exc

@@ -88,7 +88,7 @@ class Echo:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self.threads: list[threading.Thread] = []
-        self.accepter = threading.Thread(target=self._accept, name="echo-accept")
+        self.accepter = threading.Thread(target=self._accept, name="echo-accept", daemon=True)
         self.accepter.start()
 
     def _accept(self) -> None:
@@ -97,7 +97,7 @@ class Echo:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            thread = threading.Thread(target=self._echo, args=(conn,), name="echo")
+            thread = threading.Thread(target=self._echo, args=(conn,), name="echo", daemon=True)
             self.threads.append(thread)
             thread.start()
 
@@ -191,20 +191,39 @@ def test_close_ends_every_thread_and_file_and_frees_the_port_with_connections_op
     echo = Echo()
     port = free_port()
     forwarder = Forwarder(os.getpid(), [Forward(port, echo.port)])
-    forwarder.start()
-    assert listening(port) == ["0100007F"], "127.0.0.1 only"
-    clients = [connect(port) for _ in range(5)]
-    for sock in clients:
-        sock.sendall(b"x")
-        assert sock.recv(1) == b"x"
-    assert forwarder.close() == []
-    for sock in clients:  # each was shut by the forward: its end of input arrives
-        assert sock.recv(1) == b""
-        sock.close()
+    clients: list[socket.socket] = []
+    try:
+        forwarder.start()
+        assert listening(port) == ["0100007F"], "127.0.0.1 only"
+        clients = [connect(port) for _ in range(5)]
+        for sock in clients:
+            sock.sendall(b"x")
+            assert sock.recv(1) == b"x"
+        forwards = [t for t in threading.enumerate() if t.name.startswith("sandbox-forward")]
+        assert len(forwards) == 6, "the acceptor and a relay per connection"
+        for thread in forwards:  # so that a SIGTERM to the harness reaches its main thread (the kernel picks any)
+            assert _blocked(thread) & {signal.SIGTERM, signal.SIGINT, signal.SIGHUP} == {
+                signal.SIGTERM, signal.SIGINT, signal.SIGHUP}, thread.name
+        assert forwarder.close() == []
+        for sock in clients:  # each was shut by the forward: its end of input arrives
+            assert sock.recv(1) == b""
+    finally:
+        forwarder.close()
+        for sock in clients:
+            sock.close()
     echo.close()  # its connections saw their end too, so its threads end
     assert set(threading.enumerate()) == threads
     assert open_files() == files
     assert_free(port)
+
+
+def _blocked(thread: threading.Thread) -> set[int]:
+    """The signals a thread of this process blocks (/proc/self/task/TID/status, SigBlk)."""
+    for line in Path(f"/proc/self/task/{thread.native_id}/status").read_text().splitlines():
+        if line.startswith("SigBlk:"):
+            mask = int(line.split()[1], 16)
+            return {number + 1 for number in range(64) if mask >> number & 1}
+    raise AssertionError("no SigBlk")
 
 
 @needs_root
