@@ -237,6 +237,16 @@ def test_a_port_in_use_here_fails_the_start_and_leaves_nothing(echo: Echo) -> No
     assert open_files() == files
 
 
+def test_where_systemd_is_pid_1_a_forward_does_nothing_but_say_so(monkeypatch: pytest.MonkeyPatch,
+                                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sandbox, "host_runs_systemd", lambda: True)
+    monkeypatch.delenv("APSIS_SANDBOX_FORCE", raising=False)
+    port = free_port()
+    assert sandbox.main(["run", "--forward", str(port), "--", "sh", "-c", "exit 3"]) == 3
+    assert "--forward does nothing here" in capfd.readouterr().err
+    assert listening(port) == []
+
+
 # From here on, through the harness into a real sandbox.
 
 ECHO_INSIDE = r"""
