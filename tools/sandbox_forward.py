@@ -158,7 +158,7 @@ class Forwarder:
             self._closing = True
         if self._wake is not None:
             os.write(self._wake[1], b"x")
-        if self._acceptor is not None:
+        if self._acceptor is not None and self._acceptor.ident is not None:  # started
             self._acceptor.join(JOIN_TIMEOUT)
         with self._lock:
             # Unblocks a relay thread in recv or sendall. Under the lock: a thread closes its
