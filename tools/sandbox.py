@@ -22,7 +22,12 @@ With `--root overlay` each sandbox's root is the host's under an overlay whose
 writes stay in the sandbox's memory: packages can be installed in it, and the
 host's disk never sees them.
 
-Usage: tools/sandbox.py run [--name NAME] [--hosts N] [--root shared|overlay] [--raise-inotify-limit] -- CMD [ARGS...]
+With `--forward PORT[:INNER]` (repeatable), 127.0.0.1:PORT of this machine is
+relayed to 127.0.0.1:INNER inside the main sandbox while the command runs
+(tools/sandbox_forward.py): a browser here reaches a server in there.
+
+Usage: tools/sandbox.py run [--name NAME] [--hosts N] [--root shared|overlay] [--raise-inotify-limit]
+                            [--forward PORT[:INNER]]... -- CMD [ARGS...]
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import sandbox_forward
 import sandbox_inotify
 import sandbox_peers
 
@@ -533,6 +539,13 @@ def _raise_interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _forward(text: str) -> sandbox_forward.Forward:
+    try:
+        return sandbox_forward.parse(text)
+    except sandbox_forward.ForwardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -546,6 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--raise-inotify-limit", action="store_true",
                      help="if the sandboxes need more inotify instances than the kernel allows root, raise "
                           "fs.inotify.max_user_instances for this run (put back after)")
+    run.add_argument("--forward", type=_forward, action="append", default=[], metavar="PORT[:INNER]",
+                     help="while the command runs, relay 127.0.0.1:PORT here (loopback only) to 127.0.0.1:INNER "
+                          "(default PORT) inside the main sandbox; repeatable")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     sub.add_parser("sweep", help="remove what sandboxes killed by SIGKILL left behind")
     args = parser.parse_args(argv)
@@ -558,10 +574,15 @@ def main(argv: list[str] | None = None) -> int:
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
         parser.error("run needs a command")
+    if len({f.port for f in args.forward}) != len(args.forward):
+        parser.error("--forward: each port of this machine once")
     if host_runs_systemd() and os.environ.get("APSIS_SANDBOX_FORCE") != "1":
         print("sandbox: this host runs systemd as PID 1; using it directly"
               + (", without peer hosts (they are sandboxes: tests that need them skip)" if args.hosts else ""),
               file=sys.stderr)
+        if args.forward:
+            print("sandbox: --forward does nothing here: no sandbox, the command's ports are this host's own",
+                  file=sys.stderr)
         return subprocess.run(cmd).returncode
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
@@ -571,7 +592,16 @@ def main(argv: list[str] | None = None) -> int:
                    raise_inotify=args.raise_inotify_limit, root=args.root) as hosts:
             print(f"sandbox: {hosts.main.name} booted (systemd pid {hosts.main.pid})"
                   + (f" with {args.hosts} peer hosts" if args.hosts else ""), file=sys.stderr)
-            return hosts.run(cmd).returncode
+            if not args.forward:
+                return hosts.run(cmd).returncode
+            assert hosts.main.pid is not None
+            with sandbox_forward.Forwarder(hosts.main.pid, args.forward) as forwarder:
+                print(f"sandbox: forwarding {forwarder.describe()} inside, while the command runs",
+                      file=sys.stderr)
+                return hosts.run(cmd).returncode
+    except sandbox_forward.ForwardError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 125
     except SandboxError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 125
