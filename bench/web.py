@@ -267,7 +267,7 @@ async def main() -> None:
         began = time.monotonic()
         daemon = Daemon(folder, first_run=options.runs + 100)
         (folder / "state").mkdir()
-        history = fill(folder / "state" / "apsis.db", options.runs, options.jobs, options.seed)
+        history = await asyncio.to_thread(fill, folder / "state" / "apsis.db", options.runs, options.jobs, options.seed)
         finish_everything(folder / "state" / "apsis.db")
         write_jobs(daemon.jobs, history)
         daemon.job("tick", 'program: "true"\n')

@@ -58,11 +58,14 @@ def make_app(state: ApiState) -> web.Application:
 @web.middleware
 async def _answering(request: web.Request, handler: Handler) -> web.StreamResponse:
     """While a request is answered its connection is not idle (the connection's clocks: daemon/connection.py); when
-    it began is kept for the answer's Server-Timing."""
+    it began is kept, and said in the answer's Server-Timing (the handler's time, from the request's arrival)."""
     request[STARTED] = time.perf_counter()
     connection = request.transport.get_protocol() if request.transport is not None else None
     with connection.answering() if isinstance(connection, Answering) else contextlib.nullcontext():
-        return await handler(request)
+        response = await handler(request)
+    if not response.prepared:  # an answer sent whole: its server time is known (a stream's is not)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - request[STARTED]) * 1000:.1f}"
+    return response
 
 
 @web.middleware

@@ -8,7 +8,6 @@ script that runs, even were the escaping wrong somewhere.
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import jinja2
@@ -16,7 +15,6 @@ from aiohttp import web
 
 from apsisd.api.access import principal_of
 from apsisd.api.session_cookie import CSRF  # the request's key for its session's form token (None: no session)
-from apsisd.api.state import STARTED
 from apsisd.rights import Right
 from apsisd.web import views
 
@@ -36,7 +34,7 @@ SPLICE = "<!--apsis:spliced-->"  # where a template puts a part of its page made
 
 
 def page(request: web.Request, template: str, status: int = 200, spliced: str = "", **context: Any) -> web.Response:
-    """`template` rendered with `context` and what every page shows; its server time in Server-Timing.
+    """`template` rendered with `context` and what every page shows (its server time is said by api/app.py).
 
     `seq`, when given, is the number of the last change the page shows (the live stream's, read before the page's
     data): its scripts follow the stream from there, so a change made while the page was read is not missed.
@@ -50,10 +48,7 @@ def page(request: web.Request, template: str, status: int = 200, spliced: str = 
         section=request.path.split("/")[1] or "runs", SPLICE=SPLICE)
     if spliced:
         html = html.replace(SPLICE, spliced, 1)
-    headers = dict(HEADERS)
-    if STARTED in request:
-        headers["Server-Timing"] = f"app;dur={(time.perf_counter() - request[STARTED]) * 1000:.1f}"
-    return web.Response(text=html, content_type="text/html", status=status, headers=headers)
+    return web.Response(text=html, content_type="text/html", status=status, headers=HEADERS)
 
 
 def refusal(request: web.Request, status: type[web.HTTPException], title: str, message: str,
