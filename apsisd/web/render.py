@@ -12,17 +12,38 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from apsisd.api.access import principal_of
 from apsisd.api.session_cookie import CSRF  # the request's key for its session's form token (None: no session)
 from apsisd.rights import Right
-from apsisd.web import views
+from apsisd.runs.model import Run
+from apsisd.web import run_rows, views
 
 ENV = jinja2.Environment(loader=jinja2.PackageLoader("apsisd.web", "templates"),
                          autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined,
                          trim_blocks=True, lstrip_blocks=True)
 ENV.filters.update(views.FILTERS)
-ENV.globals.update(Right=Right)
+
+
+@jinja2.pass_context
+def _late_mark(context: Context, run: Run) -> Markup:
+    return Markup(run_rows.late(run, context["now"]))
+
+
+@jinja2.pass_context
+def _elapsed(context: Context, run: Run) -> Markup:
+    return Markup(run_rows.elapsed(run, context["now"]))
+
+
+# A run's parts, written as the runs table writes them (web/run_rows.py), for the pages that show runs otherwise.
+ENV.globals.update(
+    Right=Right, late_mark=_late_mark, elapsed=_elapsed,
+    when=lambda moment, zone=None: Markup(run_rows.when(moment, zone)),
+    state_badge=lambda run: Markup(run_rows.state(run)),
+    origin_tag=lambda run: Markup(run_rows.origin(run)),
+    outcome=lambda run: Markup(run_rows.outcome(run)))
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",

@@ -2,6 +2,7 @@
 the live stream then keeps up to date (static/runs.js)."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from apsisd.runs.state import State
 from apsisd.scheduler import history
 from apsisd.web import run_filter
 from apsisd.web.render import page
+from apsisd.web.run_rows import rows
 from apsisd.web.zones import job_zone
 
 routes = web.RouteTableDef()
@@ -34,10 +36,12 @@ async def runs(request: web.Request) -> web.Response:
     found, after = await history.runs_page(scheduler, query) if query is not None else ([], None)
     job = scheduler.jobs.jobs.get(JobId(shown.job)) if shown.job else None
     now = scheduler.clock.now()
-    return page(request, "runs.html", seq=seq, filter=shown, runs=found, next=after, job=job, now=now,
-                now_at=_now_row(found, now) if shown.order == "time" else None,
-                zones=_zones(found, scheduler.jobs.jobs), states=list(State), origins=list(Origin),
-                hosts=sorted(scheduler.router.hosts), columns=job.params if job else ())
+    columns = job.params if job else ()
+    table = rows(found, now=now, columns=columns, zones=_zones(found, scheduler.jobs.jobs),
+                 job_link=functools.cache(lambda job_id: shown.url(job=job_id, before="")),
+                 now_at=_now_row(found, now) if shown.order == "time" else None)
+    return page(request, "runs.html", spliced=table, seq=seq, filter=shown, runs=found, next=after,
+                states=list(State), origins=list(Origin), hosts=sorted(scheduler.router.hosts), columns=columns)
 
 
 def _now_row(found: list[Run], now: datetime) -> int:
