@@ -96,7 +96,7 @@ def filters(history: History) -> dict[str, Draw]:
     }
     every: dict[str, Draw] = {}
     for name, draw in base.items():
-        for order in ("id", "time"):
+        for order in ("time",) if "time range" in name else ("id", "time"):  # the page shows a range by time
             every[f"{name}, {order}"] = _ordered(draw, order, None)
             every[f"{name}, {order}, deep"] = _ordered(draw, order, history.runs)
     return every

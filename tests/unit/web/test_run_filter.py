@@ -85,3 +85,9 @@ def test_origins_hosts_and_the_order_reach_the_query() -> None:
     assert query is not None
     assert query.origins == frozenset({"adhoc", "rerun"}) and query.hosts == frozenset({"db1"})
     assert query.order == "time"
+
+
+def test_a_time_range_is_shown_by_schedule_time() -> None:
+    assert reading("/runs?since=2026-12-01T00:00").order == "time"
+    assert reading("/runs?until=2026-12-01T00:00&order=id").order == "time"
+    assert reading("/runs?order=id").order == "id" and reading("/runs").order == "id"
