@@ -12,6 +12,7 @@ from typing import Any
 from playwright.async_api import Page, expect
 
 from tests.integration.api import post
+from tests.integration.apsis_cli import apsis
 from tests.integration.browser import chromium, goto, screenshot
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.served import serve
@@ -96,7 +97,12 @@ async def test_a_run_started_from_the_cli_appears_and_changes_state_live(daemon:
     daemon.job("slow", 'program: "sleep 3"\n')
     served = await serve(daemon)
     async with chromium(daemon.root / "browser") as browser, browser.page(token=served.read) as page:
-        _, row = await running_row(page, served.url, "slow")
+        await goto(page, f"{served.url}/runs")
+        await live(page)
+        await marked(page)
+        made = await asyncio.to_thread(apsis, "run", "--json", "slow")  # the real command, as an operator types it
+        row = page.locator(f'tr[data-run-id="{made.json()["runs"][0]["run_id"]}"]')
+        await expect(row).to_have_attribute("data-state", "running", timeout=WAIT)
         await expect(row.locator(".elapsed span")).not_to_be_empty()
         await expect(row).to_have_attribute("data-state", "success", timeout=WAIT)
         await still_marked(page)
