@@ -33,6 +33,7 @@ function confirmed(link) {
     dialog.querySelector("h2").textContent = link.dataset.title;
     dialog.querySelector("p").textContent = link.dataset.confirm;
     dialog.querySelector("button.primary").textContent = link.textContent.trim();
+    if (link.classList.contains("danger")) dialog.querySelector("button.primary").classList.add("danger");
     let select = null;
     if (link.dataset.choices) {
       select = document.createElement("select");
