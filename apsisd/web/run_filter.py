@@ -1,9 +1,10 @@
 """The runs page's filters, as its URL holds them: read from a query string, turned into a RunQuery, written back
 into links (the next page, a column's value as a filter), so that every view of the page is a URL to share.
 
-A filter left empty in the form is no filter. A time range (since, until) is always shown by schedule time. A value that cannot be used is not a 400 here: the page shows
-what is wrong with which field, beside the form, and lists nothing rather than the wrong runs. Instants are
-ISO 8601; one without an offset (a browser's date-time field gives none) is read as UTC, as the page says.
+A filter left empty in the form is no filter. A time range (since, until) is always shown by schedule time. A
+value that cannot be used is not a 400 here: the page shows what is wrong with which field, beside the form, and
+lists nothing rather than the wrong runs. Instants are ISO 8601; one without an offset (a browser's date-time
+field gives none) is read as UTC, as the page says.
 """
 from __future__ import annotations
 

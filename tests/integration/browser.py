@@ -47,7 +47,17 @@ from pathlib import Path
 from typing import Any, Literal
 from unittest import mock
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, Response, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    Playwright,
+    Response,
+    async_playwright,
+    expect,
+)
 
 from tests.integration.daemon import Daemon, with_daemon
 
@@ -145,6 +155,20 @@ class Chromium:
             async with asyncio.timeout(STEP):
                 page = await context.new_page()
             yield page
+
+
+def watched(page: Page, problems: list[str]) -> None:
+    """Every script error and console error of `page` from now on, appended to `problems` (a test asserts it stays
+    empty)."""
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"{page.url}: console: {message.text}")
+
+    def failed(error: Error) -> None:
+        problems.append(f"{page.url}: {error}")
+
+    page.on("console", console)
+    page.on("pageerror", failed)
 
 
 async def goto(page: Page, url: str) -> Response:

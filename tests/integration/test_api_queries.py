@@ -52,6 +52,21 @@ def newest_first(*run_ids: str) -> list[str]:
     return sorted(run_ids, key=lambda run_id: -int(run_id[1:]))
 
 
+
+async def every_page(params: Params) -> list[list[str]]:
+    """The run ids of each page of /api/v1/runs with `params`, following `next` (the last run of each page, as
+    `before`) until it is null."""
+    pages: list[list[str]] = []
+    query = params
+    while True:
+        status, page = await get("/api/v1/runs", *query)
+        assert status == 200
+        pages.append([run["run_id"] for run in page["runs"]])
+        if page["next"] is None:
+            return pages
+        assert page["next"] == pages[-1][-1]
+        query = [*params, ("before", page["next"])]
+
 @with_daemon()
 async def test_the_runs_list_with_every_filter_and_its_pages(daemon: Daemon) -> None:
     daemon.job("greet", 'params: [who, lang]\nprogram: "test {{ who }} != bad"\nmetadata: {labels: [team, hello]}\n')
@@ -101,16 +116,7 @@ async def test_the_runs_list_with_every_filter_and_its_pages(daemon: Daemon) -> 
     assert await ids(("changed_since", mark.isoformat()), ("state", "scheduled")) == []
 
     # Pages: `next` is the `before` of the page after; null on the last, never an empty page promised.
-    pages: list[list[str]] = []
-    params: Params = [("limit", "3"), ("path", "/")]
-    while True:
-        status, page = await get("/api/v1/runs", *params)
-        assert status == 200
-        pages.append([run["run_id"] for run in page["runs"]])
-        if page["next"] is None:
-            break
-        assert page["next"] == pages[-1][-1]
-        params = [("limit", "3"), ("path", "/"), ("before", page["next"])]
+    pages = await every_page([("limit", "3"), ("path", "/")])
     assert [len(page) for page in pages] == [3, 3, 2]
     assert [run_id for page in pages for run_id in page] == await ids()
     status, body = await get("/api/v1/runs", ("job", "greet"), ("limit", "5"))
@@ -128,15 +134,7 @@ async def test_the_runs_list_with_every_filter_and_its_pages(daemon: Daemon) -> 
     assert await ids(("order", "time")) == by_time
     assert await ids(("order", "id")) == await ids()
     assert await ids(("order", "time"), ("job", "greet"), ("host", "local")) == newest_first(ann_en, bad_en, ann_fr)
-    pages = []
-    params = [("order", "time"), ("limit", "3")]
-    while True:
-        status, page = await get("/api/v1/runs", *params)
-        assert status == 200
-        pages.append([run["run_id"] for run in page["runs"]])
-        if page["next"] is None:
-            break
-        params = [("order", "time"), ("limit", "3"), ("before", page["next"])]
+    pages = await every_page([("order", "time"), ("limit", "3")])
     assert pages == [by_time[:3], by_time[3:6], by_time[6:]]
 
     # Runs in flight are shown as they are now, with every field of a run.

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import ConsoleMessage, Error, Page, expect
+from playwright.async_api import Page, expect
 
 from tests.integration.api import get, post
-from tests.integration.browser import SCHEMES, chromium, goto, screenshot
+from tests.integration.browser import SCHEMES, chromium, goto, screenshot, watched
 from tests.integration.daemon import Daemon, with_daemon
 from tests.integration.served import serve
 
@@ -21,18 +21,6 @@ JOBS = {
     "etl/check": 'program: "exit 3"\nmetadata: {labels: [etl], description: "Checks the load"}\n',
     "reports/daily": 'program: "echo report"\nschedule: {type: daily, daytime: "06:00", tz: Europe/Paris}\n',
 }
-
-
-def watched(page: Page, problems: list[str]) -> None:
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"{page.url}: console: {message.text}")
-
-    def failed(error: Error) -> None:
-        problems.append(f"{page.url}: {error}")
-
-    page.on("console", console)
-    page.on("pageerror", failed)
 
 
 async def live(page: Page) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from apsisd.scheduler.operations import UnknownJob
 from apsisd.store.base import RunQuery
 
 routes = web.RouteTableDef()
+Member = TypeVar("Member", State, Origin)
 MAX_LIMIT = 10_000
 RUN_ID = re.compile(r"r[1-9][0-9]{0,17}", re.ASCII)  # below SQLite's largest integer
 FILTERS = ("job", "path", "label", "arg", "state", "host", "origin", "since", "until", "changed_since",
@@ -81,18 +83,8 @@ async def run_dependencies(request: web.Request) -> web.Response:
 def _run_query(request: web.Request, jobs: JobSet) -> RunQuery:
     params = request.query
     check_params(request, FILTERS)
-    states = None
-    if "state" in params:
-        try:
-            states = frozenset(State(name) for name in params.getall("state"))
-        except ValueError:
-            raise problem(web.HTTPBadRequest, f"state must be one of {', '.join(State)}") from None
-    origins = None
-    if "origin" in params:
-        try:
-            origins = frozenset(Origin(name) for name in params.getall("origin"))
-        except ValueError:
-            raise problem(web.HTTPBadRequest, f"origin must be one of {', '.join(Origin)}") from None
+    states = _members(request, "state", State)
+    origins = _members(request, "origin", Origin)
     hosts = None
     if "host" in params:
         hosts = frozenset(params.getall("host"))
@@ -115,6 +107,16 @@ def _run_query(request: web.Request, jobs: JobSet) -> RunQuery:
                     changed_since=_time(request, "changed_since"), changed_until=_time(request, "changed_until"),
                     limit=limit, before=RunId(before) if before else None,
                     order="time" if order == "time" else "id")
+
+
+def _members(request: web.Request, name: str, kind: type[Member]) -> frozenset[Member] | None:
+    """The values of a repeatable parameter that names members of `kind` (State, Origin); None when not given."""
+    if name not in request.query:
+        return None
+    try:
+        return frozenset(kind(value) for value in request.query.getall(name))
+    except ValueError:
+        raise problem(web.HTTPBadRequest, f"{name} must be one of {', '.join(kind)}") from None
 
 
 def _args(given: list[str]) -> dict[str, str] | None:
