@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from agentd.tasks import TaskRoom
 from apsisd.api.state import KEY, ApiState
 from apsisd.scheduler.last_runs import LastRuns
 from apsisd.web.jobs_lines import Lines
@@ -19,6 +20,7 @@ LAST_RUNS = "apsis.web.last_runs"
 LINES = "apsis.web.lines"
 CHUNK = 500  # lines made at a time in the background, the loop let run between
 _SEEDING = "apsis.web.seeding"
+_ROOM = "apsis.web.tasks"
 
 
 def _set(app: web.Application, key: str, value: Any) -> None:
@@ -31,6 +33,7 @@ def install(app: web.Application) -> None:
     _set(app, LAST_RUNS, LastRuns())
     _set(app, LINES, Lines())
     _set(app, _SEEDING, [None])  # a box: the app's mapping is frozen once it runs
+    _set(app, _ROOM, TaskRoom("web:memo"))  # the background reading's task, ended with the app
     app.on_startup.append(_follow)
     app.on_cleanup.append(_stop)
 
@@ -47,12 +50,12 @@ def read_older(app: web.Application) -> None:
     """Read the last runs of the jobs not read yet, unless that is under way."""
     scheduler = cast(ApiState, app[KEY]).scheduler
     memo = last_runs(app)
-    box = cast("list[asyncio.Task[None] | None]", app[_SEEDING])
+    box = cast("list[asyncio.Future[None] | None]", app[_SEEDING])
     if box[0] is not None and not box[0].done():
         return
     unread = [job_id for job_id in sorted(scheduler.jobs.jobs) if not memo.known(job_id)]
     if unread:
-        box[0] = asyncio.create_task(_catch_up(memo, lines(app), scheduler, unread), name="web:last-runs")
+        box[0] = cast(TaskRoom, app[_ROOM]).spawn(_catch_up(memo, lines(app), scheduler, unread), "web:last-runs")
 
 
 async def _catch_up(memo: LastRuns, made: Lines, scheduler: Any, job_ids: list[Any]) -> None:
@@ -73,8 +76,4 @@ async def _follow(app: web.Application) -> None:
 async def _stop(app: web.Application) -> None:
     with contextlib.suppress(ValueError):
         cast(ApiState, app[KEY]).scheduler.records.listeners.remove(last_runs(app).see)
-    task = cast("list[asyncio.Task[None] | None]", app[_SEEDING])[0]
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await cast(TaskRoom, app[_ROOM]).close()
