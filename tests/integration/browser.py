@@ -261,12 +261,19 @@ PRIVATE = {"/tmp": "private/tmp", "/var/tmp": "private/var-tmp", "/dev/shm": "pr
 def wrapper(folder: Path) -> Path:
     """A script that runs CHROMIUM with its arguments in a mount namespace of its own, with PRIVATE's folders of
     `folder` bound over /tmp, /var/tmp and /dev/shm. It execs all the way: Chromium keeps the pid (and the process
-    group) Playwright launched, and Playwright's kill reaches it."""
-    binds = []
+    group) Playwright launched, and Playwright's kill reaches it.
+
+    `folder` may itself be under /tmp or /var/tmp (a checkout there): the binds take their sources through a
+    descriptor of `folder` opened first, and `folder` is bound back at its own path once they have hidden it, so
+    the profile and HOME that Playwright and the environment name there are still found (`mount -c`: the
+    descriptor's own folder, not the path it was opened by, which names an empty one once /var/tmp is covered)."""
+    here = shlex.quote(str(folder))
+    steps = [f"exec 9<{here}"]  # 3 and 4 are Playwright's pipe to the browser
     for mountpoint, place in PRIVATE.items():
         (folder / place).mkdir(mode=0o700, parents=True, exist_ok=True)
-        binds.append(f"mount --bind {shlex.quote(str(folder / place))} {mountpoint}")
-    inner = " && ".join([*binds, f'exec {CHROMIUM} "$@"'])
+        steps.append(f"mount -c --bind /proc/self/fd/9/{place} {mountpoint}")
+    steps.append(f"{{ [ -d {here}/private ] || {{ mkdir -p {here} && mount -c --bind /proc/self/fd/9 {here}; }}; }}")
+    inner = " && ".join([*steps, f'exec 9<&- {CHROMIUM} "$@"'])
     script = folder / "chromium"
     script.write_text("#!/bin/sh\n# Written by tests/integration/browser.py: Debian's Chromium in a mount namespace "
                       "of its own,\n# with /tmp, /var/tmp and /dev/shm this folder's.\n"
