@@ -30,10 +30,6 @@ class Action:
     follow: bool = False  # the page goes to the run it makes (a rerun)
 
 
-def _mark(scheduler: Scheduler, run_id: RunId, who: str, state: State) -> Awaitable[Run]:
-    return operations.mark_as(scheduler, run_id, state, who)
-
-
 ACTIONS = {action.name: action for action in (
     Action(name="start", label="Start now", api="start", states=NOT_STARTED, operation=operations.start_now,
            confirm="Start run {run} now, without waiting for its time or its conditions?"),
