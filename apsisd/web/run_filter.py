@@ -8,7 +8,6 @@ field gives none) is read as UTC, as the page says.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -16,13 +15,13 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from agentd.types import JobId, RunId
+from apsisd.api.routes.runs import RUN_ID
 from apsisd.jobs.model import JobSet
 from apsisd.runs.model import Origin
 from apsisd.runs.state import State
 from apsisd.store.base import RunQuery
 
 PAGE_SIZES = (50, 100, 500)
-RUN_ID = re.compile(r"r[1-9][0-9]{0,17}", re.ASCII)
 Order = Literal["id", "time"]
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from agentd.errors import SpecError
 from agentd.types import RunId
 from apsisd.api.access import principal_of, who
+from apsisd.api.routes.runs import RUN_ID
 from apsisd.api.state import scheduler_of
 from apsisd.errors import TransitionError, UnknownRun
 from apsisd.rights import Right
@@ -34,7 +35,7 @@ async def _the_run(request: web.Request, scheduler: Scheduler) -> Run:
         raise refusal(request, web.HTTPNotFound, "No such run", f"There is no run {run_id}.") from None
 
 
-@routes.get(r"/runs/{run_id:r[1-9][0-9]{0,17}}")
+@routes.get(f"/runs/{{run_id:{RUN_ID.pattern}}}")
 async def run_page(request: web.Request) -> web.Response:
     scheduler = scheduler_of(request)
     seq = scheduler.records.feed.last  # before the run is read: what changes after is followed live
@@ -56,7 +57,7 @@ async def run_page(request: web.Request) -> web.Response:
                 jso=json.dumps(run_jso(run), indent=2))
 
 
-@routes.get(r"/runs/{run_id:r[1-9][0-9]{0,17}}/{action:[a-z]+}")
+@routes.get(f"/runs/{{run_id:{RUN_ID.pattern}}}/{{action:[a-z]+}}")
 async def confirm_page(request: web.Request) -> web.Response:
     """The question the dialog asks, as a page: for a browser without JavaScript."""
     scheduler = scheduler_of(request)
@@ -70,7 +71,7 @@ async def confirm_page(request: web.Request) -> web.Response:
     return page(request, "confirm.html", run=run, action=action, marks=[])
 
 
-@routes.post(r"/runs/{run_id:r[1-9][0-9]{0,17}}/{action:[a-z]+}")
+@routes.post(f"/runs/{{run_id:{RUN_ID.pattern}}}/{{action:[a-z]+}}")
 async def act(request: web.Request) -> web.Response:
     """Do it (the access check has made sure of the right and the form's token), then back to the run."""
     scheduler = scheduler_of(request)
