@@ -58,6 +58,14 @@ class RunFilter:
         return "/runs" + (f"?{urlencode(pairs)}" if pairs else "")
 
     @property
+    def since_at(self) -> datetime | None:
+        return _instant(self.since)
+
+    @property
+    def until_at(self) -> datetime | None:
+        return _instant(self.until)
+
+    @property
     def first_page(self) -> bool:
         return not self.before
 
@@ -70,7 +78,7 @@ class RunFilter:
         return RunQuery(job_id=JobId(self.job) if self.job else None, job_prefix=self.path or None, job_ids=job_ids,
                         args=args or None, states=frozenset(State(state) for state in self.states) or None,
                         origins=frozenset(Origin(origin) for origin in self.origins) or None,
-                        hosts=frozenset(self.hosts) or None, since=_instant(self.since), until=_instant(self.until),
+                        hosts=frozenset(self.hosts) or None, since=self.since_at, until=self.until_at,
                         order=self.order, before=RunId(self.before) if self.before else None, limit=self.limit)
 
 

@@ -110,8 +110,9 @@ function matches(run) {
     if (!filter.labels.every((label) => labels.includes(label))) return false;
   }
   const time = Date.parse(run.times.schedule);
-  if (filter.since && time < Date.parse(`${filter.since}${/[zZ+]|-\d\d:\d\d$/.test(filter.since.slice(10)) ? "" : "Z"}`)) return false;
-  if (filter.until && time >= Date.parse(`${filter.until}${/[zZ+]|-\d\d:\d\d$/.test(filter.until.slice(10)) ? "" : "Z"}`)) return false;
+  // The bounds as the server read them: instants with their offset (an input without one is UTC there).
+  if (filter.since && time < Date.parse(filter.since)) return false;
+  if (filter.until && time >= Date.parse(filter.until)) return false;
   return true;
 }
 

@@ -82,3 +82,13 @@ def test_the_pages_of_the_history_follow_one_another(tmp_path: Path) -> None:
         assert seen == sorted(seen, key=lambda run_id: -int(run_id[1:]))
 
     on_site(tmp_path, JOBS, test)
+
+
+def test_the_live_rows_are_matched_against_the_bounds_as_the_server_read_them(tmp_path: Path) -> None:
+    async def test(site: Site) -> None:
+        _, text = await site.get("/runs?since=2026-12-01T09:30&until=2026-12-01T12:00:00%2B01:00")
+        live = text.split('data-filter="', 1)[1].split('"', 1)[0].replace("&#34;", '"')
+        assert '"since": "2026-12-01T09:30:00.000000+00:00"' in live  # no offset: UTC, as the form says
+        assert '"until": "2026-12-01T11:00:00.000000+00:00"' in live
+
+    on_site(tmp_path, JOBS, test)
