@@ -21,8 +21,10 @@ def pytest_configure(config: pytest.Config) -> None:
     refuse_without_systemd("tests/integration")
 
 
-def hosted(timeout: float = 60.0) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., None]]:
-    """Run an async test with a connected LocalHost as `host`, all under a deadline."""
+def hosted(timeout: float = 60.0, call_timeout: float = 10.0
+           ) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., None]]:
+    """Run an async test with a connected LocalHost as `host` (each bus call under `call_timeout`), all under a
+    deadline."""
 
     def decorate(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
         signature = inspect.signature(test)
@@ -32,7 +34,7 @@ def hosted(timeout: float = 60.0) -> Callable[[Callable[..., Awaitable[None]]], 
         def wrapper(**kwargs: Any) -> None:
             async def main() -> None:
                 async with asyncio.timeout(timeout):
-                    async with LocalHost(call_timeout=10) as host:
+                    async with LocalHost(call_timeout=call_timeout) as host:
                         await test(host=host, **kwargs)
 
             asyncio.run(main())
