@@ -10,7 +10,7 @@ from typing import Any
 
 from agentd.errors import RunNotFound
 from agentd.local.context import LocalContext
-from agentd.local.following import advance, check_stop_job
+from agentd.local.following import advance, check_stop_job, read_settled
 from agentd.local.story import journal_story
 from agentd.local.tracker import Tracker
 from agentd.systemd import outcome, trust
@@ -104,9 +104,7 @@ async def _look(ctx: LocalContext, tracker: Tracker) -> dict[str, Any] | None:
             return None
         if exc.name != BAD_UNIT_SETTING:
             raise
-    snapshot: dict[str, Any] = {}
-    for interface in (UNIT_IFACE, SERVICE_IFACE):
-        snapshot.update(await ctx.bus.get_all(tracker.path, interface))
+    snapshot = await read_settled(ctx, tracker, (UNIT_IFACE, SERVICE_IFACE))
     if not outcome.exists(snapshot) or _let_go_if_stale(ctx, tracker, snapshot):
         return None
     return snapshot

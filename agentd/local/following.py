@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from typing import Any
 
 from dbus_fast import Message
 
@@ -23,6 +24,7 @@ from agentd.systemd.units import run_identifier
 log = logging.getLogger(__name__)
 
 REFUSED_LOAD_STATES = ("bad-setting", "error")  # a unit systemd re-read and will not start
+READ_TRIES = 10  # reads of a unit's properties while its signals keep coming (read_settled)
 
 
 def on_signal(ctx: LocalContext, message: Message) -> None:
@@ -36,6 +38,7 @@ def on_signal(ctx: LocalContext, message: Message) -> None:
         return
     interface, changed, _invalidated = message.body
     tracker.props.update({k: v.value for k, v in changed.items() if k in outcome.PROPERTIES})
+    tracker.signals_heard += 1
     if tracker.attaching:
         return
     if interface == UNIT_IFACE and "Job" in changed:
@@ -115,8 +118,32 @@ def advance(ctx: LocalContext, tracker: Tracker) -> None:
 
 async def look_again(ctx: LocalContext, tracker: Tracker) -> None:
     """Read the unit's state now, rather than wait for a signal that may never come, and act on it."""
-    tracker.props.update(await ctx.bus.get_all(tracker.path, UNIT_IFACE))
+    tracker.props.update(await read_settled(ctx, tracker, (UNIT_IFACE,)))
     advance(ctx, tracker)
+
+
+async def read_settled(ctx: LocalContext, tracker: Tracker, interfaces: tuple[str, ...]) -> dict[str, Any]:
+    """The unit's properties, read again until no signal of the unit's came while they were read: merged into
+    `props` at once (no await between), they then hide nothing newer.
+
+    A signal handled while the reads are on their way may be older than
+    the answer or newer: systemd's answer and its signals share one
+    queue, but the answer's reader resumes later than the signal's
+    handler runs. A newer one (the run's end) hidden by an older read
+    would never be told again, and the run would never be told ended.
+    After READ_TRIES reads the last is taken: a unit's signals come with
+    its changes of state, which are few, so that takes a unit changing
+    state all the while; any later change is told by its own signal.
+    """
+    props: dict[str, Any] = {}
+    for _ in range(READ_TRIES):
+        heard = tracker.signals_heard
+        props = {}
+        for interface in interfaces:
+            props.update(await ctx.bus.get_all(tracker.path, interface))
+        if tracker.signals_heard == heard:
+            break
+    return props
 
 
 def _stopped_unstarted(tracker: Tracker) -> bool:

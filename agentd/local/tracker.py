@@ -21,6 +21,7 @@ class Tracker:
         self.unit = unit_name(run_id)
         self.path = object_path(self.unit)
         self.props: dict[str, Any] = {}
+        self.signals_heard = 0  # PropertiesChanged signals merged into props so far (following.read_settled)
         self.events: list[HostEvent] = []
         self.finished: Finished | None = None
         self.stop_requested = False
