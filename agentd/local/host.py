@@ -96,15 +96,18 @@ class LocalHost:
         tracker = ctx.track(spec.run_id)
         if spec.split_output:
             tracker.split_uid = uid_of(spec, user_manager=self.user_manager)
-        await ctx.budget.take_start_slot(tracker)
-        ctx.budget.pin_at_start(tracker)
-        props = properties(spec, executable, user_manager=self.user_manager, pin=tracker.pinned)
-        start = await start_arguments(ctx, tracker, props, at)
-        # A unit made and not yet started when systemd re-reads its file is refused (bad-setting): made again.
-        tracker.arm = start
+        # From here until systemd answers the start, this call settles the run: a re-check after a reconnect
+        # meanwhile (the manager's start read again while systemd re-executes) would find no unit and say so.
         tracker.starting = True
         try:
             try:
+                await ctx.budget.take_start_slot(tracker)
+                ctx.budget.pin_at_start(tracker)
+                props = properties(spec, executable, user_manager=self.user_manager, pin=tracker.pinned)
+                start = await start_arguments(ctx, tracker, props, at)
+                # A unit made and not yet started when systemd re-reads its file is refused (bad-setting):
+                # made again.
+                tracker.arm = start
                 job = await start_unit(self._bus, start)
             finally:
                 tracker.starting = False

@@ -6,7 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -92,6 +92,27 @@ async def test_starting_an_existing_unit_adopts_it_and_runs_it_once(host: LocalH
     assert again.adopted
     end = await finished(host, run_id)
     assert (end.result, end.exit_code) == ("exit-code", 6)
+    assert ran.read_text() == "ran\n"
+
+
+@hosted()
+async def test_a_start_cancelled_before_its_unit_is_made_leaves_nothing_and_is_asked_again(
+        host: LocalHost, tmp_path: Path) -> None:
+    """apsisd gives up a start (its deadline, a shutdown) while the host still reads what it needs to make the
+    unit: asked again, the run is made and runs, rather than being taken for a start already made."""
+    ran = tmp_path / "ran"
+    run_id = new_run_id()
+    spec = RunSpec(run_id=run_id, shell=f"echo ran >> {ran}")
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    first = asyncio.get_running_loop().create_task(host.start(spec, at=at))
+    await asyncio.sleep(0)  # the start is on its way: reading the manager's start, the unit not yet asked for
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert apsis_units().count(f"apsis-{run_id}.service") == 0
+    again = await host.start(spec, at=at)
+    assert not again.adopted
+    assert (await finished(host, run_id)).succeeded
     assert ran.read_text() == "ran\n"
 
 
