@@ -186,6 +186,9 @@ if [ -f /etc/hostname ]; then
   mount --bind /run/sandbox-hostname /etc/hostname
 fi
 ip link set lo up
+# systemd (PID 1 and a unit's forked child) writes to the kernel's log while journald is away (restarting,
+# re-executing): that log is the host's, which must not take the sandbox's lines. Here it goes nowhere.
+mount --bind /dev/null /dev/kmsg
 export container=apsis-sandbox
 exec /lib/systemd/systemd --system --unit=basic.target --show-status=false --log-target=journal-or-kmsg
 """

@@ -134,6 +134,18 @@ def test_a_sandboxs_systemd_holds_no_more_inotify_instances_than_the_harness_cou
     assert int(proc.stdout) <= sandbox_inotify.PER_SANDBOX, "fifty peers would not fit the kernel's cap"
 
 
+def test_what_systemd_inside_logs_while_journald_is_away_never_reaches_the_hosts_kernel_log() -> None:
+    """PID 1 logs to the kernel's ring buffer while journald is stopped (a restart): inside, that buffer would
+    be the host's."""
+    marker = f"apsis-kmsg-probe-{os.getpid()}"
+    journald = "systemd-journald.socket systemd-journald-dev-log.socket systemd-journald.service"
+    proc = harness("sh", "-c", f"systemctl stop {journald} 2>/dev/null; systemd-run --wait -q -u {marker} true; "
+                               f"systemctl start {journald}")
+    assert proc.returncode == 0, proc.stderr
+    kernel_log = subprocess.run(["dmesg"], capture_output=True, text=True, check=True, timeout=30).stdout
+    assert marker not in kernel_log
+
+
 def test_exit_status_of_the_command_is_passed_through() -> None:
     assert harness("sh", "-c", "exit 7").returncode == 7
 
