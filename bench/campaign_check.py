@@ -11,8 +11,9 @@ Counted (bench/crash_campaign.py gathers the evidence, once every run has ended)
   and `_UID=0` as apsisd's own trust.py does); a program that marked more than
   one start (each appends its $INVOCATION_ID to its marks file).
 - wrong: a run whose state, exit code or signal is not what its argv makes the
-  program do; a run recorded as ended that never started, or whose invocation
-  is not the one PID 1 and the program saw; a run that ran but is recorded
+  program do (but for an outcome apsis rightly calls lost, below); a run
+  recorded as ended that never started, or whose invocation is not the one
+  PID 1 and the program saw; a run that ran but is recorded
   skipped; a skip the catch-up rule does not call for (below); a successor of a
   run that did not succeed, or with other args; a run at no slot (one the last
   reload found already committed to starting, LEAD before its slot, stays).
@@ -20,6 +21,13 @@ Counted (bench/crash_campaign.py gathers the evidence, once every run has ended)
   its numbered lines, checked by count and checksum.
 - stuck: a run not ended once every run should have (`settle`), or an apsis unit
   still loaded then.
+
+An outcome apsis records as lost is not wrong when no one could know it: PID 1's
+records tell the unit started and not how it ended, and journald went away (a
+restart) after it started and before apsis's verdict. While journald is away,
+PID 1 logs only to the kernel's log, without the fields apsis trusts; with no
+apsisd alive as the run ended, its end is then nowhere (docs/operations.md).
+Such runs are counted in the totals.
 
 The catch-up rule (docs/operations.md, "After downtime"; every job here has
 the default `catchup: latest`): at each start, the runs of a job missed while
@@ -42,7 +50,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentd.systemd.outcome import MSG_PROCESS_EXITED, MSG_STARTED, signal_name
+from agentd.systemd.outcome import MSG_FAILED, MSG_PROCESS_EXITED, MSG_STARTED, MSG_SUCCEEDED, signal_name
 from apsisd.runs.model import LogEntry, Origin, Run
 from apsisd.runs.state import State
 from apsisd.scheduler.service import LEAD
@@ -52,6 +60,9 @@ RUN_ID = re.compile(r"\br\d+\b")
 LATEST = "missed while apsisd was down; catchup is latest: "
 COMMIT_LEAD = LEAD.total_seconds()
 FIGURES = ("lost", "doubled", "wrong", "incomplete", "stuck")
+JOURNAL_STOPPED = "d93fb3c9c24d451a97cea615ce59c00b"  # journald's own records of its stop and start
+JOURNAL_STARTED = "f77379a8490b408bbe5f6940505a777b"
+UNTOLD = "outcomes lost as journald was away when they ended"
 
 
 class JobLike(Protocol):
@@ -104,6 +115,7 @@ class Evidence:
     posts: list[Post]
     marks: dict[str, list[str]]  # run id -> the invocation ids its program marked
     journal: list[dict[str, Any]]  # PID 1's records of apsis services
+    journald_stops: list[float]  # when journald stopped (restarts), seconds since the epoch
     outputs: dict[str, bytes | str]
     units_left: dict[str, str]  # unit -> what systemd says of it
     logs: dict[str, list[LogEntry]]
@@ -208,6 +220,27 @@ def journal_records(since: datetime) -> list[dict[str, Any]]:
     records = (json.loads(line) for line in out.splitlines() if line.strip())
     return [r for r in records if str(r.get("UNIT", "")).startswith("apsis-")
             and str(r.get("UNIT", "")).endswith(".service")]
+
+
+def journald_stops(since: datetime) -> list[float]:
+    """When journald stopped since `since`, from its own records (its unit's, as root)."""
+    out = subprocess.run(["journalctl", "--output=json", "--no-pager", f"--since=@{since.timestamp():.6f}",
+                          "_SYSTEMD_UNIT=systemd-journald.service", "_UID=0", f"MESSAGE_ID={JOURNAL_STOPPED}"],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    return [int(json.loads(line)["__REALTIME_TIMESTAMP"]) / 1e6 for line in out.splitlines() if line.strip()]
+
+
+def untold(run: Run, records: Sequence[Mapping[str, Any]], stops: Sequence[float]) -> bool:
+    """apsis recorded the run's outcome lost, and none could know it: PID 1's records of its unit tell its start
+    and no end, and journald stopped after that start and before the verdict."""
+    if run.state is not State.ERROR or not (run.reason or "").startswith("outcome lost"):
+        return False
+    kinds = [r.get("MESSAGE_ID") for r in records]
+    if any(kind in (MSG_PROCESS_EXITED, MSG_SUCCEEDED, MSG_FAILED) for kind in kinds):
+        return False
+    begun = [int(r["__REALTIME_TIMESTAMP"]) / 1e6 for r in records if r.get("MESSAGE_ID") == MSG_STARTED]
+    verdict = run.times[State.ERROR].timestamp()
+    return bool(begun) and any(min(begun) < stop < verdict for stop in stops)
 
 
 def handled(run: Run) -> datetime | None:
@@ -359,7 +392,9 @@ def check_runs(report: Report, program: str, runs: list[Run], evidence: Evidence
     """Each run against its program's marks, PID 1's records of its unit, and its output."""
     starts: dict[str, list[dict[str, Any]]] = defaultdict(list)
     exits: dict[tuple[str, str], dict[str, Any]] = {}
+    records: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in evidence.journal:
+        records[record["UNIT"]].append(record)
         if record.get("MESSAGE_ID") == MSG_STARTED:
             starts[record["UNIT"]].append(record)
         elif record.get("MESSAGE_ID") == MSG_PROCESS_EXITED:
@@ -375,12 +410,14 @@ def check_runs(report: Report, program: str, runs: list[Run], evidence: Evidence
     for unit, state in evidence.units_left.items():
         report.add("stuck", unit, f"still loaded after every run should have ended ({state})")
     for run in runs:
-        check_run(report, program, run, evidence.marks.get(run.id, []),
-                  starts.get(f"apsis-{run.id}.service", []), exits, evidence.outputs.get(run.id))
+        unit = f"apsis-{run.id}.service"
+        check_run(report, program, run, evidence.marks.get(run.id, []), starts.get(unit, []), exits,
+                  evidence.outputs.get(run.id), end_untold=untold(run, records.get(unit, []), evidence.journald_stops))
 
 
 def check_run(report: Report, program: str, run: Run, marks: list[str], starts: list[dict[str, Any]],
-              exits: Mapping[tuple[str, str], Mapping[str, Any]], output: bytes | str | None) -> None:
+              exits: Mapping[tuple[str, str], Mapping[str, Any]], output: bytes | str | None, *,
+              end_untold: bool) -> None:
     ran = bool(marks or starts)
     if not run.finished:
         report.add("stuck", run.id, f"{run.state} after the settling time ({run.reason}); unit "
@@ -402,7 +439,9 @@ def check_run(report: Report, program: str, run: Run, marks: list[str], starts: 
         report.add("wrong", run.id, f"recorded {run.state} ({run.reason}), but its program never started")
         return
     state, code, signal = expected.outcome()
-    if (run.state, run.exit_code, run.signal) != (state, code, signal):
+    if end_untold:
+        report.totals[UNTOLD] += 1
+    elif (run.state, run.exit_code, run.signal) != (state, code, signal):
         report.add("wrong", run.id, f"recorded {run.state}, exit code {run.exit_code}, signal {run.signal} "
                                     f"({run.reason}); its program ended {state}, exit code {code}, signal {signal}")
     seen = {s.get("INVOCATION_ID") for s in starts} | set(marks)

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-from campaign_check import Evidence, Life, Load, Post, check, journal_records, marks_of
+from campaign_check import Evidence, Life, Load, Post, check, journal_records, journald_stops, marks_of
 from floor import Daemon, scratch
 
 from tests.integration.api import SOCKET
@@ -312,7 +312,8 @@ async def campaign(kills: int, seed: int, faults: int, settle: float, keep: bool
             ran = [r.id for r in runs if r.unit or r.invocation_id]
             evidence = Evidence(
                 lives=run.lives, final=final, runs=runs, posts=run.posts, marks=marks_of(marks),
-                journal=await asyncio.to_thread(journal_records, began), outputs=await outputs(ran),
+                journal=await asyncio.to_thread(journal_records, began),
+                journald_stops=await asyncio.to_thread(journald_stops, began), outputs=await outputs(ran),
                 units_left=await asyncio.to_thread(units_left), logs={r.id: await daemon.entries(r.id) for r in runs},
                 apsisd_log=daemon.log())
             report = check(Load(jobs=JOBS, adhoc=ADHOC, program=str(PROGRAM)), evidence)
