@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from apsisd.api.request_keys import request_key
 from apsisd.rights import Right
 
 _CREDENTIALS = struct.Struct("3i")  # pid, uid, gid
-PRINCIPAL = "apsis.principal"  # the request's key for its Principal, set before any route runs
 READING = frozenset({"GET", "HEAD"})
 PUBLIC = frozenset({"/login", "/favicon.svg"})  # open to anyone (with PUBLIC_UNDER): the sign-in page and its files
 PUBLIC_UNDER = "/static/"
@@ -56,6 +56,9 @@ class Principal:
     name: str
     right: Right
     caller: Caller | None = None  # a socket caller's credentials; None over TCP
+
+
+PRINCIPAL = request_key("apsis.principal", Principal)  # its Principal, set before any route runs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

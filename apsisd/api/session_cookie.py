@@ -15,14 +15,15 @@ import logging
 from aiohttp import web
 
 from apsisd.api.access import Principal
+from apsisd.api.request_keys import request_key
 from apsisd.api.sessions import Session
 from apsisd.api.state import ApiState
 
 log = logging.getLogger("apsisd.api")
 
 COOKIE = "apsis_session"
-SESSION = "apsis.session"  # the request's key for its Session, when a session cookie identified it
-CSRF = "apsis.csrf"  # the request's key for its session's form token (None: no session)
+SESSION = request_key("apsis.session", Session)  # its Session, when a session cookie identified it
+CSRF = request_key("apsis.csrf", str)  # its session's form token (None: no session)
 MAX_ID = 128  # characters of a cookie's value worth looking up (an id is 43)
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from apsisd.api.access import Policy
 from apsisd.api.job_texts import JobTexts
+from apsisd.api.request_keys import request_key
 from apsisd.api.sessions import SessionStore
 from apsisd.api.stream_slots import StreamSlots
 from apsisd.api.tokens import TokenStore
@@ -25,7 +26,7 @@ from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 
 KEY = "apsis"
-STARTED = "apsis.started"  # the request's key for when it began (time.perf_counter()), for Server-Timing
+STARTED = request_key("apsis.started", float)  # when the request began (perf_counter), for Server-Timing
 Reload = Callable[..., Awaitable[ReloadResult]]  # reload(dry_run=False): the daemon's, which logs and notifies
 
 
