@@ -143,3 +143,33 @@ def test_the_socket_refuses_another_site_s_changes_too(tmp_path: Path) -> None:
         assert done.status == 303, done.text  # its own page's form, through the tunnel: no form token on the socket
 
     on_site(tmp_path, JOBS, test)
+
+
+def test_refusals_at_a_page_s_address_are_pages_and_the_api_s_stay_json(tmp_path: Path) -> None:
+    """A stale tab's form (its session ended, another begun), a forged one and one beyond the caller's right are
+    refused as pages a browser shows; the connection still ends with the refusal."""
+    async def test(tcp: Tcp) -> None:
+        ops = await tcp.signed_in("ops")
+        (first,) = await coming(tcp, 1)
+        csrf = form_token((await ops.ask("GET", "/runs")).text)
+        viewer = await tcp.signed_in("viewer")
+        refused = {
+            "stale form token": await ops.ask("POST", f"/runs/{first}/skip", data={"csrf": "stale"}),
+            "another site": await ops.ask("POST", f"/runs/{first}/skip", data={"csrf": csrf},
+                                          headers={"Origin": "https://elsewhere.example"}),
+            "too low a right": await viewer.ask("POST", f"/runs/{first}/skip", data={"csrf": csrf}),
+        }
+        for why, answer in refused.items():
+            assert answer.status == 403, why
+            assert answer.headers["Content-Type"].startswith("text/html"), why
+            assert "<h1>Refused</h1>" in answer.text and 'href="/runs"' in answer.text, why
+            assert answer.headers.get("Connection", "").lower() == "close", why
+        assert "form token" in refused["stale form token"].text
+        assert "elsewhere.example" in refused["another site"].text
+        assert "operate" in refused["too low a right"].text
+        api = await ops.ask("POST", f"/api/v1/runs/{first}/skip", headers={"X-Apsis-CSRF": "stale"})
+        assert api.status == 403 and api.headers["Content-Type"].startswith("application/json")
+        assert "form token" in json.loads(api.text)["error"]
+        assert await state_of(ops, first) is State.SCHEDULED
+
+    on_tcp(tmp_path, JOBS, test)
