@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from apsisd.api.request_keys import request_key
+from apsisd.api.keys import request_key
 from apsisd.rights import Right
 
 _CREDENTIALS = struct.Struct("3i")  # pid, uid, gid

@@ -15,7 +15,7 @@ import logging
 from aiohttp import web
 
 from apsisd.api.access import Principal
-from apsisd.api.request_keys import request_key
+from apsisd.api.keys import request_key
 from apsisd.api.sessions import Session
 from apsisd.api.state import ApiState
 

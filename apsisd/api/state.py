@@ -1,12 +1,8 @@
 """What the API's handlers reach: the scheduler, the daemon's reload, the metrics, and who may do what; one key on
-the app.
-
-A plain string key: web.AppKey is aiohttp 3.9, and Debian 12 ships 3.8.
-"""
+the app (api/keys.py)."""
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +12,7 @@ from aiohttp import web
 
 from apsisd.api.access import Policy
 from apsisd.api.job_texts import JobTexts
-from apsisd.api.request_keys import request_key
+from apsisd.api.keys import app_key, request_key
 from apsisd.api.sessions import SessionStore
 from apsisd.api.stream_slots import StreamSlots
 from apsisd.api.tokens import TokenStore
@@ -25,7 +21,6 @@ from apsisd.scheduler.metrics import RunMetrics
 from apsisd.scheduler.reload import ReloadResult
 from apsisd.scheduler.service import Scheduler
 
-KEY = "apsis"
 STARTED = request_key("apsis.started", float)  # when the request began (perf_counter), for Server-Timing
 Reload = Callable[..., Awaitable[ReloadResult]]  # reload(dry_run=False): the daemon's, which logs and notifies
 
@@ -46,10 +41,11 @@ class ApiState:
     origin: str | None = None  # [web] origin: where browsers open the page, when a reverse proxy serves it
 
 
+KEY = app_key("apsis", ApiState)
+
+
 def attach(app: web.Application, state: ApiState) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # aiohttp >= 3.9 asks for an AppKey, which 3.8 does not have
-        app[KEY] = state
+    app[KEY] = state
 
 
 def state_of(request: web.Request) -> ApiState:

@@ -6,34 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import warnings
 from typing import Any, cast
 
 from aiohttp import web
 
 from agentd.tasks import TaskRoom
+from apsisd.api.keys import app_key
 from apsisd.api.state import KEY, ApiState
 from apsisd.scheduler.last_runs import LastRuns
 from apsisd.web.jobs_lines import Lines
 
-LAST_RUNS = "apsis.web.last_runs"
-LINES = "apsis.web.lines"
+LAST_RUNS = app_key("apsis.web.last_runs", LastRuns)
+LINES = app_key("apsis.web.lines", Lines)
 CHUNK = 500  # lines made at a time in the background, the loop let run between
-_SEEDING = "apsis.web.seeding"
-_ROOM = "apsis.web.tasks"
-
-
-def _set(app: web.Application, key: str, value: Any) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # aiohttp >= 3.9 asks for an AppKey, which 3.8 does not have
-        app[key] = value
+_SEEDING = app_key("apsis.web.seeding", list)
+_ROOM = app_key("apsis.web.tasks", TaskRoom)
 
 
 def install(app: web.Application) -> None:
-    _set(app, LAST_RUNS, LastRuns())
-    _set(app, LINES, Lines())
-    _set(app, _SEEDING, [None])  # a box: the app's mapping is frozen once it runs
-    _set(app, _ROOM, TaskRoom("web:memo"))  # the background reading's task, ended with the app
+    app[LAST_RUNS] = LastRuns()
+    app[LINES] = Lines()
+    app[_SEEDING] = [None]  # a box: the app's mapping is frozen once it runs
+    app[_ROOM] = TaskRoom("web:memo")  # the background reading's task, ended with the app
     app.on_startup.append(_follow)
     app.on_cleanup.append(_stop)
 
