@@ -4,12 +4,14 @@ end anywhere apsis may believe. Anything else recorded lost stays wrong."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from agentd.spec import RunSpec
 from agentd.systemd.outcome import MSG_FAILED, MSG_PROCESS_EXITED, MSG_STARTED, MSG_SUCCEEDED
 from agentd.types import JobId, RunId
 from apsisd.runs.model import Run
@@ -54,3 +56,16 @@ def test_a_unit_pid_1_never_started_is_not_untold() -> None:
                                                (State.SUCCESS, "")])
 def test_only_an_outcome_recorded_lost_can_be_untold(state: State, reason: str) -> None:
     assert not campaign_check.untold(lost_run(state, reason), [record(MSG_STARTED, STARTED_AT)], [STARTED_AT + 0.5])
+
+
+@pytest.mark.parametrize("end_untold", [True, False], ids=["untold", "told"])
+def test_a_run_recorded_lost_is_counted_apart_only_when_its_end_was_untold(end_untold: bool) -> None:
+    """The allowance spares the outcome's comparison only: the run is still checked as any other."""
+    argv = ("/bin/sh", "program.sh", "/marks", "r1", "2", "0.1", "sigUSR1", "tag")
+    run = replace(lost_run(), spec=RunSpec(run_id=RunId("r1"), argv=argv))
+    report = campaign_check.Report(evidence=cast(campaign_check.Evidence, None))
+    campaign_check.check_run(report, "program.sh", run, ["invocation"], [], {}, b"r1 1\nr1 2\n",
+                             end_untold=end_untold)
+    assert report.totals[campaign_check.UNTOLD] == (1 if end_untold else 0)
+    assert [f.figure for f in report.findings] == ["wrong"] * (0 if end_untold else 1) + ["wrong"]
+    assert "invocation" in report.findings[-1].detail  # the invocation recorded (none) is checked either way
